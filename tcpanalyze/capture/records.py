@@ -1,0 +1,57 @@
+"""The unit the capture layer hands to the decoder: a batch of records over one byte buffer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# Wireshark's WTAP_MAX_PACKET_SIZE_STANDARD: a record claiming more is corrupt, not big.
+MAX_RECORD_LEN = 262144
+
+
+@dataclass(frozen=True)
+class Interface:
+    """One capture interface: pcap has one, pcapng one per Interface Description Block."""
+
+    linktype: int
+    snaplen: int
+    name: str = ""
+    units_per_second: int = 1_000_000
+    ts_offset_s: int = 0
+    section: int = 0
+
+
+@dataclass
+class RecordBatch:
+    """Records read from a capture, as columns over the buffer that holds their bytes.
+
+    ``buf[rec_off[i] : rec_off[i] + caplen[i]]`` is record i's packet data;
+    ``stream_offset + rec_off[i]`` is where it sits in the (decompressed) capture stream.
+    ``frame[i]`` is the record's 1-based position in the file, as Wireshark numbers frames.
+    """
+
+    buf: np.ndarray
+    stream_offset: int
+    rec_off: np.ndarray
+    caplen: np.ndarray
+    origlen: np.ndarray
+    ts_ns: np.ndarray
+    iface: np.ndarray
+    linktype: np.ndarray
+    frame: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.rec_off.size)
+
+
+@dataclass
+class CaptureInfo:
+    """What a reader learned about the file: format, interfaces, records, warnings."""
+
+    path: str
+    file_format: str = ""
+    compressed: bool = False
+    interfaces: list[Interface] = field(default_factory=list)
+    records: int = 0
+    warnings: list[str] = field(default_factory=list)

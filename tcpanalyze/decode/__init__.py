@@ -1,0 +1,33 @@
+"""Decode layer: record batches in, columns of decoded fields out."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..capture import RecordBatch
+from . import kernels, status
+from .columns import FIELDS, PacketBatch, allocate
+from .fragments import FragmentReassembler
+
+
+class Decoder:
+    """Decodes record batches in file order, keeping fragment state between batches."""
+
+    def __init__(self) -> None:
+        self.fragments = FragmentReassembler()
+
+    def decode(self, batch: RecordBatch) -> PacketBatch:
+        out = allocate(len(batch))
+        kernels.decode_records(batch.buf, batch.rec_off, batch.caplen, batch.origlen, batch.linktype,
+                               out["u64"], out["u32"], out["i32"], out["u16"], out["u8"])
+        records = {
+            "frame": batch.frame, "ts_ns": batch.ts_ns, "caplen": batch.caplen, "origlen": batch.origlen,
+            "iface": batch.iface, "linktype": batch.linktype, "rec_off": batch.rec_off + np.int64(batch.stream_offset),
+        }
+        packets = PacketBatch(records, out)
+        if np.any(packets["status"] == status.IP_FRAGMENT):
+            self.fragments.feed(packets, batch.buf, batch.rec_off)
+        return packets
+
+
+__all__ = ["Decoder", "FIELDS", "PacketBatch", "status"]

@@ -1,0 +1,459 @@
+"""Compiled decoder: link layer, IPv4/IPv6 (tunnels, extension headers), TCP header and options.
+
+``decode_records`` fills one column of each output matrix per record (rows named in
+``columns``). Captures are untrusted: every read is preceded by a check against the end of
+the record (``end`` = record start + captured length), never against the buffer alone.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from . import status as st
+from .columns import (
+    ACK, DST_HI, DST_LO, DST_PORT, FRAG_OFFSET, IP_ID, IP_PROTO, IP_VERSION, L3_OFF, MARK_MORE_FRAGMENTS,
+    MARK_TRUNCATED, MARKS, MSS, OPT_MALFORMED, OPT_MSS, OPT_SACK, OPT_SACK_PERM, OPT_TIMESTAMP, OPT_WSCALE, OPTIONS,
+    PAYLOAD_CAPLEN, PAYLOAD_LEN, PAYLOAD_OFF, SACK_COUNT, SACK_LE1, SACK_RE1, SEQ, SRC_HI, SRC_LO, SRC_PORT, STATUS,
+    TCP_FLAGS, TCP_HDR_LEN, TS_ECR, TS_VAL, TTL, URG_PTR, WIN, WSCALE,
+)
+
+# Link types (https://www.tcpdump.org/linktypes.html)
+LINKTYPE_NULL = 0
+LINKTYPE_ETHERNET = 1
+LINKTYPE_PPP = 9
+LINKTYPE_RAW_BSD = 12  # DLT_RAW on BSDs; Wireshark reads it as raw IP
+LINKTYPE_RAW_OPENBSD = 14
+LINKTYPE_PPP_HDLC = 50
+LINKTYPE_RAW = 101
+LINKTYPE_C_HDLC = 104
+LINKTYPE_LOOP = 108
+LINKTYPE_LINUX_SLL = 113
+LINKTYPE_IPV4 = 228
+LINKTYPE_IPV6 = 229
+LINKTYPE_LINUX_SLL2 = 276
+
+ETH_IPV4 = 0x0800
+ETH_IPV6 = 0x86DD
+ETH_VLAN = 0x8100
+ETH_QINQ = 0x88A8
+ETH_QINQ_OLD1 = 0x9100
+ETH_QINQ_OLD2 = 0x9200
+ETH_QINQ_OLD3 = 0x9300
+ETH_MPLS = 0x8847
+ETH_MPLS_MULTICAST = 0x8848
+ETH_PPPOE_SESSION = 0x8864
+PPP_IPV4 = 0x0021
+PPP_IPV6 = 0x0057
+CISCO_HDLC_UNICAST = 0x0F
+CISCO_HDLC_MULTICAST = 0x8F
+
+IPPROTO_IPV4 = 4  # IPv4 in IP
+IPPROTO_TCP = 6
+IPPROTO_IPV6 = 41  # IPv6 in IP
+IPV6_HOP_BY_HOP = 0
+IPV6_ROUTING = 43
+IPV6_FRAGMENT = 44
+IPV6_AH = 51
+IPV6_DEST_OPTS = 60
+IPV6_MOBILITY = 135
+IPV6_HIP = 139
+IPV6_SHIM6 = 140
+IPV6_EXPERIMENT1 = 253
+IPV6_EXPERIMENT2 = 254
+
+# Layers a record may nest before we call it absurd (VLAN tags, MPLS labels, tunnels).
+MAX_LINK_LAYERS = 16
+MAX_IP_LAYERS = 4
+MAX_IPV6_EXTENSIONS = 16
+
+# What the link layer handed to IP: the layer-3 protocol, or a decode status if none.
+L3_IPV4 = 4
+L3_IPV6 = 6
+L3_EITHER = 46  # raw IP link types: the version nibble decides
+
+IPV4_MAPPED_PREFIX = np.uint64(0x0000FFFF00000000)
+
+
+@njit(cache=True)
+def u16be(buf, p):
+    return (np.int64(buf[p]) << 8) | np.int64(buf[p + 1])
+
+
+@njit(cache=True)
+def u32be(buf, p):
+    return (np.int64(buf[p]) << 24) | (np.int64(buf[p + 1]) << 16) | (np.int64(buf[p + 2]) << 8) | np.int64(buf[p + 3])
+
+
+@njit(cache=True)
+def u64be(buf, p):
+    value = np.uint64(0)
+    for k in range(8):
+        value = (value << np.uint64(8)) | np.uint64(buf[p + k])
+    return value
+
+
+@njit(cache=True)
+def bswap32(v):
+    return ((v & 0xFF) << 24) | ((v & 0xFF00) << 8) | ((v >> 8) & 0xFF00) | ((v >> 24) & 0xFF)
+
+
+@njit(cache=True)
+def ethertype_chain(buf, p, end, etype):
+    """Follow an ethertype through VLAN tags, MPLS labels and PPPoE to IP.
+
+    ``p`` is where the payload of ``etype`` starts. Returns (l3 protocol or -status, l3 offset).
+    """
+    for _ in range(MAX_LINK_LAYERS):
+        if etype == ETH_IPV4:
+            return L3_IPV4, p
+        if etype == ETH_IPV6:
+            return L3_IPV6, p
+        if etype == ETH_VLAN or etype == ETH_QINQ or etype == ETH_QINQ_OLD1 or etype == ETH_QINQ_OLD2 or etype == ETH_QINQ_OLD3:
+            if p + 4 > end:
+                return -st.LINK_HEADER_TRUNCATED, p
+            etype = u16be(buf, p + 2)
+            p += 4
+        elif etype == ETH_MPLS or etype == ETH_MPLS_MULTICAST:
+            bottom = False
+            for _label in range(MAX_LINK_LAYERS):
+                if p + 4 > end:
+                    return -st.LINK_HEADER_TRUNCATED, p
+                bottom = (buf[p + 2] & 1) == 1
+                p += 4
+                if bottom:
+                    break
+            if not bottom or p >= end:
+                return -st.LINK_HEADER_TRUNCATED, p
+            nibble = buf[p] >> 4
+            if nibble == 4:
+                return L3_IPV4, p
+            if nibble == 6:
+                return L3_IPV6, p
+            if nibble == 0:
+                # Pseudowire control word, then an Ethernet frame (RFC 4448).
+                if p + 4 + 14 > end:
+                    return -st.LINK_HEADER_TRUNCATED, p
+                etype = u16be(buf, p + 4 + 12)
+                p += 4 + 14
+            else:
+                return -st.NON_IP, p
+        elif etype == ETH_PPPOE_SESSION:
+            if p + 8 > end:
+                return -st.LINK_HEADER_TRUNCATED, p
+            proto = u16be(buf, p + 6)
+            p += 8
+            if proto == PPP_IPV4:
+                return L3_IPV4, p
+            if proto == PPP_IPV6:
+                return L3_IPV6, p
+            return -st.NON_IP, p
+        else:
+            return -st.NON_IP, p
+    return -st.NON_IP, p
+
+
+@njit(cache=True)
+def ppp_payload(buf, p, end):
+    """PPP (optionally with HDLC address/control, or Cisco HDLC framing) to IP."""
+    if p + 2 <= end and buf[p] == 0xFF and buf[p + 1] == 0x03:
+        p += 2
+    if p + 4 <= end and (buf[p] == CISCO_HDLC_UNICAST or buf[p] == CISCO_HDLC_MULTICAST):
+        return ethertype_chain(buf, p + 4, end, u16be(buf, p + 2))
+    if p >= end:
+        return -st.LINK_HEADER_TRUNCATED, p
+    if buf[p] & 1:  # protocol field compressed to one byte (RFC 1661 PFC)
+        proto = np.int64(buf[p])
+        p += 1
+    else:
+        if p + 2 > end:
+            return -st.LINK_HEADER_TRUNCATED, p
+        proto = u16be(buf, p)
+        p += 2
+    if proto == PPP_IPV4:
+        return L3_IPV4, p
+    if proto == PPP_IPV6:
+        return L3_IPV6, p
+    return -st.NON_IP, p
+
+
+@njit(cache=True)
+def address_family(af):
+    """BSD loopback address family to layer 3 (values of the BSDs, macOS, Linux, Windows)."""
+    if af == 2:
+        return L3_IPV4
+    if af == 10 or af == 23 or af == 24 or af == 28 or af == 30:
+        return L3_IPV6
+    return -st.NON_IP
+
+
+@njit(cache=True)
+def link_layer(buf, p, end, linktype):
+    """Returns (l3 protocol or -status, offset of the layer-3 header)."""
+    if linktype == LINKTYPE_ETHERNET:
+        if p + 14 > end:
+            return -st.LINK_HEADER_TRUNCATED, p
+        return ethertype_chain(buf, p + 14, end, u16be(buf, p + 12))
+    if linktype == LINKTYPE_RAW or linktype == LINKTYPE_RAW_BSD or linktype == LINKTYPE_RAW_OPENBSD:
+        return L3_EITHER, p
+    if linktype == LINKTYPE_IPV4:
+        return L3_IPV4, p
+    if linktype == LINKTYPE_IPV6:
+        return L3_IPV6, p
+    if linktype == LINKTYPE_LINUX_SLL:
+        if p + 16 > end:
+            return -st.LINK_HEADER_TRUNCATED, p
+        return ethertype_chain(buf, p + 16, end, u16be(buf, p + 14))
+    if linktype == LINKTYPE_LINUX_SLL2:
+        if p + 20 > end:
+            return -st.LINK_HEADER_TRUNCATED, p
+        return ethertype_chain(buf, p + 20, end, u16be(buf, p))
+    if linktype == LINKTYPE_NULL:
+        if p + 4 > end:
+            return -st.LINK_HEADER_TRUNCATED, p
+        # Host byte order of the capturing machine: a value above 0xFFFF was written big-endian.
+        af = (np.int64(buf[p + 3]) << 24) | (np.int64(buf[p + 2]) << 16) | (np.int64(buf[p + 1]) << 8) | np.int64(buf[p])
+        if af > 0xFFFF:
+            af = bswap32(af)
+        return address_family(af), p + 4
+    if linktype == LINKTYPE_LOOP:
+        if p + 4 > end:
+            return -st.LINK_HEADER_TRUNCATED, p
+        return address_family(u32be(buf, p)), p + 4
+    if linktype == LINKTYPE_PPP or linktype == LINKTYPE_PPP_HDLC:
+        return ppp_payload(buf, p, end)
+    if linktype == LINKTYPE_C_HDLC:
+        if p + 4 > end:
+            return -st.LINK_HEADER_TRUNCATED, p
+        return ethertype_chain(buf, p + 4, end, u16be(buf, p + 2))
+    return -st.UNSUPPORTED_LINKTYPE, p
+
+
+@njit(cache=True)
+def tcp_options(buf, p, opt_end, i, u32, u16, u8):
+    """Parse options in [p, opt_end): MSS, window scale, SACK-permitted, SACK blocks, timestamps."""
+    present = 0
+    while p < opt_end:
+        kind = buf[p]
+        if kind == 0:  # end of option list
+            break
+        if kind == 1:  # no-operation
+            p += 1
+            continue
+        if p + 1 >= opt_end:
+            present |= OPT_MALFORMED
+            break
+        length = np.int64(buf[p + 1])
+        if length < 2 or p + length > opt_end:
+            present |= OPT_MALFORMED
+            break
+        if kind == 2:
+            if length == 4:
+                u16[MSS, i] = u16be(buf, p + 2)
+                present |= OPT_MSS
+            else:
+                present |= OPT_MALFORMED
+        elif kind == 3:
+            if length == 3:
+                u8[WSCALE, i] = buf[p + 2]
+                present |= OPT_WSCALE
+            else:
+                present |= OPT_MALFORMED
+        elif kind == 4:
+            if length == 2:
+                present |= OPT_SACK_PERM
+            else:
+                present |= OPT_MALFORMED
+        elif kind == 5:
+            if (length - 2) % 8 == 0:
+                present |= OPT_SACK
+                blocks = min((length - 2) // 8, 4)
+                u8[SACK_COUNT, i] = blocks
+                for b in range(blocks):
+                    u32[SACK_LE1 + b, i] = u32be(buf, p + 2 + 8 * b)
+                    u32[SACK_RE1 + b, i] = u32be(buf, p + 6 + 8 * b)
+            else:
+                present |= OPT_MALFORMED
+        elif kind == 8:
+            if length == 10:
+                u32[TS_VAL, i] = u32be(buf, p + 2)
+                u32[TS_ECR, i] = u32be(buf, p + 6)
+                present |= OPT_TIMESTAMP
+            else:
+                present |= OPT_MALFORMED
+        p += length
+    return present
+
+
+@njit(cache=True)
+def decode_tcp(buf, t, end, ip_payload, start, i, u32, i32, u16, u8):
+    """Decode the TCP header at ``t``; ``ip_payload`` is the TCP length the IP header claims."""
+    if ip_payload < 20:
+        return st.TCP_HEADER_PAST_IP_PAYLOAD
+    if t + 20 > end:
+        return st.TCP_HEADER_TRUNCATED
+    hdr_len = np.int64(buf[t + 12] >> 4) * 4
+    if hdr_len < 20:
+        return st.TCP_DATA_OFFSET
+    if hdr_len > ip_payload:
+        return st.TCP_HEADER_PAST_IP_PAYLOAD
+    u16[SRC_PORT, i] = u16be(buf, t)
+    u16[DST_PORT, i] = u16be(buf, t + 2)
+    u32[SEQ, i] = u32be(buf, t + 4)
+    u32[ACK, i] = u32be(buf, t + 8)
+    u16[TCP_FLAGS, i] = u16be(buf, t + 12) & 0x1FF
+    u16[WIN, i] = u16be(buf, t + 14)
+    u16[URG_PTR, i] = u16be(buf, t + 18)
+    u8[TCP_HDR_LEN, i] = hdr_len
+    opt_end = t + hdr_len
+    if opt_end > end:
+        u8[MARKS, i] |= MARK_TRUNCATED
+        opt_end = end  # options cut by the snapshot length: parse what was captured
+    u8[OPTIONS, i] = tcp_options(buf, t + 20, opt_end, i, u32, u16, u8)
+    payload = ip_payload - hdr_len
+    i32[PAYLOAD_LEN, i] = payload
+    i32[PAYLOAD_OFF, i] = t + hdr_len - start
+    captured = min(max(end - (t + hdr_len), 0), payload)
+    i32[PAYLOAD_CAPLEN, i] = captured
+    if captured < payload:
+        u8[MARKS, i] |= MARK_TRUNCATED
+    return st.TCP
+
+
+@njit(cache=True)
+def mark_fragment(p_data, end, data_len, frag_offset, more, start, i, i32, u8):
+    i32[PAYLOAD_LEN, i] = data_len
+    i32[PAYLOAD_OFF, i] = p_data - start
+    i32[PAYLOAD_CAPLEN, i] = min(max(end - p_data, 0), data_len)
+    i32[FRAG_OFFSET, i] = frag_offset
+    if more:
+        u8[MARKS, i] |= MARK_MORE_FRAGMENTS
+    if i32[PAYLOAD_CAPLEN, i] < data_len:
+        u8[MARKS, i] |= MARK_TRUNCATED
+    return st.IP_FRAGMENT
+
+
+@njit(cache=True)
+def decode_ip(buf, p, end, l3, start, origlen, i, u64, u32, i32, u16, u8):
+    """Decode IP (following IP-in-IP tunnels) down to TCP; returns the record's status."""
+    for _layer in range(MAX_IP_LAYERS):
+        if p >= end:
+            return st.IP_HEADER_TRUNCATED
+        version = buf[p] >> 4
+        if l3 == L3_EITHER:
+            l3 = version
+        if version != l3 or (version != 4 and version != 6):
+            return st.IP_VERSION
+        i32[L3_OFF, i] = p - start
+        u8[IP_VERSION, i] = version
+        if version == 4:
+            if p + 20 > end:
+                return st.IP_HEADER_TRUNCATED
+            ihl = np.int64(buf[p] & 15) * 4
+            if ihl < 20:
+                return st.IP_HEADER_LENGTH
+            total = u16be(buf, p + 2)
+            if total == 0:
+                total = origlen - (p - start)  # TSO: length left 0 by the NIC, as Wireshark assumes
+            if total < ihl:
+                return st.IP_TOTAL_LENGTH
+            if p + ihl > end:
+                return st.IP_HEADER_TRUNCATED
+            u32[IP_ID, i] = u16be(buf, p + 4)
+            frag = u16be(buf, p + 6)
+            u8[TTL, i] = buf[p + 8]
+            proto = np.int64(buf[p + 9])
+            u8[IP_PROTO, i] = proto
+            u64[SRC_HI, i] = 0
+            u64[SRC_LO, i] = IPV4_MAPPED_PREFIX | np.uint64(u32be(buf, p + 12))
+            u64[DST_HI, i] = 0
+            u64[DST_LO, i] = IPV4_MAPPED_PREFIX | np.uint64(u32be(buf, p + 16))
+            more = (frag & 0x2000) != 0
+            offset = (frag & 0x1FFF) * 8
+            if more or offset:
+                return mark_fragment(p + ihl, end, total - ihl, offset, more, start, i, i32, u8)
+            payload_start = p + ihl
+            payload_len = total - ihl
+        else:
+            if p + 40 > end:
+                return st.IP_HEADER_TRUNCATED
+            payload_len = u16be(buf, p + 4)
+            if payload_len == 0:
+                payload_len = origlen - (p - start) - 40  # jumbogram or TSO
+            proto = np.int64(buf[p + 6])
+            u8[TTL, i] = buf[p + 7]
+            u64[SRC_HI, i] = u64be(buf, p + 8)
+            u64[SRC_LO, i] = u64be(buf, p + 16)
+            u64[DST_HI, i] = u64be(buf, p + 24)
+            u64[DST_LO, i] = u64be(buf, p + 32)
+            q = p + 40
+            for _ext in range(MAX_IPV6_EXTENSIONS):
+                if proto == IPV6_FRAGMENT:
+                    if q + 8 > end or payload_len < 8:
+                        return st.IPV6_EXTENSION_HEADER
+                    next_header = np.int64(buf[q])
+                    fword = u16be(buf, q + 2)
+                    u32[IP_ID, i] = u32be(buf, q + 4)
+                    q += 8
+                    payload_len -= 8
+                    proto = next_header
+                    if (fword & 0xFFF8) or (fword & 1):
+                        u8[IP_PROTO, i] = proto
+                        return mark_fragment(q, end, payload_len, fword & 0xFFF8, (fword & 1) == 1, start, i, i32, u8)
+                    # atomic fragment (RFC 6946): a whole datagram, keep going
+                elif (proto == IPV6_HOP_BY_HOP or proto == IPV6_ROUTING or proto == IPV6_DEST_OPTS
+                      or proto == IPV6_MOBILITY or proto == IPV6_HIP or proto == IPV6_SHIM6
+                      or proto == IPV6_EXPERIMENT1 or proto == IPV6_EXPERIMENT2 or proto == IPV6_AH):
+                    if q + 2 > end:
+                        return st.IPV6_EXTENSION_HEADER
+                    if proto == IPV6_AH:
+                        ext_len = (np.int64(buf[q + 1]) + 2) * 4
+                    else:
+                        ext_len = (np.int64(buf[q + 1]) + 1) * 8
+                    if ext_len > payload_len:
+                        return st.IPV6_EXTENSION_HEADER
+                    proto = np.int64(buf[q])
+                    q += ext_len
+                    payload_len -= ext_len
+                else:
+                    break
+            u8[IP_PROTO, i] = proto
+            payload_start = q
+        if proto == IPPROTO_TCP:
+            return decode_tcp(buf, payload_start, end, payload_len, start, i, u32, i32, u16, u8)
+        if proto == IPPROTO_IPV4 or proto == IPPROTO_IPV6:
+            p = payload_start
+            end = min(end, payload_start + payload_len)
+            l3 = 4 if proto == IPPROTO_IPV4 else 6
+            continue
+        return st.NOT_TCP
+    return st.NOT_TCP
+
+
+@njit(cache=True)
+def decode_records(buf, rec_off, caplen, origlen, linktype, u64, u32, i32, u16, u8):
+    """Decode every record of a batch.
+
+    buf: uint8 bytes holding the records; rec_off, caplen, origlen: int64 per record (offset
+    of the packet data in buf, captured and original length); linktype: int32 per record.
+    u64/u32/i32/u16/u8: zeroed output matrices (rows per ``columns``), one column per record.
+    Every record gets a status in u8[STATUS].
+    """
+    for i in range(rec_off.size):
+        start = rec_off[i]
+        end = min(start + caplen[i], buf.size)
+        l3, p = link_layer(buf, start, end, linktype[i])
+        if l3 < 0:
+            u8[STATUS, i] = -l3
+        else:
+            u8[STATUS, i] = decode_ip(buf, p, end, l3, start, origlen[i], i, u64, u32, i32, u16, u8)
+
+
+@njit(cache=True)
+def decode_one_packet(buf, linktype, origlen, u64, u32, i32, u16, u8):
+    """Decode a single packet held alone in ``buf`` into column 0 (used for rebuilt datagrams)."""
+    rec_off = np.zeros(1, np.int64)
+    caplen = np.full(1, buf.size, np.int64)
+    orig = np.full(1, origlen, np.int64)
+    lt = np.full(1, linktype, np.int32)
+    decode_records(buf, rec_off, caplen, orig, lt, u64, u32, i32, u16, u8)

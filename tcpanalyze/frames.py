@@ -1,0 +1,119 @@
+"""DataFrame schemas, in one place: column names, dtypes and meanings users rely on.
+
+Options a segment did not carry are missing values (pandas nullable dtypes), not zeros.
+Addresses are categoricals of their usual text form (dotted quad or RFC 5952 IPv6).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+import numpy as np
+import pandas as pd
+
+from .decode import PacketBatch, status
+from .decode.columns import (
+    MARK_FRAGMENT_OVERLAP, MARK_REASSEMBLED, MARK_TRUNCATED, OPT_MALFORMED, OPT_MSS, OPT_SACK, OPT_SACK_PERM,
+    OPT_TIMESTAMP, OPT_WSCALE,
+)
+
+# name, dtype, meaning
+PACKET_COLUMNS: list[tuple[str, str, str]] = [
+    ("frame", "int64", "1-based position of the record in the file, counting every record (Wireshark's frame number)"),
+    ("ts_ns", "int64", "capture timestamp, integer nanoseconds since the Unix epoch"),
+    ("iface", "int32", "capture interface index (pcapng: global IDB order; pcap: 0)"),
+    ("caplen", "int64", "bytes captured of the record"),
+    ("origlen", "int64", "bytes of the record on the wire"),
+    ("ip_version", "uint8", "4 or 6"),
+    ("src_addr", "category", "source address, text"),
+    ("src_port", "uint16", "source port"),
+    ("dst_addr", "category", "destination address, text"),
+    ("dst_port", "uint16", "destination port"),
+    ("seq_raw", "uint32", "sequence number as on the wire"),
+    ("ack_raw", "uint32", "acknowledgement number as on the wire"),
+    ("tcp_flags", "uint16", "all 9 flag bits: FIN 0x1 SYN 0x2 RST 0x4 PSH 0x8 ACK 0x10 URG 0x20 ECE 0x40 CWR 0x80 AE/NS 0x100"),
+    ("win_raw", "uint16", "window field as on the wire (not scaled)"),
+    ("tcp_hdr_len", "uint8", "TCP header length in bytes (data offset x 4)"),
+    ("payload_len", "int32", "TCP payload length from the IP length (true length even when the capture cut it)"),
+    ("payload_caplen", "int32", "TCP payload bytes present in the capture"),
+    ("truncated", "bool", "the capture holds fewer bytes than the IP length says (snaplen)"),
+    ("mss", "UInt16", "MSS option value"),
+    ("wscale", "UInt8", "window scale option shift count"),
+    ("sack_perm", "bool", "SACK-permitted option present"),
+    ("ts_val", "UInt32", "timestamp option TSval"),
+    ("ts_ecr", "UInt32", "timestamp option TSecr"),
+    ("sack_count", "uint8", "number of SACK blocks (0-4)"),
+    *[(f"sack_{edge}{k}", "UInt32", f"SACK block {k} {'left' if edge == 'le' else 'right'} edge (raw)")
+      for k in range(1, 5) for edge in ("le", "re")],
+    ("options_malformed", "bool", "an option's length was impossible or ran past the header"),
+    ("ip_id", "uint32", "IPv4 identification (IPv6: fragment identification, else 0)"),
+    ("ttl", "uint8", "IPv4 TTL / IPv6 hop limit"),
+    ("reassembled", "bool", "segment rebuilt from IP fragments (this row is the completing fragment)"),
+    ("fragment_overlap", "bool", "the fragments it was rebuilt from overlapped"),
+    ("rec_off", "int64", "offset of the record's packet data in the (decompressed) capture stream"),
+    ("payload_off", "int32", "offset of the TCP payload from the record start; -1 if rebuilt from fragments"),
+]
+STATUS_COLUMNS: list[tuple[str, str, str]] = [
+    ("record_class", "category", "tcp, other_ip, non_ip or malformed"),
+    ("status", "category", "why the record is in its class (see tcpanalyze.decode.status)"),
+    ("ip_proto", "uint8", "IP protocol / IPv6 next header of the transport"),
+    ("linktype", "int32", "link type of the record's interface"),
+]
+
+
+def address_text(hi: np.ndarray, lo: np.ndarray) -> pd.Categorical:
+    """Text form of 128-bit addresses (IPv4-mapped ones shown as IPv4), as a categorical."""
+    lo_codes, lo_uniques = pd.factorize(lo, sort=False)
+    hi_codes, hi_uniques = pd.factorize(hi, sort=False)
+    pair_codes, pair_uniques = pd.factorize(hi_codes.astype(np.int64) * max(len(lo_uniques), 1) + lo_codes, sort=False)
+    names = []
+    for pair in pair_uniques:
+        h = int(hi_uniques[pair // max(len(lo_uniques), 1)])
+        low = int(lo_uniques[pair % max(len(lo_uniques), 1)])
+        if h == 0 and low >> 32 == 0xFFFF:
+            names.append(str(ipaddress.IPv4Address(low & 0xFFFFFFFF)))
+        else:
+            names.append(str(ipaddress.IPv6Address((h << 64) | low)))
+    return pd.Categorical.from_codes(pair_codes, categories=pd.Index(names, dtype=object))
+
+
+def _nullable(values: np.ndarray, present: np.ndarray) -> pd.arrays.IntegerArray:
+    return pd.arrays.IntegerArray(np.ascontiguousarray(values), ~present)
+
+
+def packets_frame(packets: PacketBatch, *, with_status: bool = False) -> pd.DataFrame:
+    """One row per decoded record, columns as in :data:`PACKET_COLUMNS`."""
+    opts = packets["options"]
+    marks = packets["marks"]
+    sack_count = packets["sack_count"]
+    data: dict[str, object] = {
+        "frame": packets["frame"], "ts_ns": packets["ts_ns"], "iface": packets["iface"],
+        "caplen": packets["caplen"], "origlen": packets["origlen"], "ip_version": packets["ip_version"],
+        "src_addr": address_text(packets["src_hi"], packets["src_lo"]), "src_port": packets["src_port"],
+        "dst_addr": address_text(packets["dst_hi"], packets["dst_lo"]), "dst_port": packets["dst_port"],
+        "seq_raw": packets["seq_raw"], "ack_raw": packets["ack_raw"], "tcp_flags": packets["tcp_flags"],
+        "win_raw": packets["win_raw"], "tcp_hdr_len": packets["tcp_hdr_len"], "payload_len": packets["payload_len"],
+        "payload_caplen": packets["payload_caplen"], "truncated": (marks & MARK_TRUNCATED) != 0,
+        "mss": _nullable(packets["mss"], (opts & OPT_MSS) != 0),
+        "wscale": _nullable(packets["wscale"], (opts & OPT_WSCALE) != 0),
+        "sack_perm": (opts & OPT_SACK_PERM) != 0,
+        "ts_val": _nullable(packets["ts_val"], (opts & OPT_TIMESTAMP) != 0),
+        "ts_ecr": _nullable(packets["ts_ecr"], (opts & OPT_TIMESTAMP) != 0),
+        "sack_count": sack_count,
+    }
+    for k in range(1, 5):
+        has_block = ((opts & OPT_SACK) != 0) & (sack_count >= k)
+        data[f"sack_le{k}"] = _nullable(packets[f"sack_le{k}"], has_block)
+        data[f"sack_re{k}"] = _nullable(packets[f"sack_re{k}"], has_block)
+    data.update({
+        "options_malformed": (opts & OPT_MALFORMED) != 0, "ip_id": packets["ip_id"], "ttl": packets["ttl"],
+        "reassembled": (marks & MARK_REASSEMBLED) != 0, "fragment_overlap": (marks & MARK_FRAGMENT_OVERLAP) != 0,
+        "rec_off": packets["rec_off"], "payload_off": packets["payload_off"],
+    })
+    if with_status:
+        codes = packets["status"]
+        data["record_class"] = pd.Categorical.from_codes(status.CLASS_OF_STATUS[codes], categories=list(status.CLASSES))
+        data["status"] = pd.Categorical.from_codes(codes, categories=list(status.STATUS_NAMES))
+        data["ip_proto"] = packets["ip_proto"]
+        data["linktype"] = packets["linktype"]
+    return pd.DataFrame(data, copy=False)

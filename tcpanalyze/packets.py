@@ -1,0 +1,108 @@
+"""Read a capture into decoded columns, with every record accounted for.
+
+``decode_capture`` is the orchestration above the capture and decode layers: it walks the
+file batch by batch, decodes each batch, counts every record into its class, and keeps the
+rows asked for. ``read_packets`` is the DataFrame face of it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .capture import BATCH_RECORDS, CaptureInfo, CaptureReader
+from .decode import Decoder, PacketBatch, status
+from .decode.columns import MARK_REASSEMBLED, MARK_TRUNCATED
+
+IP_PROTOCOL_NAMES = {1: "icmp", 2: "igmp", 6: "tcp", 17: "udp", 41: "ipv6", 47: "gre", 50: "esp", 51: "ah",
+                     58: "icmpv6", 59: "ipv6_no_next", 89: "ospf", 103: "pim", 112: "vrrp", 132: "sctp"}
+
+
+@dataclass
+class Accounting:
+    """How many records landed in each class, and why: the counts add up to ``records``."""
+
+    records: int = 0
+    by_class: dict[str, int] = field(default_factory=lambda: dict.fromkeys(status.CLASSES, 0))
+    by_status: dict[str, int] = field(default_factory=dict)
+    other_ip_protocols: dict[str, int] = field(default_factory=dict)
+    tcp_truncated: int = 0
+    tcp_reassembled: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def add(self, packets: PacketBatch) -> None:
+        """Count one decoded batch (after fragment reassembly has settled its rows)."""
+        codes = packets["status"]
+        self.records += len(packets)
+        counts = np.bincount(codes, minlength=len(status.STATUSES))
+        for code in np.flatnonzero(counts):
+            name, klass, _ = status.STATUSES[int(code)]
+            self.by_status[name] = self.by_status.get(name, 0) + int(counts[code])
+            self.by_class[klass] += int(counts[code])
+        other = packets["ip_proto"][codes == status.NOT_TCP]
+        if other.size:
+            protocols = Counter(IP_PROTOCOL_NAMES.get(int(p), f"proto_{int(p)}") for p in other)
+            for name, n in protocols.items():
+                self.other_ip_protocols[name] = self.other_ip_protocols.get(name, 0) + n
+        tcp = codes == status.TCP
+        self.tcp_truncated += int(np.count_nonzero(tcp & ((packets["marks"] & MARK_TRUNCATED) != 0)))
+        self.tcp_reassembled += int(np.count_nonzero(tcp & ((packets["marks"] & MARK_REASSEMBLED) != 0)))
+
+    def as_dict(self) -> dict:
+        return {"records": self.records, **self.by_class, "by_status": dict(self.by_status),
+                "other_ip_protocols": dict(self.other_ip_protocols), "tcp_truncated": self.tcp_truncated,
+                "tcp_reassembled": self.tcp_reassembled, "warnings": list(self.warnings)}
+
+
+@dataclass
+class DecodedCapture:
+    """The decoded rows kept (TCP by default), the accounting, and what the reader learned."""
+
+    packets: PacketBatch
+    accounting: Accounting
+    info: CaptureInfo
+    reassembled_payloads: dict[int, bytes]
+
+
+def iter_packet_batches(reader: CaptureReader, decoder: Decoder, accounting: Accounting,
+                        max_records: int = BATCH_RECORDS) -> Iterator[PacketBatch]:
+    """Decode a reader's batches in order, counting every record into ``accounting``."""
+    for records in reader.batches(max_records):
+        packets = decoder.decode(records)
+        accounting.add(packets)
+        yield packets
+    accounting.warnings.extend(reader.info.warnings)
+
+
+def decode_capture(path: str, *, tcp_only: bool = True, max_records: int = BATCH_RECORDS) -> DecodedCapture:
+    """Decode a whole capture; keep TCP rows only unless ``tcp_only`` is False."""
+    accounting = Accounting()
+    decoder = Decoder()
+    kept = []
+    with CaptureReader(path) as reader:
+        for packets in iter_packet_batches(reader, decoder, accounting, max_records):
+            kept.append(packets.select(packets["status"] == status.TCP) if tcp_only else packets)
+        info = reader.info
+    return DecodedCapture(PacketBatch.concat(kept), accounting, info, decoder.fragments.payloads)
+
+
+def read_packets(path: str, *, all_records: bool = False) -> pd.DataFrame:
+    """Read a capture as a DataFrame, one row per TCP packet (per record with ``all_records``).
+
+    Columns and dtypes are documented in ``tcpanalyze.frames.PACKET_COLUMNS``; the record
+    accounting is in ``df.attrs["accounting"]`` and reader warnings in ``df.attrs["warnings"]``.
+
+    >>> df = tcpanalyze.read_packets("sample_pcaps/real-graceful-close.pcap")
+    >>> df[["frame", "src_addr", "dst_port", "seq_raw", "payload_len"]].head()
+    """
+    from .frames import packets_frame
+
+    decoded = decode_capture(path, tcp_only=not all_records)
+    frame = packets_frame(decoded.packets, with_status=all_records)
+    frame.attrs["accounting"] = decoded.accounting.as_dict()
+    frame.attrs["warnings"] = list(decoded.accounting.warnings)
+    return frame
