@@ -13,7 +13,7 @@ import pandas as pd
 
 from .decode import PacketBatch, status
 from .decode.columns import (
-    MARK_FRAGMENT_OVERLAP, MARK_REASSEMBLED, MARK_TRUNCATED, OPT_MALFORMED, OPT_MSS, OPT_SACK, OPT_SACK_PERM,
+    MARK_FRAGMENT_OVERLAP, MARK_IP_LENGTH_EXCEEDS_FRAME, MARK_REASSEMBLED, MARK_TRUNCATED, OPT_MALFORMED, OPT_MSS, OPT_SACK, OPT_SACK_PERM,
     OPT_TIMESTAMP, OPT_WSCALE,
 )
 
@@ -50,6 +50,7 @@ PACKET_COLUMNS: list[tuple[str, str, str]] = [
     ("ttl", "uint8", "IPv4 TTL / IPv6 hop limit"),
     ("reassembled", "bool", "segment rebuilt from IP fragments (this row is the completing fragment)"),
     ("fragment_overlap", "bool", "the fragments it was rebuilt from overlapped"),
+    ("ip_length_exceeds_frame", "bool", "IP length larger than the frame carried; the frame's length was used (as Wireshark)"),
     ("rec_off", "int64", "offset of the record's packet data in the (decompressed) capture stream"),
     ("payload_off", "int32", "offset of the TCP payload from the record start; -1 if rebuilt from fragments"),
 ]
@@ -108,6 +109,7 @@ def packets_frame(packets: PacketBatch, *, with_status: bool = False) -> pd.Data
     data.update({
         "options_malformed": (opts & OPT_MALFORMED) != 0, "ip_id": packets["ip_id"], "ttl": packets["ttl"],
         "reassembled": (marks & MARK_REASSEMBLED) != 0, "fragment_overlap": (marks & MARK_FRAGMENT_OVERLAP) != 0,
+        "ip_length_exceeds_frame": (marks & MARK_IP_LENGTH_EXCEEDS_FRAME) != 0,
         "rec_off": packets["rec_off"], "payload_off": packets["payload_off"],
     })
     if with_status:

@@ -42,6 +42,7 @@ MARK_TRUNCATED = 1  # fewer bytes captured than the IP length says (snaplen)
 MARK_MORE_FRAGMENTS = 2  # IP fragment with the more-fragments bit
 MARK_REASSEMBLED = 4  # TCP segment rebuilt from IP fragments
 MARK_FRAGMENT_OVERLAP = 8  # its fragments overlapped
+MARK_IP_LENGTH_EXCEEDS_FRAME = 16  # IP length larger than the frame: the frame's length was used
 
 MATRIX_DTYPES = {"u64": np.uint64, "u32": np.uint32, "i32": np.int32, "u16": np.uint16, "u8": np.uint8}
 MATRIX_ROWS = {"u64": N_U64, "u32": N_U32, "i32": N_I32, "u16": N_U16, "u8": N_U8}

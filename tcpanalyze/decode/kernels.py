@@ -13,7 +13,7 @@ from numba import njit
 from . import status as st
 from .columns import (
     ACK, DST_HI, DST_LO, DST_PORT, FRAG_OFFSET, IP_ID, IP_PROTO, IP_VERSION, L3_OFF, MARK_MORE_FRAGMENTS,
-    MARK_TRUNCATED, MARKS, MSS, OPT_MALFORMED, OPT_MSS, OPT_SACK, OPT_SACK_PERM, OPT_TIMESTAMP, OPT_WSCALE, OPTIONS,
+    MARK_IP_LENGTH_EXCEEDS_FRAME, MARK_TRUNCATED, MARKS, MSS, OPT_MALFORMED, OPT_MSS, OPT_SACK, OPT_SACK_PERM, OPT_TIMESTAMP, OPT_WSCALE, OPTIONS,
     PAYLOAD_CAPLEN, PAYLOAD_LEN, PAYLOAD_OFF, SACK_COUNT, SACK_LE1, SACK_RE1, SEQ, SRC_HI, SRC_LO, SRC_PORT, STATUS,
     TCP_FLAGS, TCP_HDR_LEN, TS_ECR, TS_VAL, TTL, URG_PTR, WIN, WSCALE,
 )
@@ -99,82 +99,85 @@ def bswap32(v):
 
 
 @njit(cache=True)
-def ethertype_chain(buf, p, end, etype):
+def ethertype_chain(buf, p, end, etype, wire_end):
     """Follow an ethertype through VLAN tags, MPLS labels and PPPoE to IP.
 
-    ``p`` is where the payload of ``etype`` starts. Returns (l3 protocol or -status, l3 offset).
+    ``p`` is where the payload of ``etype`` starts; ``wire_end`` is where the packet ends
+    on the wire (record start + original length). Returns (l3 protocol or -status, l3
+    offset, wire end), the wire end lowered by a PPPoE payload length.
     """
     for _ in range(MAX_LINK_LAYERS):
         if etype == ETH_IPV4:
-            return L3_IPV4, p
+            return L3_IPV4, p, wire_end
         if etype == ETH_IPV6:
-            return L3_IPV6, p
+            return L3_IPV6, p, wire_end
         if etype == ETH_VLAN or etype == ETH_QINQ or etype == ETH_QINQ_OLD1 or etype == ETH_QINQ_OLD2 or etype == ETH_QINQ_OLD3:
             if p + 4 > end:
-                return -st.LINK_HEADER_TRUNCATED, p
+                return -st.LINK_HEADER_TRUNCATED, p, wire_end
             etype = u16be(buf, p + 2)
             p += 4
         elif etype == ETH_MPLS or etype == ETH_MPLS_MULTICAST:
             bottom = False
             for _label in range(MAX_LINK_LAYERS):
                 if p + 4 > end:
-                    return -st.LINK_HEADER_TRUNCATED, p
+                    return -st.LINK_HEADER_TRUNCATED, p, wire_end
                 bottom = (buf[p + 2] & 1) == 1
                 p += 4
                 if bottom:
                     break
             if not bottom or p >= end:
-                return -st.LINK_HEADER_TRUNCATED, p
+                return -st.LINK_HEADER_TRUNCATED, p, wire_end
             nibble = buf[p] >> 4
             if nibble == 4:
-                return L3_IPV4, p
+                return L3_IPV4, p, wire_end
             if nibble == 6:
-                return L3_IPV6, p
+                return L3_IPV6, p, wire_end
             if nibble == 0:
                 # Pseudowire control word, then an Ethernet frame (RFC 4448).
                 if p + 4 + 14 > end:
-                    return -st.LINK_HEADER_TRUNCATED, p
+                    return -st.LINK_HEADER_TRUNCATED, p, wire_end
                 etype = u16be(buf, p + 4 + 12)
                 p += 4 + 14
             else:
-                return -st.NON_IP, p
+                return -st.NON_IP, p, wire_end
         elif etype == ETH_PPPOE_SESSION:
             if p + 8 > end:
-                return -st.LINK_HEADER_TRUNCATED, p
+                return -st.LINK_HEADER_TRUNCATED, p, wire_end
             proto = u16be(buf, p + 6)
+            wire_end = min(wire_end, p + 6 + u16be(buf, p + 4))
             p += 8
             if proto == PPP_IPV4:
-                return L3_IPV4, p
+                return L3_IPV4, p, wire_end
             if proto == PPP_IPV6:
-                return L3_IPV6, p
-            return -st.NON_IP, p
+                return L3_IPV6, p, wire_end
+            return -st.NON_IP, p, wire_end
         else:
-            return -st.NON_IP, p
-    return -st.NON_IP, p
+            return -st.NON_IP, p, wire_end
+    return -st.NON_IP, p, wire_end
 
 
 @njit(cache=True)
-def ppp_payload(buf, p, end):
+def ppp_payload(buf, p, end, wire_end):
     """PPP (optionally with HDLC address/control, or Cisco HDLC framing) to IP."""
     if p + 2 <= end and buf[p] == 0xFF and buf[p + 1] == 0x03:
         p += 2
     if p + 4 <= end and (buf[p] == CISCO_HDLC_UNICAST or buf[p] == CISCO_HDLC_MULTICAST):
-        return ethertype_chain(buf, p + 4, end, u16be(buf, p + 2))
+        return ethertype_chain(buf, p + 4, end, u16be(buf, p + 2), wire_end)
     if p >= end:
-        return -st.LINK_HEADER_TRUNCATED, p
+        return -st.LINK_HEADER_TRUNCATED, p, wire_end
     if buf[p] & 1:  # protocol field compressed to one byte (RFC 1661 PFC)
         proto = np.int64(buf[p])
         p += 1
     else:
         if p + 2 > end:
-            return -st.LINK_HEADER_TRUNCATED, p
+            return -st.LINK_HEADER_TRUNCATED, p, wire_end
         proto = u16be(buf, p)
         p += 2
     if proto == PPP_IPV4:
-        return L3_IPV4, p
+        return L3_IPV4, p, wire_end
     if proto == PPP_IPV6:
-        return L3_IPV6, p
-    return -st.NON_IP, p
+        return L3_IPV6, p, wire_end
+    return -st.NON_IP, p, wire_end
 
 
 @njit(cache=True)
@@ -188,45 +191,45 @@ def address_family(af):
 
 
 @njit(cache=True)
-def link_layer(buf, p, end, linktype):
-    """Returns (l3 protocol or -status, offset of the layer-3 header)."""
+def link_layer(buf, p, end, wire_end, linktype):
+    """Returns (l3 protocol or -status, offset of the layer-3 header, wire end of the layer-3 packet)."""
     if linktype == LINKTYPE_ETHERNET:
         if p + 14 > end:
-            return -st.LINK_HEADER_TRUNCATED, p
-        return ethertype_chain(buf, p + 14, end, u16be(buf, p + 12))
+            return -st.LINK_HEADER_TRUNCATED, p, wire_end
+        return ethertype_chain(buf, p + 14, end, u16be(buf, p + 12), wire_end)
     if linktype == LINKTYPE_RAW or linktype == LINKTYPE_RAW_BSD or linktype == LINKTYPE_RAW_OPENBSD:
-        return L3_EITHER, p
+        return L3_EITHER, p, wire_end
     if linktype == LINKTYPE_IPV4:
-        return L3_IPV4, p
+        return L3_IPV4, p, wire_end
     if linktype == LINKTYPE_IPV6:
-        return L3_IPV6, p
+        return L3_IPV6, p, wire_end
     if linktype == LINKTYPE_LINUX_SLL:
         if p + 16 > end:
-            return -st.LINK_HEADER_TRUNCATED, p
-        return ethertype_chain(buf, p + 16, end, u16be(buf, p + 14))
+            return -st.LINK_HEADER_TRUNCATED, p, wire_end
+        return ethertype_chain(buf, p + 16, end, u16be(buf, p + 14), wire_end)
     if linktype == LINKTYPE_LINUX_SLL2:
         if p + 20 > end:
-            return -st.LINK_HEADER_TRUNCATED, p
-        return ethertype_chain(buf, p + 20, end, u16be(buf, p))
+            return -st.LINK_HEADER_TRUNCATED, p, wire_end
+        return ethertype_chain(buf, p + 20, end, u16be(buf, p), wire_end)
     if linktype == LINKTYPE_NULL:
         if p + 4 > end:
-            return -st.LINK_HEADER_TRUNCATED, p
+            return -st.LINK_HEADER_TRUNCATED, p, wire_end
         # Host byte order of the capturing machine: a value above 0xFFFF was written big-endian.
         af = (np.int64(buf[p + 3]) << 24) | (np.int64(buf[p + 2]) << 16) | (np.int64(buf[p + 1]) << 8) | np.int64(buf[p])
         if af > 0xFFFF:
             af = bswap32(af)
-        return address_family(af), p + 4
+        return address_family(af), p + 4, wire_end
     if linktype == LINKTYPE_LOOP:
         if p + 4 > end:
-            return -st.LINK_HEADER_TRUNCATED, p
-        return address_family(u32be(buf, p)), p + 4
+            return -st.LINK_HEADER_TRUNCATED, p, wire_end
+        return address_family(u32be(buf, p)), p + 4, wire_end
     if linktype == LINKTYPE_PPP or linktype == LINKTYPE_PPP_HDLC:
-        return ppp_payload(buf, p, end)
+        return ppp_payload(buf, p, end, wire_end)
     if linktype == LINKTYPE_C_HDLC:
         if p + 4 > end:
-            return -st.LINK_HEADER_TRUNCATED, p
-        return ethertype_chain(buf, p + 4, end, u16be(buf, p + 2))
-    return -st.UNSUPPORTED_LINKTYPE, p
+            return -st.LINK_HEADER_TRUNCATED, p, wire_end
+        return ethertype_chain(buf, p + 4, end, u16be(buf, p + 2), wire_end)
+    return -st.UNSUPPORTED_LINKTYPE, p, wire_end
 
 
 @njit(cache=True)
@@ -334,7 +337,7 @@ def mark_fragment(p_data, end, data_len, frag_offset, more, start, i, i32, u8):
 
 
 @njit(cache=True)
-def decode_ip(buf, p, end, l3, start, origlen, i, u64, u32, i32, u16, u8):
+def decode_ip(buf, p, end, l3, wire_end, start, i, u64, u32, i32, u16, u8):
     """Decode IP (following IP-in-IP tunnels) down to TCP; returns the record's status."""
     for _layer in range(MAX_IP_LAYERS):
         if p >= end:
@@ -354,9 +357,13 @@ def decode_ip(buf, p, end, l3, start, origlen, i, u64, u32, i32, u16, u8):
                 return st.IP_HEADER_LENGTH
             total = u16be(buf, p + 2)
             if total == 0:
-                total = origlen - (p - start)  # TSO: length left 0 by the NIC, as Wireshark assumes
+                total = wire_end - p  # TSO: length left 0 by the NIC, as Wireshark assumes
             if total < ihl:
                 return st.IP_TOTAL_LENGTH
+            if total > wire_end - p:
+                # IP claims more than the frame carried: use what the frame carried, as Wireshark does.
+                total = max(wire_end - p, ihl)
+                u8[MARKS, i] |= MARK_IP_LENGTH_EXCEEDS_FRAME
             if p + ihl > end:
                 return st.IP_HEADER_TRUNCATED
             u32[IP_ID, i] = u16be(buf, p + 4)
@@ -379,7 +386,10 @@ def decode_ip(buf, p, end, l3, start, origlen, i, u64, u32, i32, u16, u8):
                 return st.IP_HEADER_TRUNCATED
             payload_len = u16be(buf, p + 4)
             if payload_len == 0:
-                payload_len = origlen - (p - start) - 40  # jumbogram or TSO
+                payload_len = wire_end - p - 40  # jumbogram or TSO
+            if payload_len > wire_end - p - 40:
+                payload_len = max(wire_end - p - 40, 0)
+                u8[MARKS, i] |= MARK_IP_LENGTH_EXCEEDS_FRAME
             proto = np.int64(buf[p + 6])
             u8[TTL, i] = buf[p + 7]
             u64[SRC_HI, i] = u64be(buf, p + 8)
@@ -424,6 +434,7 @@ def decode_ip(buf, p, end, l3, start, origlen, i, u64, u32, i32, u16, u8):
         if proto == IPPROTO_IPV4 or proto == IPPROTO_IPV6:
             p = payload_start
             end = min(end, payload_start + payload_len)
+            wire_end = payload_start + payload_len
             l3 = 4 if proto == IPPROTO_IPV4 else 6
             continue
         return st.NOT_TCP
@@ -442,11 +453,12 @@ def decode_records(buf, rec_off, caplen, origlen, linktype, u64, u32, i32, u16, 
     for i in range(rec_off.size):
         start = rec_off[i]
         end = min(start + caplen[i], buf.size)
-        l3, p = link_layer(buf, start, end, linktype[i])
+        wire_end = start + max(origlen[i], caplen[i])
+        l3, p, wire_end = link_layer(buf, start, end, wire_end, linktype[i])
         if l3 < 0:
             u8[STATUS, i] = -l3
         else:
-            u8[STATUS, i] = decode_ip(buf, p, end, l3, start, origlen[i], i, u64, u32, i32, u16, u8)
+            u8[STATUS, i] = decode_ip(buf, p, end, l3, wire_end, start, i, u64, u32, i32, u16, u8)
 
 
 @njit(cache=True)
