@@ -1,0 +1,170 @@
+"""Side-by-side benchmarks: tcpanalyze against a dpkt loop, tshark and tcptrace on the same file.
+
+    python benchmarks/bench.py                      # decode suite on benchmarks/data/mixed-2m.pcap
+    python benchmarks/bench.py --capture X.pcap     # any capture
+    python benchmarks/bench.py --skip tshark        # leave a slow tool out
+
+Every tool runs as its own process on the same file; wall time and peak RSS are per process
+(os.wait4). Our figures are split: whole process, the decode alone (in-process, warm JIT
+cache), and the first-run JIT compile time (a fresh numba cache directory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_CAPTURE = HERE / "data" / "mixed-2m.pcap"
+
+OUR_DECODE = textwrap.dedent("""
+    import json, sys, time
+    t0 = time.perf_counter()
+    from tcpanalyze.packets import decode_capture
+    t1 = time.perf_counter()
+    decoded = decode_capture(sys.argv[1])
+    t2 = time.perf_counter()
+    print(json.dumps({"records": decoded.accounting.records, "tcp": len(decoded.packets),
+                      "import_s": t1 - t0, "decode_s": t2 - t1}))
+""")
+
+OUR_DATAFRAME = textwrap.dedent("""
+    import json, sys, time
+    import tcpanalyze
+    t1 = time.perf_counter()
+    frame = tcpanalyze.read_packets(sys.argv[1])
+    print(json.dumps({"tcp": len(frame), "frame_s": time.perf_counter() - t1}))
+""")
+
+# The same fields our decoder produces, the way a Python user writes it with dpkt.
+DPKT_LOOP = textwrap.dedent("""
+    import json, sys, time, dpkt
+    t1 = time.perf_counter()
+    rows = []
+    with open(sys.argv[1], "rb") as fh:
+        for ts, buf in dpkt.pcap.Reader(fh):
+            try:
+                eth = dpkt.ethernet.Ethernet(buf)
+            except (dpkt.UnpackError, dpkt.NeedData):
+                continue
+            ip = eth.data
+            if not isinstance(ip, (dpkt.ip.IP, dpkt.ip6.IP6)):
+                continue
+            tcp = ip.data
+            if not isinstance(tcp, dpkt.tcp.TCP):
+                continue
+            mss = wscale = tsval = tsecr = None
+            sack = []
+            for kind, value in dpkt.tcp.parse_opts(tcp.opts):
+                if kind == dpkt.tcp.TCP_OPT_MSS and len(value) == 2:
+                    mss = int.from_bytes(value, "big")
+                elif kind == dpkt.tcp.TCP_OPT_WSCALE and len(value) == 1:
+                    wscale = value[0]
+                elif kind == dpkt.tcp.TCP_OPT_TIMESTAMP and len(value) == 8:
+                    tsval, tsecr = int.from_bytes(value[:4], "big"), int.from_bytes(value[4:], "big")
+                elif kind == dpkt.tcp.TCP_OPT_SACK:
+                    sack = [value[k:k + 8] for k in range(0, len(value), 8)]
+            payload_len = (ip.len - ip.hl * 4 if isinstance(ip, dpkt.ip.IP) else ip.plen) - tcp.off * 4
+            rows.append((ts, ip.src, ip.dst, tcp.sport, tcp.dport, tcp.seq, tcp.ack, tcp.flags, tcp.win,
+                         payload_len, mss, wscale, tsval, tsecr, sack))
+    print(json.dumps({"tcp": len(rows), "decode_s": time.perf_counter() - t1}))
+""")
+
+TSHARK_FIELDS = ["frame.number", "frame.time_epoch", "ip.src", "ipv6.src", "ip.dst", "ipv6.dst", "tcp.srcport",
+                 "tcp.dstport", "tcp.seq_raw", "tcp.ack_raw", "tcp.flags", "tcp.window_size_value", "tcp.len",
+                 "tcp.options.mss_val", "tcp.options.wscale.shift", "tcp.options.timestamp.tsval",
+                 "tcp.options.timestamp.tsecr", "tcp.options.sack_le", "tcp.options.sack_re"]
+
+
+@dataclass
+class Run:
+    tool: str
+    wall_s: float
+    peak_rss_mb: float
+    packets: int
+    detail: dict
+
+    @property
+    def rate(self) -> float:
+        return self.packets / self.wall_s if self.wall_s else float("nan")
+
+
+def run_process(tool: str, argv: list[str], packets: int | None = None, env: dict | None = None) -> Run:
+    """Run one tool to completion; wall time and peak RSS of that process alone."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    out = proc.stdout.read() if proc.stdout else b""
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{tool} failed: {' '.join(argv)}")
+    detail = {}
+    if out.strip().startswith(b"{"):
+        detail = json.loads(out.strip().splitlines()[-1])
+    count = packets if packets is not None else int(detail.get("tcp", 0))
+    return Run(tool, wall, usage.ru_maxrss / 1024, count, detail)
+
+
+def decode_suite(capture: Path, skip: set[str]) -> list[Run]:
+    py = sys.executable
+    runs = []
+    with tempfile.TemporaryDirectory() as cache:
+        # First run with an empty numba cache: the compile cost a new install pays once.
+        cold = run_process("tcpanalyze (cold JIT cache)", [py, "-c", OUR_DECODE, str(capture)],
+                           env={**os.environ, "NUMBA_CACHE_DIR": cache})
+    runs.append(cold)
+    run_process("warm-up", [py, "-c", OUR_DECODE, str(capture)])
+    ours = run_process("tcpanalyze decode", [py, "-c", OUR_DECODE, str(capture)])
+    runs.append(ours)
+    runs.append(run_process("tcpanalyze read_packets", [py, "-c", OUR_DATAFRAME, str(capture)]))
+    packets = ours.packets
+    if "dpkt" not in skip:
+        runs.append(run_process("dpkt loop", [py, "-c", DPKT_LOOP, str(capture)]))
+    if "tshark" not in skip and shutil.which("tshark"):
+        fields = sum((["-e", f] for f in TSHARK_FIELDS), [])
+        runs.append(run_process("tshark -T fields", ["tshark", "-n", "-r", str(capture), "-Y", "tcp", "-T", "fields",
+                                                     *fields], packets=packets))
+    return runs
+
+
+def print_table(title: str, runs: list[Run], baseline: str) -> None:
+    base = next(r for r in runs if r.tool == baseline)
+    print(f"\n{title}")
+    print(f"{'tool':32} {'wall s':>9} {'packets/s':>12} {'peak MB':>9} {'time vs ours':>13}")
+    for run in runs:
+        ratio = run.wall_s / base.wall_s
+        print(f"{run.tool:32} {run.wall_s:9.2f} {run.rate:12,.0f} {run.peak_rss_mb:9.0f} {ratio:12.1f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--capture", type=Path, default=DEFAULT_CAPTURE)
+    parser.add_argument("--skip", action="append", default=[], help="tool to leave out: dpkt, tshark")
+    args = parser.parse_args()
+    if not args.capture.exists():
+        if args.capture != DEFAULT_CAPTURE:
+            raise SystemExit(f"{args.capture}: no such file")
+        subprocess.run([sys.executable, str(HERE / "make_captures.py"), "--which", "mixed"], check=True)
+    runs = decode_suite(args.capture, set(args.skip))
+    print_table(f"Decode: {args.capture.name} ({runs[1].detail.get('records')} records, {runs[1].packets} TCP)",
+                runs, "tcpanalyze decode")
+    ours = runs[1]
+    cold = runs[0]
+    print(f"\nJIT compile on first run (cold cache minus warm run): {cold.wall_s - ours.wall_s:.1f} s")
+    print(f"In-process decode alone (warm cache): {ours.detail['decode_s']:.2f} s = "
+          f"{ours.packets / ours.detail['decode_s']:,.0f} packets/s; import {ours.detail['import_s']:.2f} s")
+    for run in runs[2:]:
+        print(f"  {run.tool}: tcpanalyze whole-process is {run.wall_s / ours.wall_s:.1f}x faster")
+
+
+if __name__ == "__main__":
+    main()
