@@ -27,6 +27,10 @@ PCAPNG_IDB = 1
 PCAPNG_OPB = 2  # obsolete Packet Block
 PCAPNG_SPB = 3
 PCAPNG_EPB = 6
+# Custom Blocks (copyable, non-copyable): not packets, but Wireshark numbers each as a frame.
+PCAPNG_CUSTOM = 0x00000BAD
+PCAPNG_CUSTOM_NOCOPY = 0x40000BAD
+NO_INTERFACE = -1
 # Wireshark refuses pcapng blocks above 16 MiB (MAX_BLOCK_SIZE in wiretap/pcapng.c).
 MAX_BLOCK_LEN = 16 << 20
 NS_PER_S = 1_000_000_000
@@ -100,7 +104,8 @@ def walk_pcapng(buf, pos, big_endian, if_global, if_units, if_offset_ns, if_snap
     if_*: per section-local interface id: global interface index, timestamp units per
     second, if_tsoffset in ns, snaplen (0 = none). last_ts_ns stamps Simple Packet Blocks,
     which carry no timestamp. Stops with PYTHON_BLOCK at a Section Header or Interface
-    Description Block (the Python layer parses those); other non-packet blocks are skipped.
+    Description Block (the Python layer parses those). Custom Blocks become empty records on
+    no interface (-1), because Wireshark counts them as frames; other blocks are skipped.
     Returns (records_written, new_pos, status, last_ts_ns).
     """
     end = buf.size
@@ -159,6 +164,13 @@ def walk_pcapng(buf, pos, big_endian, if_global, if_units, if_offset_ns, if_snap
             caplen[n] = incl
             origlen[n] = wire_len
             iface[n] = if_global[0]
+            n += 1
+        elif btype == PCAPNG_CUSTOM or btype == PCAPNG_CUSTOM_NOCOPY:
+            ts_ns[n] = last_ts_ns
+            rec_off[n] = pos + 8
+            caplen[n] = 0
+            origlen[n] = 0
+            iface[n] = NO_INTERFACE
             n += 1
         pos += blen
     return n, pos, FULL, last_ts_ns

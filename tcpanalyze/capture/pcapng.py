@@ -76,7 +76,9 @@ def read_pcapng(cursor: Cursor, info: CaptureInfo, max_records: int) -> Iterator
                                                       out.ts_ns, out.iface)
         cursor.pos = pos
         if n:
-            out.linktype[:n] = linktypes[out.iface[:n]]
+            iface = out.iface[:n]
+            out.linktype[:n] = np.where(iface >= 0, linktypes[np.maximum(iface, 0)] if linktypes.size else -1,
+                                        kernels.NO_INTERFACE)
             yield buffers.batch(cursor, info, n)
         if status == kernels.FULL:
             continue

@@ -22,6 +22,7 @@ IPV6_EXTENSION_HEADER = 10
 TCP_HEADER_TRUNCATED = 11
 TCP_DATA_OFFSET = 12
 TCP_HEADER_PAST_IP_PAYLOAD = 13
+NON_PACKET_RECORD = 14
 
 CLASS_TCP = "tcp"
 CLASS_OTHER_IP = "other_ip"
@@ -45,6 +46,7 @@ STATUSES: dict[int, tuple[str, str, str]] = {
     TCP_HEADER_TRUNCATED: ("tcp_header_truncated", CLASS_MALFORMED, "fewer than 20 bytes of TCP header captured"),
     TCP_DATA_OFFSET: ("tcp_data_offset", CLASS_MALFORMED, "TCP data offset below 5 (header shorter than 20 bytes)"),
     TCP_HEADER_PAST_IP_PAYLOAD: ("tcp_header_past_ip_payload", CLASS_MALFORMED, "TCP header (with options) runs past the IP payload"),
+    NON_PACKET_RECORD: ("non_packet_record", CLASS_NON_IP, "a record that is not a packet (pcapng Custom Block), numbered as a frame like Wireshark does"),
 }
 
 STATUS_NAMES = np.array([STATUSES[s][0] for s in range(len(STATUSES))], dtype=object)
