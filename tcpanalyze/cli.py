@@ -15,8 +15,9 @@ import pandas as pd
 import typer
 
 from . import __version__
-from .errors import TcpanalyzeError
-from .output import Format, flag_text, relative_seconds, write_frame
+from .engine import analyze
+from .errors import TcpanalyzeError, UsageError
+from .output import Format, flag_text, relative_seconds, write_frame, write_parquet
 from .packets import read_packets
 
 app = typer.Typer(
@@ -53,17 +54,70 @@ def packets(
     file: str = FILE_ARG,
     fmt: Format = FORMAT_OPT,
     output: Optional[Path] = OUTPUT_OPT,
-    all_records: bool = typer.Option(False, "--all-records", help="One row per record (with its class and status), not only TCP."),
+    all_records: bool = typer.Option(False, "--all-records",
+                                     help="One row per record (with its class and status), decoded only: no session analysis."),
 ) -> None:
-    """Decoded TCP packets, one row each, in file order; record accounting on stderr.
+    """TCP packets in file order with their session and Wireshark's analysis flags; accounting on stderr.
 
     Example: tcpanalyze packets sample_pcaps/real-graceful-close.pcap --format jsonl -o packets.jsonl
     """
-    frame = read_packets(file, all_records=all_records)
-    table = packet_table(frame) if fmt == Format.table else None
+    if all_records:
+        frame = read_packets(file, all_records=True)
+        accounting = frame.attrs["accounting"]
+    else:
+        result = analyze(file)
+        frame = result.packets
+        accounting = result.accounting.as_dict()
+    _write(frame, fmt, output, packet_table)
+    _report_accounting(accounting)
+
+
+@app.command()
+def sessions(
+    file: str = FILE_ARG,
+    fmt: Format = FORMAT_OPT,
+    output: Optional[Path] = OUTPUT_OPT,
+) -> None:
+    """One row per TCP session: endpoints, bytes, flags per direction, RTT, stalls, Zeek state, close.
+
+    Example: tcpanalyze sessions sample_pcaps/real-rst-abort.pcap --format jsonl
+    """
+    result = analyze(file, packets=False)
+    _write(result.sessions, fmt, output, session_table)
+    _report_accounting(result.accounting.as_dict())
+
+
+def _write(frame: pd.DataFrame, fmt: Format, output: Optional[Path], table_view) -> None:
+    if fmt == Format.parquet:
+        if output is None or str(output) == "-":
+            raise UsageError("--format parquet writes a binary file: give it a path with -o")
+        write_parquet(frame, str(output))
+        return
+    table = table_view(frame) if fmt == Format.table else None
     with _open_output(output) as out:
         write_frame(frame, out, fmt, table)
-    _report_accounting(frame.attrs["accounting"])
+
+
+def session_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """The human view of sessions: who talked to whom, how much, how it went and ended."""
+    base = frame["start"].min() if len(frame) else 0.0
+    retrans = frame["orig_retrans_pkts"] + frame["resp_retrans_pkts"]
+    rtt = frame[["orig_rtt_mean_ms", "resp_rtt_mean_ms"]].max(axis=1)
+    return pd.DataFrame({
+        "id": frame["session_id"],
+        "start_s": (frame["start"] - base).map("{:.3f}".format),
+        "originator": _endpoint(frame["orig_addr"], frame["orig_port"]),
+        "responder": _endpoint(frame["resp_addr"], frame["resp_port"]),
+        "dur_s": frame["duration"].map("{:.3f}".format),
+        "pkts": frame["orig_pkts"].astype(str) + "/" + frame["resp_pkts"].astype(str),
+        "bytes": frame["orig_bytes"].astype(str) + "/" + frame["resp_bytes"].astype(str),
+        "state": frame["conn_state"] if "conn_state" in frame else "",
+        "history": frame["history"] if "history" in frame else "",
+        "close": frame["close_type"] + "/" + frame["closed_by"],
+        "retrans": retrans,
+        "irtt_ms": frame["irtt_ms"].map(lambda v: "" if pd.isna(v) else f"{v:.1f}"),
+        "rtt_ms": rtt.map(lambda v: "" if pd.isna(v) else f"{v:.1f}"),
+    })
 
 
 def packet_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -82,6 +136,8 @@ def packet_table(frame: pd.DataFrame) -> pd.DataFrame:
         "len": frame["payload_len"],
         "options": _options_text(frame),
     }
+    if "analysis" in frame:
+        table["analysis"] = frame["analysis"].str.join(",")
     if "status" in frame:
         table["status"] = frame["status"]
     return pd.DataFrame(table)

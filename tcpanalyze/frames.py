@@ -78,7 +78,8 @@ def address_text(hi: np.ndarray, lo: np.ndarray) -> pd.Categorical:
     return pd.Categorical.from_codes(pair_codes, categories=pd.Index(names, dtype=object))
 
 
-def _nullable(values: np.ndarray, present: np.ndarray) -> pd.arrays.IntegerArray:
+def nullable(values: np.ndarray, present: np.ndarray) -> pd.arrays.IntegerArray:
+    """Integers with missing values where ``present`` is False."""
     return pd.arrays.IntegerArray(np.ascontiguousarray(values), ~present)
 
 
@@ -95,17 +96,17 @@ def packets_frame(packets: PacketBatch, *, with_status: bool = False) -> pd.Data
         "seq_raw": packets["seq_raw"], "ack_raw": packets["ack_raw"], "tcp_flags": packets["tcp_flags"],
         "win_raw": packets["win_raw"], "tcp_hdr_len": packets["tcp_hdr_len"], "payload_len": packets["payload_len"],
         "payload_caplen": packets["payload_caplen"], "truncated": (marks & MARK_TRUNCATED) != 0,
-        "mss": _nullable(packets["mss"], (opts & OPT_MSS) != 0),
-        "wscale": _nullable(packets["wscale"], (opts & OPT_WSCALE) != 0),
+        "mss": nullable(packets["mss"], (opts & OPT_MSS) != 0),
+        "wscale": nullable(packets["wscale"], (opts & OPT_WSCALE) != 0),
         "sack_perm": (opts & OPT_SACK_PERM) != 0,
-        "ts_val": _nullable(packets["ts_val"], (opts & OPT_TIMESTAMP) != 0),
-        "ts_ecr": _nullable(packets["ts_ecr"], (opts & OPT_TIMESTAMP) != 0),
+        "ts_val": nullable(packets["ts_val"], (opts & OPT_TIMESTAMP) != 0),
+        "ts_ecr": nullable(packets["ts_ecr"], (opts & OPT_TIMESTAMP) != 0),
         "sack_count": sack_count,
     }
     for k in range(1, 5):
         has_block = ((opts & OPT_SACK) != 0) & (sack_count >= k)
-        data[f"sack_le{k}"] = _nullable(packets[f"sack_le{k}"], has_block)
-        data[f"sack_re{k}"] = _nullable(packets[f"sack_re{k}"], has_block)
+        data[f"sack_le{k}"] = nullable(packets[f"sack_le{k}"], has_block)
+        data[f"sack_re{k}"] = nullable(packets[f"sack_re{k}"], has_block)
     data.update({
         "options_malformed": (opts & OPT_MALFORMED) != 0, "ip_id": packets["ip_id"], "ttl": packets["ttl"],
         "reassembled": (marks & MARK_REASSEMBLED) != 0, "fragment_overlap": (marks & MARK_FRAGMENT_OVERLAP) != 0,

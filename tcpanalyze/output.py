@@ -24,6 +24,7 @@ class Format(str, enum.Enum):
     table = "table"
     csv = "csv"
     jsonl = "jsonl"
+    parquet = "parquet"
 
 
 def flag_text(flags: int) -> str:
@@ -40,6 +41,7 @@ def write_frame(frame: pd.DataFrame, out: TextIO, fmt: Format, table: pd.DataFra
     """Write ``frame`` to ``out`` as CSV or JSON lines, or as an aligned text table.
 
     ``table`` is the display version of ``frame`` for the text format (defaults to ``frame``).
+    Parquet is binary and goes to a file: see :func:`write_parquet`.
     """
     if fmt == Format.jsonl:
         for start in range(0, len(frame), CHUNK_ROWS):
@@ -48,7 +50,11 @@ def write_frame(frame: pd.DataFrame, out: TextIO, fmt: Format, table: pd.DataFra
             out.write(text if text.endswith("\n") or not text else text + "\n")
     elif fmt == Format.csv:
         for start in range(0, len(frame), CHUNK_ROWS):
-            frame.iloc[start : start + CHUNK_ROWS].to_csv(out, index=False, header=start == 0, lineterminator="\n")
+            chunk = frame.iloc[start : start + CHUNK_ROWS]
+            lists = [c for c in chunk.columns if chunk[c].dtype == object and len(chunk) and isinstance(chunk[c].iloc[0], list)]
+            if lists:
+                chunk = chunk.assign(**{c: chunk[c].str.join(",") for c in lists})
+            chunk.to_csv(out, index=False, header=start == 0, lineterminator="\n")
     else:
         _write_table(frame if table is None else table, out)
 
@@ -80,3 +86,8 @@ def relative_seconds(ts_ns: pd.Series) -> pd.Series:
     """Seconds since the first timestamp, as text with microsecond precision."""
     base = int(ts_ns.iloc[0]) if len(ts_ns) else 0
     return pd.Series(np.char.mod("%.6f", (ts_ns.to_numpy() - base) / 1e9), index=ts_ns.index, dtype=object)
+
+
+def write_parquet(frame: pd.DataFrame, path: str) -> None:
+    """Write ``frame`` as a Parquet file (columns and dtypes kept)."""
+    frame.to_parquet(path, index=False)

@@ -32,6 +32,7 @@ LINKTYPE_LINUX_SLL = 113
 LINKTYPE_IPV4 = 228
 LINKTYPE_IPV6 = 229
 LINKTYPE_LINUX_SLL2 = 276
+LINKTYPE_NO_PACKET = -1  # capture layer's mark for records that are not packets
 
 ETH_IPV4 = 0x0800
 ETH_IPV6 = 0x86DD
@@ -229,12 +230,19 @@ def link_layer(buf, p, end, wire_end, linktype):
         if p + 4 > end:
             return -st.LINK_HEADER_TRUNCATED, p, wire_end
         return ethertype_chain(buf, p + 4, end, u16be(buf, p + 2), wire_end)
+    if linktype == LINKTYPE_NO_PACKET:
+        return -st.NON_PACKET_RECORD, p, wire_end
     return -st.UNSUPPORTED_LINKTYPE, p, wire_end
 
 
 @njit(cache=True)
-def tcp_options(buf, p, opt_end, i, u32, u16, u8):
-    """Parse options in [p, opt_end): MSS, window scale, SACK-permitted, SACK blocks, timestamps."""
+def tcp_options(buf, p, opt_end, hdr_end, i, u32, u16, u8):
+    """Parse options in [p, opt_end): MSS, window scale, SACK-permitted, SACK blocks, timestamps.
+
+    ``hdr_end`` is where the TCP header ends; ``opt_end`` is lower when the capture cut the
+    header. An option running past the header is malformed; one running past only the
+    captured bytes is cut off (the row is already marked truncated), as Wireshark sees it.
+    """
     present = 0
     while p < opt_end:
         kind = buf[p]
@@ -244,11 +252,14 @@ def tcp_options(buf, p, opt_end, i, u32, u16, u8):
             p += 1
             continue
         if p + 1 >= opt_end:
-            present |= OPT_MALFORMED
+            if opt_end == hdr_end:
+                present |= OPT_MALFORMED
             break
         length = np.int64(buf[p + 1])
-        if length < 2 or p + length > opt_end:
+        if length < 2 or p + length > hdr_end:
             present |= OPT_MALFORMED
+            break
+        if p + length > opt_end:
             break
         if kind == 2:
             if length == 4:
@@ -312,7 +323,7 @@ def decode_tcp(buf, t, end, ip_payload, start, i, u32, i32, u16, u8):
     if opt_end > end:
         u8[MARKS, i] |= MARK_TRUNCATED
         opt_end = end  # options cut by the snapshot length: parse what was captured
-    u8[OPTIONS, i] = tcp_options(buf, t + 20, opt_end, i, u32, u16, u8)
+    u8[OPTIONS, i] = tcp_options(buf, t + 20, opt_end, t + hdr_len, i, u32, u16, u8)
     payload = ip_payload - hdr_len
     i32[PAYLOAD_LEN, i] = payload
     i32[PAYLOAD_OFF, i] = t + hdr_len - start

@@ -1,0 +1,5 @@
+"""Engine layer: per-packet TCP analysis and session records."""
+
+from .analysis import Analysis, Engine, EngineOptions, analyze
+
+__all__ = ["Analysis", "Engine", "EngineOptions", "analyze"]

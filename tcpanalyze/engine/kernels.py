@@ -1,0 +1,465 @@
+"""The per-packet TCP state machine: Wireshark's sequence analysis plus per-session statistics.
+
+``analyze_packets`` walks a batch in file order. For each packet it evaluates Wireshark's
+``tcp.analysis.*`` conditions in Wireshark's order (reference/tcp-analysis-semantics.md
+§1.2), on raw 32-bit numbers and with Wireshark's "0 = not known yet" convention, then
+updates the per-direction state and the session statistics (64-bit relative sequence
+numbers, so sessions longer than 4 GiB stay right).
+
+Unacknowledged segments (for RTT, bytes in flight and Wireshark's ACK matching) live in a
+shared pool of linked entries, at most ``MAX_UNACKED_SEGMENTS`` per direction as in
+Wireshark; the caller keeps enough entries free for one batch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ..decode.columns import OPT_MSS, OPT_SACK, OPT_SACK_PERM, OPT_TIMESTAMP, OPT_WSCALE
+from ..decode.columns import SACK_LE1 as SACK_LE1_DECODE
+from ..decode.columns import SACK_RE1 as SACK_RE1_DECODE
+from ..flows import BASE_SEQ
+from . import flags as fl
+from .layout import (
+    BITS, BYTES_AFTER_PEER_FIN, DATA_PKTS, DUPACKNUM, FIN_ACKED, FIN_END, FIN_TS, FIRST_RTT, FLAG_COUNT,
+    HANDSHAKE_ACK_TS, LAST_DATA_TS, LAST_SEQ, LASTACK, LASTACKTIME, LASTNONDUPACK, LASTSEGMENTFLAGS, LONGEST_IDLE,
+    MAX_BIF, MAX_END, MAX_UNACKED_SEGMENTS, MAX_WIN, MAXSEQTOBEACKED, MIN_WIN, MRU_SYN_TS, MSS_VALUE, NEXTSEQ,
+    NEXTSEQFRAME, NEXTSEQTIME, PAYLOAD_BYTES, PKTS, PREV_TS, RETRANS_BYTES, RETRANS_PKTS, RST_TS, RTT_AMBIGUOUS,
+    RTT_MAX, RTT_MIN, RTT_N, RTT_SUM, RTT_SUMSQ, SACK_COUNT, SACK_LE1, SACK_PERMITTED, SACK_RE1, SCALE_NONE,
+    SCALE_UNKNOWN, IS_FIRST_ACK, SEG_FRAME, SEG_NEXT, SEG_NEXTSEQ, SEG_RETRANSMITTED, SEG_SEQ, SEG_TS, SEGMENT_COUNT,
+    SEGMENT_HEAD, SENT_SYN, SENT_SYNACK, SIMULTANEOUS_CLOSE, SYN_TS, TIMESTAMPS, UNIQUE_BYTES, VALID_BIF, WIN_SCALE, WINDOW,
+    WSCALE_OPTION, ZW_COUNT, ZW_LONGEST, ZW_PROBES, ZW_START, ZW_TOTAL,
+)
+
+TH_FIN = 0x01
+TH_SYN = 0x02
+TH_RST = 0x04
+TH_ACK = 0x10
+SFR = TH_SYN | TH_FIN | TH_RST
+U32 = 0xFFFFFFFF
+
+# Wireshark's hard-coded thresholds (packet-tcp.c): a fast retransmission comes within 20 ms
+# of the duplicate ACKs; out-of-order within the initial RTT, or 3 ms before it is known.
+FAST_RETRANSMISSION_WINDOW_NS = 20_000_000
+OUT_OF_ORDER_DEFAULT_NS = 3_000_000
+# Wireshark ignores bytes-in-flight values at or above this (a sign of confusion).
+MAX_BYTES_IN_FLIGHT = 2_000_000_000
+MAX_WINDOW_SHIFT = 14  # RFC 7323
+# Wireshark stores at most 3 SACK blocks per segment for its bytes-in-flight estimate.
+SACK_BLOCKS_FOR_BIF = 3
+
+# per-packet output rows (i64)
+OUT_FLAGS, OUT_DUPACK_NUM, OUT_DUPACK_FRAME, OUT_ACKS_FRAME, OUT_ACK_RTT, OUT_BIF, OUT_WIN, OUT_REL_SEQ, \
+    OUT_REL_ACK, OUT_RTO, OUT_RTO_FRAME = range(11)
+N_OUT = 11
+OUT_ROWS = {"analysis_flags": OUT_FLAGS, "dupack_num": OUT_DUPACK_NUM, "dupack_frame": OUT_DUPACK_FRAME,
+            "acks_frame": OUT_ACKS_FRAME, "ack_rtt_ns": OUT_ACK_RTT, "bytes_in_flight": OUT_BIF, "window": OUT_WIN,
+            "seq_rel": OUT_REL_SEQ, "ack_rel": OUT_REL_ACK, "rto_ns": OUT_RTO, "rto_frame": OUT_RTO_FRAME}
+
+
+@njit(cache=True)
+def seq_diff(a, b):
+    """a - b on the 32-bit sequence circle, as a signed number."""
+    d = (np.int64(a) - np.int64(b)) & U32
+    return d - (1 << 32) if d >= (1 << 31) else d
+
+
+@njit(cache=True)
+def unwrap(raw_rel, last):
+    """The 64-bit value closest to ``last`` whose low 32 bits are ``raw_rel``."""
+    if last < 0:
+        return raw_rel
+    return last + seq_diff(raw_rel, last & U32)
+
+
+@njit(cache=True)
+def _alloc_segment(pool, seg_i64):
+    idx = pool[0]
+    pool[0] = seg_i64[SEG_NEXT, idx]
+    pool[1] -= 1
+    return idx
+
+
+@njit(cache=True)
+def _free_segment(pool, seg_i64, idx):
+    seg_i64[SEG_NEXT, idx] = pool[0]
+    pool[0] = idx
+    pool[1] += 1
+
+
+@njit(cache=True)
+def release_segments(columns, d_u32, d_i64, seg_i64, pool):
+    """Return every unacked segment of the given direction columns to the pool."""
+    for c in columns:
+        idx = d_i64[SEGMENT_HEAD, c]
+        while idx >= 0:
+            nxt = seg_i64[SEG_NEXT, idx]
+            _free_segment(pool, seg_i64, idx)
+            idx = nxt
+        d_i64[SEGMENT_HEAD, c] = -1
+        d_u32[SEGMENT_COUNT, c] = 0
+
+
+@njit(cache=True)
+def _take_options(f, r, flags, options, mss, wscale, d_u32, d_i8):
+    """Options, after the sequence analysis as in Wireshark: the window scale (clamped to 14,
+    stored from any segment carrying it), MSS, SACK-permitted and timestamps from SYNs; then
+    Wireshark's check that scaling is off unless both SYNs offered it."""
+    bits = d_i8[BITS, f]
+    if options & OPT_WSCALE:
+        d_i8[WIN_SCALE, f] = min(np.int64(wscale), MAX_WINDOW_SHIFT)
+        bits |= WSCALE_OPTION
+    if flags & TH_SYN:
+        if options & OPT_MSS:
+            d_u32[MSS_VALUE, f] = mss
+        if options & OPT_SACK_PERM:
+            bits |= SACK_PERMITTED
+        if options & OPT_TIMESTAMP:
+            bits |= TIMESTAMPS
+        if d_i8[WIN_SCALE, f] == SCALE_UNKNOWN:
+            d_i8[WIN_SCALE, f] = SCALE_NONE
+            d_i8[WIN_SCALE, r] = SCALE_NONE
+        elif (flags & TH_ACK) and d_i8[WIN_SCALE, r] == SCALE_NONE:
+            d_i8[WIN_SCALE, f] = SCALE_NONE
+    d_i8[BITS, f] = bits
+
+
+@njit(cache=True)
+def _scaled_window(win, flags, scale, default_scale):
+    """The window in bytes: SYN windows are never scaled; unknown scale uses the default."""
+    if flags & TH_SYN:
+        return np.int64(win)
+    if scale >= 0:
+        return np.int64(win) << scale
+    if scale == SCALE_UNKNOWN and default_scale >= 0:
+        return np.int64(win) << default_scale
+    return np.int64(win)
+
+
+@njit(cache=True)
+def analyze_packets(slot, dirn, new, tcp_flags, seq, ack, win, payload_len, ts, frame, options, mss, wscale,
+                    sack_count, dec_u32, f_u32, d_u32, d_i64, d_sum, d_f64, d_i8, s_i64, seg_u32, seg_i64, pool,
+                    default_scale, out):
+    """Analyse a batch of TCP packets in file order.
+
+    Packet columns: slot, dirn (0 from originator), new (flows' mark), tcp_flags, seq, ack,
+    win (raw), payload_len, ts (ns), frame, options (decode bits), mss, wscale, sack_count;
+    dec_u32: the decoder's u32 matrix (for SACK edges, rows SACK_LE1.. of decode.columns).
+    f_u32: flow state (base sequence numbers). d_*: per-direction state, column slot*2+dir;
+    s_i64: per-session state; seg_*: unacked segment pool, pool = [free head, free count].
+    default_scale: window shift to assume when no SYN was seen (-1: leave unscaled).
+    out: i64[N_OUT, n] per-packet results (rows OUT_*).
+    """
+    for i in range(slot.size):
+        s = slot[i]
+        d = np.int64(dirn[i])
+        f = s * 2 + d
+        r = s * 2 + 1 - d
+        flags = np.int64(tcp_flags[i])
+        sq = np.int64(seq[i])
+        ak = np.int64(ack[i])
+        w = np.int64(win[i])
+        ln = np.int64(payload_len[i])
+        t = ts[i]
+        fr = frame[i]
+        aflags = 0
+        out[OUT_DUPACK_NUM, i] = 0
+        out[OUT_DUPACK_FRAME, i] = -1
+        out[OUT_ACKS_FRAME, i] = -1
+        out[OUT_ACK_RTT, i] = -1
+        out[OUT_BIF, i] = -1
+        out[OUT_RTO, i] = -1
+        out[OUT_RTO_FRAME, i] = -1
+
+        if new[i] == 1 or new[i] == 2:
+            # Wireshark starts each direction's window at G_MAXUINT32 ("not seen").
+            d_u32[WINDOW, f] = U32
+            d_u32[WINDOW, r] = U32
+            d_i8[WIN_SCALE, f] = SCALE_UNKNOWN
+            d_i8[WIN_SCALE, r] = SCALE_UNKNOWN
+        if new[i] == 2 or new[i] == 3:
+            aflags |= fl.REUSED_PORTS
+        elif new[i] == 4:
+            d_u32[NEXTSEQ, f] = d_u32[MAXSEQTOBEACKED, f]  # a repeated SYN rewinds nextseq
+        if flags & TH_ACK:
+            d_i8[BITS, r] |= VALID_BIF
+
+        nextseq = np.int64(d_u32[NEXTSEQ, f])
+        lastack = np.int64(d_u32[LASTACK, f])
+        window = np.int64(d_u32[WINDOW, f])
+        no_sfr = (flags & SFR) == 0
+        jump = False
+        # 1. zero window probe
+        if ln == 1 and sq == nextseq and d_u32[WINDOW, r] == 0:
+            aflags |= fl.ZERO_WINDOW_PROBE
+            jump = True
+        if not jump:
+            # 2. zero window
+            if w == 0 and no_sfr:
+                aflags |= fl.ZERO_WINDOW
+            # 3. previous segment not captured
+            if nextseq != 0 and seq_diff(sq, nextseq) > 0 and not (flags & TH_RST):
+                aflags |= fl.LOST_SEGMENT
+                d_i8[BITS, f] &= ~VALID_BIF
+            # 4. keep-alive
+            if ln <= 1 and sq == ((nextseq - 1) & U32) and no_sfr:
+                aflags |= fl.KEEP_ALIVE
+            # 5. window update
+            if ln == 0 and w != 0 and w != window and sq == nextseq and ak == lastack and no_sfr:
+                aflags |= fl.WINDOW_UPDATE
+            # 6. window full
+            rscale = np.int64(d_i8[WIN_SCALE, r])
+            if ln > 0 and rscale != SCALE_UNKNOWN and no_sfr:
+                shift = 0 if (rscale == SCALE_NONE or (d_i8[BITS, r] & IS_FIRST_ACK)) else rscale
+                edge = (np.int64(d_u32[LASTACK, r]) + ((np.int64(d_u32[WINDOW, r]) << shift) & U32)) & U32
+                if ((sq + ln) & U32) == edge:
+                    aflags |= fl.WINDOW_FULL
+            same = ln == 0 and sq == nextseq and ak == lastack and no_sfr
+            # 7. keep-alive ACK
+            if same and w != 0 and w == window and (d_u32[LASTSEGMENTFLAGS, r] & fl.KEEP_ALIVE):
+                aflags |= fl.KEEP_ALIVE_ACK
+                jump = True
+            # 8. zero window probe ACK
+            elif same and w == 0 and w == window and (d_u32[LASTSEGMENTFLAGS, r] & fl.ZERO_WINDOW_PROBE):
+                aflags |= fl.ZERO_WINDOW_PROBE_ACK
+                jump = True
+            # 9. duplicate ACK
+            elif same and w != 0 and w == window:
+                # -1 (set by an ACK of unseen data) restarts the count at 1, as in Wireshark
+                d_u32[DUPACKNUM, f] = 1 if d_u32[DUPACKNUM, f] == U32 else d_u32[DUPACKNUM, f] + 1
+                aflags |= fl.DUPLICATE_ACK
+                out[OUT_DUPACK_NUM, i] = d_u32[DUPACKNUM, f]
+                out[OUT_DUPACK_FRAME, i] = d_i64[LASTNONDUPACK, f]
+        # after the jump target
+        if ak != lastack:
+            d_i64[LASTNONDUPACK, f] = fr
+            d_u32[DUPACKNUM, f] = 0
+        # 10. ACKed segment that was not captured
+        maxtobeacked_r = np.int64(d_u32[MAXSEQTOBEACKED, r])
+        if (flags & TH_ACK) and maxtobeacked_r != 0 and seq_diff(ak, maxtobeacked_r) > 0:
+            if seq_diff(maxtobeacked_r, d_u32[NEXTSEQ, r]) < 0:
+                d_u32[MAXSEQTOBEACKED, r] = d_u32[NEXTSEQ, r]
+                aflags |= fl.ACK_LOST_SEGMENT
+            else:
+                # The peer is stalled on pure ACKs: flag only once per lost segment. Wireshark
+                # marks this by setting the peer's (unsigned) dup-ACK counter to -1, which
+                # also satisfies its ">= 2 duplicate ACKs" test for fast retransmissions.
+                if d_u32[DUPACKNUM, r] == 0:
+                    aflags |= fl.ACK_LOST_SEGMENT
+                d_u32[DUPACKNUM, r] = U32
+        # 11. retransmission family: spurious, fast retransmission, out-of-order, retransmission
+        syn_fin = 1 if flags & (TH_SYN | TH_FIN) else 0
+        if (ln > 0 or syn_fin) and not (aflags & fl.KEEP_ALIVE):
+            seq_not_advanced = nextseq != 0 and seq_diff(sq, nextseq) < 0
+            if ln > 1 and ((nextseq - 1) & U32) == sq:
+                seq_not_advanced = False  # new data right after a zero-window probe byte
+            lastack_r = np.int64(d_u32[LASTACK, r])
+            since_ack = t - d_i64[LASTACKTIME, r]
+            since_next = t - d_i64[NEXTSEQTIME, f]
+            threshold = s_i64[FIRST_RTT, s] if s_i64[FIRST_RTT, s] != 0 else OUT_OF_ORDER_DEFAULT_NS
+            if ln > 0 and lastack_r != 0 and seq_diff((sq + ln) & U32, lastack_r) <= 0:
+                aflags |= fl.SPURIOUS_RETRANSMISSION | fl.RETRANSMISSION
+            elif (seq_not_advanced and d_u32[DUPACKNUM, r] >= 2 and lastack_r == sq
+                    and since_ack < FAST_RETRANSMISSION_WINDOW_NS):
+                aflags |= fl.FAST_RETRANSMISSION | fl.RETRANSMISSION
+            elif seq_not_advanced and since_next < threshold and nextseq != ((sq + ln + syn_fin) & U32):
+                aflags |= fl.OUT_OF_ORDER
+            elif seq_not_advanced:
+                aflags |= fl.RETRANSMISSION
+                # RTO: since the eldest unacked segment (else the one that set nextseq)
+                rto_ts = d_i64[NEXTSEQTIME, f]
+                rto_frame = d_i64[NEXTSEQFRAME, f]
+                idx = d_i64[SEGMENT_HEAD, f]
+                while idx >= 0:
+                    rto_ts = seg_i64[SEG_TS, idx]
+                    rto_frame = seg_i64[SEG_FRAME, idx]
+                    idx = seg_i64[SEG_NEXT, idx]
+                out[OUT_RTO, i] = t - rto_ts
+                out[OUT_RTO_FRAME, i] = rto_frame
+
+        # remember the segment as unacked, and advance nextseq / maxseqtobeacked
+        seg_end = (sq + ln) & U32
+        if (ln > 0 or syn_fin) and d_u32[SEGMENT_COUNT, f] < MAX_UNACKED_SEGMENTS:
+            seg_end = (seg_end + syn_fin) & U32
+            idx = _alloc_segment(pool, seg_i64)
+            seg_u32[SEG_SEQ, idx] = sq
+            seg_u32[SEG_NEXTSEQ, idx] = seg_end
+            seg_i64[SEG_TS, idx] = t
+            seg_i64[SEG_FRAME, idx] = fr
+            seg_i64[SEG_RETRANSMITTED, idx] = 1 if aflags & fl.ANY_RETRANSMISSION else 0
+            seg_i64[SEG_NEXT, idx] = d_i64[SEGMENT_HEAD, f]
+            d_i64[SEGMENT_HEAD, f] = idx
+            d_u32[SEGMENT_COUNT, f] += 1
+        not_probe = not (aflags & fl.ZERO_WINDOW_PROBE)
+        if (seq_diff(seg_end, d_u32[NEXTSEQ, f]) > 0 or d_u32[NEXTSEQ, f] == 0) and not_probe:
+            d_u32[NEXTSEQ, f] = seg_end
+            d_i64[NEXTSEQFRAME, f] = fr
+            d_i64[NEXTSEQTIME, f] = t
+        if (sq == d_u32[MAXSEQTOBEACKED, f] or d_u32[MAXSEQTOBEACKED, f] == 0) and not_probe:
+            d_u32[MAXSEQTOBEACKED, f] = d_u32[NEXTSEQ, f]
+        d_u32[WINDOW, f] = w
+        d_u32[LASTACK, f] = ak
+        d_i64[LASTACKTIME, f] = t
+        d_u32[LASTSEGMENTFLAGS, f] = aflags
+
+        # this ACK removes what it acknowledges from the peer's unacked list
+        ambiguous = False
+        prev = -1
+        idx = d_i64[SEGMENT_HEAD, r]
+        while idx >= 0:
+            nxt = seg_i64[SEG_NEXT, idx]
+            seg_next = np.int64(seg_u32[SEG_NEXTSEQ, idx])
+            if ak == seg_next:
+                out[OUT_ACKS_FRAME, i] = seg_i64[SEG_FRAME, idx]
+                out[OUT_ACK_RTT, i] = t - seg_i64[SEG_TS, idx]
+                if seg_i64[SEG_RETRANSMITTED, idx]:
+                    ambiguous = True
+            elif seq_diff(ak, seg_u32[SEG_SEQ, idx]) > 0 and seq_diff(ak, seg_next) <= 0:
+                seg_u32[SEG_SEQ, idx] = ak  # partly acknowledged: keep the rest
+                prev = idx
+                idx = nxt
+                continue
+            elif seq_diff(seg_next, ak) > 0:
+                prev = idx
+                idx = nxt
+                continue
+            if prev < 0:
+                d_i64[SEGMENT_HEAD, r] = nxt
+            else:
+                seg_i64[SEG_NEXT, prev] = nxt
+            _free_segment(pool, seg_i64, idx)
+            d_u32[SEGMENT_COUNT, r] -= 1
+            idx = nxt
+
+        # bytes in flight after this segment: span of the unacked list, relative to the base
+        if ln != 0 and d_i64[SEGMENT_HEAD, f] >= 0 and (d_i8[BITS, f] & VALID_BIF):
+            base = np.int64(f_u32[BASE_SEQ + d, s])
+            idx = d_i64[SEGMENT_HEAD, f]
+            first = (np.int64(seg_u32[SEG_SEQ, idx]) - base) & U32
+            last = (np.int64(seg_u32[SEG_NEXTSEQ, idx]) - base) & U32
+            while idx >= 0:
+                first = min(first, (np.int64(seg_u32[SEG_SEQ, idx]) - base) & U32)
+                last = max(last, (np.int64(seg_u32[SEG_NEXTSEQ, idx]) - base) & U32)
+                idx = seg_i64[SEG_NEXT, idx]
+            in_flight = (last - first) & U32
+            # minus what the peer's latest SACK blocks (Wireshark keeps 3) say was delivered
+            for k in range(min(np.int64(d_u32[SACK_COUNT, r]), SACK_BLOCKS_FOR_BIF)):
+                in_flight = (in_flight - ((np.int64(d_u32[SACK_RE1 + k, r]) - np.int64(d_u32[SACK_LE1 + k, r])) & U32)) & U32
+            if 0 < in_flight < MAX_BYTES_IN_FLIGHT:
+                out[OUT_BIF, i] = in_flight - syn_fin
+
+        _take_options(f, r, flags, options[i], mss[i], wscale[i], d_u32, d_i8)
+        if flags & TH_SYN:
+            d_i8[BITS, f] |= IS_FIRST_ACK
+            if not flags & TH_ACK:
+                s_i64[MRU_SYN_TS, s] = t
+        if (flags & (TH_SYN | TH_ACK)) == TH_ACK:
+            # initial RTT: the first ACK without SYN after the most recent SYN
+            if s_i64[MRU_SYN_TS, s] != 0 and s_i64[FIRST_RTT, s] == 0:
+                s_i64[FIRST_RTT, s] = t - s_i64[MRU_SYN_TS, s]
+            d_i8[BITS, f] &= ~IS_FIRST_ACK
+        # SACK blocks of this direction's latest segment
+        n_sack = sack_count[i] if options[i] & OPT_SACK else 0
+        d_u32[SACK_COUNT, f] = n_sack
+        for k in range(n_sack):
+            d_u32[SACK_LE1 + k, f] = dec_u32[SACK_LE1_DECODE + k, i]
+            d_u32[SACK_RE1 + k, f] = dec_u32[SACK_RE1_DECODE + k, i]
+
+        out[OUT_FLAGS, i] = aflags
+        _account(i, s, d, f, r, flags, sq, ak, w, ln, t, aflags, f_u32, d_u32, d_i64, d_sum, d_f64, d_i8, s_i64,
+                 default_scale, ambiguous, out)
+
+
+@njit(cache=True)
+def _account(i, s, d, f, r, flags, sq, ak, w, ln, t, aflags, f_u32, d_u32, d_i64, d_sum, d_f64, d_i8, s_i64,
+             default_scale, ambiguous, out):
+    """Session statistics for one packet: bytes, counts, RTT, windows, stalls, close."""
+    d_u32[PKTS, f] += 1
+    for k in range(fl.N_FLAGS):
+        if aflags >> k & 1:
+            d_u32[FLAG_COUNT + k, f] += 1
+    d_sum[PAYLOAD_BYTES, f] += ln
+    if ln > 0:
+        d_u32[DATA_PKTS, f] += 1
+        d_i64[LAST_DATA_TS, f] = t
+        if d_i64[FIN_TS, r] >= 0 and not (aflags & fl.ANY_RETRANSMISSION):
+            d_sum[BYTES_AFTER_PEER_FIN, f] += ln
+    if aflags & fl.ANY_RETRANSMISSION:
+        d_u32[RETRANS_PKTS, f] += 1
+        d_sum[RETRANS_BYTES, f] += ln
+    elif ln > 0 and not (aflags & fl.KEEP_ALIVE):
+        d_sum[UNIQUE_BYTES, f] += ln
+
+    # 64-bit sequence numbers relative to each side's base
+    rel = unwrap((sq - np.int64(f_u32[BASE_SEQ + d, s])) & U32, d_i64[LAST_SEQ, f])
+    d_i64[LAST_SEQ, f] = rel
+    end = rel + ln + (1 if flags & TH_SYN else 0) + (1 if flags & TH_FIN else 0)
+    d_i64[MAX_END, f] = max(d_i64[MAX_END, f], end)
+    out[OUT_REL_SEQ, i] = rel
+    rel_ack = -1
+    if flags & TH_ACK:
+        rel_ack = unwrap((ak - np.int64(f_u32[BASE_SEQ + 1 - d, s])) & U32, d_i64[LAST_SEQ, r])
+    out[OUT_REL_ACK, i] = rel_ack
+
+    if flags & TH_SYN:
+        d_i8[BITS, f] |= SENT_SYNACK if flags & TH_ACK else SENT_SYN
+        if d_i64[SYN_TS, f] < 0:
+            d_i64[SYN_TS, f] = t
+    elif (flags & TH_ACK) and s_i64[HANDSHAKE_ACK_TS, s] == 0 and (d_i8[BITS, r] & SENT_SYNACK):
+        s_i64[HANDSHAKE_ACK_TS, s] = t
+    if flags & TH_FIN and d_i64[FIN_TS, f] < 0:
+        d_i64[FIN_TS, f] = t
+        d_i64[FIN_END, f] = rel + ln + 1
+        # the second FIN of a session that does not acknowledge the first: a simultaneous close
+        if d_i64[FIN_END, r] >= 0 and rel_ack < d_i64[FIN_END, r]:
+            s_i64[SIMULTANEOUS_CLOSE, s] = 1
+    if rel_ack >= 0 and d_i64[FIN_END, r] >= 0 and rel_ack >= d_i64[FIN_END, r]:
+        d_i8[BITS, r] |= FIN_ACKED
+    if flags & TH_RST and d_i64[RST_TS, f] < 0:
+        d_i64[RST_TS, f] = t
+
+    scaled = _scaled_window(w, flags, d_i8[WIN_SCALE, f], default_scale)
+    out[OUT_WIN, i] = scaled
+    if not (flags & TH_RST):
+        if d_i64[MIN_WIN, f] < 0 or scaled < d_i64[MIN_WIN, f]:
+            d_i64[MIN_WIN, f] = scaled
+        d_i64[MAX_WIN, f] = max(d_i64[MAX_WIN, f], scaled)
+    d_i64[MAX_BIF, f] = max(d_i64[MAX_BIF, f], out[OUT_BIF, i])
+
+    # zero-window episodes of the advertiser, and the probes the peer sent into them
+    if aflags & fl.ZERO_WINDOW:
+        if d_i64[ZW_START, f] < 0:
+            d_i64[ZW_START, f] = t
+            d_u32[ZW_COUNT, f] += 1
+    elif w > 0 and not (flags & TH_RST) and d_i64[ZW_START, f] >= 0:
+        close_zero_window(f, t, d_i64, d_sum)
+    if (aflags & (fl.ZERO_WINDOW_PROBE | fl.KEEP_ALIVE)) and d_i64[ZW_START, r] >= 0:
+        d_u32[ZW_PROBES, r] += 1
+
+    # RTT of the peer's data this packet acknowledges (Karn: not if it was retransmitted)
+    rtt = out[OUT_ACK_RTT, i]
+    if rtt >= 0:
+        if ambiguous:
+            d_u32[RTT_AMBIGUOUS, r] += 1
+        else:
+            d_u32[RTT_N, r] += 1
+            d_f64[RTT_SUM, r] += rtt
+            d_f64[RTT_SUMSQ, r] += float(rtt) * float(rtt)
+            if d_i64[RTT_MIN, r] < 0 or rtt < d_i64[RTT_MIN, r]:
+                d_i64[RTT_MIN, r] = rtt
+            d_i64[RTT_MAX, r] = max(d_i64[RTT_MAX, r], rtt)
+
+    prev = s_i64[PREV_TS, s]
+    if prev != 0 and t - prev > s_i64[LONGEST_IDLE, s]:
+        s_i64[LONGEST_IDLE, s] = t - prev
+    s_i64[PREV_TS, s] = t
+
+
+@njit(cache=True)
+def close_zero_window(f, t, d_i64, d_sum):
+    """End the open zero-window episode of direction column f at time t."""
+    length = max(t - d_i64[ZW_START, f], 0)
+    d_sum[ZW_TOTAL, f] += length
+    d_sum[ZW_LONGEST, f] = max(d_sum[ZW_LONGEST, f], length)
+    d_i64[ZW_START, f] = -1

@@ -1,0 +1,92 @@
+"""Rows of the engine's state matrices: per direction (column ``slot * 2 + dir``) and per session.
+
+The constants are read by the numba kernels as compile-time row numbers; ``check_layout``
+(run by the tests) keeps them in step with the row names.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..state import Rows
+from .flags import N_FLAGS
+
+# ---- per direction -------------------------------------------------------------------
+DIR_U32 = Rows((
+    # Wireshark's sequence analysis state, on raw 32-bit numbers (0 = not known yet)
+    "nextseq", "maxseqtobeacked", "lastack", "window", "lastsegmentflags", "dupacknum",
+    "sack_le1", "sack_le2", "sack_le3", "sack_le4", "sack_re1", "sack_re2", "sack_re3", "sack_re4",
+    "sack_count", "segment_count", "mss",
+    # counters
+    "pkts", "data_pkts", "retrans_pkts", "zw_count", "zw_probes", "rtt_n", "rtt_ambiguous",
+    *[f"count_{k}" for k in range(N_FLAGS)],
+), np.uint32)
+(NEXTSEQ, MAXSEQTOBEACKED, LASTACK, WINDOW, LASTSEGMENTFLAGS, DUPACKNUM,
+ SACK_LE1, SACK_LE2, SACK_LE3, SACK_LE4, SACK_RE1, SACK_RE2, SACK_RE3, SACK_RE4,
+ SACK_COUNT, SEGMENT_COUNT, MSS_VALUE,
+ PKTS, DATA_PKTS, RETRANS_PKTS, ZW_COUNT, ZW_PROBES, RTT_N, RTT_AMBIGUOUS) = range(24)
+FLAG_COUNT = 24  # + flag bit index
+
+# times, frames and values that start as -1 ("not seen")
+DIR_I64 = Rows((
+    "nextseqtime", "nextseqframe", "lastacktime", "lastnondupack", "segment_head",
+    "last_seq", "max_end", "syn_ts", "fin_ts", "fin_end", "rst_ts", "last_data_ts",
+    "max_bif", "min_win", "max_win", "zw_start", "rtt_min", "rtt_max",
+), np.int64, -1)
+(NEXTSEQTIME, NEXTSEQFRAME, LASTACKTIME, LASTNONDUPACK, SEGMENT_HEAD,
+ LAST_SEQ, MAX_END, SYN_TS, FIN_TS, FIN_END, RST_TS, LAST_DATA_TS,
+ MAX_BIF, MIN_WIN, MAX_WIN, ZW_START, RTT_MIN, RTT_MAX) = range(18)
+
+# sums that start at 0
+DIR_SUM = Rows(("payload_bytes", "retrans_bytes", "unique_bytes", "bytes_after_peer_fin", "zw_total", "zw_longest"),
+               np.int64, 0)
+PAYLOAD_BYTES, RETRANS_BYTES, UNIQUE_BYTES, BYTES_AFTER_PEER_FIN, ZW_TOTAL, ZW_LONGEST = range(6)
+
+DIR_F64 = Rows(("rtt_sum", "rtt_sumsq"), np.float64, 0.0)
+RTT_SUM, RTT_SUMSQ = range(2)
+
+DIR_I8 = Rows(("win_scale", "bits"), np.int8, 0)
+WIN_SCALE, BITS = range(2)
+# BITS
+VALID_BIF = 1
+IS_FIRST_ACK = 2  # Wireshark's is_first_ack: sent a SYN, no ACK without SYN since
+SENT_SYN = 4
+SENT_SYNACK = 8
+SACK_PERMITTED = 16
+TIMESTAMPS = 32
+FIN_ACKED = 64
+WSCALE_OPTION = -128  # int8 top bit
+
+# win_scale values besides 0..14
+SCALE_UNKNOWN = -1
+SCALE_NONE = -2
+
+# ---- per session ---------------------------------------------------------------------
+SESSION_I64 = Rows(("mru_syn_ts", "first_rtt", "handshake_ack_ts", "longest_idle", "prev_ts", "simultaneous_close"),
+                   np.int64, 0)
+MRU_SYN_TS, FIRST_RTT, HANDSHAKE_ACK_TS, LONGEST_IDLE, PREV_TS, SIMULTANEOUS_CLOSE = range(6)
+
+DIRECTION_LAYOUT = {"u32": DIR_U32, "i64": DIR_I64, "sum": DIR_SUM, "f64": DIR_F64, "i8": DIR_I8}
+SESSION_LAYOUT = {"i64": SESSION_I64}
+
+# ---- unacked segment pool ------------------------------------------------------------
+# Wireshark keeps at most this many unacknowledged segments per direction.
+MAX_UNACKED_SEGMENTS = 1000
+SEGMENT_LAYOUT = {
+    "u32": Rows(("seq", "nextseq"), np.uint32),
+    "i64": Rows(("ts", "frame", "next", "retransmitted"), np.int64, -1),
+}
+SEG_SEQ, SEG_NEXTSEQ = range(2)
+SEG_TS, SEG_FRAME, SEG_NEXT, SEG_RETRANSMITTED = range(4)
+
+
+def check_layout() -> None:
+    """Assert the row constants match the row names (a test calls this)."""
+    expected = {
+        "nextseq": NEXTSEQ, "mss": MSS_VALUE, "rtt_ambiguous": RTT_AMBIGUOUS, "count_0": FLAG_COUNT,
+    }
+    for name, row in expected.items():
+        assert DIR_U32.index(name) == row, name
+    assert DIR_I64.index("rtt_max") == RTT_MAX and DIR_I64.index("segment_head") == SEGMENT_HEAD
+    assert DIR_SUM.index("zw_longest") == ZW_LONGEST
+    assert DIR_I8.index("bits") == BITS and SESSION_I64.index("prev_ts") == PREV_TS

@@ -1,0 +1,186 @@
+"""Session records: the state of emitted sessions turned into one row each.
+
+Everything here is vectorised over the emitted slots. Column names carry their unit and
+direction (``orig_`` / ``resp_``); the schema and meanings are listed in
+``tcpanalyze.frames.SESSION_COLUMNS``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from .. import flows
+from ..frames import address_text, nullable
+from . import layout as L
+from .flags import FLAG_NAMES
+
+try:  # TEMPORARY until engine/zeek.py lands
+    from . import zeek
+except ImportError:
+    zeek = None
+
+if TYPE_CHECKING:
+    from .analysis import Engine
+
+NS = 1e9
+
+
+def _pick(values: np.ndarray, conditions: list[tuple[np.ndarray, str]], default: str) -> np.ndarray:
+    """First matching label per row (np.select for strings)."""
+    return np.select([c for c, _ in conditions], [v for _, v in conditions], default).astype(object) \
+        if len(values) else np.empty(0, object)
+
+
+def session_records(engine: "Engine", slots: np.ndarray) -> pd.DataFrame:
+    """One row per slot in ``slots``, from the engine's state (before the slots are freed)."""
+    fs = engine.flows.state
+    o, r = 2 * slots, 2 * slots + 1
+    du, di, dsum, df, d8 = (engine.directions.m[k] for k in ("u32", "i64", "sum", "f64", "i8"))
+    si = engine.sessions.m["i64"]
+    ports = fs.m["u32"][flows.PORTS, slots].astype(np.int64)
+    first_ts = fs.m["i64"][flows.FIRST_TS, slots]
+    last_ts = fs.m["i64"][flows.LAST_TS, slots]
+    duration = (last_ts - first_ts) / NS
+
+    rec: dict[str, object] = {
+        "session_id": fs.m["i64"][flows.SESSION_ID, slots],
+        "orig_addr": address_text(fs.m["u64"][flows.ORIG_HI, slots], fs.m["u64"][flows.ORIG_LO, slots]),
+        "orig_port": (ports >> 16).astype(np.uint16),
+        "resp_addr": address_text(fs.m["u64"][flows.RESP_HI, slots], fs.m["u64"][flows.RESP_LO, slots]),
+        "resp_port": (ports & 0xFFFF).astype(np.uint16),
+        "start": first_ts / NS,
+        "end": last_ts / NS,
+        "duration": duration,
+        "first_frame": fs.m["i64"][flows.FIRST_FRAME, slots],
+        "last_frame": fs.m["i64"][flows.LAST_FRAME, slots],
+        "partial": fs.m["u8"][flows.PARTIAL, slots].astype(bool),
+        "flipped": fs.m["u8"][flows.FLIPPED, slots].astype(bool),
+    }
+    for side, cols in (("orig", o), ("resp", r)):
+        max_end = di[L.MAX_END, cols]
+        fin = di[L.FIN_TS, cols] >= 0
+        # Zeek's orig_bytes/resp_bytes: application bytes by sequence numbers (SYN/FIN excluded)
+        stream = np.maximum(max_end - 1 - fin.astype(np.int64), 0)
+        unique = dsum[L.UNIQUE_BYTES, cols]
+        rec[f"{side}_pkts"] = du[L.PKTS, cols].astype(np.int64)
+        rec[f"{side}_bytes"] = stream
+        rec[f"{side}_payload_bytes"] = dsum[L.PAYLOAD_BYTES, cols]
+        rec[f"{side}_unique_bytes"] = unique
+        rec[f"{side}_data_pkts"] = du[L.DATA_PKTS, cols].astype(np.int64)
+        rec[f"{side}_retrans_pkts"] = du[L.RETRANS_PKTS, cols].astype(np.int64)
+        rec[f"{side}_retrans_bytes"] = dsum[L.RETRANS_BYTES, cols]
+        rec[f"{side}_missed_bytes"] = np.maximum(stream - unique, 0)
+    rec["missed_bytes"] = rec["orig_missed_bytes"] + rec["resp_missed_bytes"]  # type: ignore[operator]
+
+    for side, cols in (("orig", o), ("resp", r)):
+        for k, name in enumerate(FLAG_NAMES):
+            rec[f"{side}_{name}"] = du[L.FLAG_COUNT + k, cols].astype(np.int64)
+
+    # handshake
+    o_bits, r_bits = d8[L.BITS, o], d8[L.BITS, r]
+    syn = (o_bits & L.SENT_SYN) != 0
+    synack = (r_bits & L.SENT_SYNACK) != 0
+    hs_ack = si[L.HANDSHAKE_ACK_TS, slots] > 0
+    r_rst = di[L.RST_TS, r] >= 0
+    rec["handshake"] = _pick(slots, [
+        (syn & synack & hs_ack, "complete"), (syn & synack, "syn_synack"), (syn & r_rst, "refused"),
+        (syn, "unanswered"), (synack, "partial_synack"),
+    ], "partial")
+    first_rtt = si[L.FIRST_RTT, slots]
+    rec["irtt_ms"] = np.where(first_rtt > 0, first_rtt / 1e6, np.nan)
+
+    for side, cols, bits in (("orig", o, o_bits), ("resp", r, r_bits)):
+        mss = du[L.MSS_VALUE, cols].astype(np.int64)
+        rec[f"{side}_mss"] = nullable(mss, mss > 0)
+        scale = d8[L.WIN_SCALE, cols].astype(np.int64)
+        offered = (bits & L.WSCALE_OPTION) != 0
+        rec[f"{side}_wscale"] = nullable(scale, offered & (scale >= 0))
+        rec[f"{side}_sack_permitted"] = (bits & L.SACK_PERMITTED) != 0
+        rec[f"{side}_timestamps"] = (bits & L.TIMESTAMPS) != 0
+    rec["window_scaling"] = _pick(slots, [
+        (d8[L.WIN_SCALE, o] >= 0, "on"), (d8[L.WIN_SCALE, o] == L.SCALE_NONE, "off")], "unknown")
+    rec["sack"] = np.asarray(rec["orig_sack_permitted"]) & np.asarray(rec["resp_sack_permitted"])
+    rec["timestamps"] = np.asarray(rec["orig_timestamps"]) & np.asarray(rec["resp_timestamps"])
+
+    # RTT of each side's data (Karn: samples from retransmitted segments left out)
+    for side, cols in (("orig", o), ("resp", r)):
+        n = du[L.RTT_N, cols].astype(np.int64)
+        total = df[L.RTT_SUM, cols]
+        mean = np.where(n > 0, total / np.maximum(n, 1), np.nan)
+        var = np.where(n > 1, (df[L.RTT_SUMSQ, cols] - n * mean * mean) / np.maximum(n - 1, 1), np.nan)
+        rec[f"{side}_rtt_samples"] = n
+        rec[f"{side}_rtt_ambiguous"] = du[L.RTT_AMBIGUOUS, cols].astype(np.int64)
+        rec[f"{side}_rtt_min_ms"] = np.where(n > 0, di[L.RTT_MIN, cols] / 1e6, np.nan)
+        rec[f"{side}_rtt_mean_ms"] = mean / 1e6
+        rec[f"{side}_rtt_max_ms"] = np.where(n > 0, di[L.RTT_MAX, cols] / 1e6, np.nan)
+        rec[f"{side}_rtt_stdev_ms"] = np.sqrt(np.maximum(var, 0)) / 1e6
+
+    for side, cols in (("orig", o), ("resp", r)):
+        rec[f"{side}_max_bytes_in_flight"] = np.maximum(di[L.MAX_BIF, cols], 0)
+        rec[f"{side}_min_window"] = nullable(di[L.MIN_WIN, cols], di[L.MIN_WIN, cols] >= 0)
+        rec[f"{side}_max_window"] = nullable(di[L.MAX_WIN, cols], di[L.MAX_WIN, cols] >= 0)
+        # zero-window episodes this side advertised; one still open ends at the last packet
+        open_start = di[L.ZW_START, cols]
+        open_len = np.where(open_start >= 0, np.maximum(last_ts - open_start, 0), 0)
+        rec[f"{side}_zero_window_episodes"] = du[L.ZW_COUNT, cols].astype(np.int64)
+        rec[f"{side}_zero_window_s"] = (dsum[L.ZW_TOTAL, cols] + open_len) / NS
+        rec[f"{side}_zero_window_longest_s"] = np.maximum(dsum[L.ZW_LONGEST, cols], open_len) / NS
+        rec[f"{side}_zero_window_probes"] = du[L.ZW_PROBES, cols].astype(np.int64)
+    rec["longest_idle_s"] = si[L.LONGEST_IDLE, slots] / NS
+    safe = np.where(duration > 0, duration, np.nan)
+    rec["orig_throughput_bps"] = np.asarray(rec["orig_unique_bytes"]) * 8 / safe
+    rec["resp_throughput_bps"] = np.asarray(rec["resp_unique_bytes"]) * 8 / safe
+
+    rec.update(_close(slots, o, r, di, dsum, d8, si, syn, synack, hs_ack, r_rst))
+    if zeek is not None:
+        conn_state, history, _, _ = zeek.conn_states(engine.zeek, slots, fs.m["u8"][flows.FLIPPED, slots])
+        rec["conn_state"] = conn_state
+        rec["history"] = history
+    return pd.DataFrame(rec)
+
+
+def _close(slots, o, r, di, dsum, d8, si, syn, synack, hs_ack, r_rst) -> dict[str, np.ndarray]:
+    """How the session ended: close_type, closed_by, half_closed, and each endpoint's RFC 9293 state."""
+    fin_o, fin_r = di[L.FIN_TS, o], di[L.FIN_TS, r]
+    rst_o, rst_r = di[L.RST_TS, o], di[L.RST_TS, r]
+    has_fin_o, has_fin_r = fin_o >= 0, fin_r >= 0
+    has_rst = (rst_o >= 0) | (rst_r >= 0)
+    first_rst = np.where(rst_o >= 0, rst_o, np.iinfo(np.int64).max)
+    first_rst = np.minimum(first_rst, np.where(rst_r >= 0, rst_r, np.iinfo(np.int64).max))
+    both_fin_before_rst = has_fin_o & has_fin_r & (np.maximum(fin_o, fin_r) <= first_rst)
+    resp_silent = (d8[L.BITS, r] == 0) & (di[L.LAST_SEQ, r] < 0)
+    close_type = _pick(slots, [
+        (syn & ~synack & r_rst, "refused"), (syn & resp_silent, "unanswered"),
+        (both_fin_before_rst, "fin"), (has_rst, "rst"), (has_fin_o | has_fin_r, "fin"),
+    ], "open")
+    # who closed first: earliest FIN or RST
+    big = np.iinfo(np.int64).max
+    end_o = np.minimum(np.where(has_fin_o, fin_o, big), np.where(rst_o >= 0, rst_o, big))
+    end_r = np.minimum(np.where(has_fin_r, fin_r, big), np.where(rst_r >= 0, rst_r, big))
+    fin_acked_o = (d8[L.BITS, o] & L.FIN_ACKED) != 0
+    fin_acked_r = (d8[L.BITS, r] & L.FIN_ACKED) != 0
+    simultaneous = has_fin_o & has_fin_r & (si[L.SIMULTANEOUS_CLOSE, slots] != 0)
+    closed_by = _pick(slots, [
+        (simultaneous, "simultaneous"), ((end_o == big) & (end_r == big), "none"), (end_o <= end_r, "orig"),
+    ], "resp")
+    half_closed = (dsum[L.BYTES_AFTER_PEER_FIN, o] > 0) | (dsum[L.BYTES_AFTER_PEER_FIN, r] > 0)
+    out = {"close_type": close_type, "closed_by": closed_by, "half_closed": half_closed}
+    for side, me, peer, my_fin, peer_fin, my_acked in (("orig", o, r, has_fin_o, has_fin_r, fin_acked_o),
+                                                       ("resp", r, o, has_fin_r, has_fin_o, fin_acked_r)):
+        my_first = di[L.FIN_TS, me] <= np.where(peer_fin, di[L.FIN_TS, peer], big)
+        bits = d8[L.BITS, me]
+        seen = (bits != 0) | (di[L.LAST_SEQ, me] >= 0)
+        out[f"{side}_state"] = _pick(slots, [
+            (has_rst, "CLOSED"),
+            (my_fin & ~peer_fin & my_acked, "FIN-WAIT-2"), (my_fin & ~peer_fin, "FIN-WAIT-1"),
+            (~my_fin & peer_fin, "CLOSE-WAIT"),
+            (my_fin & peer_fin & my_first & my_acked, "TIME-WAIT"), (my_fin & peer_fin & my_first, "CLOSING"),
+            (my_fin & peer_fin & my_acked, "CLOSED"), (my_fin & peer_fin, "LAST-ACK"),
+            (((bits & L.SENT_SYN) != 0) & ~(((d8[L.BITS, peer] & L.SENT_SYNACK) != 0)), "SYN-SENT"),
+            (((bits & L.SENT_SYNACK) != 0) & ~hs_ack & ((bits & L.IS_FIRST_ACK) != 0), "SYN-RECEIVED"),
+            (seen, "ESTABLISHED"),
+        ], "unknown")
+    return out

@@ -1,0 +1,56 @@
+"""State that lives between batches, as dtype matrices with one named row per field.
+
+Like the decoder's output, every group of state is a set of 2-D arrays (one per dtype,
+rows named by module constants, one column per index). ``StateTable`` grows the columns
+when more are needed and resets freed columns to their initial values, so kernels can
+index by session slot (or ``slot * 2 + direction``) without owning any allocation logic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Rows:
+    """The rows of one matrix: names in order, dtype, initial value."""
+
+    names: tuple[str, ...]
+    dtype: type
+    initial: int | float = 0
+
+    def index(self, name: str) -> int:
+        return self.names.index(name)
+
+
+class StateTable:
+    """Matrices ``{key: ndarray[len(rows), capacity]}`` that grow and reset by column."""
+
+    def __init__(self, layout: dict[str, Rows], capacity: int) -> None:
+        self.layout = layout
+        self.capacity = capacity
+        self.m = {k: np.full((len(r.names), capacity), r.initial, dtype=r.dtype) for k, r in layout.items()}
+
+    def grow(self, capacity: int) -> None:
+        """Make room for ``capacity`` columns, keeping the existing ones."""
+        if capacity <= self.capacity:
+            return
+        for k, rows in self.layout.items():
+            bigger = np.full((len(rows.names), capacity), rows.initial, dtype=rows.dtype)
+            bigger[:, : self.capacity] = self.m[k]
+            self.m[k] = bigger
+        self.capacity = capacity
+
+    def reset(self, columns: np.ndarray) -> None:
+        """Put the given columns back to their initial values."""
+        for k, rows in self.layout.items():
+            self.m[k][:, columns] = rows.initial
+
+    def column(self, key: str, name: str) -> np.ndarray:
+        return self.m[key][self.layout[key].index(name)]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self.m.values())
