@@ -23,7 +23,8 @@ from .flags import flag_lists
 from .layout import (
     DIRECTION_LAYOUT, FIN_TS, RST_TS, SEG_NEXT, SEGMENT_LAYOUT, SESSION_LAYOUT,
 )
-from .session import session_records, zeek
+from . import zeek
+from .session import session_records
 
 NS = 1_000_000_000
 
@@ -49,7 +50,7 @@ class Engine:
         self.flows = FlowTable(capacity)
         self.directions = StateTable(DIRECTION_LAYOUT, 2 * capacity)
         self.sessions = StateTable(SESSION_LAYOUT, capacity)
-        self.zeek = StateTable(zeek.ZEEK_LAYOUT, capacity) if zeek else None
+        self.zeek = StateTable(zeek.ZEEK_LAYOUT, capacity)
         self.segments = StateTable(SEGMENT_LAYOUT, 0)
         self.pool = np.array([-1, 0], np.int64)  # free-list head, free count
         self.latest_ts = 0
@@ -59,8 +60,7 @@ class Engine:
         capacity = self.flows.state.capacity
         self.directions.grow(2 * capacity)
         self.sessions.grow(capacity)
-        if self.zeek:
-            self.zeek.grow(capacity)
+        self.zeek.grow(capacity)
         if self.pool[1] < n:
             old = self.segments.capacity
             new = max(old + old // 2, old + n - int(self.pool[1]), 4096)
@@ -117,8 +117,7 @@ class Engine:
                                  self.segments.m["i64"], self.pool)
         self.directions.reset(columns)
         self.sessions.reset(live)
-        if self.zeek:
-            self.zeek.reset(live)
+        self.zeek.reset(live)
         self.flows.release(live)
         return records
 
@@ -155,7 +154,12 @@ def analyze(path: str, *, packets: bool = True, options: EngineOptions | None = 
             emitted.append(engine.emit())
     emitted.append(engine.emit(final=True))
     sessions = pd.concat(emitted, ignore_index=True).sort_values("session_id", ignore_index=True)
-    packet_df = pd.concat(packet_frames, ignore_index=True) if packet_frames else None
+    packet_df = None
+    if packets:
+        if not packet_frames:  # no records at all: still the same columns
+            empty = PacketBatch.empty()
+            packet_frames.append(_packet_rows(packets_frame(empty), engine.process(empty)))
+        packet_df = pd.concat(packet_frames, ignore_index=True)
     return Analysis(sessions, packet_df, accounting, list(accounting.warnings))
 
 

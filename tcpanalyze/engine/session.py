@@ -15,12 +15,8 @@ import pandas as pd
 from .. import flows
 from ..frames import address_text, nullable
 from . import layout as L
+from . import zeek
 from .flags import FLAG_NAMES
-
-try:  # TEMPORARY until engine/zeek.py lands
-    from . import zeek
-except ImportError:
-    zeek = None
 
 if TYPE_CHECKING:
     from .analysis import Engine
@@ -135,10 +131,7 @@ def session_records(engine: "Engine", slots: np.ndarray) -> pd.DataFrame:
     rec["resp_throughput_bps"] = np.asarray(rec["resp_unique_bytes"]) * 8 / safe
 
     rec.update(_close(slots, o, r, di, dsum, d8, si, syn, synack, hs_ack, r_rst))
-    if zeek is not None:
-        conn_state, history, _, _ = zeek.conn_states(engine.zeek, slots, fs.m["u8"][flows.FLIPPED, slots])
-        rec["conn_state"] = conn_state
-        rec["history"] = history
+    rec["conn_state"], rec["history"], _, _ = zeek.conn_states(engine.zeek, slots, fs.m["u8"][flows.FLIPPED, slots])
     return pd.DataFrame(rec)
 
 
