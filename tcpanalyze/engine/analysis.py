@@ -87,11 +87,10 @@ class Engine:
                                 packets.matrices["u32"], self.flows.state.m["u32"], d["u32"], d["i64"], d["sum"],
                                 d["f64"], d["i8"], s["i64"], g["u32"], g["i64"], self.pool,
                                 self.options.default_window_scale, out)
-        if self.zeek:
-            z = self.zeek.m
-            zeek.zeek_packets(slot, dirn, packets["tcp_flags"], packets["seq_raw"], packets["ack_raw"],
+        z = self.zeek.m
+        zeek.zeek_packets(slot, dirn, packets["tcp_flags"], packets["seq_raw"], packets["ack_raw"],
                           packets["payload_len"], packets["win_raw"], np.zeros(n, np.bool_),
-                              self.flows.state.column("u8", "flipped"), *(z[k] for k in zeek.ZEEK_LAYOUT))
+                          self.flows.state.column("u8", "flipped"), *(z[k] for k in zeek.ZEEK_LAYOUT))
         if n:
             self.latest_ts = max(self.latest_ts, int(packets["ts_ns"].max()))
         session_id = self.flows.state.column("i64", "session_id")[slot]
