@@ -10,13 +10,16 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from .capture import BATCH_RECORDS, CaptureInfo, CaptureReader
 from .decode import Decoder, PacketBatch, status
 from .decode.columns import MARK_REASSEMBLED, MARK_TRUNCATED
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 IP_PROTOCOL_NAMES = {1: "icmp", 2: "igmp", 6: "tcp", 17: "udp", 41: "ipv6", 47: "gre", 50: "esp", 51: "ah",
                      58: "icmpv6", 59: "ipv6_no_next", 89: "ospf", 103: "pim", 112: "vrrp", 132: "sctp"}
@@ -90,7 +93,7 @@ def decode_capture(path: str, *, tcp_only: bool = True, max_records: int = BATCH
     return DecodedCapture(PacketBatch.concat(kept), accounting, info, decoder.fragments.payloads)
 
 
-def read_packets(path: str, *, all_records: bool = False) -> pd.DataFrame:
+def read_packets(path: str, *, all_records: bool = False) -> "pd.DataFrame":
     """Read a capture as a DataFrame, one row per TCP packet (per record with ``all_records``).
 
     Columns and dtypes are documented in ``tcpanalyze.frames.PACKET_COLUMNS``; the record

@@ -93,7 +93,9 @@ class PacketBatch:
         return self.matrices[matrix][row]
 
     def select(self, rows: np.ndarray) -> "PacketBatch":
-        """The rows picked by a boolean mask or an index array, as a new batch."""
+        """The rows picked by a boolean mask or an index array (the batch itself if a mask keeps all)."""
+        if rows.dtype == np.bool_ and rows.all():
+            return self
         return PacketBatch({k: v[rows] for k, v in self.records.items()},
                            {k: m[:, rows] for k, m in self.matrices.items()})
 

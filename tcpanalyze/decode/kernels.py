@@ -76,17 +76,17 @@ L3_EITHER = 46  # raw IP link types: the version nibble decides
 IPV4_MAPPED_PREFIX = np.uint64(0x0000FFFF00000000)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def u16be(buf, p):
     return (np.int64(buf[p]) << 8) | np.int64(buf[p + 1])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def u32be(buf, p):
     return (np.int64(buf[p]) << 24) | (np.int64(buf[p + 1]) << 16) | (np.int64(buf[p + 2]) << 8) | np.int64(buf[p + 3])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def u64be(buf, p):
     value = np.uint64(0)
     for k in range(8):
@@ -94,7 +94,7 @@ def u64be(buf, p):
     return value
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def bswap32(v):
     return ((v & 0xFF) << 24) | ((v & 0xFF00) << 8) | ((v >> 8) & 0xFF00) | ((v >> 24) & 0xFF)
 
@@ -235,7 +235,7 @@ def link_layer(buf, p, end, wire_end, linktype):
     return -st.UNSUPPORTED_LINKTYPE, p, wire_end
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def tcp_options(buf, p, opt_end, hdr_end, i, u32, u16, u8):
     """Parse options in [p, opt_end): MSS, window scale, SACK-permitted, SACK blocks, timestamps.
 
@@ -299,7 +299,7 @@ def tcp_options(buf, p, opt_end, hdr_end, i, u32, u16, u8):
     return present
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def decode_tcp(buf, t, end, ip_payload, start, i, u32, i32, u16, u8):
     """Decode the TCP header at ``t``; ``ip_payload`` is the TCP length the IP header claims."""
     if ip_payload < 20:
@@ -347,7 +347,7 @@ def mark_fragment(p_data, end, data_len, frag_offset, more, start, i, i32, u8):
     return st.IP_FRAGMENT
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def decode_ip(buf, p, end, l3, wire_end, start, i, u64, u32, i32, u16, u8):
     """Decode IP (following IP-in-IP tunnels) down to TCP; returns the record's status."""
     for _layer in range(MAX_IP_LAYERS):
