@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional, TextIO
+from typing import Optional
 
 import numpy as np
 import pandas as pd
@@ -16,9 +16,10 @@ import typer
 
 from . import __version__
 from .engine import analyze
-from .errors import TcpanalyzeError, UsageError
-from .output import Format, flag_text, relative_seconds, write_frame, write_parquet
-from .packets import read_packets
+from .engine.analysis import iter_sessions
+from .errors import TcpanalyzeError
+from .output import Format, FrameWriter, flag_text, relative_seconds
+from .packets import Accounting, read_packets
 
 app = typer.Typer(
     name="tcpanalyze",
@@ -61,14 +62,15 @@ def packets(
 
     Example: tcpanalyze packets sample_pcaps/real-graceful-close.pcap --format jsonl -o packets.jsonl
     """
-    if all_records:
-        frame = read_packets(file, all_records=True)
-        accounting = frame.attrs["accounting"]
-    else:
-        result = analyze(file)
-        frame = result.packets
-        accounting = result.accounting.as_dict()
-    _write(frame, fmt, output, packet_table)
+    with FrameWriter(fmt, _path(output), packet_table) as out:
+        if all_records:
+            frame = read_packets(file, all_records=True)
+            accounting = frame.attrs["accounting"]
+        else:
+            result = analyze(file)
+            frame = result.packets
+            accounting = result.accounting.as_dict()
+        out.write(frame)
     _report_accounting(accounting)
 
 
@@ -82,30 +84,24 @@ def sessions(
 
     Example: tcpanalyze sessions sample_pcaps/real-rst-abort.pcap --format jsonl
     """
-    result = analyze(file, packets=False)
-    _write(result.sessions, fmt, output, session_table)
-    _report_accounting(result.accounting.as_dict())
+    accounting = Accounting()
+    with FrameWriter(fmt, _path(output), session_table) as out:
+        for chunk in iter_sessions(file, accounting):  # written as sessions end: memory stays bounded
+            out.write(chunk)
+    _report_accounting(accounting.as_dict())
 
 
-def _write(frame: pd.DataFrame, fmt: Format, output: Optional[Path], table_view) -> None:
-    if fmt == Format.parquet:
-        if output is None or str(output) == "-":
-            raise UsageError("--format parquet writes a binary file: give it a path with -o")
-        write_parquet(frame, str(output))
-        return
-    table = table_view(frame) if fmt == Format.table else None
-    with _open_output(output) as out:
-        write_frame(frame, out, fmt, table)
+def _path(output: Optional[Path]) -> str | None:
+    return None if output is None else str(output)
 
 
 def session_table(frame: pd.DataFrame) -> pd.DataFrame:
     """The human view of sessions: who talked to whom, how much, how it went and ended."""
-    base = frame["start"].min() if len(frame) else 0.0
     retrans = frame["orig_retrans_pkts"] + frame["resp_retrans_pkts"]
     rtt = frame[["orig_rtt_mean_ms", "resp_rtt_mean_ms"]].max(axis=1)
     return pd.DataFrame({
         "id": frame["session_id"],
-        "start_s": (frame["start"] - base).map("{:.3f}".format),
+        "start_utc": pd.to_datetime(frame["start"], unit="s").dt.strftime("%H:%M:%S.%f").str[:-3],
         "originator": _endpoint(frame["orig_addr"], frame["orig_port"]),
         "responder": _endpoint(frame["resp_addr"], frame["resp_port"]),
         "dur_s": frame["duration"].map("{:.3f}".format),
@@ -171,27 +167,6 @@ def _report_accounting(accounting: dict) -> None:
     print(f"{accounting['records']} records: {', '.join(parts)}{detail}", file=sys.stderr)
     for warning in accounting["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
-
-
-class _open_output:
-    """stdout, or a file opened for writing; closed on exit only if we opened it."""
-
-    def __init__(self, path: Optional[Path]) -> None:
-        self._path = path
-        self._fh: TextIO | None = None
-
-    def __enter__(self) -> TextIO:
-        if self._path is None or str(self._path) == "-":
-            return sys.stdout
-        try:
-            self._fh = open(self._path, "w", encoding="utf-8", newline="")
-        except OSError as exc:
-            raise TcpanalyzeError(f"{self._path}: cannot write: {exc.strerror}") from None
-        return self._fh
-
-    def __exit__(self, *exc: object) -> None:
-        if self._fh is not None:
-            self._fh.close()
 
 
 def main() -> None:

@@ -31,12 +31,12 @@ TH_ACK = 0x10
 # base sequence numbers), u8 rows.
 FLOW_LAYOUT = {
     "u64": Rows(("orig_hi", "orig_lo", "resp_hi", "resp_lo"), np.uint64),
-    "i64": Rows(("session_id", "first_ts", "last_ts", "first_frame", "last_frame"), np.int64, -1),
+    "i64": Rows(("session_id", "first_ts", "last_ts", "first_frame", "last_frame", "packets"), np.int64, -1),
     "u32": Rows(("orig_base_seq", "resp_base_seq", "ports"), np.uint32),
     "u8": Rows(("orig_base_set", "resp_base_set", "flipped", "partial"), np.uint8),
 }
 ORIG_HI, ORIG_LO, RESP_HI, RESP_LO = range(4)
-SESSION_ID, FIRST_TS, LAST_TS, FIRST_FRAME, LAST_FRAME = range(5)
+SESSION_ID, FIRST_TS, LAST_TS, FIRST_FRAME, LAST_FRAME, PACKETS = range(6)
 BASE_SEQ = 0  # + direction
 PORTS = 2  # orig_port << 16 | resp_port
 BASE_SET = 0  # + direction
@@ -172,6 +172,7 @@ def assign_sessions(src_hi, src_lo, dst_hi, dst_lo, src_port, dst_port, tcp_flag
             counters[2] += 1
             f_i64[FIRST_TS, slot] = ts_ns[i]
             f_i64[FIRST_FRAME, slot] = frame[i]
+            f_i64[PACKETS, slot] = 0
             d = 1 if flipped else 0
         # Wireshark's base sequence numbers: the SYN's ISN, else the first seq - 1; the
         # peer's from the first ACK it receives (ack - 1).
@@ -183,6 +184,7 @@ def assign_sessions(src_hi, src_lo, dst_hi, dst_lo, src_port, dst_port, tcp_flag
             f_u32[BASE_SEQ + 1 - d, slot] = ack[i] - np.uint32(1)
         f_i64[LAST_TS, slot] = ts_ns[i]
         f_i64[LAST_FRAME, slot] = frame[i]
+        f_i64[PACKETS, slot] += 1
         out_slot[i] = slot
         out_dir[i] = d
         out_new[i] = new

@@ -10,6 +10,7 @@ import ipaddress
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from .decode import PacketBatch, status
 from .decode.columns import (
@@ -62,19 +63,44 @@ STATUS_COLUMNS: list[tuple[str, str, str]] = [
 ]
 
 
+IPV4_MAPPED = np.uint64(0xFFFF) << np.uint64(32)
+
+
+@njit(cache=True)
+def _dotted_quads(addresses, out):
+    """Write each IPv4 address (uint32) as dotted-quad ASCII into a row of ``out`` (uint8[n, 16])."""
+    for i in range(addresses.size):
+        a = addresses[i]
+        k = 0
+        for shift in (24, 16, 8, 0):
+            byte = (a >> shift) & 0xFF
+            if byte >= 100:
+                out[i, k] = 48 + byte // 100
+                k += 1
+            if byte >= 10:
+                out[i, k] = 48 + (byte // 10) % 10
+                k += 1
+            out[i, k] = 48 + byte % 10
+            k += 1
+            if shift:
+                out[i, k] = 46
+                k += 1
+
+
 def address_text(hi: np.ndarray, lo: np.ndarray) -> pd.Categorical:
     """Text form of 128-bit addresses (IPv4-mapped ones shown as IPv4), as a categorical."""
     lo_codes, lo_uniques = pd.factorize(lo, sort=False)
     hi_codes, hi_uniques = pd.factorize(hi, sort=False)
-    pair_codes, pair_uniques = pd.factorize(hi_codes.astype(np.int64) * max(len(lo_uniques), 1) + lo_codes, sort=False)
-    names = []
-    for pair in pair_uniques:
-        h = int(hi_uniques[pair // max(len(lo_uniques), 1)])
-        low = int(lo_uniques[pair % max(len(lo_uniques), 1)])
-        if h == 0 and low >> 32 == 0xFFFF:
-            names.append(str(ipaddress.IPv4Address(low & 0xFFFFFFFF)))
-        else:
-            names.append(str(ipaddress.IPv6Address((h << 64) | low)))
+    width = max(len(lo_uniques), 1)
+    pair_codes, pair_uniques = pd.factorize(hi_codes.astype(np.int64) * width + lo_codes, sort=False)
+    his = np.asarray(hi_uniques, np.uint64)[pair_uniques // width]
+    los = np.asarray(lo_uniques, np.uint64)[pair_uniques % width]
+    v4 = (his == 0) & ((los & ~np.uint64(0xFFFFFFFF)) == IPV4_MAPPED)
+    names = np.empty(pair_uniques.size, dtype=object)
+    text = np.zeros((int(v4.sum()), 16), np.uint8)
+    _dotted_quads((los[v4] & np.uint64(0xFFFFFFFF)).astype(np.int64), text)
+    names[v4] = text.view("S16").ravel().astype(str)
+    names[~v4] = [str(ipaddress.IPv6Address((int(h) << 64) | int(low))) for h, low in zip(his[~v4], los[~v4])]
     return pd.Categorical.from_codes(pair_codes, categories=pd.Index(names, dtype=object))
 
 

@@ -38,8 +38,9 @@ class StateTable:
         if capacity <= self.capacity:
             return
         for k, rows in self.layout.items():
-            bigger = np.full((len(rows.names), capacity), rows.initial, dtype=rows.dtype)
+            bigger = np.empty((len(rows.names), capacity), dtype=rows.dtype)
             bigger[:, : self.capacity] = self.m[k]
+            bigger[:, self.capacity :] = rows.initial
             self.m[k] = bigger
         self.capacity = capacity
 
@@ -54,3 +55,32 @@ class StateTable:
     @property
     def nbytes(self) -> int:
         return sum(a.nbytes for a in self.m.values())
+
+
+class SlotAllocator:
+    """Hands out column indexes of a StateTable and takes them back; grows the table as needed."""
+
+    def __init__(self, table: StateTable) -> None:
+        self.table = table
+        self.free = np.arange(table.capacity - 1, -1, -1, dtype=np.int64)
+        self.top = table.capacity
+
+    def take(self, n: int) -> np.ndarray:
+        """``n`` free columns (growing the table by half, or more, when it runs out)."""
+        if self.top < n:
+            old = self.table.capacity
+            capacity = max(old + old // 2, old + n - self.top, 1024)
+            self.table.grow(capacity)
+            stack = np.empty(capacity, np.int64)
+            stack[: self.top] = self.free[: self.top]
+            stack[self.top : self.top + capacity - old] = np.arange(capacity - 1, old - 1, -1)
+            self.free = stack
+            self.top += capacity - old
+        self.top -= n
+        return self.free[self.top : self.top + n][::-1].copy()
+
+    def give_back(self, columns: np.ndarray) -> None:
+        """Reset the columns to their initial values and make them available again."""
+        self.table.reset(columns)
+        self.free[self.top : self.top + columns.size] = columns
+        self.top += columns.size

@@ -63,6 +63,15 @@ def units_to_ns(ts, units_per_second):
     fraction = ts - seconds * units_per_second
     if units_per_second <= (1 << 33):
         return seconds * NS_PER_S + (fraction * NS_PER_S) // units_per_second
+    if units_per_second & (units_per_second - 1) == 0:
+        # 2^k ticks per second, k > 33: fraction * 10^9 would overflow int64 and a float
+        # loses the low bits, so divide the fraction's two 32-bit halves in turn (exact floor).
+        shift = 0
+        while (np.int64(1) << (shift + 32)) < units_per_second:
+            shift += 1
+        high = fraction >> 32
+        low = fraction & 0xFFFFFFFF
+        return seconds * NS_PER_S + ((high * NS_PER_S + ((low * NS_PER_S) >> 32)) >> shift)
     return seconds * NS_PER_S + np.int64(fraction * (NS_PER_S / units_per_second))
 
 

@@ -22,8 +22,9 @@ MAGICS = {
     0xA1B2CD34: (False, 1000, 24),
     0x34CDB2A1: (True, 1000, 24),
 }
-# The link-type field's upper bits carry FCS information (pcap-savefile(5)).
-LINKTYPE_MASK = 0x0FFFFFFF
+# The link-type field's upper 6 bits carry FCS information (pcap-savefile(5)); libpcap's
+# LT_LINKTYPE keeps the low 26 bits.
+LINKTYPE_MASK = 0x03FFFFFF
 
 
 def is_pcap(magic: bytes) -> bool:

@@ -23,6 +23,7 @@ OPT_ENDOFOPT = 0
 IF_NAME = 2
 IF_TSRESOL = 9
 IF_TSOFFSET = 14
+INT64_MAX = 2**63 - 1
 
 
 class BlockError(Exception):
@@ -148,10 +149,17 @@ def _read_interface(cursor: Cursor, section: _Section) -> Interface:
         if code == IF_TSRESOL and value:
             exponent = value[0] & 0x7F
             units = 2**exponent if value[0] & 0x80 else 10**exponent
+            resolution = f"{2 if value[0] & 0x80 else 10}^-{exponent} s"
         elif code == IF_TSOFFSET and len(value) >= 8:
             offset_s = struct.unpack(order + "q", value[:8])[0]
         elif code == IF_NAME:
             name = value.decode("utf-8", "replace").rstrip("\x00")
+    # The walker holds units and the offset in ns as int64 (Wireshark refuses resolutions
+    # past 2^63 and 10^19, its units being uint64).
+    if units > INT64_MAX:
+        raise BlockError(f"interface time stamp resolution {resolution} is not supported")
+    if abs(offset_s) > INT64_MAX // 1_000_000_000:
+        raise BlockError(f"interface time stamp offset of {offset_s} s is out of range")
     return Interface(linktype=linktype, snaplen=snaplen, name=name, units_per_second=units,
                      ts_offset_s=offset_s, section=section.index)
 

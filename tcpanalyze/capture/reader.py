@@ -45,7 +45,8 @@ class CaptureReader:
     def batches(self, max_records: int = BATCH_RECORDS) -> Iterator[RecordBatch]:
         """Yield record batches in file order; warnings about the file land in ``info.warnings``."""
         if self._reader is None:
-            self.info.warnings.append(f"{self.info.path}: file is empty (0 bytes), no records")
+            self.info.warnings.append(self._source.cursor.stream_error
+                                      or f"{self.info.path}: file is empty (0 bytes), no records")
             return
         yield from self._reader(self._source.cursor, self.info, max_records)
         if self.info.records == 0 and not self.info.warnings:

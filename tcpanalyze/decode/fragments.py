@@ -17,13 +17,14 @@ import numpy as np
 from . import kernels
 from . import status as st
 from .columns import (
-    FIELDS, IP_PROTO, L3_OFF, MARK_FRAGMENT_OVERLAP, MARK_MORE_FRAGMENTS, MARK_REASSEMBLED, MARK_TRUNCATED, MARKS,
+    FIELDS, IP_ID, IP_PROTO, L3_OFF, MARK_FRAGMENT_OVERLAP, MARK_MORE_FRAGMENTS, MARK_REASSEMBLED, MARK_TRUNCATED, MARKS,
     PAYLOAD_OFF, PacketBatch, allocate,
 )
 
 # Datagrams waiting for fragments; past this the oldest is dropped (Linux keeps ~4 MB).
 MAX_PENDING_DATAGRAMS = 4096
 MAX_DATAGRAM_LEN = 65535
+IPV4_HEADER_LEN = 20  # the header a rebuilt IPv4 datagram is decoded with
 
 
 @dataclass
@@ -74,7 +75,8 @@ class FragmentReassembler:
                    int(packets["ip_proto"][i]))
             offset = int(packets["frag_offset"][i])
             length = int(packets["payload_len"][i])
-            if offset + length > MAX_DATAGRAM_LEN:
+            # An IPv4 total length counts the header too: data past 65515 bytes cannot be a datagram.
+            if offset + length > MAX_DATAGRAM_LEN - (IPV4_HEADER_LEN if key[0] == 4 else 0):
                 continue
             start = int(rec_off[i]) + int(packets["payload_off"][i])
             datagram = self._pending.get(key)
@@ -109,6 +111,7 @@ class FragmentReassembler:
         for name, matrix in out.items():
             packets.matrices[name][:, i] = matrix[:, 0]
         packets.matrices["i32"][L3_OFF, i] = l3_off
+        packets.matrices["u32"][IP_ID, i] = ip_id  # the rebuilt IPv6 header has no fragment header to hold it
         packets.matrices["i32"][PAYLOAD_OFF, i] = -1  # bytes live in ``payloads``, not in the file
         packets.matrices["u8"][MARKS, i] |= MARK_REASSEMBLED | (MARK_FRAGMENT_OVERLAP if overlap else 0)
         self.payloads[int(packets["frame"][i])] = bytes(packet[payload_start:])

@@ -1,13 +1,20 @@
 """Orchestration: decoded batches in, per-packet analysis and finished session records out.
 
-``Engine`` keeps every piece of state between batches (the flow table, per-direction and
-per-session state, the unacked-segment pool, Zeek's endpoint state). After each batch it
-emits the sessions that ended or went idle and frees their slots, so memory follows the
-number of live sessions, not the size of the capture. ``analyze`` runs a whole capture.
+``Engine`` keeps every piece of state between batches: the flow table, the per-session
+analysis state (per direction, per session, Zeek's endpoints, the unacked-segment pool).
+After each batch it emits the sessions that ended or went idle and frees their state, so
+memory follows the number of live sessions, not the size of the capture.
+
+A session that has seen a single packet (a scan probe, a spoofed SYN) holds no analysis
+state: its packet is set aside in a small stash, and replayed through the kernels when a
+second packet arrives or the session is emitted. The results are the same as if it had
+been analysed at once; a flood of a million one-packet sessions then costs about a
+hundred bytes each instead of a kilobyte.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,18 +22,27 @@ import pandas as pd
 
 from ..capture import BATCH_RECORDS, CaptureReader
 from ..decode import Decoder, PacketBatch, status
-from ..flows import FlowTable
+from ..decode.columns import N_U32, OPT_SACK
+from ..flows import PACKETS, SESSION_ID, LAST_TS, FLIPPED, FlowTable
 from ..packets import Accounting, iter_packet_batches
-from ..state import StateTable
-from . import kernels
+from ..state import Rows, SlotAllocator, StateTable
+from . import kernels, zeek
 from .flags import flag_lists
-from .layout import (
-    DIRECTION_LAYOUT, FIN_TS, RST_TS, SEG_NEXT, SEGMENT_LAYOUT, SESSION_LAYOUT,
-)
-from . import zeek
+from .layout import DIRECTION_LAYOUT, FIN_TS, RST_TS, SEG_NEXT, SEGMENT_LAYOUT, SESSION_LAYOUT
 from .session import session_records
 
 NS = 1_000_000_000
+# Sessions are turned into records this many at a time, bounding the memory emission needs.
+EMIT_CHUNK = 1 << 16
+
+# The packet of a one-packet session, set aside until the session needs analysis state.
+STASH_LAYOUT = {
+    "u32": Rows(("seq", "ack"), np.uint32),
+    "u16": Rows(("tcp_flags", "win", "mss"), np.uint16),
+    "i32": Rows(("payload_len",), np.int32),
+    "i64": Rows(("ts", "frame"), np.int64, -1),
+    "u8": Rows(("dirn", "new", "options", "wscale"), np.uint8),
+}
 
 
 @dataclass
@@ -43,82 +59,184 @@ class EngineOptions:
 
 
 class Engine:
-    """Streaming TCP analysis: feed decoded batches in file order, collect finished sessions."""
+    """Streaming TCP analysis: feed decoded batches in file order, collect finished sessions.
 
-    def __init__(self, options: EngineOptions | None = None, capacity: int = 1024) -> None:
+    ``per_packet=True`` keeps every packet's analysis (flags, RTT, ...) in ``process``'s
+    result; without it, one-packet sessions are stashed and nothing per packet is returned.
+    """
+
+    def __init__(self, options: EngineOptions | None = None, *, per_packet: bool = True) -> None:
         self.options = options or EngineOptions()
-        self.flows = FlowTable(capacity)
-        self.directions = StateTable(DIRECTION_LAYOUT, 2 * capacity)
-        self.sessions = StateTable(SESSION_LAYOUT, capacity)
-        self.zeek = StateTable(zeek.ZEEK_LAYOUT, capacity)
+        self.per_packet = per_packet
+        self.flows = FlowTable()
+        self.stash = StateTable(STASH_LAYOUT, self.flows.state.capacity)
+        self.column = np.full(self.flows.state.capacity, -1, np.int64)  # flow slot -> state column
+        self.sessions = StateTable(SESSION_LAYOUT, 0)
+        self.columns = SlotAllocator(self.sessions)
+        self.directions = StateTable(DIRECTION_LAYOUT, 0)  # column * 2 + direction
+        self.zeek = StateTable(zeek.ZEEK_LAYOUT, 0)
         self.segments = StateTable(SEGMENT_LAYOUT, 0)
         self.pool = np.array([-1, 0], np.int64)  # free-list head, free count
         self.latest_ts = 0
 
-    def _reserve(self, n: int) -> None:
-        self.flows.reserve(n)
+    # -- capacity -----------------------------------------------------------------------
+    def _sync_slots(self) -> None:
         capacity = self.flows.state.capacity
-        self.directions.grow(2 * capacity)
-        self.sessions.grow(capacity)
-        self.zeek.grow(capacity)
-        if self.pool[1] < n:
-            old = self.segments.capacity
-            new = max(old + old // 2, old + n - int(self.pool[1]), 4096)
-            self.segments.grow(new)
-            nxt = self.segments.m["i64"][SEG_NEXT]
-            nxt[old : new - 1] = np.arange(old + 1, new)
-            nxt[new - 1] = self.pool[0]
-            self.pool[0] = old
-            self.pool[1] += new - old
+        self.stash.grow(capacity)
+        if self.column.size < capacity:
+            self.column = np.concatenate([self.column, np.full(capacity - self.column.size, -1, np.int64)])
 
+    def _give_state(self, slots: np.ndarray) -> None:
+        """Analysis state columns for sessions that need them."""
+        self.column[slots] = self.columns.take(slots.size)
+        capacity = self.sessions.capacity
+        self.directions.grow(2 * capacity)
+        self.zeek.grow(capacity)
+
+    def _reserve_segments(self, n: int) -> None:
+        if self.pool[1] >= n:
+            return
+        old = self.segments.capacity
+        new = max(old + old // 2, old + n - int(self.pool[1]), 4096)
+        self.segments.grow(new)
+        nxt = self.segments.m["i64"][SEG_NEXT]
+        nxt[old : new - 1] = np.arange(old + 1, new)
+        nxt[new - 1] = self.pool[0]
+        self.pool[0] = old
+        self.pool[1] += new - old
+
+    # -- packets ------------------------------------------------------------------------
     def process(self, packets: PacketBatch) -> dict[str, np.ndarray]:
-        """Analyse a batch of TCP packets; returns per-packet columns (session, flags, RTT...)."""
+        """Analyse a batch of TCP packets in file order.
+
+        Returns per-packet columns (session_id, direction, analysis flags, RTT, ...) when the
+        engine keeps per-packet results, else only session_id and direction.
+        """
         n = len(packets)
-        self._reserve(n)
+        self.flows.reserve(n)
+        self._sync_slots()
         slot = np.empty(n, np.int64)
         dirn = np.empty(n, np.uint8)
         new = np.empty(n, np.uint8)
         self.flows.assign(packets, slot, dirn, new)
-        out = np.empty((kernels.N_OUT, n), np.int64)
-        d, s, g = self.directions.m, self.sessions.m, self.segments.m
-        kernels.analyze_packets(slot, dirn, new, packets["tcp_flags"], packets["seq_raw"], packets["ack_raw"],
-                                packets["win_raw"], packets["payload_len"], packets["ts_ns"], packets["frame"],
-                                packets["options"], packets["mss"], packets["wscale"], packets["sack_count"],
-                                packets.matrices["u32"], self.flows.state.m["u32"], d["u32"], d["i64"], d["sum"],
-                                d["f64"], d["i8"], s["i64"], g["u32"], g["i64"], self.pool,
-                                self.options.default_window_scale, out)
-        z = self.zeek.m
-        zeek.zeek_packets(slot, dirn, packets["tcp_flags"], packets["seq_raw"], packets["ack_raw"],
-                          packets["payload_len"], packets["win_raw"], np.zeros(n, np.bool_),
-                          self.flows.state.column("u8", "flipped"), *(z[k] for k in zeek.ZEEK_LAYOUT))
         if n:
             self.latest_ts = max(self.latest_ts, int(packets["ts_ns"].max()))
-        session_id = self.flows.state.column("i64", "session_id")[slot]
-        return {"session_id": session_id, "direction": dirn, "new": new,
-                **{name: out[row] for name, row in kernels.OUT_ROWS.items()}}
+        session_id = self.flows.state.m["i64"][SESSION_ID][slot]
+        if self.per_packet:
+            run = np.ones(n, np.bool_)
+        else:
+            has_sack = ((packets["options"] & OPT_SACK) != 0) & (packets["sack_count"] > 0)
+            run = (self.flows.state.m["i64"][PACKETS][slot] > 1) | has_sack
+        fresh = np.unique(slot[run][self.column[slot[run]] < 0])
+        replay = fresh[self.stash.m["i64"][1][fresh] >= 0]
+        self._give_state(fresh)
+        rows = self._stash_rows(replay)
+        rows = _join(rows, _batch_rows(packets, slot, dirn, new, run))
+        out = self._run_kernels(rows)
+        self.stash.reset(replay)
+        lone = np.flatnonzero(~run)
+        if lone.size:
+            self._set_aside(packets, slot[lone], dirn[lone], new[lone], lone)
+        results = {"session_id": session_id, "direction": dirn}
+        if self.per_packet:
+            results.update({name: out[row] for name, row in kernels.OUT_ROWS.items()})
+        return results
 
-    def emit(self, final: bool = False) -> pd.DataFrame:
-        """Session records of the sessions that ended or idled out (all live ones if ``final``)."""
-        live = np.flatnonzero(self.flows.state.column("i64", "session_id") >= 0)
-        if not final:
-            last = self.flows.state.column("i64", "last_ts")[live]
-            idle = self.latest_ts - last
+    def _run_kernels(self, rows: dict[str, np.ndarray]) -> np.ndarray:
+        n = rows["slot"].size
+        self._reserve_segments(n)
+        state_column = self.column[rows["slot"]]
+        out = np.empty((kernels.N_OUT, n), np.int64)
+        d, s, g = self.directions.m, self.sessions.m, self.segments.m
+        kernels.analyze_packets(rows["slot"], state_column, rows["dirn"], rows["new"], rows["tcp_flags"],
+                                rows["seq_raw"], rows["ack_raw"], rows["win_raw"], rows["payload_len"],
+                                rows["ts_ns"], rows["frame"], rows["options"], rows["mss"], rows["wscale"],
+                                rows["sack_count"], rows["dec_u32"], self.flows.state.m["u32"], d["u32"], d["i64"],
+                                d["sum"], d["f64"], d["i8"], s["i64"], g["u32"], g["i64"], self.pool,
+                                self.options.default_window_scale, out)
+        flipped = np.zeros(self.sessions.capacity, np.uint8)
+        touched = np.unique(rows["slot"])
+        flipped[self.column[touched]] = self.flows.state.m["u8"][FLIPPED][touched]
+        z = self.zeek.m
+        zeek.zeek_packets(state_column, rows["dirn"], rows["tcp_flags"], rows["seq_raw"], rows["ack_raw"],
+                          rows["payload_len"], rows["win_raw"], np.zeros(n, np.bool_), flipped,
+                          *(z[k] for k in zeek.ZEEK_LAYOUT))
+        return out
+
+    def _set_aside(self, packets: PacketBatch, slots, dirn, new, rows) -> None:
+        m = self.stash.m
+        m["u32"][0, slots], m["u32"][1, slots] = packets["seq_raw"][rows], packets["ack_raw"][rows]
+        m["u16"][0, slots], m["u16"][1, slots] = packets["tcp_flags"][rows], packets["win_raw"][rows]
+        m["u16"][2, slots] = packets["mss"][rows]
+        m["i32"][0, slots] = packets["payload_len"][rows]
+        m["i64"][0, slots], m["i64"][1, slots] = packets["ts_ns"][rows], packets["frame"][rows]
+        m["u8"][0, slots], m["u8"][1, slots] = dirn, new
+        m["u8"][2, slots], m["u8"][3, slots] = packets["options"][rows], packets["wscale"][rows]
+
+    def _stash_rows(self, slots: np.ndarray) -> dict[str, np.ndarray]:
+        m = self.stash.m
+        n = slots.size
+        return {"slot": slots, "dirn": m["u8"][0, slots], "new": m["u8"][1, slots], "tcp_flags": m["u16"][0, slots],
+                "seq_raw": m["u32"][0, slots], "ack_raw": m["u32"][1, slots], "win_raw": m["u16"][1, slots],
+                "payload_len": m["i32"][0, slots], "ts_ns": m["i64"][0, slots], "frame": m["i64"][1, slots],
+                "options": m["u8"][2, slots], "mss": m["u16"][2, slots], "wscale": m["u8"][3, slots],
+                "sack_count": np.zeros(n, np.uint8), "dec_u32": np.zeros((N_U32, n), np.uint32)}
+
+    # -- sessions -----------------------------------------------------------------------
+    def emit(self, final: bool = False) -> Iterator[pd.DataFrame]:
+        """Session records of the sessions that ended or idled out (all live ones if ``final``),
+        in chunks, each chunk ordered by session id; their state is freed as they go."""
+        f_i64 = self.flows.state.m["i64"]
+        live = np.flatnonzero(f_i64[SESSION_ID] >= 0)
+        if not final and live.size:
+            idle = self.latest_ts - f_i64[LAST_TS][live]
+            col = self.column[live]
+            has_state = col >= 0
             d_i64 = self.directions.m["i64"]
-            closed = ((d_i64[FIN_TS, 2 * live] >= 0) & (d_i64[FIN_TS, 2 * live + 1] >= 0)) | \
-                     (d_i64[RST_TS, 2 * live] >= 0) | (d_i64[RST_TS, 2 * live + 1] >= 0)
+            closed = np.zeros(live.size, np.bool_)
+            c = col[has_state]
+            closed[has_state] = ((d_i64[FIN_TS, 2 * c] >= 0) & (d_i64[FIN_TS, 2 * c + 1] >= 0)) | \
+                (d_i64[RST_TS, 2 * c] >= 0) | (d_i64[RST_TS, 2 * c + 1] >= 0)
             done = (idle > self.options.idle_timeout_s * NS) | (closed & (idle > self.options.closed_linger_s * NS))
             live = live[done]
-        if live.size == 0:
-            return session_records(self, live)
-        records = session_records(self, live)
-        columns = np.concatenate([2 * live, 2 * live + 1])
-        kernels.release_segments(columns, self.directions.m["u32"], self.directions.m["i64"],
+        live = live[np.argsort(f_i64[SESSION_ID][live], kind="stable")]
+        for start in range(0, live.size, EMIT_CHUNK):
+            yield self._emit_chunk(live[start : start + EMIT_CHUNK])
+
+    def _emit_chunk(self, slots: np.ndarray) -> pd.DataFrame:
+        stashed = slots[self.column[slots] < 0]
+        if stashed.size:
+            self._give_state(stashed)
+            self._run_kernels(self._stash_rows(stashed))
+            self.stash.reset(stashed)
+        records = session_records(self, slots)
+        cols = self.column[slots]
+        directions = np.concatenate([2 * cols, 2 * cols + 1])
+        kernels.release_segments(directions, self.directions.m["u32"], self.directions.m["i64"],
                                  self.segments.m["i64"], self.pool)
-        self.directions.reset(columns)
-        self.sessions.reset(live)
-        self.zeek.reset(live)
-        self.flows.release(live)
+        self.directions.reset(directions)
+        self.zeek.reset(cols)
+        self.columns.give_back(cols)
+        self.column[slots] = -1
+        self.flows.release(slots)
         return records
+
+
+def _batch_rows(packets: PacketBatch, slot, dirn, new, run) -> dict[str, np.ndarray]:
+    names = ("tcp_flags", "seq_raw", "ack_raw", "win_raw", "payload_len", "ts_ns", "frame", "options", "mss",
+             "wscale", "sack_count")
+    rows = {"slot": slot, "dirn": dirn, "new": new, **{k: packets[k] for k in names},
+            "dec_u32": packets.matrices["u32"]}
+    if run.all():
+        return rows
+    keep = np.flatnonzero(run)
+    return {k: (v[:, keep] if v.ndim == 2 else v[keep]) for k, v in rows.items()}
+
+
+def _join(first: dict[str, np.ndarray], second: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    if first["slot"].size == 0:
+        return second
+    return {k: np.concatenate([first[k], second[k]], axis=first[k].ndim - 1) for k in first}
 
 
 @dataclass
@@ -131,6 +249,17 @@ class Analysis:
     warnings: list[str] = field(default_factory=list)
 
 
+def iter_sessions(path: str, accounting: Accounting, *, options: EngineOptions | None = None,
+                  max_records: int = BATCH_RECORDS) -> Iterator[pd.DataFrame]:
+    """Session records in chunks, as sessions end (streaming: memory follows live sessions)."""
+    engine = Engine(options, per_packet=False)
+    with CaptureReader(path) as reader:
+        for batch in iter_packet_batches(reader, Decoder(), accounting, max_records):
+            engine.process(batch.select(batch["status"] == status.TCP))
+            yield from engine.emit()
+    yield from engine.emit(final=True)
+
+
 def analyze(path: str, *, packets: bool = True, options: EngineOptions | None = None,
             max_records: int = BATCH_RECORDS) -> Analysis:
     """Analyse a capture: every TCP session and (unless ``packets=False``) every TCP packet.
@@ -138,35 +267,48 @@ def analyze(path: str, *, packets: bool = True, options: EngineOptions | None = 
     >>> result = tcpanalyze.analyze("sample_pcaps/real-graceful-close.pcap")
     >>> result.sessions[["session_id", "conn_state", "history", "orig_bytes", "resp_bytes"]]
     """
+    accounting = Accounting()
+    if not packets:
+        chunks = list(iter_sessions(path, accounting, options=options, max_records=max_records))
+        return Analysis(_sessions_frame(chunks), None, accounting, list(accounting.warnings))
     from ..frames import packets_frame
 
-    engine = Engine(options)
-    accounting = Accounting()
-    emitted: list[pd.DataFrame] = []
+    engine = Engine(options, per_packet=True)
+    chunks: list[pd.DataFrame] = []
     packet_frames: list[pd.DataFrame] = []
     with CaptureReader(path) as reader:
         for batch in iter_packet_batches(reader, Decoder(), accounting, max_records):
             tcp = batch.select(batch["status"] == status.TCP)
-            results = engine.process(tcp)
-            if packets:
-                packet_frames.append(_packet_rows(packets_frame(tcp), results))
-            emitted.append(engine.emit())
-    emitted.append(engine.emit(final=True))
-    sessions = pd.concat(emitted, ignore_index=True).sort_values("session_id", ignore_index=True)
-    packet_df = None
-    if packets:
-        if not packet_frames:  # no records at all: still the same columns
-            empty = PacketBatch.empty()
-            packet_frames.append(_packet_rows(packets_frame(empty), engine.process(empty)))
-        packet_df = pd.concat(packet_frames, ignore_index=True)
-    return Analysis(sessions, packet_df, accounting, list(accounting.warnings))
+            packet_frames.append(_packet_rows(packets_frame(tcp), engine.process(tcp)))
+            chunks.extend(engine.emit())
+    chunks.extend(engine.emit(final=True))
+    if not packet_frames:  # no records at all: still the same columns
+        empty = PacketBatch.empty()
+        packet_frames.append(_packet_rows(packets_frame(empty), engine.process(empty)))
+    return Analysis(_sessions_frame(chunks), pd.concat(packet_frames, ignore_index=True), accounting,
+                    list(accounting.warnings))
+
+
+def _sessions_frame(chunks: list[pd.DataFrame]) -> pd.DataFrame:
+    chunks = [c for c in chunks if len(c)] or chunks[-1:]
+    if not chunks:
+        return session_records_empty()
+    sessions = pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
+    if not sessions["session_id"].is_monotonic_increasing:
+        sessions = sessions.sort_values("session_id", ignore_index=True)
+    return sessions
+
+
+def session_records_empty() -> pd.DataFrame:
+    """A sessions frame with no rows and all the columns."""
+    engine = Engine()
+    return session_records(engine, np.empty(0, np.int64))
 
 
 def _packet_rows(frame: pd.DataFrame, results: dict[str, np.ndarray]) -> pd.DataFrame:
     frame.insert(1, "session_id", results["session_id"])
     frame.insert(2, "direction", np.where(results["direction"] == 0, "orig", "resp"))
-    for name in ("analysis_flags", "dupack_num", "dupack_frame", "acks_frame", "ack_rtt_ns", "bytes_in_flight",
-                 "window", "seq_rel", "ack_rel", "rto_ns", "rto_frame"):
+    for name in kernels.OUT_ROWS:
         frame[name] = results[name]
     frame["analysis"] = flag_lists(results["analysis_flags"])
     return frame

@@ -138,12 +138,13 @@ def _scaled_window(win, flags, scale, default_scale):
 
 
 @njit(cache=True)
-def analyze_packets(slot, dirn, new, tcp_flags, seq, ack, win, payload_len, ts, frame, options, mss, wscale,
+def analyze_packets(slot, state_column, dirn, new, tcp_flags, seq, ack, win, payload_len, ts, frame, options, mss, wscale,
                     sack_count, dec_u32, f_u32, d_u32, d_i64, d_sum, d_f64, d_i8, s_i64, seg_u32, seg_i64, pool,
                     default_scale, out):
     """Analyse a batch of TCP packets in file order.
 
-    Packet columns: slot, dirn (0 from originator), new (flows' mark), tcp_flags, seq, ack,
+    Packet columns: slot (flow slot), state_column (column of the session's analysis state),
+    dirn (0 from originator), new (flows' mark), tcp_flags, seq, ack,
     win (raw), payload_len, ts (ns), frame, options (decode bits), mss, wscale, sack_count;
     dec_u32: the decoder's u32 matrix (for SACK edges, rows SACK_LE1.. of decode.columns).
     f_u32: flow state (base sequence numbers). d_*: per-direction state, column slot*2+dir;
@@ -152,7 +153,8 @@ def analyze_packets(slot, dirn, new, tcp_flags, seq, ack, win, payload_len, ts, 
     out: i64[N_OUT, n] per-packet results (rows OUT_*).
     """
     for i in range(slot.size):
-        s = slot[i]
+        fs = slot[i]
+        s = state_column[i]
         d = np.int64(dirn[i])
         f = s * 2 + d
         r = s * 2 + 1 - d
@@ -334,7 +336,7 @@ def analyze_packets(slot, dirn, new, tcp_flags, seq, ack, win, payload_len, ts, 
 
         # bytes in flight after this segment: span of the unacked list, relative to the base
         if ln != 0 and d_i64[SEGMENT_HEAD, f] >= 0 and (d_i8[BITS, f] & VALID_BIF):
-            base = np.int64(f_u32[BASE_SEQ + d, s])
+            base = np.int64(f_u32[BASE_SEQ + d, fs])
             idx = d_i64[SEGMENT_HEAD, f]
             first = (np.int64(seg_u32[SEG_SEQ, idx]) - base) & U32
             last = (np.int64(seg_u32[SEG_NEXTSEQ, idx]) - base) & U32
@@ -367,12 +369,12 @@ def analyze_packets(slot, dirn, new, tcp_flags, seq, ack, win, payload_len, ts, 
             d_u32[SACK_RE1 + k, f] = dec_u32[SACK_RE1_DECODE + k, i]
 
         out[OUT_FLAGS, i] = aflags
-        _account(i, s, d, f, r, flags, sq, ak, w, ln, t, aflags, f_u32, d_u32, d_i64, d_sum, d_f64, d_i8, s_i64,
+        _account(i, fs, s, d, f, r, flags, sq, ak, w, ln, t, aflags, f_u32, d_u32, d_i64, d_sum, d_f64, d_i8, s_i64,
                  default_scale, ambiguous, out)
 
 
 @njit(cache=True)
-def _account(i, s, d, f, r, flags, sq, ak, w, ln, t, aflags, f_u32, d_u32, d_i64, d_sum, d_f64, d_i8, s_i64,
+def _account(i, fs, s, d, f, r, flags, sq, ak, w, ln, t, aflags, f_u32, d_u32, d_i64, d_sum, d_f64, d_i8, s_i64,
              default_scale, ambiguous, out):
     """Session statistics for one packet: bytes, counts, RTT, windows, stalls, close."""
     d_u32[PKTS, f] += 1
@@ -392,14 +394,14 @@ def _account(i, s, d, f, r, flags, sq, ak, w, ln, t, aflags, f_u32, d_u32, d_i64
         d_sum[UNIQUE_BYTES, f] += ln
 
     # 64-bit sequence numbers relative to each side's base
-    rel = unwrap((sq - np.int64(f_u32[BASE_SEQ + d, s])) & U32, d_i64[LAST_SEQ, f])
+    rel = unwrap((sq - np.int64(f_u32[BASE_SEQ + d, fs])) & U32, d_i64[LAST_SEQ, f])
     d_i64[LAST_SEQ, f] = rel
     end = rel + ln + (1 if flags & TH_SYN else 0) + (1 if flags & TH_FIN else 0)
     d_i64[MAX_END, f] = max(d_i64[MAX_END, f], end)
     out[OUT_REL_SEQ, i] = rel
     rel_ack = -1
     if flags & TH_ACK:
-        rel_ack = unwrap((ak - np.int64(f_u32[BASE_SEQ + 1 - d, s])) & U32, d_i64[LAST_SEQ, r])
+        rel_ack = unwrap((ak - np.int64(f_u32[BASE_SEQ + 1 - d, fs])) & U32, d_i64[LAST_SEQ, r])
     out[OUT_REL_ACK, i] = rel_ack
 
     if flags & TH_SYN:

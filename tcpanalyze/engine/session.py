@@ -33,7 +33,8 @@ def _pick(values: np.ndarray, conditions: list[tuple[np.ndarray, str]], default:
 def session_records(engine: "Engine", slots: np.ndarray) -> pd.DataFrame:
     """One row per slot in ``slots``, from the engine's state (before the slots are freed)."""
     fs = engine.flows.state
-    o, r = 2 * slots, 2 * slots + 1
+    state = engine.column[slots]  # the sessions' analysis state columns
+    o, r = 2 * state, 2 * state + 1
     du, di, dsum, df, d8 = (engine.directions.m[k] for k in ("u32", "i64", "sum", "f64", "i8"))
     si = engine.sessions.m["i64"]
     ports = fs.m["u32"][flows.PORTS, slots].astype(np.int64)
@@ -61,32 +62,33 @@ def session_records(engine: "Engine", slots: np.ndarray) -> pd.DataFrame:
         # Zeek's orig_bytes/resp_bytes: application bytes by sequence numbers (SYN/FIN excluded)
         stream = np.maximum(max_end - 1 - fin.astype(np.int64), 0)
         unique = dsum[L.UNIQUE_BYTES, cols]
-        rec[f"{side}_pkts"] = du[L.PKTS, cols].astype(np.int64)
+        rec[f"{side}_pkts"] = du[L.PKTS, cols]
         rec[f"{side}_bytes"] = stream
         rec[f"{side}_payload_bytes"] = dsum[L.PAYLOAD_BYTES, cols]
         rec[f"{side}_unique_bytes"] = unique
-        rec[f"{side}_data_pkts"] = du[L.DATA_PKTS, cols].astype(np.int64)
-        rec[f"{side}_retrans_pkts"] = du[L.RETRANS_PKTS, cols].astype(np.int64)
+        rec[f"{side}_data_pkts"] = du[L.DATA_PKTS, cols]
+        rec[f"{side}_retrans_pkts"] = du[L.RETRANS_PKTS, cols]
         rec[f"{side}_retrans_bytes"] = dsum[L.RETRANS_BYTES, cols]
         rec[f"{side}_missed_bytes"] = np.maximum(stream - unique, 0)
     rec["missed_bytes"] = rec["orig_missed_bytes"] + rec["resp_missed_bytes"]  # type: ignore[operator]
 
     for side, cols in (("orig", o), ("resp", r)):
         for k, name in enumerate(FLAG_NAMES):
-            rec[f"{side}_{name}"] = du[L.FLAG_COUNT + k, cols].astype(np.int64)
+            rec[f"{side}_{name}"] = du[L.FLAG_COUNT + k, cols]
 
     # handshake
     o_bits, r_bits = d8[L.BITS, o], d8[L.BITS, r]
     syn = (o_bits & L.SENT_SYN) != 0
     synack = (r_bits & L.SENT_SYNACK) != 0
-    hs_ack = si[L.HANDSHAKE_ACK_TS, slots] > 0
+    hs_ack = si[L.HANDSHAKE_ACK_TS, state] > 0
     r_rst = di[L.RST_TS, r] >= 0
     rec["handshake"] = _pick(slots, [
         (syn & synack & hs_ack, "complete"), (syn & synack, "syn_synack"), (syn & r_rst, "refused"),
         (syn, "unanswered"), (synack, "partial_synack"),
     ], "partial")
-    first_rtt = si[L.FIRST_RTT, slots]
-    rec["irtt_ms"] = np.where(first_rtt > 0, first_rtt / 1e6, np.nan)
+    first_rtt = si[L.FIRST_RTT, state]
+    # Wireshark's iRTT also times a RST answering the SYN; a session's iRTT is the handshake's.
+    rec["irtt_ms"] = np.where((first_rtt > 0) & (rec["handshake"] == "complete"), first_rtt / 1e6, np.nan)
 
     for side, cols, bits in (("orig", o, o_bits), ("resp", r, r_bits)):
         mss = du[L.MSS_VALUE, cols].astype(np.int64)
@@ -108,7 +110,7 @@ def session_records(engine: "Engine", slots: np.ndarray) -> pd.DataFrame:
         mean = np.where(n > 0, total / np.maximum(n, 1), np.nan)
         var = np.where(n > 1, (df[L.RTT_SUMSQ, cols] - n * mean * mean) / np.maximum(n - 1, 1), np.nan)
         rec[f"{side}_rtt_samples"] = n
-        rec[f"{side}_rtt_ambiguous"] = du[L.RTT_AMBIGUOUS, cols].astype(np.int64)
+        rec[f"{side}_rtt_ambiguous"] = du[L.RTT_AMBIGUOUS, cols]
         rec[f"{side}_rtt_min_ms"] = np.where(n > 0, di[L.RTT_MIN, cols] / 1e6, np.nan)
         rec[f"{side}_rtt_mean_ms"] = mean / 1e6
         rec[f"{side}_rtt_max_ms"] = np.where(n > 0, di[L.RTT_MAX, cols] / 1e6, np.nan)
@@ -121,21 +123,21 @@ def session_records(engine: "Engine", slots: np.ndarray) -> pd.DataFrame:
         # zero-window episodes this side advertised; one still open ends at the last packet
         open_start = di[L.ZW_START, cols]
         open_len = np.where(open_start >= 0, np.maximum(last_ts - open_start, 0), 0)
-        rec[f"{side}_zero_window_episodes"] = du[L.ZW_COUNT, cols].astype(np.int64)
+        rec[f"{side}_zero_window_episodes"] = du[L.ZW_COUNT, cols]
         rec[f"{side}_zero_window_s"] = (dsum[L.ZW_TOTAL, cols] + open_len) / NS
         rec[f"{side}_zero_window_longest_s"] = np.maximum(dsum[L.ZW_LONGEST, cols], open_len) / NS
-        rec[f"{side}_zero_window_probes"] = du[L.ZW_PROBES, cols].astype(np.int64)
-    rec["longest_idle_s"] = si[L.LONGEST_IDLE, slots] / NS
+        rec[f"{side}_zero_window_probes"] = du[L.ZW_PROBES, cols]
+    rec["longest_idle_s"] = si[L.LONGEST_IDLE, state] / NS
     safe = np.where(duration > 0, duration, np.nan)
     rec["orig_throughput_bps"] = np.asarray(rec["orig_unique_bytes"]) * 8 / safe
     rec["resp_throughput_bps"] = np.asarray(rec["resp_unique_bytes"]) * 8 / safe
 
-    rec.update(_close(slots, o, r, di, dsum, d8, si, syn, synack, hs_ack, r_rst))
-    rec["conn_state"], rec["history"], _, _ = zeek.conn_states(engine.zeek, slots, fs.m["u8"][flows.FLIPPED, slots])
+    rec.update(_close(state, o, r, di, dsum, d8, si, syn, synack, hs_ack, r_rst))
+    rec["conn_state"], rec["history"], _, _ = zeek.conn_states(engine.zeek, state, fs.m["u8"][flows.FLIPPED, slots])
     return pd.DataFrame(rec)
 
 
-def _close(slots, o, r, di, dsum, d8, si, syn, synack, hs_ack, r_rst) -> dict[str, np.ndarray]:
+def _close(state, o, r, di, dsum, d8, si, syn, synack, hs_ack, r_rst) -> dict[str, np.ndarray]:
     """How the session ended: close_type, closed_by, half_closed, and each endpoint's RFC 9293 state."""
     fin_o, fin_r = di[L.FIN_TS, o], di[L.FIN_TS, r]
     rst_o, rst_r = di[L.RST_TS, o], di[L.RST_TS, r]
@@ -145,7 +147,7 @@ def _close(slots, o, r, di, dsum, d8, si, syn, synack, hs_ack, r_rst) -> dict[st
     first_rst = np.minimum(first_rst, np.where(rst_r >= 0, rst_r, np.iinfo(np.int64).max))
     both_fin_before_rst = has_fin_o & has_fin_r & (np.maximum(fin_o, fin_r) <= first_rst)
     resp_silent = (d8[L.BITS, r] == 0) & (di[L.LAST_SEQ, r] < 0)
-    close_type = _pick(slots, [
+    close_type = _pick(state, [
         (syn & ~synack & r_rst, "refused"), (syn & resp_silent, "unanswered"),
         (both_fin_before_rst, "fin"), (has_rst, "rst"), (has_fin_o | has_fin_r, "fin"),
     ], "open")
@@ -155,8 +157,8 @@ def _close(slots, o, r, di, dsum, d8, si, syn, synack, hs_ack, r_rst) -> dict[st
     end_r = np.minimum(np.where(has_fin_r, fin_r, big), np.where(rst_r >= 0, rst_r, big))
     fin_acked_o = (d8[L.BITS, o] & L.FIN_ACKED) != 0
     fin_acked_r = (d8[L.BITS, r] & L.FIN_ACKED) != 0
-    simultaneous = has_fin_o & has_fin_r & (si[L.SIMULTANEOUS_CLOSE, slots] != 0)
-    closed_by = _pick(slots, [
+    simultaneous = has_fin_o & has_fin_r & (si[L.SIMULTANEOUS_CLOSE, state] != 0)
+    closed_by = _pick(state, [
         (simultaneous, "simultaneous"), ((end_o == big) & (end_r == big), "none"), (end_o <= end_r, "orig"),
     ], "resp")
     half_closed = (dsum[L.BYTES_AFTER_PEER_FIN, o] > 0) | (dsum[L.BYTES_AFTER_PEER_FIN, r] > 0)
@@ -166,7 +168,7 @@ def _close(slots, o, r, di, dsum, d8, si, syn, synack, hs_ack, r_rst) -> dict[st
         my_first = di[L.FIN_TS, me] <= np.where(peer_fin, di[L.FIN_TS, peer], big)
         bits = d8[L.BITS, me]
         seen = (bits != 0) | (di[L.LAST_SEQ, me] >= 0)
-        out[f"{side}_state"] = _pick(slots, [
+        out[f"{side}_state"] = _pick(state, [
             (has_rst, "CLOSED"),
             (my_fin & ~peer_fin & my_acked, "FIN-WAIT-2"), (my_fin & ~peer_fin, "FIN-WAIT-1"),
             (~my_fin & peer_fin, "CLOSE-WAIT"),
