@@ -1,6 +1,8 @@
 """Side-by-side benchmarks: tcpanalyze against a dpkt loop, tshark and tcptrace on the same file.
 
-    python benchmarks/bench.py                      # decode suite on benchmarks/data/mixed-2m.pcap
+    python benchmarks/bench.py                      # decode and engine suites on the generated captures
+    python benchmarks/bench.py --suite decode       # decoder vs dpkt loop vs tshark -T fields
+    python benchmarks/bench.py --suite engine       # sessions vs tcptrace -n -l vs tshark -z conv,tcp
     python benchmarks/bench.py --capture X.pcap     # any capture
     python benchmarks/bench.py --skip tshark        # leave a slow tool out
 
@@ -25,6 +27,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CAPTURE = HERE / "data" / "mixed-2m.pcap"
+FLOOD_CAPTURE = HERE / "data" / "synflood-1m.pcap"
+SMALL_CAPTURE = HERE.parent / "sample_pcaps" / "synth-ipv4-frag-in-order.pcap"  # 10 records
 
 OUR_DECODE = textwrap.dedent("""
     import json, sys, time
@@ -136,6 +140,34 @@ def decode_suite(capture: Path, skip: set[str]) -> list[Run]:
     return runs
 
 
+def engine_suite(capture: Path, skip: set[str]) -> list[Run]:
+    """Session analysis of a whole capture, as each tool's users run it."""
+    ours = run_process("tcpanalyze sessions", ["tcpanalyze", "sessions", str(capture), "-f", "csv", "-o", os.devnull])
+    packets = _packet_count(capture)
+    ours.packets = packets
+    runs = [ours]
+    if "tcptrace" not in skip and shutil.which("tcptrace"):
+        runs.append(run_process("tcptrace -n -l", ["tcptrace", "-n", "-l", str(capture)], packets=packets))
+    if "tshark" not in skip and shutil.which("tshark"):
+        runs.append(run_process("tshark -q -z conv,tcp", ["tshark", "-n", "-q", "-z", "conv,tcp", "-r", str(capture)],
+                                packets=packets))
+    return runs
+
+
+def _packet_count(capture: Path) -> int:
+    from tcpanalyze.capture import CaptureReader
+
+    with CaptureReader(str(capture)) as reader:
+        return sum(len(batch) for batch in reader.batches())
+
+
+def small_file_time(repeats: int = 5) -> float:
+    """Best whole-process time of ``tcpanalyze sessions`` on a 10-record file, warm JIT cache."""
+    argv = ["tcpanalyze", "sessions", str(SMALL_CAPTURE), "-f", "csv", "-o", os.devnull]
+    run_process("warm-up", argv, packets=10)
+    return min(run_process("small", argv, packets=10).wall_s for _ in range(repeats))
+
+
 def print_table(title: str, runs: list[Run], baseline: str) -> None:
     base = next(r for r in runs if r.tool == baseline)
     print(f"\n{title}")
@@ -148,14 +180,27 @@ def print_table(title: str, runs: list[Run], baseline: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--capture", type=Path, default=DEFAULT_CAPTURE)
-    parser.add_argument("--skip", action="append", default=[], help="tool to leave out: dpkt, tshark")
+    parser.add_argument("--skip", action="append", default=[], help="tool to leave out: dpkt, tshark, tcptrace")
+    parser.add_argument("--suite", choices=["decode", "engine", "all"], default="all")
     args = parser.parse_args()
-    if not args.capture.exists():
+    if not args.capture.exists() or (args.suite != "decode" and not FLOOD_CAPTURE.exists()):
         if args.capture != DEFAULT_CAPTURE:
             raise SystemExit(f"{args.capture}: no such file")
-        subprocess.run([sys.executable, str(HERE / "make_captures.py"), "--which", "mixed"], check=True)
-    runs = decode_suite(args.capture, set(args.skip))
-    print_table(f"Decode: {args.capture.name} ({runs[1].detail.get('records')} records, {runs[1].packets} TCP)",
+        subprocess.run([sys.executable, str(HERE / "make_captures.py"), "--which", "all"], check=True)
+    skip = set(args.skip)
+    if args.suite in ("engine", "all"):
+        captures = [args.capture] + ([FLOOD_CAPTURE] if args.capture == DEFAULT_CAPTURE else [])
+        for capture in captures:
+            runs = engine_suite(capture, skip)
+            print_table(f"Sessions: {capture.name} ({runs[0].packets} packets)", runs, "tcpanalyze sessions")
+        print(f"\n10-record file, whole process, warm JIT cache: {small_file_time():.2f} s")
+    if args.suite in ("decode", "all"):
+        decode_report(args.capture, skip)
+
+
+def decode_report(capture: Path, skip: set[str]) -> None:
+    runs = decode_suite(capture, skip)
+    print_table(f"Decode: {capture.name} ({runs[1].detail.get('records')} records, {runs[1].packets} TCP)",
                 runs, "tcpanalyze decode")
     ours = runs[1]
     cold = runs[0]

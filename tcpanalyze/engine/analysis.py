@@ -76,6 +76,7 @@ class Engine:
         self.directions = StateTable(DIRECTION_LAYOUT, 0)  # column * 2 + direction
         self.zeek = StateTable(zeek.ZEEK_LAYOUT, 0)
         self.segments = StateTable(SEGMENT_LAYOUT, 0)
+        self.flipped = np.zeros(0, np.uint8)  # by state column: Zeek's '^' for the session
         self.pool = np.array([-1, 0], np.int64)  # free-list head, free count
         self.latest_ts = 0
 
@@ -88,10 +89,14 @@ class Engine:
 
     def _give_state(self, slots: np.ndarray) -> None:
         """Analysis state columns for sessions that need them."""
-        self.column[slots] = self.columns.take(slots.size)
+        columns = self.columns.take(slots.size)
+        self.column[slots] = columns
         capacity = self.sessions.capacity
         self.directions.grow(2 * capacity)
         self.zeek.grow(capacity)
+        if self.flipped.size < capacity:
+            self.flipped = np.concatenate([self.flipped, np.zeros(capacity - self.flipped.size, np.uint8)])
+        self.flipped[columns] = self.flows.state.m["u8"][FLIPPED][slots]
 
     def _reserve_segments(self, n: int) -> None:
         if self.pool[1] >= n:
@@ -121,31 +126,33 @@ class Engine:
         self.flows.assign(packets, slot, dirn, new)
         if n:
             self.latest_ts = max(self.latest_ts, int(packets["ts_ns"].max()))
-        session_id = self.flows.state.m["i64"][SESSION_ID][slot]
         if self.per_packet:
             run = np.ones(n, np.bool_)
         else:
             has_sack = ((packets["options"] & OPT_SACK) != 0) & (packets["sack_count"] > 0)
             run = (self.flows.state.m["i64"][PACKETS][slot] > 1) | has_sack
-        fresh = np.unique(slot[run][self.column[slot[run]] < 0])
-        replay = fresh[self.stash.m["i64"][1][fresh] >= 0]
+        mark = np.zeros(self.column.size, np.bool_)
+        mark[slot[run]] = True
+        mark &= self.column < 0
+        fresh = np.flatnonzero(mark)
         self._give_state(fresh)
-        rows = self._stash_rows(replay)
-        rows = _join(rows, _batch_rows(packets, slot, dirn, new, run))
-        out = self._run_kernels(rows)
-        self.stash.reset(replay)
+        replay = fresh[self.stash.m["i64"][1][fresh] >= 0]
+        if replay.size:  # earlier lone packets first: they precede this batch in their sessions
+            self._run_kernels(self._stash_rows(replay), self.column[replay])
+            self.stash.reset(replay)
+        rows = _batch_rows(packets, slot, dirn, new)
+        out = self._run_kernels(rows, np.where(run, self.column[slot], -1))
         lone = np.flatnonzero(~run)
         if lone.size:
             self._set_aside(packets, slot[lone], dirn[lone], new[lone], lone)
-        results = {"session_id": session_id, "direction": dirn}
+        results = {"session_id": self.flows.state.m["i64"][SESSION_ID][slot], "direction": dirn}
         if self.per_packet:
             results.update({name: out[row] for name, row in kernels.OUT_ROWS.items()})
         return results
 
-    def _run_kernels(self, rows: dict[str, np.ndarray]) -> np.ndarray:
+    def _run_kernels(self, rows: dict[str, np.ndarray], state_column: np.ndarray) -> np.ndarray:
         n = rows["slot"].size
         self._reserve_segments(n)
-        state_column = self.column[rows["slot"]]
         out = np.empty((kernels.N_OUT, n), np.int64)
         d, s, g = self.directions.m, self.sessions.m, self.segments.m
         kernels.analyze_packets(rows["slot"], state_column, rows["dirn"], rows["new"], rows["tcp_flags"],
@@ -154,12 +161,9 @@ class Engine:
                                 rows["sack_count"], rows["dec_u32"], self.flows.state.m["u32"], d["u32"], d["i64"],
                                 d["sum"], d["f64"], d["i8"], s["i64"], g["u32"], g["i64"], self.pool,
                                 self.options.default_window_scale, out)
-        flipped = np.zeros(self.sessions.capacity, np.uint8)
-        touched = np.unique(rows["slot"])
-        flipped[self.column[touched]] = self.flows.state.m["u8"][FLIPPED][touched]
         z = self.zeek.m
         zeek.zeek_packets(state_column, rows["dirn"], rows["tcp_flags"], rows["seq_raw"], rows["ack_raw"],
-                          rows["payload_len"], rows["win_raw"], np.zeros(n, np.bool_), flipped,
+                          rows["payload_len"], rows["win_raw"], np.zeros(n, np.bool_), self.flipped,
                           *(z[k] for k in zeek.ZEEK_LAYOUT))
         return out
 
@@ -207,7 +211,7 @@ class Engine:
         stashed = slots[self.column[slots] < 0]
         if stashed.size:
             self._give_state(stashed)
-            self._run_kernels(self._stash_rows(stashed))
+            self._run_kernels(self._stash_rows(stashed), self.column[stashed])
             self.stash.reset(stashed)
         records = session_records(self, slots)
         cols = self.column[slots]
@@ -222,21 +226,11 @@ class Engine:
         return records
 
 
-def _batch_rows(packets: PacketBatch, slot, dirn, new, run) -> dict[str, np.ndarray]:
+def _batch_rows(packets: PacketBatch, slot, dirn, new) -> dict[str, np.ndarray]:
     names = ("tcp_flags", "seq_raw", "ack_raw", "win_raw", "payload_len", "ts_ns", "frame", "options", "mss",
              "wscale", "sack_count")
-    rows = {"slot": slot, "dirn": dirn, "new": new, **{k: packets[k] for k in names},
+    return {"slot": slot, "dirn": dirn, "new": new, **{k: packets[k] for k in names},
             "dec_u32": packets.matrices["u32"]}
-    if run.all():
-        return rows
-    keep = np.flatnonzero(run)
-    return {k: (v[:, keep] if v.ndim == 2 else v[keep]) for k, v in rows.items()}
-
-
-def _join(first: dict[str, np.ndarray], second: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    if first["slot"].size == 0:
-        return second
-    return {k: np.concatenate([first[k], second[k]], axis=first[k].ndim - 1) for k in first}
 
 
 @dataclass

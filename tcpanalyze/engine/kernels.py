@@ -58,14 +58,14 @@ OUT_ROWS = {"analysis_flags": OUT_FLAGS, "dupack_num": OUT_DUPACK_NUM, "dupack_f
             "seq_rel": OUT_REL_SEQ, "ack_rel": OUT_REL_ACK, "rto_ns": OUT_RTO, "rto_frame": OUT_RTO_FRAME}
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def seq_diff(a, b):
     """a - b on the 32-bit sequence circle, as a signed number."""
     d = (np.int64(a) - np.int64(b)) & U32
     return d - (1 << 32) if d >= (1 << 31) else d
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def unwrap(raw_rel, last):
     """The 64-bit value closest to ``last`` whose low 32 bits are ``raw_rel``."""
     if last < 0:
@@ -73,7 +73,7 @@ def unwrap(raw_rel, last):
     return last + seq_diff(raw_rel, last & U32)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _alloc_segment(pool, seg_i64):
     idx = pool[0]
     pool[0] = seg_i64[SEG_NEXT, idx]
@@ -81,7 +81,7 @@ def _alloc_segment(pool, seg_i64):
     return idx
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _free_segment(pool, seg_i64, idx):
     seg_i64[SEG_NEXT, idx] = pool[0]
     pool[0] = idx
@@ -101,7 +101,7 @@ def release_segments(columns, d_u32, d_i64, seg_i64, pool):
         d_u32[SEGMENT_COUNT, c] = 0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _take_options(f, r, flags, options, mss, wscale, d_u32, d_i8):
     """Options, after the sequence analysis as in Wireshark: the window scale (clamped to 14,
     stored from any segment carrying it), MSS, SACK-permitted and timestamps from SYNs; then
@@ -125,7 +125,7 @@ def _take_options(f, r, flags, options, mss, wscale, d_u32, d_i8):
     d_i8[BITS, f] = bits
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _scaled_window(win, flags, scale, default_scale):
     """The window in bytes: SYN windows are never scaled; unknown scale uses the default."""
     if flags & TH_SYN:
@@ -143,7 +143,8 @@ def analyze_packets(slot, state_column, dirn, new, tcp_flags, seq, ack, win, pay
                     default_scale, out):
     """Analyse a batch of TCP packets in file order.
 
-    Packet columns: slot (flow slot), state_column (column of the session's analysis state),
+    Packet columns: slot (flow slot), state_column (column of the session's analysis state;
+    packets with -1 are skipped and their output left untouched),
     dirn (0 from originator), new (flows' mark), tcp_flags, seq, ack,
     win (raw), payload_len, ts (ns), frame, options (decode bits), mss, wscale, sack_count;
     dec_u32: the decoder's u32 matrix (for SACK edges, rows SACK_LE1.. of decode.columns).
@@ -155,6 +156,8 @@ def analyze_packets(slot, state_column, dirn, new, tcp_flags, seq, ack, win, pay
     for i in range(slot.size):
         fs = slot[i]
         s = state_column[i]
+        if s < 0:
+            continue  # a session's lone packet, set aside (see Engine)
         d = np.int64(dirn[i])
         f = s * 2 + d
         r = s * 2 + 1 - d
@@ -373,7 +376,7 @@ def analyze_packets(slot, state_column, dirn, new, tcp_flags, seq, ack, win, pay
                  default_scale, ambiguous, out)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _account(i, fs, s, d, f, r, flags, sq, ak, w, ln, t, aflags, f_u32, d_u32, d_i64, d_sum, d_f64, d_i8, s_i64,
              default_scale, ambiguous, out):
     """Session statistics for one packet: bytes, counts, RTT, windows, stalls, close."""
@@ -458,7 +461,7 @@ def _account(i, fs, s, d, f, r, flags, sq, ak, w, ln, t, aflags, f_u32, d_u32, d
     s_i64[PREV_TS, s] = t
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def close_zero_window(f, t, d_i64, d_sum):
     """End the open zero-window episode of direction column f at time t."""
     length = max(t - d_i64[ZW_START, f], 0)

@@ -302,10 +302,13 @@ def zeek_packets(slot, dirn, tcp_flags, seq, ack, payload_len, win, bad_checksum
     win: uint16 raw window; bad_checksum: bool, packets Zeek would drop after noting c/C;
     flipped_per_slot: uint8 by slot, 1 = the originator was chosen by the port heuristic (or
     the session began with a SYN-ACK): the history starts with ``^``.
-    z_u64, z_u32, z_u16, z_u8: the ZEEK_LAYOUT matrices, one column per slot. Returns nothing.
+    z_u64, z_u32, z_u16, z_u8: the ZEEK_LAYOUT matrices, one column per slot. A packet whose
+    slot is negative is skipped (its session is not being analysed yet). Returns nothing.
     """
     for i in range(slot.size):
         s = slot[i]
+        if s < 0:
+            continue
         d = np.int64(dirn[i])
         p = 1 - d
         if not (np.int64(z_u8[CONN, s]) & STARTED):
