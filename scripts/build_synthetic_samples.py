@@ -752,8 +752,9 @@ def case_pcapng_block_zoo() -> Sample:
                    "interfaces": [[_iface(LINKTYPE_ETHERNET, name="eth0")]]},
                   ["only EPB, SPB and PB are packet records; the SPB's ts_ns is null",
                    "tshark 4.0 (and Wireshark) show the Custom Block as a frame of its own (frame 4, "
-                   "protocol 'data'), so from the SPB on, Wireshark's frame number is ours + 1: see "
-                   "wireshark_frame; capinfos counts 8 packets"],
+                   "protocol 'data'); tcpanalyze numbers it too (class non_ip, status "
+                   "non_packet_record), so a packet's frame number is its wireshark_frame here; "
+                   "'frame' counts packet records only, as capinfos does (8 packets)"],
                   tshark_extra_frames={4: "Custom Block (PEN 32473)"})
 
 
