@@ -33,14 +33,16 @@ FLOW_LAYOUT = {
     "u64": Rows(("orig_hi", "orig_lo", "resp_hi", "resp_lo"), np.uint64),
     "i64": Rows(("session_id", "first_ts", "last_ts", "first_frame", "last_frame", "packets"), np.int64, -1),
     "u32": Rows(("orig_base_seq", "resp_base_seq", "ports"), np.uint32),
-    "u8": Rows(("orig_base_set", "resp_base_set", "flipped", "partial"), np.uint8),
+    "u8": Rows(("orig_base_set", "resp_base_set", "flipped", "partial", "close_bits"), np.uint8),
 }
 ORIG_HI, ORIG_LO, RESP_HI, RESP_LO = range(4)
 SESSION_ID, FIRST_TS, LAST_TS, FIRST_FRAME, LAST_FRAME, PACKETS = range(6)
 BASE_SEQ = 0  # + direction
 PORTS = 2  # orig_port << 16 | resp_port
 BASE_SET = 0  # + direction
-FLIPPED, PARTIAL = 2, 3
+FLIPPED, PARTIAL, CLOSE_BITS = 2, 3, 4
+# CLOSE_BITS: FIN seen from the originator / the responder, RST seen
+ORIG_FIN, RESP_FIN, ANY_RST = 1, 2, 4
 
 # Zeek's likely_server_ports come from its analyzers' registered ports; ours: every port
 # below 1024 plus common service ports above it (documented in docs/differences.md).
@@ -114,16 +116,21 @@ def _delete(table, i, f_u64, f_u32):
 
 @njit(cache=True)
 def assign_sessions(src_hi, src_lo, dst_hi, dst_lo, src_port, dst_port, tcp_flags, seq, ack, ts_ns, frame,
-                    table, counters, free_slots, likely_server, f_u64, f_i64, f_u32, f_u8, out_slot, out_dir, out_new):
+                    table, counters, free_slots, likely_server, idle_timeout_ns, closed_linger_ns,
+                    f_u64, f_i64, f_u32, f_u8, out_slot, out_dir, out_new, out_base):
     """Give every packet its session slot and direction (0 = from the originator).
 
     Packet columns: addresses (u64 halves), ports, tcp_flags, seq, ack (raw), ts_ns, frame.
     table: i64[H] of live slots (-1 empty), open addressing keyed by each slot's 4-tuple;
     counters: i64[3] = table entries in use, free-slot stack top, next session id;
-    free_slots: i64 stack; likely_server: bool[65536]. Flow state per slot: FLOW_LAYOUT.
+    free_slots: i64 stack; likely_server: bool[65536]. A packet coming more than
+    idle_timeout_ns after its session's last one, or closed_linger_ns after a session that
+    closed (FIN both ways, or RST), starts a new session. Flow state per slot: FLOW_LAYOUT.
     Outputs per packet: out_slot, out_dir, out_new (1 = first packet of a session, 2 = a new
     session on a reused 4-tuple, 3 = SYN-ACK with a new ISN inside its session, 4 = a pure SYN
-    repeating the session's ISN).
+    repeating the session's ISN, 5 = a new session after the old one expired), and out_base (u32[2, n]): the base sequence numbers of the
+    packet's own and of the reverse direction as they stood at that packet (a SYN-ACK with a
+    new ISN moves its side's base, but only for the packets after it).
     The caller guarantees free slots >= packets and table load < 1/2.
     """
     mask = table.size - 1
@@ -138,7 +145,11 @@ def assign_sessions(src_hi, src_lo, dst_hi, dst_lo, src_port, dst_port, tcp_flag
         slot = table[h]
         d = 0
         if slot >= 0:
-            new = 0
+            idle = ts_ns[i] - f_i64[LAST_TS, slot]
+            bits = f_u8[CLOSE_BITS, slot]
+            closed = (bits & (ORIG_FIN | RESP_FIN)) == (ORIG_FIN | RESP_FIN) or (bits & ANY_RST) != 0
+            new = 5 if idle > idle_timeout_ns or (closed and idle > closed_linger_ns) else 0
+        if slot >= 0 and new == 0:
             d = 0 if (f_u64[ORIG_HI, slot] == s_hi and f_u64[ORIG_LO, slot] == s_lo
                       and (f_u32[PORTS, slot] >> 16) == sp) else 1
             if (flags & TH_SYN) and f_u8[BASE_SET + d, slot]:
@@ -148,9 +159,9 @@ def assign_sessions(src_hi, src_lo, dst_hi, dst_lo, src_port, dst_port, tcp_flag
                         f_u32[BASE_SEQ + d, slot] = seq[i]  # Wireshark moves the base to the new ISN
                 elif pure_syn:
                     new = 4
-        else:
+        elif slot < 0:
             counters[0] += 1
-        if new == 1 or new == 2:
+        if new == 1 or new == 2 or new == 5:
             counters[1] -= 1
             slot = free_slots[counters[1]]
             table[h] = slot
@@ -185,6 +196,12 @@ def assign_sessions(src_hi, src_lo, dst_hi, dst_lo, src_port, dst_port, tcp_flag
         f_i64[LAST_TS, slot] = ts_ns[i]
         f_i64[LAST_FRAME, slot] = frame[i]
         f_i64[PACKETS, slot] += 1
+        if flags & TH_FIN:
+            f_u8[CLOSE_BITS, slot] |= ORIG_FIN if d == 0 else RESP_FIN
+        if flags & TH_RST:
+            f_u8[CLOSE_BITS, slot] |= ANY_RST
+        out_base[0, i] = f_u32[BASE_SEQ + d, slot]
+        out_base[1, i] = f_u32[BASE_SEQ + 1 - d, slot]
         out_slot[i] = slot
         out_dir[i] = d
         out_new[i] = new
@@ -222,7 +239,9 @@ def rehash(table, new_table, f_u64, f_u32):
 class FlowTable:
     """The session table across batches: slots, session ids and the 4-tuple index."""
 
-    def __init__(self, capacity: int = 1024) -> None:
+    def __init__(self, capacity: int = 1024, idle_timeout_ns: int = 2**62, closed_linger_ns: int = 2**62) -> None:
+        self.idle_timeout_ns = idle_timeout_ns
+        self.closed_linger_ns = closed_linger_ns
         self.state = StateTable(FLOW_LAYOUT, capacity)
         self.table = np.full(4 * capacity, -1, np.int64)
         self.free_slots = np.arange(capacity - 1, -1, -1, dtype=np.int64)
@@ -253,14 +272,16 @@ class FlowTable:
             rehash(self.table, table, self.state.m["u64"], self.state.m["u32"])
             self.table = table
 
-    def assign(self, packets, out_slot: np.ndarray, out_dir: np.ndarray, out_new: np.ndarray) -> None:
-        """Fill slot, direction and new-session marks for a batch of TCP packets."""
+    def assign(self, packets, out_slot: np.ndarray, out_dir: np.ndarray, out_new: np.ndarray,
+               out_base: np.ndarray) -> None:
+        """Fill slot, direction, new-session marks and base sequence numbers for a batch of TCP packets."""
         self.reserve(len(packets))
         m = self.state.m
         assign_sessions(packets["src_hi"], packets["src_lo"], packets["dst_hi"], packets["dst_lo"],
                         packets["src_port"], packets["dst_port"], packets["tcp_flags"], packets["seq_raw"],
                         packets["ack_raw"], packets["ts_ns"], packets["frame"], self.table, self.counters,
-                        self.free_slots, _LIKELY, m["u64"], m["i64"], m["u32"], m["u8"], out_slot, out_dir, out_new)
+                        self.free_slots, _LIKELY, self.idle_timeout_ns, self.closed_linger_ns, m["u64"], m["i64"],
+                        m["u32"], m["u8"], out_slot, out_dir, out_new, out_base)
 
     def release(self, slots: np.ndarray) -> None:
         """Forget emitted sessions: free their slots and their 4-tuples' table entries."""

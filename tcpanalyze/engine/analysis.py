@@ -23,12 +23,12 @@ import pandas as pd
 from ..capture import BATCH_RECORDS, CaptureReader
 from ..decode import Decoder, PacketBatch, status
 from ..decode.columns import N_U32, OPT_SACK
-from ..flows import PACKETS, SESSION_ID, LAST_TS, FLIPPED, FlowTable
+from ..flows import ANY_RST, CLOSE_BITS, FLIPPED, LAST_TS, ORIG_FIN, PACKETS, RESP_FIN, SESSION_ID, FlowTable
 from ..packets import Accounting, iter_packet_batches
 from ..state import Rows, SlotAllocator, StateTable
 from . import kernels, zeek
 from .flags import flag_lists
-from .layout import DIRECTION_LAYOUT, FIN_TS, RST_TS, SEG_NEXT, SEGMENT_LAYOUT, SESSION_LAYOUT
+from .layout import DIRECTION_LAYOUT, SEG_NEXT, SEGMENT_LAYOUT, SESSION_LAYOUT
 from .session import session_records
 
 NS = 1_000_000_000
@@ -37,7 +37,7 @@ EMIT_CHUNK = 1 << 16
 
 # The packet of a one-packet session, set aside until the session needs analysis state.
 STASH_LAYOUT = {
-    "u32": Rows(("seq", "ack"), np.uint32),
+    "u32": Rows(("seq", "ack", "base_fwd", "base_rev"), np.uint32),
     "u16": Rows(("tcp_flags", "win", "mss"), np.uint16),
     "i32": Rows(("payload_len",), np.int32),
     "i64": Rows(("ts", "frame"), np.int64, -1),
@@ -52,10 +52,12 @@ class EngineOptions:
     # Window shift assumed when a session's SYNs were not captured (Wireshark's
     # default_window_scaling): -1 leaves such windows unscaled.
     default_window_scale: int = -1
-    # Emit a session this long after its last packet once it closed (FIN both ways or RST).
+    # A session that closed (FIN both ways, or RST) ends this long after its last packet: it
+    # is emitted, and a later packet on its 4-tuple starts a new session.
     closed_linger_s: float = 60.0
-    # Emit any session this long after its last packet.
-    idle_timeout_s: float = 3600.0
+    # Any session ends this long after its last packet. Off by default, as in Wireshark
+    # (captures with clock jumps would split sessions); set it for long or live captures.
+    idle_timeout_s: float = float("inf")
 
 
 class Engine:
@@ -68,7 +70,8 @@ class Engine:
     def __init__(self, options: EngineOptions | None = None, *, per_packet: bool = True) -> None:
         self.options = options or EngineOptions()
         self.per_packet = per_packet
-        self.flows = FlowTable()
+        self.flows = FlowTable(idle_timeout_ns=_ns(self.options.idle_timeout_s),
+                               closed_linger_ns=_ns(self.options.closed_linger_s))
         self.stash = StateTable(STASH_LAYOUT, self.flows.state.capacity)
         self.column = np.full(self.flows.state.capacity, -1, np.int64)  # flow slot -> state column
         self.sessions = StateTable(SESSION_LAYOUT, 0)
@@ -123,7 +126,8 @@ class Engine:
         slot = np.empty(n, np.int64)
         dirn = np.empty(n, np.uint8)
         new = np.empty(n, np.uint8)
-        self.flows.assign(packets, slot, dirn, new)
+        base = np.empty((2, n), np.uint32)
+        self.flows.assign(packets, slot, dirn, new, base)
         if n:
             self.latest_ts = max(self.latest_ts, int(packets["ts_ns"].max()))
         if self.per_packet:
@@ -140,11 +144,11 @@ class Engine:
         if replay.size:  # earlier lone packets first: they precede this batch in their sessions
             self._run_kernels(self._stash_rows(replay), self.column[replay])
             self.stash.reset(replay)
-        rows = _batch_rows(packets, slot, dirn, new)
+        rows = _batch_rows(packets, slot, dirn, new, base)
         out = self._run_kernels(rows, np.where(run, self.column[slot], -1))
         lone = np.flatnonzero(~run)
         if lone.size:
-            self._set_aside(packets, slot[lone], dirn[lone], new[lone], lone)
+            self._set_aside(packets, slot[lone], dirn[lone], new[lone], base[:, lone], lone)
         results = {"session_id": self.flows.state.m["i64"][SESSION_ID][slot], "direction": dirn}
         if self.per_packet:
             results.update({name: out[row] for name, row in kernels.OUT_ROWS.items()})
@@ -155,10 +159,10 @@ class Engine:
         self._reserve_segments(n)
         out = np.empty((kernels.N_OUT, n), np.int64)
         d, s, g = self.directions.m, self.sessions.m, self.segments.m
-        kernels.analyze_packets(rows["slot"], state_column, rows["dirn"], rows["new"], rows["tcp_flags"],
+        kernels.analyze_packets(state_column, rows["dirn"], rows["new"], rows["tcp_flags"],
                                 rows["seq_raw"], rows["ack_raw"], rows["win_raw"], rows["payload_len"],
                                 rows["ts_ns"], rows["frame"], rows["options"], rows["mss"], rows["wscale"],
-                                rows["sack_count"], rows["dec_u32"], self.flows.state.m["u32"], d["u32"], d["i64"],
+                                rows["sack_count"], rows["dec_u32"], rows["base"], d["u32"], d["i64"],
                                 d["sum"], d["f64"], d["i8"], s["i64"], g["u32"], g["i64"], self.pool,
                                 self.options.default_window_scale, out)
         z = self.zeek.m
@@ -167,9 +171,10 @@ class Engine:
                           *(z[k] for k in zeek.ZEEK_LAYOUT))
         return out
 
-    def _set_aside(self, packets: PacketBatch, slots, dirn, new, rows) -> None:
+    def _set_aside(self, packets: PacketBatch, slots, dirn, new, base, rows) -> None:
         m = self.stash.m
         m["u32"][0, slots], m["u32"][1, slots] = packets["seq_raw"][rows], packets["ack_raw"][rows]
+        m["u32"][2, slots], m["u32"][3, slots] = base[0], base[1]
         m["u16"][0, slots], m["u16"][1, slots] = packets["tcp_flags"][rows], packets["win_raw"][rows]
         m["u16"][2, slots] = packets["mss"][rows]
         m["i32"][0, slots] = packets["payload_len"][rows]
@@ -184,7 +189,8 @@ class Engine:
                 "seq_raw": m["u32"][0, slots], "ack_raw": m["u32"][1, slots], "win_raw": m["u16"][1, slots],
                 "payload_len": m["i32"][0, slots], "ts_ns": m["i64"][0, slots], "frame": m["i64"][1, slots],
                 "options": m["u8"][2, slots], "mss": m["u16"][2, slots], "wscale": m["u8"][3, slots],
-                "sack_count": np.zeros(n, np.uint8), "dec_u32": np.zeros((N_U32, n), np.uint32)}
+                "sack_count": np.zeros(n, np.uint8), "dec_u32": np.zeros((N_U32, n), np.uint32),
+                "base": m["u32"][2:4, slots]}
 
     # -- sessions -----------------------------------------------------------------------
     def emit(self, final: bool = False) -> Iterator[pd.DataFrame]:
@@ -193,14 +199,10 @@ class Engine:
         f_i64 = self.flows.state.m["i64"]
         live = np.flatnonzero(f_i64[SESSION_ID] >= 0)
         if not final and live.size:
+            # The flow table starts a new session for any later packet of these (same rule).
             idle = self.latest_ts - f_i64[LAST_TS][live]
-            col = self.column[live]
-            has_state = col >= 0
-            d_i64 = self.directions.m["i64"]
-            closed = np.zeros(live.size, np.bool_)
-            c = col[has_state]
-            closed[has_state] = ((d_i64[FIN_TS, 2 * c] >= 0) & (d_i64[FIN_TS, 2 * c + 1] >= 0)) | \
-                (d_i64[RST_TS, 2 * c] >= 0) | (d_i64[RST_TS, 2 * c + 1] >= 0)
+            bits = self.flows.state.m["u8"][CLOSE_BITS][live]
+            closed = ((bits & (ORIG_FIN | RESP_FIN)) == (ORIG_FIN | RESP_FIN)) | ((bits & ANY_RST) != 0)
             done = (idle > self.options.idle_timeout_s * NS) | (closed & (idle > self.options.closed_linger_s * NS))
             live = live[done]
         live = live[np.argsort(f_i64[SESSION_ID][live], kind="stable")]
@@ -226,11 +228,16 @@ class Engine:
         return records
 
 
-def _batch_rows(packets: PacketBatch, slot, dirn, new) -> dict[str, np.ndarray]:
+def _ns(seconds: float) -> int:
+    """Seconds as int64 nanoseconds, "never" (huge values) capped so the kernels can hold it."""
+    return int(min(seconds * NS, 2**62))
+
+
+def _batch_rows(packets: PacketBatch, slot, dirn, new, base) -> dict[str, np.ndarray]:
     names = ("tcp_flags", "seq_raw", "ack_raw", "win_raw", "payload_len", "ts_ns", "frame", "options", "mss",
              "wscale", "sack_count")
     return {"slot": slot, "dirn": dirn, "new": new, **{k: packets[k] for k in names},
-            "dec_u32": packets.matrices["u32"]}
+            "dec_u32": packets.matrices["u32"], "base": base}
 
 
 @dataclass
@@ -288,6 +295,9 @@ def _sessions_frame(chunks: list[pd.DataFrame]) -> pd.DataFrame:
     if not chunks:
         return session_records_empty()
     sessions = pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
+    for column in ("orig_addr", "resp_addr"):  # chunks carry different categories: unify them
+        if not isinstance(sessions[column].dtype, pd.CategoricalDtype):
+            sessions[column] = pd.api.types.union_categoricals([c[column] for c in chunks])
     if not sessions["session_id"].is_monotonic_increasing:
         sessions = sessions.sort_values("session_id", ignore_index=True)
     return sessions

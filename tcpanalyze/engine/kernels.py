@@ -19,10 +19,9 @@ from numba import njit
 from ..decode.columns import OPT_MSS, OPT_SACK, OPT_SACK_PERM, OPT_TIMESTAMP, OPT_WSCALE
 from ..decode.columns import SACK_LE1 as SACK_LE1_DECODE
 from ..decode.columns import SACK_RE1 as SACK_RE1_DECODE
-from ..flows import BASE_SEQ
 from . import flags as fl
 from .layout import (
-    BITS, BYTES_AFTER_PEER_FIN, DATA_PKTS, DUPACKNUM, FIN_ACKED, FIN_END, FIN_TS, FIRST_RTT, FLAG_COUNT,
+    BITS, BYTES_AFTER_PEER_FIN, DATA_PKTS, DSACKS, DUPACKNUM, FIN_ACKED, FIN_END, FIN_TS, FIRST_RTT, FLAG_COUNT,
     HANDSHAKE_ACK_TS, LAST_DATA_TS, LAST_SEQ, LASTACK, LASTACKTIME, LASTNONDUPACK, LASTSEGMENTFLAGS, LONGEST_IDLE,
     MAX_BIF, MAX_END, MAX_UNACKED_SEGMENTS, MAX_WIN, MAXSEQTOBEACKED, MIN_WIN, MRU_SYN_TS, MSS_VALUE, NEXTSEQ,
     NEXTSEQFRAME, NEXTSEQTIME, PAYLOAD_BYTES, PKTS, PREV_TS, RETRANS_BYTES, RETRANS_PKTS, RST_TS, RTT_AMBIGUOUS,
@@ -51,11 +50,12 @@ SACK_BLOCKS_FOR_BIF = 3
 
 # per-packet output rows (i64)
 OUT_FLAGS, OUT_DUPACK_NUM, OUT_DUPACK_FRAME, OUT_ACKS_FRAME, OUT_ACK_RTT, OUT_BIF, OUT_WIN, OUT_REL_SEQ, \
-    OUT_REL_ACK, OUT_RTO, OUT_RTO_FRAME = range(11)
-N_OUT = 11
+    OUT_REL_ACK, OUT_RTO, OUT_RTO_FRAME, OUT_IRTT, OUT_DSACK = range(13)
+N_OUT = 13
 OUT_ROWS = {"analysis_flags": OUT_FLAGS, "dupack_num": OUT_DUPACK_NUM, "dupack_frame": OUT_DUPACK_FRAME,
             "acks_frame": OUT_ACKS_FRAME, "ack_rtt_ns": OUT_ACK_RTT, "bytes_in_flight": OUT_BIF, "window": OUT_WIN,
-            "seq_rel": OUT_REL_SEQ, "ack_rel": OUT_REL_ACK, "rto_ns": OUT_RTO, "rto_frame": OUT_RTO_FRAME}
+            "seq_rel": OUT_REL_SEQ, "ack_rel": OUT_REL_ACK, "rto_ns": OUT_RTO, "rto_frame": OUT_RTO_FRAME,
+            "irtt_ns": OUT_IRTT, "dsack": OUT_DSACK}
 
 
 @njit(cache=True, inline="always")
@@ -138,23 +138,23 @@ def _scaled_window(win, flags, scale, default_scale):
 
 
 @njit(cache=True)
-def analyze_packets(slot, state_column, dirn, new, tcp_flags, seq, ack, win, payload_len, ts, frame, options, mss, wscale,
-                    sack_count, dec_u32, f_u32, d_u32, d_i64, d_sum, d_f64, d_i8, s_i64, seg_u32, seg_i64, pool,
+def analyze_packets(state_column, dirn, new, tcp_flags, seq, ack, win, payload_len, ts, frame, options, mss, wscale,
+                    sack_count, dec_u32, base, d_u32, d_i64, d_sum, d_f64, d_i8, s_i64, seg_u32, seg_i64, pool,
                     default_scale, out):
     """Analyse a batch of TCP packets in file order.
 
-    Packet columns: slot (flow slot), state_column (column of the session's analysis state;
-    packets with -1 are skipped and their output left untouched),
+    Packet columns: state_column (column of the session's analysis state; packets with -1
+    are skipped and their output left untouched),
     dirn (0 from originator), new (flows' mark), tcp_flags, seq, ack,
     win (raw), payload_len, ts (ns), frame, options (decode bits), mss, wscale, sack_count;
     dec_u32: the decoder's u32 matrix (for SACK edges, rows SACK_LE1.. of decode.columns).
-    f_u32: flow state (base sequence numbers). d_*: per-direction state, column slot*2+dir;
+    base: u32[2, n], the base sequence numbers of the packet's direction and the reverse one
+    at that packet (from the flow table). d_*: per-direction state, column state*2+dir;
     s_i64: per-session state; seg_*: unacked segment pool, pool = [free head, free count].
     default_scale: window shift to assume when no SYN was seen (-1: leave unscaled).
     out: i64[N_OUT, n] per-packet results (rows OUT_*).
     """
-    for i in range(slot.size):
-        fs = slot[i]
+    for i in range(state_column.size):
         s = state_column[i]
         if s < 0:
             continue  # a session's lone packet, set aside (see Engine)
@@ -177,7 +177,7 @@ def analyze_packets(slot, state_column, dirn, new, tcp_flags, seq, ack, win, pay
         out[OUT_RTO, i] = -1
         out[OUT_RTO_FRAME, i] = -1
 
-        if new[i] == 1 or new[i] == 2:
+        if new[i] == 1 or new[i] == 2 or new[i] == 5:
             # Wireshark starts each direction's window at G_MAXUINT32 ("not seen").
             d_u32[WINDOW, f] = U32
             d_u32[WINDOW, r] = U32
@@ -185,6 +185,9 @@ def analyze_packets(slot, state_column, dirn, new, tcp_flags, seq, ack, win, pay
             d_i8[WIN_SCALE, r] = SCALE_UNKNOWN
         if new[i] == 2 or new[i] == 3:
             aflags |= fl.REUSED_PORTS
+        if new[i] == 3:  # the side's base moved to the new ISN: its relative numbers restart
+            d_i64[LAST_SEQ, f] = -1
+            d_i64[MAX_END, f] = -1
         elif new[i] == 4:
             d_u32[NEXTSEQ, f] = d_u32[MAXSEQTOBEACKED, f]  # a repeated SYN rewinds nextseq
         if flags & TH_ACK:
@@ -339,13 +342,13 @@ def analyze_packets(slot, state_column, dirn, new, tcp_flags, seq, ack, win, pay
 
         # bytes in flight after this segment: span of the unacked list, relative to the base
         if ln != 0 and d_i64[SEGMENT_HEAD, f] >= 0 and (d_i8[BITS, f] & VALID_BIF):
-            base = np.int64(f_u32[BASE_SEQ + d, fs])
+            base_f = np.int64(base[0, i])
             idx = d_i64[SEGMENT_HEAD, f]
-            first = (np.int64(seg_u32[SEG_SEQ, idx]) - base) & U32
-            last = (np.int64(seg_u32[SEG_NEXTSEQ, idx]) - base) & U32
+            first = (np.int64(seg_u32[SEG_SEQ, idx]) - base_f) & U32
+            last = (np.int64(seg_u32[SEG_NEXTSEQ, idx]) - base_f) & U32
             while idx >= 0:
-                first = min(first, (np.int64(seg_u32[SEG_SEQ, idx]) - base) & U32)
-                last = max(last, (np.int64(seg_u32[SEG_NEXTSEQ, idx]) - base) & U32)
+                first = min(first, (np.int64(seg_u32[SEG_SEQ, idx]) - base_f) & U32)
+                last = max(last, (np.int64(seg_u32[SEG_NEXTSEQ, idx]) - base_f) & U32)
                 idx = seg_i64[SEG_NEXT, idx]
             in_flight = (last - first) & U32
             # minus what the peer's latest SACK blocks (Wireshark keeps 3) say was delivered
@@ -370,14 +373,25 @@ def analyze_packets(slot, state_column, dirn, new, tcp_flags, seq, ack, win, pay
         for k in range(n_sack):
             d_u32[SACK_LE1 + k, f] = dec_u32[SACK_LE1_DECODE + k, i]
             d_u32[SACK_RE1 + k, f] = dec_u32[SACK_RE1_DECODE + k, i]
+        # D-SACK (RFC 2883): the first block reports data already acknowledged (at or below
+        # the ACK) or lies inside the second block
+        out[OUT_DSACK, i] = 0
+        if n_sack > 0 and (flags & TH_ACK):
+            le1 = np.int64(dec_u32[SACK_LE1_DECODE, i])
+            re1 = np.int64(dec_u32[SACK_RE1_DECODE, i])
+            if seq_diff(re1, ak) <= 0 or (n_sack > 1 and seq_diff(le1, dec_u32[SACK_LE1_DECODE + 1, i]) >= 0
+                                          and seq_diff(re1, dec_u32[SACK_RE1_DECODE + 1, i]) <= 0):
+                out[OUT_DSACK, i] = 1
+                d_u32[DSACKS, f] += 1
+        out[OUT_IRTT, i] = s_i64[FIRST_RTT, s] if s_i64[FIRST_RTT, s] > 0 else -1
 
         out[OUT_FLAGS, i] = aflags
-        _account(i, fs, s, d, f, r, flags, sq, ak, w, ln, t, aflags, f_u32, d_u32, d_i64, d_sum, d_f64, d_i8, s_i64,
-                 default_scale, ambiguous, out)
+        _account(i, s, f, r, flags, sq, ak, w, ln, t, aflags, np.int64(base[0, i]), np.int64(base[1, i]), d_u32,
+                 d_i64, d_sum, d_f64, d_i8, s_i64, default_scale, ambiguous, out)
 
 
 @njit(cache=True, inline="always")
-def _account(i, fs, s, d, f, r, flags, sq, ak, w, ln, t, aflags, f_u32, d_u32, d_i64, d_sum, d_f64, d_i8, s_i64,
+def _account(i, s, f, r, flags, sq, ak, w, ln, t, aflags, base_f, base_r, d_u32, d_i64, d_sum, d_f64, d_i8, s_i64,
              default_scale, ambiguous, out):
     """Session statistics for one packet: bytes, counts, RTT, windows, stalls, close."""
     d_u32[PKTS, f] += 1
@@ -397,14 +411,14 @@ def _account(i, fs, s, d, f, r, flags, sq, ak, w, ln, t, aflags, f_u32, d_u32, d
         d_sum[UNIQUE_BYTES, f] += ln
 
     # 64-bit sequence numbers relative to each side's base
-    rel = unwrap((sq - np.int64(f_u32[BASE_SEQ + d, fs])) & U32, d_i64[LAST_SEQ, f])
+    rel = unwrap((sq - base_f) & U32, d_i64[LAST_SEQ, f])
     d_i64[LAST_SEQ, f] = rel
     end = rel + ln + (1 if flags & TH_SYN else 0) + (1 if flags & TH_FIN else 0)
     d_i64[MAX_END, f] = max(d_i64[MAX_END, f], end)
     out[OUT_REL_SEQ, i] = rel
     rel_ack = -1
     if flags & TH_ACK:
-        rel_ack = unwrap((ak - np.int64(f_u32[BASE_SEQ + 1 - d, fs])) & U32, d_i64[LAST_SEQ, r])
+        rel_ack = unwrap((ak - base_r) & U32, d_i64[LAST_SEQ, r])
     out[OUT_REL_ACK, i] = rel_ack
 
     if flags & TH_SYN:

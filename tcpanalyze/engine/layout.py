@@ -18,14 +18,14 @@ DIR_U32 = Rows((
     "sack_le1", "sack_le2", "sack_le3", "sack_le4", "sack_re1", "sack_re2", "sack_re3", "sack_re4",
     "sack_count", "segment_count", "mss",
     # counters
-    "pkts", "data_pkts", "retrans_pkts", "zw_count", "zw_probes", "rtt_n", "rtt_ambiguous",
+    "pkts", "data_pkts", "retrans_pkts", "zw_count", "zw_probes", "rtt_n", "rtt_ambiguous", "dsacks",
     *[f"count_{k}" for k in range(N_FLAGS)],
 ), np.uint32)
 (NEXTSEQ, MAXSEQTOBEACKED, LASTACK, WINDOW, LASTSEGMENTFLAGS, DUPACKNUM,
  SACK_LE1, SACK_LE2, SACK_LE3, SACK_LE4, SACK_RE1, SACK_RE2, SACK_RE3, SACK_RE4,
  SACK_COUNT, SEGMENT_COUNT, MSS_VALUE,
- PKTS, DATA_PKTS, RETRANS_PKTS, ZW_COUNT, ZW_PROBES, RTT_N, RTT_AMBIGUOUS) = range(24)
-FLAG_COUNT = 24  # + flag bit index
+ PKTS, DATA_PKTS, RETRANS_PKTS, ZW_COUNT, ZW_PROBES, RTT_N, RTT_AMBIGUOUS, DSACKS) = range(25)
+FLAG_COUNT = 25  # + flag bit index
 
 # times, frames and values that start as -1 ("not seen")
 DIR_I64 = Rows((

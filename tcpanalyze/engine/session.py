@@ -1,8 +1,7 @@
 """Session records: the state of emitted sessions turned into one row each.
 
 Everything here is vectorised over the emitted slots. Column names carry their unit and
-direction (``orig_`` / ``resp_``); the schema and meanings are listed in
-``tcpanalyze.frames.SESSION_COLUMNS``.
+direction (``orig_`` / ``resp_``); their meanings are listed in the README (sessions fields).
 """
 
 from __future__ import annotations
@@ -111,6 +110,7 @@ def session_records(engine: "Engine", slots: np.ndarray) -> pd.DataFrame:
         var = np.where(n > 1, (df[L.RTT_SUMSQ, cols] - n * mean * mean) / np.maximum(n - 1, 1), np.nan)
         rec[f"{side}_rtt_samples"] = n
         rec[f"{side}_rtt_ambiguous"] = du[L.RTT_AMBIGUOUS, cols]
+        rec[f"{side}_dsacks"] = du[L.DSACKS, cols]
         rec[f"{side}_rtt_min_ms"] = np.where(n > 0, di[L.RTT_MIN, cols] / 1e6, np.nan)
         rec[f"{side}_rtt_mean_ms"] = mean / 1e6
         rec[f"{side}_rtt_max_ms"] = np.where(n > 0, di[L.RTT_MAX, cols] / 1e6, np.nan)
@@ -172,7 +172,9 @@ def _close(state, o, r, di, dsum, d8, si, syn, synack, hs_ack, r_rst) -> dict[st
             (has_rst, "CLOSED"),
             (my_fin & ~peer_fin & my_acked, "FIN-WAIT-2"), (my_fin & ~peer_fin, "FIN-WAIT-1"),
             (~my_fin & peer_fin, "CLOSE-WAIT"),
-            (my_fin & peer_fin & my_first & my_acked, "TIME-WAIT"), (my_fin & peer_fin & my_first, "CLOSING"),
+            # the first closer, or both sides of a simultaneous close (RFC 9293 §3.6 case 2)
+            (my_fin & peer_fin & (my_first | simultaneous) & my_acked, "TIME-WAIT"),
+            (my_fin & peer_fin & (my_first | simultaneous), "CLOSING"),
             (my_fin & peer_fin & my_acked, "CLOSED"), (my_fin & peer_fin, "LAST-ACK"),
             (((bits & L.SENT_SYN) != 0) & ~(((d8[L.BITS, peer] & L.SENT_SYNACK) != 0)), "SYN-SENT"),
             (((bits & L.SENT_SYNACK) != 0) & ~hs_ack & ((bits & L.IS_FIRST_ACK) != 0), "SYN-RECEIVED"),

@@ -85,3 +85,20 @@ def test_every_difference_from_wireshark_is_documented():
     stale = sorted(documented - set(differences))
     assert not undocumented, f"differences missing from {DIFFERENCES_DOC.name}: {undocumented[:30]}"
     assert not stale, f"{DIFFERENCES_DOC.name} lists differences that no longer occur: {stale[:30]}"
+
+
+def test_dsack_packets_are_the_ones_wireshark_marks():
+    """Our ``dsack`` column agrees with tshark's tcp.options.sack.dsack on every capture."""
+    seen = 0
+    for path in corpus_files() + sample_files():
+        try:
+            packets = tcpanalyze.analyze(str(path)).packets
+        except CaptureError:
+            continue
+        ours = set(packets.frame[packets.dsack == 1].tolist())
+        out = subprocess.run(["tshark", "-n", "-r", str(path), "-Y", "tcp.options.sack.dsack", "-T", "fields",
+                              "-e", "frame.number"], capture_output=True, text=True, timeout=300).stdout
+        theirs = {int(f) for f in out.split()} & set(packets.frame.tolist())
+        assert ours == theirs, f"{path.name}: only ours {sorted(ours - theirs)[:10]}, only tshark {sorted(theirs - ours)[:10]}"
+        seen += len(ours)
+    assert seen >= 20, "the corpus holds D-SACK blocks; finding none means the check is broken"

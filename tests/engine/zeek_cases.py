@@ -41,7 +41,7 @@ def zeek_sessions(path: Path | str, bad_checksum: tuple[int, ...] = ()) -> list[
     n = len(packets)
     flows = FlowTable(8)
     slot, dirn, new = np.empty(n, np.int64), np.empty(n, np.uint8), np.empty(n, np.uint8)
-    flows.assign(packets, slot, dirn, new)
+    flows.assign(packets, slot, dirn, new, np.empty((2, n), np.uint32))
     table = StateTable(ZEEK_LAYOUT, flows.state.capacity)
     bad = np.zeros(n, np.bool_)
     bad[list(bad_checksum)] = True
