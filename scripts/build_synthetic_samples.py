@@ -704,7 +704,7 @@ def case_pcapng_multi_iface() -> Sample:
             cap.tcp(per_iface[i][step], link, ts_ns=ts, iface=i)
     ng = Pcapng("<")
     ng.shb("<", SHB_OPTIONS)
-    for link, lt, tsresol, off, _ in ifaces:
+    for _link, lt, tsresol, off, _ in ifaces:
         ng.idb(lt, name={LINKTYPE_ETHERNET: "eth0", LINKTYPE_RAW: "tun0", LINKTYPE_LINUX_SLL: "any"}[lt],
                tsresol=tsresol, tsoffset_s=off)
     for rec in cap.records:
