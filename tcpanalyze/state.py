@@ -26,31 +26,49 @@ class Rows:
 
 
 class StateTable:
-    """Matrices ``{key: ndarray[len(rows), capacity]}`` that grow and reset by column."""
+    """Matrices ``{key: ndarray[len(rows), capacity]}`` that grow and reset by column.
 
-    def __init__(self, layout: dict[str, Rows], capacity: int) -> None:
+    ``record_major=True`` stores them transposed, ``[capacity, len(rows)]``: all fields of one
+    entry (a session, a direction) are then adjacent in memory, which is what a kernel that
+    jumps from session to session wants. Kernels index such tables ``m[entry, ROW]``.
+    """
+
+    def __init__(self, layout: dict[str, Rows], capacity: int, *, record_major: bool = False) -> None:
         self.layout = layout
         self.capacity = capacity
-        self.m = {k: np.full((len(r.names), capacity), r.initial, dtype=r.dtype) for k, r in layout.items()}
+        self.record_major = record_major
+        self.m = {k: np.full(self._shape(len(r.names), capacity), r.initial, dtype=r.dtype) for k, r in layout.items()}
+
+    def _shape(self, rows: int, capacity: int) -> tuple[int, int]:
+        return (capacity, rows) if self.record_major else (rows, capacity)
 
     def grow(self, capacity: int) -> None:
-        """Make room for ``capacity`` columns, keeping the existing ones."""
+        """Make room for ``capacity`` entries, keeping the existing ones."""
         if capacity <= self.capacity:
             return
         for k, rows in self.layout.items():
-            bigger = np.empty((len(rows.names), capacity), dtype=rows.dtype)
-            bigger[:, : self.capacity] = self.m[k]
-            bigger[:, self.capacity :] = rows.initial
+            bigger = np.empty(self._shape(len(rows.names), capacity), dtype=rows.dtype)
+            if self.record_major:
+                bigger[: self.capacity] = self.m[k]
+                bigger[self.capacity :] = rows.initial
+            else:
+                bigger[:, : self.capacity] = self.m[k]
+                bigger[:, self.capacity :] = rows.initial
             self.m[k] = bigger
         self.capacity = capacity
 
     def reset(self, columns: np.ndarray) -> None:
-        """Put the given columns back to their initial values."""
+        """Put the given entries back to their initial values."""
         for k, rows in self.layout.items():
-            self.m[k][:, columns] = rows.initial
+            if self.record_major:
+                self.m[k][columns] = rows.initial
+            else:
+                self.m[k][:, columns] = rows.initial
 
     def column(self, key: str, name: str) -> np.ndarray:
-        return self.m[key][self.layout[key].index(name)]
+        """One field of every entry (a view)."""
+        row = self.layout[key].index(name)
+        return self.m[key][:, row] if self.record_major else self.m[key][row]
 
     @property
     def nbytes(self) -> int:

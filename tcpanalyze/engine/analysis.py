@@ -28,7 +28,7 @@ from ..packets import Accounting, iter_packet_batches
 from ..state import Rows, SlotAllocator, StateTable
 from . import kernels, zeek
 from .flags import flag_lists
-from .layout import DIRECTION_LAYOUT, SEG_NEXT, SEGMENT_LAYOUT, SESSION_LAYOUT
+from .layout import DIRECTION_LAYOUT, SEGMENT_LAYOUT, SESSION_LAYOUT
 from .session import session_records
 
 NS = 1_000_000_000
@@ -74,11 +74,11 @@ class Engine:
                                closed_linger_ns=_ns(self.options.closed_linger_s))
         self.stash = StateTable(STASH_LAYOUT, self.flows.state.capacity)
         self.column = np.full(self.flows.state.capacity, -1, np.int64)  # flow slot -> state column
-        self.sessions = StateTable(SESSION_LAYOUT, 0)
+        self.sessions = StateTable(SESSION_LAYOUT, 0, record_major=True)
         self.columns = SlotAllocator(self.sessions)
-        self.directions = StateTable(DIRECTION_LAYOUT, 0)  # column * 2 + direction
-        self.zeek = StateTable(zeek.ZEEK_LAYOUT, 0)
-        self.segments = StateTable(SEGMENT_LAYOUT, 0)
+        self.directions = StateTable(DIRECTION_LAYOUT, 0, record_major=True)  # column * 2 + direction
+        self.zeek = zeek.zeek_table(0)
+        self.segments = StateTable(SEGMENT_LAYOUT, 0, record_major=True)
         self.flipped = np.zeros(0, np.uint8)  # by state column: Zeek's '^' for the session
         self.pool = np.array([-1, 0], np.int64)  # free-list head, free count
         self.latest_ts = 0
@@ -107,7 +107,7 @@ class Engine:
         old = self.segments.capacity
         new = max(old + old // 2, old + n - int(self.pool[1]), 4096)
         self.segments.grow(new)
-        nxt = self.segments.m["i64"][SEG_NEXT]
+        nxt = self.segments.column("i64", "next")
         nxt[old : new - 1] = np.arange(old + 1, new)
         nxt[new - 1] = self.pool[0]
         self.pool[0] = old

@@ -76,14 +76,14 @@ def unwrap(raw_rel, last):
 @njit(cache=True, inline="always")
 def _alloc_segment(pool, seg_i64):
     idx = pool[0]
-    pool[0] = seg_i64[SEG_NEXT, idx]
+    pool[0] = seg_i64[idx, SEG_NEXT]
     pool[1] -= 1
     return idx
 
 
 @njit(cache=True, inline="always")
 def _free_segment(pool, seg_i64, idx):
-    seg_i64[SEG_NEXT, idx] = pool[0]
+    seg_i64[idx, SEG_NEXT] = pool[0]
     pool[0] = idx
     pool[1] += 1
 
@@ -92,13 +92,13 @@ def _free_segment(pool, seg_i64, idx):
 def release_segments(columns, d_u32, d_i64, seg_i64, pool):
     """Return every unacked segment of the given direction columns to the pool."""
     for c in columns:
-        idx = d_i64[SEGMENT_HEAD, c]
+        idx = d_i64[c, SEGMENT_HEAD]
         while idx >= 0:
-            nxt = seg_i64[SEG_NEXT, idx]
+            nxt = seg_i64[idx, SEG_NEXT]
             _free_segment(pool, seg_i64, idx)
             idx = nxt
-        d_i64[SEGMENT_HEAD, c] = -1
-        d_u32[SEGMENT_COUNT, c] = 0
+        d_i64[c, SEGMENT_HEAD] = -1
+        d_u32[c, SEGMENT_COUNT] = 0
 
 
 @njit(cache=True, inline="always")
@@ -106,23 +106,23 @@ def _take_options(f, r, flags, options, mss, wscale, d_u32, d_i8):
     """Options, after the sequence analysis as in Wireshark: the window scale (clamped to 14,
     stored from any segment carrying it), MSS, SACK-permitted and timestamps from SYNs; then
     Wireshark's check that scaling is off unless both SYNs offered it."""
-    bits = d_i8[BITS, f]
+    bits = d_i8[f, BITS]
     if options & OPT_WSCALE:
-        d_i8[WIN_SCALE, f] = min(np.int64(wscale), MAX_WINDOW_SHIFT)
+        d_i8[f, WIN_SCALE] = min(np.int64(wscale), MAX_WINDOW_SHIFT)
         bits |= WSCALE_OPTION
     if flags & TH_SYN:
         if options & OPT_MSS:
-            d_u32[MSS_VALUE, f] = mss
+            d_u32[f, MSS_VALUE] = mss
         if options & OPT_SACK_PERM:
             bits |= SACK_PERMITTED
         if options & OPT_TIMESTAMP:
             bits |= TIMESTAMPS
-        if d_i8[WIN_SCALE, f] == SCALE_UNKNOWN:
-            d_i8[WIN_SCALE, f] = SCALE_NONE
-            d_i8[WIN_SCALE, r] = SCALE_NONE
-        elif (flags & TH_ACK) and d_i8[WIN_SCALE, r] == SCALE_NONE:
-            d_i8[WIN_SCALE, f] = SCALE_NONE
-    d_i8[BITS, f] = bits
+        if d_i8[f, WIN_SCALE] == SCALE_UNKNOWN:
+            d_i8[f, WIN_SCALE] = SCALE_NONE
+            d_i8[r, WIN_SCALE] = SCALE_NONE
+        elif (flags & TH_ACK) and d_i8[r, WIN_SCALE] == SCALE_NONE:
+            d_i8[f, WIN_SCALE] = SCALE_NONE
+    d_i8[f, BITS] = bits
 
 
 @njit(cache=True, inline="always")
@@ -179,27 +179,27 @@ def analyze_packets(state_column, dirn, new, tcp_flags, seq, ack, win, payload_l
 
         if new[i] == 1 or new[i] == 2 or new[i] == 5:
             # Wireshark starts each direction's window at G_MAXUINT32 ("not seen").
-            d_u32[WINDOW, f] = U32
-            d_u32[WINDOW, r] = U32
-            d_i8[WIN_SCALE, f] = SCALE_UNKNOWN
-            d_i8[WIN_SCALE, r] = SCALE_UNKNOWN
+            d_u32[f, WINDOW] = U32
+            d_u32[r, WINDOW] = U32
+            d_i8[f, WIN_SCALE] = SCALE_UNKNOWN
+            d_i8[r, WIN_SCALE] = SCALE_UNKNOWN
         if new[i] == 2 or new[i] == 3:
             aflags |= fl.REUSED_PORTS
         if new[i] == 3:  # the side's base moved to the new ISN: its relative numbers restart
-            d_i64[LAST_SEQ, f] = -1
-            d_i64[MAX_END, f] = -1
+            d_i64[f, LAST_SEQ] = -1
+            d_i64[f, MAX_END] = -1
         elif new[i] == 4:
-            d_u32[NEXTSEQ, f] = d_u32[MAXSEQTOBEACKED, f]  # a repeated SYN rewinds nextseq
+            d_u32[f, NEXTSEQ] = d_u32[f, MAXSEQTOBEACKED]  # a repeated SYN rewinds nextseq
         if flags & TH_ACK:
-            d_i8[BITS, r] |= VALID_BIF
+            d_i8[r, BITS] |= VALID_BIF
 
-        nextseq = np.int64(d_u32[NEXTSEQ, f])
-        lastack = np.int64(d_u32[LASTACK, f])
-        window = np.int64(d_u32[WINDOW, f])
+        nextseq = np.int64(d_u32[f, NEXTSEQ])
+        lastack = np.int64(d_u32[f, LASTACK])
+        window = np.int64(d_u32[f, WINDOW])
         no_sfr = (flags & SFR) == 0
         jump = False
         # 1. zero window probe
-        if ln == 1 and sq == nextseq and d_u32[WINDOW, r] == 0:
+        if ln == 1 and sq == nextseq and d_u32[r, WINDOW] == 0:
             aflags |= fl.ZERO_WINDOW_PROBE
             jump = True
         if not jump:
@@ -209,7 +209,7 @@ def analyze_packets(state_column, dirn, new, tcp_flags, seq, ack, win, payload_l
             # 3. previous segment not captured
             if nextseq != 0 and seq_diff(sq, nextseq) > 0 and not (flags & TH_RST):
                 aflags |= fl.LOST_SEGMENT
-                d_i8[BITS, f] &= ~VALID_BIF
+                d_i8[f, BITS] &= ~VALID_BIF
             # 4. keep-alive
             if ln <= 1 and sq == ((nextseq - 1) & U32) and no_sfr:
                 aflags |= fl.KEEP_ALIVE
@@ -217,58 +217,58 @@ def analyze_packets(state_column, dirn, new, tcp_flags, seq, ack, win, payload_l
             if ln == 0 and w != 0 and w != window and sq == nextseq and ak == lastack and no_sfr:
                 aflags |= fl.WINDOW_UPDATE
             # 6. window full
-            rscale = np.int64(d_i8[WIN_SCALE, r])
+            rscale = np.int64(d_i8[r, WIN_SCALE])
             if ln > 0 and rscale != SCALE_UNKNOWN and no_sfr:
-                shift = 0 if (rscale == SCALE_NONE or (d_i8[BITS, r] & IS_FIRST_ACK)) else rscale
-                edge = (np.int64(d_u32[LASTACK, r]) + ((np.int64(d_u32[WINDOW, r]) << shift) & U32)) & U32
+                shift = 0 if (rscale == SCALE_NONE or (d_i8[r, BITS] & IS_FIRST_ACK)) else rscale
+                edge = (np.int64(d_u32[r, LASTACK]) + ((np.int64(d_u32[r, WINDOW]) << shift) & U32)) & U32
                 if ((sq + ln) & U32) == edge:
                     aflags |= fl.WINDOW_FULL
             same = ln == 0 and sq == nextseq and ak == lastack and no_sfr
             # 7. keep-alive ACK
-            if same and w != 0 and w == window and (d_u32[LASTSEGMENTFLAGS, r] & fl.KEEP_ALIVE):
+            if same and w != 0 and w == window and (d_u32[r, LASTSEGMENTFLAGS] & fl.KEEP_ALIVE):
                 aflags |= fl.KEEP_ALIVE_ACK
                 jump = True
             # 8. zero window probe ACK
-            elif same and w == 0 and w == window and (d_u32[LASTSEGMENTFLAGS, r] & fl.ZERO_WINDOW_PROBE):
+            elif same and w == 0 and w == window and (d_u32[r, LASTSEGMENTFLAGS] & fl.ZERO_WINDOW_PROBE):
                 aflags |= fl.ZERO_WINDOW_PROBE_ACK
                 jump = True
             # 9. duplicate ACK
             elif same and w != 0 and w == window:
                 # -1 (set by an ACK of unseen data) restarts the count at 1, as in Wireshark
-                d_u32[DUPACKNUM, f] = 1 if d_u32[DUPACKNUM, f] == U32 else d_u32[DUPACKNUM, f] + 1
+                d_u32[f, DUPACKNUM] = 1 if d_u32[f, DUPACKNUM] == U32 else d_u32[f, DUPACKNUM] + 1
                 aflags |= fl.DUPLICATE_ACK
-                out[OUT_DUPACK_NUM, i] = d_u32[DUPACKNUM, f]
-                out[OUT_DUPACK_FRAME, i] = d_i64[LASTNONDUPACK, f]
+                out[OUT_DUPACK_NUM, i] = d_u32[f, DUPACKNUM]
+                out[OUT_DUPACK_FRAME, i] = d_i64[f, LASTNONDUPACK]
         # after the jump target
         if ak != lastack:
-            d_i64[LASTNONDUPACK, f] = fr
-            d_u32[DUPACKNUM, f] = 0
+            d_i64[f, LASTNONDUPACK] = fr
+            d_u32[f, DUPACKNUM] = 0
         # 10. ACKed segment that was not captured
-        maxtobeacked_r = np.int64(d_u32[MAXSEQTOBEACKED, r])
+        maxtobeacked_r = np.int64(d_u32[r, MAXSEQTOBEACKED])
         if (flags & TH_ACK) and maxtobeacked_r != 0 and seq_diff(ak, maxtobeacked_r) > 0:
-            if seq_diff(maxtobeacked_r, d_u32[NEXTSEQ, r]) < 0:
-                d_u32[MAXSEQTOBEACKED, r] = d_u32[NEXTSEQ, r]
+            if seq_diff(maxtobeacked_r, d_u32[r, NEXTSEQ]) < 0:
+                d_u32[r, MAXSEQTOBEACKED] = d_u32[r, NEXTSEQ]
                 aflags |= fl.ACK_LOST_SEGMENT
             else:
                 # The peer is stalled on pure ACKs: flag only once per lost segment. Wireshark
                 # marks this by setting the peer's (unsigned) dup-ACK counter to -1, which
                 # also satisfies its ">= 2 duplicate ACKs" test for fast retransmissions.
-                if d_u32[DUPACKNUM, r] == 0:
+                if d_u32[r, DUPACKNUM] == 0:
                     aflags |= fl.ACK_LOST_SEGMENT
-                d_u32[DUPACKNUM, r] = U32
+                d_u32[r, DUPACKNUM] = U32
         # 11. retransmission family: spurious, fast retransmission, out-of-order, retransmission
         syn_fin = 1 if flags & (TH_SYN | TH_FIN) else 0
         if (ln > 0 or syn_fin) and not (aflags & fl.KEEP_ALIVE):
             seq_not_advanced = nextseq != 0 and seq_diff(sq, nextseq) < 0
             if ln > 1 and ((nextseq - 1) & U32) == sq:
                 seq_not_advanced = False  # new data right after a zero-window probe byte
-            lastack_r = np.int64(d_u32[LASTACK, r])
-            since_ack = t - d_i64[LASTACKTIME, r]
-            since_next = t - d_i64[NEXTSEQTIME, f]
-            threshold = s_i64[FIRST_RTT, s] if s_i64[FIRST_RTT, s] != 0 else OUT_OF_ORDER_DEFAULT_NS
+            lastack_r = np.int64(d_u32[r, LASTACK])
+            since_ack = t - d_i64[r, LASTACKTIME]
+            since_next = t - d_i64[f, NEXTSEQTIME]
+            threshold = s_i64[s, FIRST_RTT] if s_i64[s, FIRST_RTT] != 0 else OUT_OF_ORDER_DEFAULT_NS
             if ln > 0 and lastack_r != 0 and seq_diff((sq + ln) & U32, lastack_r) <= 0:
                 aflags |= fl.SPURIOUS_RETRANSMISSION | fl.RETRANSMISSION
-            elif (seq_not_advanced and d_u32[DUPACKNUM, r] >= 2 and lastack_r == sq
+            elif (seq_not_advanced and d_u32[r, DUPACKNUM] >= 2 and lastack_r == sq
                     and since_ack < FAST_RETRANSMISSION_WINDOW_NS):
                 aflags |= fl.FAST_RETRANSMISSION | fl.RETRANSMISSION
             elif seq_not_advanced and since_next < threshold and nextseq != ((sq + ln + syn_fin) & U32):
@@ -276,55 +276,55 @@ def analyze_packets(state_column, dirn, new, tcp_flags, seq, ack, win, payload_l
             elif seq_not_advanced:
                 aflags |= fl.RETRANSMISSION
                 # RTO: since the eldest unacked segment (else the one that set nextseq)
-                rto_ts = d_i64[NEXTSEQTIME, f]
-                rto_frame = d_i64[NEXTSEQFRAME, f]
-                idx = d_i64[SEGMENT_HEAD, f]
+                rto_ts = d_i64[f, NEXTSEQTIME]
+                rto_frame = d_i64[f, NEXTSEQFRAME]
+                idx = d_i64[f, SEGMENT_HEAD]
                 while idx >= 0:
-                    rto_ts = seg_i64[SEG_TS, idx]
-                    rto_frame = seg_i64[SEG_FRAME, idx]
-                    idx = seg_i64[SEG_NEXT, idx]
+                    rto_ts = seg_i64[idx, SEG_TS]
+                    rto_frame = seg_i64[idx, SEG_FRAME]
+                    idx = seg_i64[idx, SEG_NEXT]
                 out[OUT_RTO, i] = t - rto_ts
                 out[OUT_RTO_FRAME, i] = rto_frame
 
         # remember the segment as unacked, and advance nextseq / maxseqtobeacked
         seg_end = (sq + ln) & U32
-        if (ln > 0 or syn_fin) and d_u32[SEGMENT_COUNT, f] < MAX_UNACKED_SEGMENTS:
+        if (ln > 0 or syn_fin) and d_u32[f, SEGMENT_COUNT] < MAX_UNACKED_SEGMENTS:
             seg_end = (seg_end + syn_fin) & U32
             idx = _alloc_segment(pool, seg_i64)
-            seg_u32[SEG_SEQ, idx] = sq
-            seg_u32[SEG_NEXTSEQ, idx] = seg_end
-            seg_i64[SEG_TS, idx] = t
-            seg_i64[SEG_FRAME, idx] = fr
-            seg_i64[SEG_RETRANSMITTED, idx] = 1 if aflags & fl.ANY_RETRANSMISSION else 0
-            seg_i64[SEG_NEXT, idx] = d_i64[SEGMENT_HEAD, f]
-            d_i64[SEGMENT_HEAD, f] = idx
-            d_u32[SEGMENT_COUNT, f] += 1
+            seg_u32[idx, SEG_SEQ] = sq
+            seg_u32[idx, SEG_NEXTSEQ] = seg_end
+            seg_i64[idx, SEG_TS] = t
+            seg_i64[idx, SEG_FRAME] = fr
+            seg_i64[idx, SEG_RETRANSMITTED] = 1 if aflags & fl.ANY_RETRANSMISSION else 0
+            seg_i64[idx, SEG_NEXT] = d_i64[f, SEGMENT_HEAD]
+            d_i64[f, SEGMENT_HEAD] = idx
+            d_u32[f, SEGMENT_COUNT] += 1
         not_probe = not (aflags & fl.ZERO_WINDOW_PROBE)
-        if (seq_diff(seg_end, d_u32[NEXTSEQ, f]) > 0 or d_u32[NEXTSEQ, f] == 0) and not_probe:
-            d_u32[NEXTSEQ, f] = seg_end
-            d_i64[NEXTSEQFRAME, f] = fr
-            d_i64[NEXTSEQTIME, f] = t
-        if (sq == d_u32[MAXSEQTOBEACKED, f] or d_u32[MAXSEQTOBEACKED, f] == 0) and not_probe:
-            d_u32[MAXSEQTOBEACKED, f] = d_u32[NEXTSEQ, f]
-        d_u32[WINDOW, f] = w
-        d_u32[LASTACK, f] = ak
-        d_i64[LASTACKTIME, f] = t
-        d_u32[LASTSEGMENTFLAGS, f] = aflags
+        if (seq_diff(seg_end, d_u32[f, NEXTSEQ]) > 0 or d_u32[f, NEXTSEQ] == 0) and not_probe:
+            d_u32[f, NEXTSEQ] = seg_end
+            d_i64[f, NEXTSEQFRAME] = fr
+            d_i64[f, NEXTSEQTIME] = t
+        if (sq == d_u32[f, MAXSEQTOBEACKED] or d_u32[f, MAXSEQTOBEACKED] == 0) and not_probe:
+            d_u32[f, MAXSEQTOBEACKED] = d_u32[f, NEXTSEQ]
+        d_u32[f, WINDOW] = w
+        d_u32[f, LASTACK] = ak
+        d_i64[f, LASTACKTIME] = t
+        d_u32[f, LASTSEGMENTFLAGS] = aflags
 
         # this ACK removes what it acknowledges from the peer's unacked list
         ambiguous = False
         prev = -1
-        idx = d_i64[SEGMENT_HEAD, r]
+        idx = d_i64[r, SEGMENT_HEAD]
         while idx >= 0:
-            nxt = seg_i64[SEG_NEXT, idx]
-            seg_next = np.int64(seg_u32[SEG_NEXTSEQ, idx])
+            nxt = seg_i64[idx, SEG_NEXT]
+            seg_next = np.int64(seg_u32[idx, SEG_NEXTSEQ])
             if ak == seg_next:
-                out[OUT_ACKS_FRAME, i] = seg_i64[SEG_FRAME, idx]
-                out[OUT_ACK_RTT, i] = t - seg_i64[SEG_TS, idx]
-                if seg_i64[SEG_RETRANSMITTED, idx]:
+                out[OUT_ACKS_FRAME, i] = seg_i64[idx, SEG_FRAME]
+                out[OUT_ACK_RTT, i] = t - seg_i64[idx, SEG_TS]
+                if seg_i64[idx, SEG_RETRANSMITTED]:
                     ambiguous = True
-            elif seq_diff(ak, seg_u32[SEG_SEQ, idx]) > 0 and seq_diff(ak, seg_next) <= 0:
-                seg_u32[SEG_SEQ, idx] = ak  # partly acknowledged: keep the rest
+            elif seq_diff(ak, seg_u32[idx, SEG_SEQ]) > 0 and seq_diff(ak, seg_next) <= 0:
+                seg_u32[idx, SEG_SEQ] = ak  # partly acknowledged: keep the rest
                 prev = idx
                 idx = nxt
                 continue
@@ -333,46 +333,46 @@ def analyze_packets(state_column, dirn, new, tcp_flags, seq, ack, win, payload_l
                 idx = nxt
                 continue
             if prev < 0:
-                d_i64[SEGMENT_HEAD, r] = nxt
+                d_i64[r, SEGMENT_HEAD] = nxt
             else:
-                seg_i64[SEG_NEXT, prev] = nxt
+                seg_i64[prev, SEG_NEXT] = nxt
             _free_segment(pool, seg_i64, idx)
-            d_u32[SEGMENT_COUNT, r] -= 1
+            d_u32[r, SEGMENT_COUNT] -= 1
             idx = nxt
 
         # bytes in flight after this segment: span of the unacked list, relative to the base
-        if ln != 0 and d_i64[SEGMENT_HEAD, f] >= 0 and (d_i8[BITS, f] & VALID_BIF):
+        if ln != 0 and d_i64[f, SEGMENT_HEAD] >= 0 and (d_i8[f, BITS] & VALID_BIF):
             base_f = np.int64(base[0, i])
-            idx = d_i64[SEGMENT_HEAD, f]
-            first = (np.int64(seg_u32[SEG_SEQ, idx]) - base_f) & U32
-            last = (np.int64(seg_u32[SEG_NEXTSEQ, idx]) - base_f) & U32
+            idx = d_i64[f, SEGMENT_HEAD]
+            first = (np.int64(seg_u32[idx, SEG_SEQ]) - base_f) & U32
+            last = (np.int64(seg_u32[idx, SEG_NEXTSEQ]) - base_f) & U32
             while idx >= 0:
-                first = min(first, (np.int64(seg_u32[SEG_SEQ, idx]) - base_f) & U32)
-                last = max(last, (np.int64(seg_u32[SEG_NEXTSEQ, idx]) - base_f) & U32)
-                idx = seg_i64[SEG_NEXT, idx]
+                first = min(first, (np.int64(seg_u32[idx, SEG_SEQ]) - base_f) & U32)
+                last = max(last, (np.int64(seg_u32[idx, SEG_NEXTSEQ]) - base_f) & U32)
+                idx = seg_i64[idx, SEG_NEXT]
             in_flight = (last - first) & U32
             # minus what the peer's latest SACK blocks (Wireshark keeps 3) say was delivered
-            for k in range(min(np.int64(d_u32[SACK_COUNT, r]), SACK_BLOCKS_FOR_BIF)):
-                in_flight = (in_flight - ((np.int64(d_u32[SACK_RE1 + k, r]) - np.int64(d_u32[SACK_LE1 + k, r])) & U32)) & U32
+            for k in range(min(np.int64(d_u32[r, SACK_COUNT]), SACK_BLOCKS_FOR_BIF)):
+                in_flight = (in_flight - ((np.int64(d_u32[r, SACK_RE1 + k]) - np.int64(d_u32[r, SACK_LE1 + k])) & U32)) & U32
             if 0 < in_flight < MAX_BYTES_IN_FLIGHT:
                 out[OUT_BIF, i] = in_flight - syn_fin
 
         _take_options(f, r, flags, options[i], mss[i], wscale[i], d_u32, d_i8)
         if flags & TH_SYN:
-            d_i8[BITS, f] |= IS_FIRST_ACK
+            d_i8[f, BITS] |= IS_FIRST_ACK
             if not flags & TH_ACK:
-                s_i64[MRU_SYN_TS, s] = t
+                s_i64[s, MRU_SYN_TS] = t
         if (flags & (TH_SYN | TH_ACK)) == TH_ACK:
             # initial RTT: the first ACK without SYN after the most recent SYN
-            if s_i64[MRU_SYN_TS, s] != 0 and s_i64[FIRST_RTT, s] == 0:
-                s_i64[FIRST_RTT, s] = t - s_i64[MRU_SYN_TS, s]
-            d_i8[BITS, f] &= ~IS_FIRST_ACK
+            if s_i64[s, MRU_SYN_TS] != 0 and s_i64[s, FIRST_RTT] == 0:
+                s_i64[s, FIRST_RTT] = t - s_i64[s, MRU_SYN_TS]
+            d_i8[f, BITS] &= ~IS_FIRST_ACK
         # SACK blocks of this direction's latest segment
         n_sack = sack_count[i] if options[i] & OPT_SACK else 0
-        d_u32[SACK_COUNT, f] = n_sack
+        d_u32[f, SACK_COUNT] = n_sack
         for k in range(n_sack):
-            d_u32[SACK_LE1 + k, f] = dec_u32[SACK_LE1_DECODE + k, i]
-            d_u32[SACK_RE1 + k, f] = dec_u32[SACK_RE1_DECODE + k, i]
+            d_u32[f, SACK_LE1 + k] = dec_u32[SACK_LE1_DECODE + k, i]
+            d_u32[f, SACK_RE1 + k] = dec_u32[SACK_RE1_DECODE + k, i]
         # D-SACK (RFC 2883): the first block reports data already acknowledged (at or below
         # the ACK) or lies inside the second block
         out[OUT_DSACK, i] = 0
@@ -382,8 +382,8 @@ def analyze_packets(state_column, dirn, new, tcp_flags, seq, ack, win, payload_l
             if seq_diff(re1, ak) <= 0 or (n_sack > 1 and seq_diff(le1, dec_u32[SACK_LE1_DECODE + 1, i]) >= 0
                                           and seq_diff(re1, dec_u32[SACK_RE1_DECODE + 1, i]) <= 0):
                 out[OUT_DSACK, i] = 1
-                d_u32[DSACKS, f] += 1
-        out[OUT_IRTT, i] = s_i64[FIRST_RTT, s] if s_i64[FIRST_RTT, s] > 0 else -1
+                d_u32[f, DSACKS] += 1
+        out[OUT_IRTT, i] = s_i64[s, FIRST_RTT] if s_i64[s, FIRST_RTT] > 0 else -1
 
         out[OUT_FLAGS, i] = aflags
         _account(i, s, f, r, flags, sq, ak, w, ln, t, aflags, np.int64(base[0, i]), np.int64(base[1, i]), d_u32,
@@ -394,91 +394,91 @@ def analyze_packets(state_column, dirn, new, tcp_flags, seq, ack, win, payload_l
 def _account(i, s, f, r, flags, sq, ak, w, ln, t, aflags, base_f, base_r, d_u32, d_i64, d_sum, d_f64, d_i8, s_i64,
              default_scale, ambiguous, out):
     """Session statistics for one packet: bytes, counts, RTT, windows, stalls, close."""
-    d_u32[PKTS, f] += 1
+    d_u32[f, PKTS] += 1
     for k in range(fl.N_FLAGS):
         if aflags >> k & 1:
-            d_u32[FLAG_COUNT + k, f] += 1
-    d_sum[PAYLOAD_BYTES, f] += ln
+            d_u32[f, FLAG_COUNT + k] += 1
+    d_sum[f, PAYLOAD_BYTES] += ln
     if ln > 0:
-        d_u32[DATA_PKTS, f] += 1
-        d_i64[LAST_DATA_TS, f] = t
-        if d_i64[FIN_TS, r] >= 0 and not (aflags & fl.ANY_RETRANSMISSION):
-            d_sum[BYTES_AFTER_PEER_FIN, f] += ln
+        d_u32[f, DATA_PKTS] += 1
+        d_i64[f, LAST_DATA_TS] = t
+        if d_i64[r, FIN_TS] >= 0 and not (aflags & fl.ANY_RETRANSMISSION):
+            d_sum[f, BYTES_AFTER_PEER_FIN] += ln
     if aflags & fl.ANY_RETRANSMISSION:
-        d_u32[RETRANS_PKTS, f] += 1
-        d_sum[RETRANS_BYTES, f] += ln
+        d_u32[f, RETRANS_PKTS] += 1
+        d_sum[f, RETRANS_BYTES] += ln
     elif ln > 0 and not (aflags & fl.KEEP_ALIVE):
-        d_sum[UNIQUE_BYTES, f] += ln
+        d_sum[f, UNIQUE_BYTES] += ln
 
     # 64-bit sequence numbers relative to each side's base
-    rel = unwrap((sq - base_f) & U32, d_i64[LAST_SEQ, f])
-    d_i64[LAST_SEQ, f] = rel
+    rel = unwrap((sq - base_f) & U32, d_i64[f, LAST_SEQ])
+    d_i64[f, LAST_SEQ] = rel
     end = rel + ln + (1 if flags & TH_SYN else 0) + (1 if flags & TH_FIN else 0)
-    d_i64[MAX_END, f] = max(d_i64[MAX_END, f], end)
+    d_i64[f, MAX_END] = max(d_i64[f, MAX_END], end)
     out[OUT_REL_SEQ, i] = rel
     rel_ack = -1
     if flags & TH_ACK:
-        rel_ack = unwrap((ak - base_r) & U32, d_i64[LAST_SEQ, r])
+        rel_ack = unwrap((ak - base_r) & U32, d_i64[r, LAST_SEQ])
     out[OUT_REL_ACK, i] = rel_ack
 
     if flags & TH_SYN:
-        d_i8[BITS, f] |= SENT_SYNACK if flags & TH_ACK else SENT_SYN
-        if d_i64[SYN_TS, f] < 0:
-            d_i64[SYN_TS, f] = t
-    elif (flags & TH_ACK) and s_i64[HANDSHAKE_ACK_TS, s] == 0 and (d_i8[BITS, r] & SENT_SYNACK):
-        s_i64[HANDSHAKE_ACK_TS, s] = t
-    if flags & TH_FIN and d_i64[FIN_TS, f] < 0:
-        d_i64[FIN_TS, f] = t
-        d_i64[FIN_END, f] = rel + ln + 1
+        d_i8[f, BITS] |= SENT_SYNACK if flags & TH_ACK else SENT_SYN
+        if d_i64[f, SYN_TS] < 0:
+            d_i64[f, SYN_TS] = t
+    elif (flags & TH_ACK) and s_i64[s, HANDSHAKE_ACK_TS] == 0 and (d_i8[r, BITS] & SENT_SYNACK):
+        s_i64[s, HANDSHAKE_ACK_TS] = t
+    if flags & TH_FIN and d_i64[f, FIN_TS] < 0:
+        d_i64[f, FIN_TS] = t
+        d_i64[f, FIN_END] = rel + ln + 1
         # the second FIN of a session that does not acknowledge the first: a simultaneous close
-        if d_i64[FIN_END, r] >= 0 and rel_ack < d_i64[FIN_END, r]:
-            s_i64[SIMULTANEOUS_CLOSE, s] = 1
-    if rel_ack >= 0 and d_i64[FIN_END, r] >= 0 and rel_ack >= d_i64[FIN_END, r]:
-        d_i8[BITS, r] |= FIN_ACKED
-    if flags & TH_RST and d_i64[RST_TS, f] < 0:
-        d_i64[RST_TS, f] = t
+        if d_i64[r, FIN_END] >= 0 and rel_ack < d_i64[r, FIN_END]:
+            s_i64[s, SIMULTANEOUS_CLOSE] = 1
+    if rel_ack >= 0 and d_i64[r, FIN_END] >= 0 and rel_ack >= d_i64[r, FIN_END]:
+        d_i8[r, BITS] |= FIN_ACKED
+    if flags & TH_RST and d_i64[f, RST_TS] < 0:
+        d_i64[f, RST_TS] = t
 
-    scaled = _scaled_window(w, flags, d_i8[WIN_SCALE, f], default_scale)
+    scaled = _scaled_window(w, flags, d_i8[f, WIN_SCALE], default_scale)
     out[OUT_WIN, i] = scaled
     if not (flags & TH_RST):
-        if d_i64[MIN_WIN, f] < 0 or scaled < d_i64[MIN_WIN, f]:
-            d_i64[MIN_WIN, f] = scaled
-        d_i64[MAX_WIN, f] = max(d_i64[MAX_WIN, f], scaled)
-    d_i64[MAX_BIF, f] = max(d_i64[MAX_BIF, f], out[OUT_BIF, i])
+        if d_i64[f, MIN_WIN] < 0 or scaled < d_i64[f, MIN_WIN]:
+            d_i64[f, MIN_WIN] = scaled
+        d_i64[f, MAX_WIN] = max(d_i64[f, MAX_WIN], scaled)
+    d_i64[f, MAX_BIF] = max(d_i64[f, MAX_BIF], out[OUT_BIF, i])
 
     # zero-window episodes of the advertiser, and the probes the peer sent into them
     if aflags & fl.ZERO_WINDOW:
-        if d_i64[ZW_START, f] < 0:
-            d_i64[ZW_START, f] = t
-            d_u32[ZW_COUNT, f] += 1
-    elif w > 0 and not (flags & TH_RST) and d_i64[ZW_START, f] >= 0:
+        if d_i64[f, ZW_START] < 0:
+            d_i64[f, ZW_START] = t
+            d_u32[f, ZW_COUNT] += 1
+    elif w > 0 and not (flags & TH_RST) and d_i64[f, ZW_START] >= 0:
         close_zero_window(f, t, d_i64, d_sum)
-    if (aflags & (fl.ZERO_WINDOW_PROBE | fl.KEEP_ALIVE)) and d_i64[ZW_START, r] >= 0:
-        d_u32[ZW_PROBES, r] += 1
+    if (aflags & (fl.ZERO_WINDOW_PROBE | fl.KEEP_ALIVE)) and d_i64[r, ZW_START] >= 0:
+        d_u32[r, ZW_PROBES] += 1
 
     # RTT of the peer's data this packet acknowledges (Karn: not if it was retransmitted)
     rtt = out[OUT_ACK_RTT, i]
     if rtt >= 0:
         if ambiguous:
-            d_u32[RTT_AMBIGUOUS, r] += 1
+            d_u32[r, RTT_AMBIGUOUS] += 1
         else:
-            d_u32[RTT_N, r] += 1
-            d_f64[RTT_SUM, r] += rtt
-            d_f64[RTT_SUMSQ, r] += float(rtt) * float(rtt)
-            if d_i64[RTT_MIN, r] < 0 or rtt < d_i64[RTT_MIN, r]:
-                d_i64[RTT_MIN, r] = rtt
-            d_i64[RTT_MAX, r] = max(d_i64[RTT_MAX, r], rtt)
+            d_u32[r, RTT_N] += 1
+            d_f64[r, RTT_SUM] += rtt
+            d_f64[r, RTT_SUMSQ] += float(rtt) * float(rtt)
+            if d_i64[r, RTT_MIN] < 0 or rtt < d_i64[r, RTT_MIN]:
+                d_i64[r, RTT_MIN] = rtt
+            d_i64[r, RTT_MAX] = max(d_i64[r, RTT_MAX], rtt)
 
-    prev = s_i64[PREV_TS, s]
-    if prev != 0 and t - prev > s_i64[LONGEST_IDLE, s]:
-        s_i64[LONGEST_IDLE, s] = t - prev
-    s_i64[PREV_TS, s] = t
+    prev = s_i64[s, PREV_TS]
+    if prev != 0 and t - prev > s_i64[s, LONGEST_IDLE]:
+        s_i64[s, LONGEST_IDLE] = t - prev
+    s_i64[s, PREV_TS] = t
 
 
 @njit(cache=True, inline="always")
 def close_zero_window(f, t, d_i64, d_sum):
     """End the open zero-window episode of direction column f at time t."""
-    length = max(t - d_i64[ZW_START, f], 0)
-    d_sum[ZW_TOTAL, f] += length
-    d_sum[ZW_LONGEST, f] = max(d_sum[ZW_LONGEST, f], length)
-    d_i64[ZW_START, f] = -1
+    length = max(t - d_i64[f, ZW_START], 0)
+    d_sum[f, ZW_TOTAL] += length
+    d_sum[f, ZW_LONGEST] = max(d_sum[f, ZW_LONGEST], length)
+    d_i64[f, ZW_START] = -1

@@ -56,78 +56,78 @@ def session_records(engine: "Engine", slots: np.ndarray) -> pd.DataFrame:
         "flipped": fs.m["u8"][flows.FLIPPED, slots].astype(bool),
     }
     for side, cols in (("orig", o), ("resp", r)):
-        max_end = di[L.MAX_END, cols]
-        fin = di[L.FIN_TS, cols] >= 0
+        max_end = di[cols, L.MAX_END]
+        fin = di[cols, L.FIN_TS] >= 0
         # Zeek's orig_bytes/resp_bytes: application bytes by sequence numbers (SYN/FIN excluded)
         stream = np.maximum(max_end - 1 - fin.astype(np.int64), 0)
-        unique = dsum[L.UNIQUE_BYTES, cols]
-        rec[f"{side}_pkts"] = du[L.PKTS, cols]
+        unique = dsum[cols, L.UNIQUE_BYTES]
+        rec[f"{side}_pkts"] = du[cols, L.PKTS]
         rec[f"{side}_bytes"] = stream
-        rec[f"{side}_payload_bytes"] = dsum[L.PAYLOAD_BYTES, cols]
+        rec[f"{side}_payload_bytes"] = dsum[cols, L.PAYLOAD_BYTES]
         rec[f"{side}_unique_bytes"] = unique
-        rec[f"{side}_data_pkts"] = du[L.DATA_PKTS, cols]
-        rec[f"{side}_retrans_pkts"] = du[L.RETRANS_PKTS, cols]
-        rec[f"{side}_retrans_bytes"] = dsum[L.RETRANS_BYTES, cols]
+        rec[f"{side}_data_pkts"] = du[cols, L.DATA_PKTS]
+        rec[f"{side}_retrans_pkts"] = du[cols, L.RETRANS_PKTS]
+        rec[f"{side}_retrans_bytes"] = dsum[cols, L.RETRANS_BYTES]
         rec[f"{side}_missed_bytes"] = np.maximum(stream - unique, 0)
     rec["missed_bytes"] = rec["orig_missed_bytes"] + rec["resp_missed_bytes"]  # type: ignore[operator]
 
     for side, cols in (("orig", o), ("resp", r)):
         for k, name in enumerate(FLAG_NAMES):
-            rec[f"{side}_{name}"] = du[L.FLAG_COUNT + k, cols]
+            rec[f"{side}_{name}"] = du[cols, L.FLAG_COUNT + k]
 
     # handshake
-    o_bits, r_bits = d8[L.BITS, o], d8[L.BITS, r]
+    o_bits, r_bits = d8[o, L.BITS], d8[r, L.BITS]
     syn = (o_bits & L.SENT_SYN) != 0
     synack = (r_bits & L.SENT_SYNACK) != 0
-    hs_ack = si[L.HANDSHAKE_ACK_TS, state] > 0
-    r_rst = di[L.RST_TS, r] >= 0
+    hs_ack = si[state, L.HANDSHAKE_ACK_TS] > 0
+    r_rst = di[r, L.RST_TS] >= 0
     rec["handshake"] = _pick(slots, [
         (syn & synack & hs_ack, "complete"), (syn & synack, "syn_synack"), (syn & r_rst, "refused"),
         (syn, "unanswered"), (synack, "partial_synack"),
     ], "partial")
-    first_rtt = si[L.FIRST_RTT, state]
+    first_rtt = si[state, L.FIRST_RTT]
     # Wireshark's iRTT also times a RST answering the SYN; a session's iRTT is the handshake's.
     rec["irtt_ms"] = np.where((first_rtt > 0) & (rec["handshake"] == "complete"), first_rtt / 1e6, np.nan)
 
     for side, cols, bits in (("orig", o, o_bits), ("resp", r, r_bits)):
-        mss = du[L.MSS_VALUE, cols].astype(np.int64)
+        mss = du[cols, L.MSS_VALUE].astype(np.int64)
         rec[f"{side}_mss"] = nullable(mss, mss > 0)
-        scale = d8[L.WIN_SCALE, cols].astype(np.int64)
+        scale = d8[cols, L.WIN_SCALE].astype(np.int64)
         offered = (bits & L.WSCALE_OPTION) != 0
         rec[f"{side}_wscale"] = nullable(scale, offered & (scale >= 0))
         rec[f"{side}_sack_permitted"] = (bits & L.SACK_PERMITTED) != 0
         rec[f"{side}_timestamps"] = (bits & L.TIMESTAMPS) != 0
     rec["window_scaling"] = _pick(slots, [
-        (d8[L.WIN_SCALE, o] >= 0, "on"), (d8[L.WIN_SCALE, o] == L.SCALE_NONE, "off")], "unknown")
+        (d8[o, L.WIN_SCALE] >= 0, "on"), (d8[o, L.WIN_SCALE] == L.SCALE_NONE, "off")], "unknown")
     rec["sack"] = np.asarray(rec["orig_sack_permitted"]) & np.asarray(rec["resp_sack_permitted"])
     rec["timestamps"] = np.asarray(rec["orig_timestamps"]) & np.asarray(rec["resp_timestamps"])
 
     # RTT of each side's data (Karn: samples from retransmitted segments left out)
     for side, cols in (("orig", o), ("resp", r)):
-        n = du[L.RTT_N, cols].astype(np.int64)
-        total = df[L.RTT_SUM, cols]
+        n = du[cols, L.RTT_N].astype(np.int64)
+        total = df[cols, L.RTT_SUM]
         mean = np.where(n > 0, total / np.maximum(n, 1), np.nan)
-        var = np.where(n > 1, (df[L.RTT_SUMSQ, cols] - n * mean * mean) / np.maximum(n - 1, 1), np.nan)
+        var = np.where(n > 1, (df[cols, L.RTT_SUMSQ] - n * mean * mean) / np.maximum(n - 1, 1), np.nan)
         rec[f"{side}_rtt_samples"] = n
-        rec[f"{side}_rtt_ambiguous"] = du[L.RTT_AMBIGUOUS, cols]
-        rec[f"{side}_dsacks"] = du[L.DSACKS, cols]
-        rec[f"{side}_rtt_min_ms"] = np.where(n > 0, di[L.RTT_MIN, cols] / 1e6, np.nan)
+        rec[f"{side}_rtt_ambiguous"] = du[cols, L.RTT_AMBIGUOUS]
+        rec[f"{side}_dsacks"] = du[cols, L.DSACKS]
+        rec[f"{side}_rtt_min_ms"] = np.where(n > 0, di[cols, L.RTT_MIN] / 1e6, np.nan)
         rec[f"{side}_rtt_mean_ms"] = mean / 1e6
-        rec[f"{side}_rtt_max_ms"] = np.where(n > 0, di[L.RTT_MAX, cols] / 1e6, np.nan)
+        rec[f"{side}_rtt_max_ms"] = np.where(n > 0, di[cols, L.RTT_MAX] / 1e6, np.nan)
         rec[f"{side}_rtt_stdev_ms"] = np.sqrt(np.maximum(var, 0)) / 1e6
 
     for side, cols in (("orig", o), ("resp", r)):
-        rec[f"{side}_max_bytes_in_flight"] = np.maximum(di[L.MAX_BIF, cols], 0)
-        rec[f"{side}_min_window"] = nullable(di[L.MIN_WIN, cols], di[L.MIN_WIN, cols] >= 0)
-        rec[f"{side}_max_window"] = nullable(di[L.MAX_WIN, cols], di[L.MAX_WIN, cols] >= 0)
+        rec[f"{side}_max_bytes_in_flight"] = np.maximum(di[cols, L.MAX_BIF], 0)
+        rec[f"{side}_min_window"] = nullable(di[cols, L.MIN_WIN], di[cols, L.MIN_WIN] >= 0)
+        rec[f"{side}_max_window"] = nullable(di[cols, L.MAX_WIN], di[cols, L.MAX_WIN] >= 0)
         # zero-window episodes this side advertised; one still open ends at the last packet
-        open_start = di[L.ZW_START, cols]
+        open_start = di[cols, L.ZW_START]
         open_len = np.where(open_start >= 0, np.maximum(last_ts - open_start, 0), 0)
-        rec[f"{side}_zero_window_episodes"] = du[L.ZW_COUNT, cols]
-        rec[f"{side}_zero_window_s"] = (dsum[L.ZW_TOTAL, cols] + open_len) / NS
-        rec[f"{side}_zero_window_longest_s"] = np.maximum(dsum[L.ZW_LONGEST, cols], open_len) / NS
-        rec[f"{side}_zero_window_probes"] = du[L.ZW_PROBES, cols]
-    rec["longest_idle_s"] = si[L.LONGEST_IDLE, state] / NS
+        rec[f"{side}_zero_window_episodes"] = du[cols, L.ZW_COUNT]
+        rec[f"{side}_zero_window_s"] = (dsum[cols, L.ZW_TOTAL] + open_len) / NS
+        rec[f"{side}_zero_window_longest_s"] = np.maximum(dsum[cols, L.ZW_LONGEST], open_len) / NS
+        rec[f"{side}_zero_window_probes"] = du[cols, L.ZW_PROBES]
+    rec["longest_idle_s"] = si[state, L.LONGEST_IDLE] / NS
     safe = np.where(duration > 0, duration, np.nan)
     rec["orig_throughput_bps"] = np.asarray(rec["orig_unique_bytes"]) * 8 / safe
     rec["resp_throughput_bps"] = np.asarray(rec["resp_unique_bytes"]) * 8 / safe
@@ -139,14 +139,14 @@ def session_records(engine: "Engine", slots: np.ndarray) -> pd.DataFrame:
 
 def _close(state, o, r, di, dsum, d8, si, syn, synack, hs_ack, r_rst) -> dict[str, np.ndarray]:
     """How the session ended: close_type, closed_by, half_closed, and each endpoint's RFC 9293 state."""
-    fin_o, fin_r = di[L.FIN_TS, o], di[L.FIN_TS, r]
-    rst_o, rst_r = di[L.RST_TS, o], di[L.RST_TS, r]
+    fin_o, fin_r = di[o, L.FIN_TS], di[r, L.FIN_TS]
+    rst_o, rst_r = di[o, L.RST_TS], di[r, L.RST_TS]
     has_fin_o, has_fin_r = fin_o >= 0, fin_r >= 0
     has_rst = (rst_o >= 0) | (rst_r >= 0)
     first_rst = np.where(rst_o >= 0, rst_o, np.iinfo(np.int64).max)
     first_rst = np.minimum(first_rst, np.where(rst_r >= 0, rst_r, np.iinfo(np.int64).max))
     both_fin_before_rst = has_fin_o & has_fin_r & (np.maximum(fin_o, fin_r) <= first_rst)
-    resp_silent = (d8[L.BITS, r] == 0) & (di[L.LAST_SEQ, r] < 0)
+    resp_silent = (d8[r, L.BITS] == 0) & (di[r, L.LAST_SEQ] < 0)
     close_type = _pick(state, [
         (syn & ~synack & r_rst, "refused"), (syn & resp_silent, "unanswered"),
         (both_fin_before_rst, "fin"), (has_rst, "rst"), (has_fin_o | has_fin_r, "fin"),
@@ -155,19 +155,19 @@ def _close(state, o, r, di, dsum, d8, si, syn, synack, hs_ack, r_rst) -> dict[st
     big = np.iinfo(np.int64).max
     end_o = np.minimum(np.where(has_fin_o, fin_o, big), np.where(rst_o >= 0, rst_o, big))
     end_r = np.minimum(np.where(has_fin_r, fin_r, big), np.where(rst_r >= 0, rst_r, big))
-    fin_acked_o = (d8[L.BITS, o] & L.FIN_ACKED) != 0
-    fin_acked_r = (d8[L.BITS, r] & L.FIN_ACKED) != 0
-    simultaneous = has_fin_o & has_fin_r & (si[L.SIMULTANEOUS_CLOSE, state] != 0)
+    fin_acked_o = (d8[o, L.BITS] & L.FIN_ACKED) != 0
+    fin_acked_r = (d8[r, L.BITS] & L.FIN_ACKED) != 0
+    simultaneous = has_fin_o & has_fin_r & (si[state, L.SIMULTANEOUS_CLOSE] != 0)
     closed_by = _pick(state, [
         (simultaneous, "simultaneous"), ((end_o == big) & (end_r == big), "none"), (end_o <= end_r, "orig"),
     ], "resp")
-    half_closed = (dsum[L.BYTES_AFTER_PEER_FIN, o] > 0) | (dsum[L.BYTES_AFTER_PEER_FIN, r] > 0)
+    half_closed = (dsum[o, L.BYTES_AFTER_PEER_FIN] > 0) | (dsum[r, L.BYTES_AFTER_PEER_FIN] > 0)
     out = {"close_type": close_type, "closed_by": closed_by, "half_closed": half_closed}
     for side, me, peer, my_fin, peer_fin, my_acked in (("orig", o, r, has_fin_o, has_fin_r, fin_acked_o),
                                                        ("resp", r, o, has_fin_r, has_fin_o, fin_acked_r)):
-        my_first = di[L.FIN_TS, me] <= np.where(peer_fin, di[L.FIN_TS, peer], big)
-        bits = d8[L.BITS, me]
-        seen = (bits != 0) | (di[L.LAST_SEQ, me] >= 0)
+        my_first = di[me, L.FIN_TS] <= np.where(peer_fin, di[peer, L.FIN_TS], big)
+        bits = d8[me, L.BITS]
+        seen = (bits != 0) | (di[me, L.LAST_SEQ] >= 0)
         out[f"{side}_state"] = _pick(state, [
             (has_rst, "CLOSED"),
             (my_fin & ~peer_fin & my_acked, "FIN-WAIT-2"), (my_fin & ~peer_fin, "FIN-WAIT-1"),
@@ -176,7 +176,7 @@ def _close(state, o, r, di, dsum, d8, si, syn, synack, hs_ack, r_rst) -> dict[st
             (my_fin & peer_fin & (my_first | simultaneous) & my_acked, "TIME-WAIT"),
             (my_fin & peer_fin & (my_first | simultaneous), "CLOSING"),
             (my_fin & peer_fin & my_acked, "CLOSED"), (my_fin & peer_fin, "LAST-ACK"),
-            (((bits & L.SENT_SYN) != 0) & ~(((d8[L.BITS, peer] & L.SENT_SYNACK) != 0)), "SYN-SENT"),
+            (((bits & L.SENT_SYN) != 0) & ~(((d8[peer, L.BITS] & L.SENT_SYNACK) != 0)), "SYN-SENT"),
             (((bits & L.SENT_SYNACK) != 0) & ~hs_ack & ((bits & L.IS_FIRST_ACK) != 0), "SYN-RECEIVED"),
             (seen, "ESTABLISHED"),
         ], "unknown")

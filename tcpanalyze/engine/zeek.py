@@ -4,7 +4,7 @@
 :data:`ZEEK_LAYOUT` (one column per session slot, reset to zeros = "nothing seen" when a slot
 is reused). ``conn_states`` turns the state of emitted sessions into Zeek's strings::
 
-    table = StateTable(ZEEK_LAYOUT, capacity)
+    table = zeek_table(capacity)
     zeek_packets(slot, dirn, flags, seq, ack, payload_len, win, bad_checksum, flipped, *table.m.values())
     conn_state, history, orig_state, resp_state = conn_states(table, slots, flipped[slots])
 
@@ -135,21 +135,21 @@ def _delta(a, b):
 
 @njit(cache=True)
 def _state(z_u8, d, s):
-    return np.int64(z_u8[STATE + d, s]) & 7
+    return np.int64(z_u8[s, STATE + d]) & 7
 
 
 @njit(cache=True)
 def _prev(z_u8, d, s):
-    return (np.int64(z_u8[STATE + d, s]) >> PREV_SHIFT) & 7
+    return (np.int64(z_u8[s, STATE + d]) >> PREV_SHIFT) & 7
 
 
 @njit(cache=True)
 def _set_state(z_u8, d, s, new):
     """TCP_Endpoint::SetState: a real change keeps the old state as prev_state."""
-    b = np.int64(z_u8[STATE + d, s])
+    b = np.int64(z_u8[s, STATE + d])
     cur = b & 7
     if new != cur:
-        z_u8[STATE + d, s] = (b & (FIN_SEEN | HOLE)) | (cur << PREV_SHIFT) | new
+        z_u8[s, STATE + d] = (b & (FIN_SEEN | HOLE)) | (cur << PREV_SHIFT) | new
 
 
 @njit(cache=True)
@@ -162,13 +162,13 @@ def _is_clean(z_u8, d, s):
 @njit(cache=True)
 def _add_letter(z_u64, z_u8, s, code):
     """Connection::AddHistory."""
-    n = np.int64(z_u8[HISTORY_LEN, s])
+    n = np.int64(z_u8[s, HISTORY_LEN])
     if n >= HISTORY_CAPACITY:
-        z_u8[CONN, s] |= HISTORY_OVERFLOW
+        z_u8[s, CONN] |= HISTORY_OVERFLOW
         return
     word = n // LETTERS_PER_WORD
-    z_u64[word, s] |= np.uint64(code) << np.uint64(5 * (n - word * LETTERS_PER_WORD))
-    z_u8[HISTORY_LEN, s] = n + 1
+    z_u64[s, word] |= np.uint64(code) << np.uint64(5 * (n - word * LETTERS_PER_WORD))
+    z_u8[s, HISTORY_LEN] = n + 1
 
 
 @njit(cache=True)
@@ -179,10 +179,10 @@ def _letter(code, d):
 @njit(cache=True)
 def _check_history(z_u64, z_u8, d, s, mask, code):
     """Connection::CheckHistory: add the letter the first time; True if it was seen before."""
-    seen = np.int64(z_u8[SEEN + d, s])
+    seen = np.int64(z_u8[s, SEEN + d])
     if seen & mask:
         return True
-    z_u8[SEEN + d, s] = seen | mask
+    z_u8[s, SEEN + d] = seen | mask
     _add_letter(z_u64, z_u8, s, _letter(code, d))
     return False
 
@@ -198,8 +198,8 @@ def _is_power_of_10(n):
 @njit(cache=True)
 def _scaled_u32(z_u32, z_u64, z_u8, row, d, s, code):
     """Connection::ScaledHistoryEntry: the letter at the 1st, 10th, 100th, ... occurrence."""
-    n = (np.int64(z_u32[row + d, s]) + 1) & M32
-    z_u32[row + d, s] = n
+    n = (np.int64(z_u32[s, row + d]) + 1) & M32
+    z_u32[s, row + d] = n
     if _is_power_of_10(n):
         _add_letter(z_u64, z_u8, s, _letter(code, d))
 
@@ -208,10 +208,10 @@ def _scaled_u32(z_u32, z_u64, z_u8, row, d, s, code):
 def _gap(z_u16, z_u64, z_u8, e, s):
     """TCP_Reassembler::Gap for endpoint e: a g/G letter only when both sides are clean."""
     if _is_clean(z_u8, e, s) and _is_clean(z_u8, 1 - e, s):
-        n = np.int64(z_u16[GAP_COUNT + e, s])
+        n = np.int64(z_u16[s, GAP_COUNT + e])
         if n < 0xFFFF:  # saturates: the 100000th gap adds no letter
             n += 1
-            z_u16[GAP_COUNT + e, s] = n
+            z_u16[s, GAP_COUNT + e] = n
             if _is_power_of_10(n):
                 _add_letter(z_u64, z_u8, s, _letter(L_G, e))
 
@@ -219,36 +219,36 @@ def _gap(z_u16, z_u64, z_u8, e, s):
 @njit(cache=True)
 def _deliver_above_hole(z_u32, z_u8, e, s, edge):
     """The hole below the buffered data is gone: count everything seen above it as delivered."""
-    top = (np.int64(z_u32[LAST + e, s]) - np.int64(z_u32[START + e, s])) & M32
-    z_u8[STATE + e, s] &= ~HOLE & 0xFF
+    top = (np.int64(z_u32[s, LAST + e]) - np.int64(z_u32[s, START + e])) & M32
+    z_u8[s, STATE + e] &= ~HOLE & 0xFF
     return top if _delta(top, edge) > 0 else edge
 
 
 @njit(cache=True)
 def _ack_received(z_u32, z_u16, z_u64, z_u8, e, s, rel_ack):
     """TCP_Reassembler::AckReceived + Trim + Undelivered for the data of endpoint e."""
-    if np.int64(z_u8[STATE + e, s]) & FIN_SEEN:
+    if np.int64(z_u8[s, STATE + e]) & FIN_SEEN:
         # Zeek caps the ACK at FIN_seq - 1; hist_last_FIN (seq + len of the FIN) is that value
         # for every FIN that is not also SYN or RST.
-        fin_end = np.int64(z_u32[HIST_FIN + e, s])
+        fin_end = np.int64(z_u32[s, HIST_FIN + e])
         if _delta(rel_ack, fin_end) > 0:
             rel_ack = fin_end
-    edge = np.int64(z_u32[REASSEM + e, s])
+    edge = np.int64(z_u32[s, REASSEM + e])
     if _delta(rel_ack, edge) <= 0:
         return
-    seen = np.int64(z_u8[SEEN + e, s])
+    seen = np.int64(z_u8[s, SEEN + e])
     if seen & TRIM_AT_2:
         if _delta(rel_ack, 2) <= 0:
             return
-        z_u8[SEEN + e, s] = seen & ~TRIM_AT_2
-    if (np.int64(z_u8[CONN, s]) & IS_PARTIAL) and rel_ack <= 2:
+        z_u8[s, SEEN + e] = seen & ~TRIM_AT_2
+    if (np.int64(z_u8[s, CONN]) & IS_PARTIAL) and rel_ack <= 2:
         # Undelivered: the faked-up initial sequence of a partial connection; trim_seq moves,
         # last_reassem_seq does not.
         if rel_ack == 2:
-            z_u8[SEEN + e, s] |= TRIM_AT_2
+            z_u8[s, SEEN + e] |= TRIM_AT_2
         return
-    if np.int64(z_u8[STATE + e, s]) & HOLE:
-        above = np.int64(z_u32[HOLE_ABOVE + e, s])
+    if np.int64(z_u8[s, STATE + e]) & HOLE:
+        above = np.int64(z_u32[s, HOLE_ABOVE + e])
         if _delta(above, rel_ack) < 0:
             _gap(z_u16, z_u64, z_u8, e, s)
             edge = _deliver_above_hole(z_u32, z_u8, e, s, above)
@@ -263,30 +263,30 @@ def _ack_received(z_u32, z_u16, z_u64, z_u8, e, s, rel_ack):
     else:
         _gap(z_u16, z_u64, z_u8, e, s)
         edge = rel_ack
-    z_u32[REASSEM + e, s] = edge
+    z_u32[s, REASSEM + e] = edge
 
 
 @njit(cache=True)
 def _data_sent(z_u32, z_u8, e, s, data_rel, n):
     """TCP_Reassembler::DataSent + NewBlock + BlockInserted, as far as the delivery edge goes."""
     upper = (data_rel + n) & M32
-    if np.int64(z_u8[SEEN + e, s]) & TRIM_AT_2:
+    if np.int64(z_u8[s, SEEN + e]) & TRIM_AT_2:
         if _delta(upper, 2) <= 0:
             return
         if _delta(data_rel, 2) < 0:
             data_rel = 2
-    edge = np.int64(z_u32[REASSEM + e, s])
+    edge = np.int64(z_u32[s, REASSEM + e])
     if _delta(upper, edge) <= 0:
         return  # already delivered
-    b = np.int64(z_u8[STATE + e, s])
+    b = np.int64(z_u8[s, STATE + e])
     if _delta(data_rel, edge) <= 0:
         edge = upper
-        if b & HOLE and _delta(np.int64(z_u32[HOLE_ABOVE + e, s]), edge) <= 0:
+        if b & HOLE and _delta(np.int64(z_u32[s, HOLE_ABOVE + e]), edge) <= 0:
             edge = _deliver_above_hole(z_u32, z_u8, e, s, edge)
-        z_u32[REASSEM + e, s] = edge
-    elif not (b & HOLE) or _delta(data_rel, np.int64(z_u32[HOLE_ABOVE + e, s])) < 0:
-        z_u32[HOLE_ABOVE + e, s] = data_rel
-        z_u8[STATE + e, s] = b | HOLE
+        z_u32[s, REASSEM + e] = edge
+    elif not (b & HOLE) or _delta(data_rel, np.int64(z_u32[s, HOLE_ABOVE + e])) < 0:
+        z_u32[s, HOLE_ABOVE + e] = data_rel
+        z_u8[s, STATE + e] = b | HOLE
 
 
 # --- the kernel --------------------------------------------------------------------------------
@@ -311,8 +311,8 @@ def zeek_packets(slot, dirn, tcp_flags, seq, ack, payload_len, win, bad_checksum
             continue
         d = np.int64(dirn[i])
         p = 1 - d
-        if not (np.int64(z_u8[CONN, s]) & STARTED):
-            z_u8[CONN, s] |= STARTED
+        if not (np.int64(z_u8[s, CONN]) & STARTED):
+            z_u8[s, CONN] |= STARTED
             if flipped_per_slot[s]:  # Connection::FlipRoles at creation
                 _add_letter(z_u64, z_u8, s, L_FLIP)
         if bad_checksum[i]:  # TCPAnalyzer::ValidateChecksum -> TCP_Endpoint::ChecksumError, packet dropped
@@ -328,13 +328,13 @@ def zeek_packets(slot, dirn, tcp_flags, seq, ack, payload_len, win, bad_checksum
         x = np.int64(seq[i])
 
         # SetPartialStatus
-        conn = np.int64(z_u8[CONN, s])
+        conn = np.int64(z_u8[s, CONN])
         if d == 0:
             if not (conn & FIRST_ORIG):
                 conn = (conn | IS_PARTIAL) if ((not syn) or ackf) else (conn & ~IS_PARTIAL)
         elif not (conn & FIRST_RESP) and not (conn & IS_PARTIAL) and not syn:
             conn |= IS_PARTIAL
-        z_u8[CONN, s] = conn
+        z_u8[s, CONN] = conn
 
         seg_len = n + (1 if syn else 0) + (1 if fin else 0)
         if rst:
@@ -344,8 +344,8 @@ def zeek_packets(slot, dirn, tcp_flags, seq, ack, payload_len, win, bad_checksum
         # init_endpoint
         st = _state(z_u8, d, s)
         prev = _prev(z_u8, d, s)
-        start = np.int64(z_u32[START + d, s])
-        last = np.int64(z_u32[LAST + d, s])
+        start = np.int64(z_u32[s, START + d])
+        last = np.int64(z_u32[s, LAST + d])
         if st == INACTIVE:
             if syn:
                 start = x
@@ -353,7 +353,7 @@ def zeek_packets(slot, dirn, tcp_flags, seq, ack, payload_len, win, bad_checksum
             else:  # partial: numbered as though a SYN came just before
                 start = (x - 1) & M32
                 last = x
-            z_u32[REASSEM + d, s] = 1  # the reassembler starts at relative 1
+            z_u32[s, REASSEM + d] = 1  # the reassembler starts at relative 1
         elif st == SYN_SENT or st == SYN_ACK_SENT:
             if syn and x != start:
                 start = x
@@ -379,18 +379,18 @@ def zeek_packets(slot, dirn, tcp_flags, seq, ack, payload_len, win, bad_checksum
         elif bits == 1:
             if syn:
                 code = L_H if ackf else L_S
-                if _check_history(z_u64, z_u8, d, s, HIST_SYN_PKT, code) and rel != np.int64(z_u32[HIST_SYN + d, s]):
+                if _check_history(z_u64, z_u8, d, s, HIST_SYN_PKT, code) and rel != np.int64(z_u32[s, HIST_SYN + d]):
                     _add_letter(z_u64, z_u8, s, _letter(code, d))
-                z_u32[HIST_SYN + d, s] = rel
+                z_u32[s, HIST_SYN + d] = rel
             if fin:  # a FIN's number is the end of its data
                 fin_rel = (rel + n) & M32
-                if _check_history(z_u64, z_u8, d, s, HIST_FIN_PKT, L_F) and fin_rel != np.int64(z_u32[HIST_FIN + d, s]):
+                if _check_history(z_u64, z_u8, d, s, HIST_FIN_PKT, L_F) and fin_rel != np.int64(z_u32[s, HIST_FIN + d]):
                     _add_letter(z_u64, z_u8, s, _letter(L_F, d))
-                z_u32[HIST_FIN + d, s] = fin_rel
+                z_u32[s, HIST_FIN + d] = fin_rel
             if rst:
-                if _check_history(z_u64, z_u8, d, s, HIST_RST_PKT, L_R) and rel != np.int64(z_u32[HIST_RST + d, s]):
+                if _check_history(z_u64, z_u8, d, s, HIST_RST_PKT, L_R) and rel != np.int64(z_u32[s, HIST_RST + d]):
                     _add_letter(z_u64, z_u8, s, _letter(L_R, d))
-                z_u32[HIST_RST + d, s] = rel
+                z_u32[s, HIST_RST + d] = rel
         elif n:
             _check_history(z_u64, z_u8, d, s, HIST_DATA_PKT, L_D)
         elif ackf:
@@ -402,13 +402,13 @@ def zeek_packets(slot, dirn, tcp_flags, seq, ack, payload_len, win, bad_checksum
             _scaled_u32(z_u32, z_u64, z_u8, WIN0_COUNT, d, s, L_W)
 
         if fin:
-            z_u8[STATE + d, s] |= FIN_SEEN
+            z_u8[s, STATE + d] |= FIN_SEEN
 
         # the ACK's position in the peer's relative sequence space (underflow: not used)
         have_ack = False
         rel_ack = np.int64(0)
         if ackf and ps != INACTIVE:
-            peer_start = np.int64(z_u32[START + p, s])
+            peer_start = np.int64(z_u32[s, START + p])
             a = np.int64(ack[i])
             if _delta(a, peer_start) >= 0:
                 have_ack = True
@@ -426,8 +426,8 @@ def zeek_packets(slot, dirn, tcp_flags, seq, ack, payload_len, win, bad_checksum
             last = end
         elif n > 0:
             _scaled_u32(z_u32, z_u64, z_u8, RXMT_COUNT, d, s, L_T)
-        z_u32[START + d, s] = start
-        z_u32[LAST + d, s] = last
+        z_u32[s, START + d] = start
+        z_u32[s, LAST + d] = last
 
         # UpdateStateMachine
         if st == INACTIVE:
@@ -437,7 +437,7 @@ def zeek_packets(slot, dirn, tcp_flags, seq, ack, payload_len, win, bad_checksum
                 else:
                     if not ackf and ps == SYN_ACK_SENT:
                         # Zeek's SYN/SYN-ACK reversal: it flips the roles here; we keep them.
-                        z_u8[CONN, s] &= ~IS_PARTIAL & 0xFF
+                        z_u8[s, CONN] &= ~IS_PARTIAL & 0xFF
                         _set_state(z_u8, p, s, ESTABLISHED)
                     if _state(z_u8, p, s) == SYN_SENT:
                         _set_state(z_u8, p, s, ESTABLISHED)
@@ -451,7 +451,7 @@ def zeek_packets(slot, dirn, tcp_flags, seq, ack, payload_len, win, bad_checksum
                     pass  # an ACK of the SYN before the SYN-ACK does not make the responder partial
                 elif ackf and ps == ESTABLISHED:  # the SYN was missed, the SYN-ACK was not
                     _set_state(z_u8, d, s, ESTABLISHED)
-                    z_u8[CONN, s] &= ~IS_PARTIAL & 0xFF
+                    z_u8[s, CONN] &= ~IS_PARTIAL & 0xFF
                 else:
                     _set_state(z_u8, d, s, PARTIAL)
         elif st == SYN_SENT or st == SYN_ACK_SENT:
@@ -472,7 +472,7 @@ def zeek_packets(slot, dirn, tcp_flags, seq, ack, payload_len, win, bad_checksum
             if rst and ps != CLOSED:
                 _set_state(z_u8, d, s, RESET)
 
-        z_u8[CONN, s] |= FIRST_ORIG if d == 0 else FIRST_RESP
+        z_u8[s, CONN] |= FIRST_ORIG if d == 0 else FIRST_RESP
 
         # the peer's reassembler sees the ACK, then ours the data (Process order)
         if have_ack:
@@ -519,6 +519,11 @@ def _size_is_zero(u8: np.ndarray, u32: np.ndarray, d: int) -> np.ndarray:
     return aborted_half_open | (top <= 1) | (fin & (top == 2))
 
 
+def zeek_table(capacity: int) -> StateTable:
+    """Zeek state for ``capacity`` sessions, record-major (``zeek_packets`` indexes ``[slot, ROW]``)."""
+    return StateTable(ZEEK_LAYOUT, capacity, record_major=True)
+
+
 def conn_states(table: StateTable, slots: np.ndarray,
                 flipped: np.ndarray | None = None) -> tuple[list[str], list[str], list[str], list[str]]:
     """Zeek's conn_state, history and orig/resp endpoint state names of the given slots.
@@ -528,9 +533,9 @@ def conn_states(table: StateTable, slots: np.ndarray,
     """
     slots = np.asarray(slots, dtype=np.int64)
     m = table.m
-    u8 = m["u8"][:, slots]
-    u32 = m["u32"][:, slots]
-    histories = _histories(m["u64"][:, slots])
+    u8 = m["u8"][slots].T  # record-major table: rows of the emitted sessions, fields first
+    u32 = m["u32"][slots].T
+    histories = _histories(m["u64"][slots].T)
     if flipped is not None:
         never_seen = np.flatnonzero(((u8[CONN] & STARTED) == 0) & (np.asarray(flipped) != 0))
         for k in never_seen:

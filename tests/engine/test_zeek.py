@@ -371,7 +371,7 @@ def test_history_capacity_drops_later_letters(tmp_path):
 
 
 def test_state_reset_means_nothing_seen():
-    table = StateTable(z.ZEEK_LAYOUT, 2)
+    table = z.zeek_table(2)
     slot = np.zeros(1, np.int64)
     z.zeek_packets(slot, np.zeros(1, np.uint8), np.array([0x02], np.uint16), np.array([7], np.uint32),
                    np.zeros(1, np.uint32), np.zeros(1, np.int32), np.ones(1, np.uint16), np.zeros(1, np.bool_),

@@ -14,8 +14,7 @@ import numpy as np
 from helpers import eth, ipv4, tcp, write_pcap
 from tcpanalyze.flows import FlowTable
 from tcpanalyze.packets import decode_capture
-from tcpanalyze.state import StateTable
-from tcpanalyze.engine.zeek import ZEEK_LAYOUT, conn_states, process
+from tcpanalyze.engine.zeek import conn_states, process, zeek_table
 
 CLIENT, CLIENT_PORT = "10.0.0.1", 40000
 SERVER, SERVER_PORT = "10.0.0.2", 80
@@ -42,7 +41,7 @@ def zeek_sessions(path: Path | str, bad_checksum: tuple[int, ...] = ()) -> list[
     flows = FlowTable(8)
     slot, dirn, new = np.empty(n, np.int64), np.empty(n, np.uint8), np.empty(n, np.uint8)
     flows.assign(packets, slot, dirn, new, np.empty((2, n), np.uint32))
-    table = StateTable(ZEEK_LAYOUT, flows.state.capacity)
+    table = zeek_table(flows.state.capacity)
     bad = np.zeros(n, np.bool_)
     bad[list(bad_checksum)] = True
     flipped = flows.state.column("u8", "flipped")
