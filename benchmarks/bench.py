@@ -103,19 +103,21 @@ class Run:
 
 
 def run_process(tool: str, argv: list[str], packets: int | None = None, env: dict | None = None) -> Run:
-    """Run one tool to completion; wall time and peak RSS of that process alone."""
+    """Run one tool to completion: wall time, and peak RSS of that process alone (GNU time's %M;
+    a parent's view of its children's ru_maxrss is not per child)."""
+    time_cmd = shutil.which("time") or "/usr/bin/time"
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
-    out = proc.stdout.read() if proc.stdout else b""
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run([time_cmd, "-f", "peak_kb=%M", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
+    if proc.returncode != 0:
         raise SystemExit(f"{tool} failed: {' '.join(argv)}")
+    peak_kb = int(proc.stderr.decode(errors="replace").rsplit("peak_kb=", 1)[1].split()[0])
+    out = proc.stdout
     detail = {}
     if out.strip().startswith(b"{"):
         detail = json.loads(out.strip().splitlines()[-1])
     count = packets if packets is not None else int(detail.get("tcp", 0))
-    return Run(tool, wall, usage.ru_maxrss / 1024, count, detail)
+    return Run(tool, wall, peak_kb / 1024, count, detail)
 
 
 def decode_suite(capture: Path, skip: set[str]) -> list[Run]:
