@@ -15,7 +15,7 @@ hundred bytes each instead of a kilobyte.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -247,7 +247,11 @@ class Analysis:
     sessions: pd.DataFrame
     packets: pd.DataFrame | None
     accounting: Accounting
-    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the reader said about the file (a damaged tail, an empty capture...)."""
+        return self.accounting.warnings
 
 
 def iter_sessions(path: str, accounting: Accounting, *, options: EngineOptions | None = None,
@@ -271,7 +275,7 @@ def analyze(path: str, *, packets: bool = True, options: EngineOptions | None = 
     accounting = Accounting()
     if not packets:
         chunks = list(iter_sessions(path, accounting, options=options, max_records=max_records))
-        return Analysis(_sessions_frame(chunks), None, accounting, list(accounting.warnings))
+        return Analysis(_sessions_frame(chunks), None, accounting)
     from ..frames import packets_frame
 
     engine = Engine(options, per_packet=True)
@@ -286,8 +290,7 @@ def analyze(path: str, *, packets: bool = True, options: EngineOptions | None = 
     if not packet_frames:  # no records at all: still the same columns
         empty = PacketBatch.empty()
         packet_frames.append(_packet_rows(packets_frame(empty), engine.process(empty)))
-    return Analysis(_sessions_frame(chunks), pd.concat(packet_frames, ignore_index=True), accounting,
-                    list(accounting.warnings))
+    return Analysis(_sessions_frame(chunks), pd.concat(packet_frames, ignore_index=True), accounting)
 
 
 def _sessions_frame(chunks: list[pd.DataFrame]) -> pd.DataFrame:
