@@ -62,7 +62,6 @@ FIELDS: dict[str, tuple[str, int]] = {
     "tcp_hdr_len": ("u8", TCP_HDR_LEN), "wscale": ("u8", WSCALE), "sack_count": ("u8", SACK_COUNT),
     "options": ("u8", OPTIONS), "marks": ("u8", MARKS), "ttl": ("u8", TTL),
 }
-RECORD_FIELDS = ("frame", "ts_ns", "caplen", "origlen", "iface", "linktype", "rec_off")
 
 
 def allocate(n: int) -> dict[str, np.ndarray]:
