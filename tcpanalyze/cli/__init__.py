@@ -1,0 +1,9 @@
+"""The ``tcpanalyze`` command line: ``app`` and its commands, one module each.
+
+Importing this package registers every command on ``app``; ``main`` is the console script.
+"""
+
+from .app import app, main
+from . import packets, sessions  # noqa: F401  (registers the commands)
+
+__all__ = ["app", "main"]

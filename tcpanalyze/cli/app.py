@@ -1,0 +1,81 @@
+"""The ``tcpanalyze`` application: global options, the options every command shares, error handling.
+
+The commands live in their own modules of this package, one each. Data goes to stdout,
+warnings and summaries to stderr.
+
+Exit codes: 0 fine, 1 a check failed, 2 usage or input error. Errors are one line; ``--debug``
+shows the traceback. This module is the one place that maps exceptions to exit codes.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .. import __version__
+from ..errors import TcpanalyzeError
+from ..output import Format
+
+app = typer.Typer(
+    name="tcpanalyze",
+    help="Read pcap/pcapng captures, rebuild TCP sessions and say what happened in them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+_state = {"debug": False}
+
+FILE_ARG = typer.Argument(..., help="Capture file (pcap, pcapng, optionally gzip-compressed), or - for stdin.")
+FORMAT_OPT = typer.Option(Format.table, "--format", "-f", help="Output format.")
+OUTPUT_OPT = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"tcpanalyze {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global_options(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    debug: bool = typer.Option(False, "--debug", help="Show the full traceback on errors."),
+) -> None:
+    _state["debug"] = debug
+
+
+def output_path(output: Optional[Path]) -> str | None:
+    """The ``-o`` option as the writers take it (None: stdout)."""
+    return None if output is None else str(output)
+
+
+def report_accounting(accounting: dict) -> None:
+    """One stderr line counting the records by class (and why any were not TCP), then the warnings."""
+    parts = [f"{accounting[k]} {label}" for k, label in
+             (("tcp", "TCP"), ("other_ip", "other IP"), ("non_ip", "non-IP"), ("malformed", "malformed"))]
+    reasons = {k: v for k, v in accounting["by_status"].items() if k not in ("tcp", "not_tcp", "non_ip")}
+    detail = f" ({', '.join(f'{k}: {v}' for k, v in sorted(reasons.items()))})" if reasons else ""
+    print(f"{accounting['records']} records: {', '.join(parts)}{detail}", file=sys.stderr)
+    for warning in accounting["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
+
+
+def main() -> None:
+    """Console-script entry point: run the app, turning our errors into one line and exit 2."""
+    try:
+        app()
+    except TcpanalyzeError as exc:
+        if _state["debug"]:
+            raise
+        print(f"tcpanalyze: error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        # The reader of our output went away (e.g. `| head`): not an error of ours.
+        sys.stderr.close()
+        sys.exit(0)
+    except KeyboardInterrupt:
+        sys.exit(130)
