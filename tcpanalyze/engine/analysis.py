@@ -247,6 +247,8 @@ class Analysis:
     sessions: pd.DataFrame
     packets: pd.DataFrame | None
     accounting: Accounting
+    path: str | None = None  # the capture analysed (None for a live capture)
+    options: EngineOptions | None = None
 
     @property
     def warnings(self) -> list[str]:
@@ -275,7 +277,7 @@ def analyze(path: str, *, packets: bool = True, options: EngineOptions | None = 
     accounting = Accounting()
     if not packets:
         chunks = list(iter_sessions(path, accounting, options=options, max_records=max_records))
-        return Analysis(_sessions_frame(chunks), None, accounting)
+        return Analysis(_sessions_frame(chunks), None, accounting, path, options)
     from ..frames import packets_frame
 
     engine = Engine(options, per_packet=True)
@@ -290,7 +292,8 @@ def analyze(path: str, *, packets: bool = True, options: EngineOptions | None = 
     if not packet_frames:  # no records at all: still the same columns
         empty = PacketBatch.empty()
         packet_frames.append(_packet_rows(packets_frame(empty), engine.process(empty)))
-    return Analysis(_sessions_frame(chunks), pd.concat(packet_frames, ignore_index=True), accounting)
+    return Analysis(_sessions_frame(chunks), pd.concat(packet_frames, ignore_index=True), accounting, path,
+                    options)
 
 
 def _sessions_frame(chunks: list[pd.DataFrame]) -> pd.DataFrame:
