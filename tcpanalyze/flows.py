@@ -18,8 +18,8 @@ port``); both mark the session partial, and a flipped first packet is Zeek's ``^
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from .jit import kernel
 from .state import Rows, StateTable
 
 TH_FIN = 0x01
@@ -56,7 +56,7 @@ _LIKELY[:1024] = True
 _LIKELY[list(LIKELY_SERVER_HIGH_PORTS)] = True
 
 
-@njit(cache=True)
+@kernel
 def _hash(a_hi, a_lo, b_hi, b_lo, ports):
     h = np.uint64(0x9E3779B97F4A7C15)
     for word in (a_hi, a_lo, b_hi, b_lo, np.uint64(ports)):
@@ -65,7 +65,7 @@ def _hash(a_hi, a_lo, b_hi, b_lo, ports):
     return h
 
 
-@njit(cache=True)
+@kernel
 def _canonical(o_hi, o_lo, r_hi, r_lo, o_port, r_port):
     """The 4-tuple with the lower (address, port) first, so both directions share one key."""
     if (o_hi < r_hi) or (o_hi == r_hi and (o_lo < r_lo or (o_lo == r_lo and o_port <= r_port))):
@@ -73,7 +73,7 @@ def _canonical(o_hi, o_lo, r_hi, r_lo, o_port, r_port):
     return r_hi, r_lo, o_hi, o_lo, (r_port << 16) | o_port
 
 
-@njit(cache=True)
+@kernel
 def _slot_home(slot, f_u64, f_u32, mask):
     ports = np.int64(f_u32[PORTS, slot])
     a_hi, a_lo, b_hi, b_lo, key_ports = _canonical(f_u64[ORIG_HI, slot], f_u64[ORIG_LO, slot], f_u64[RESP_HI, slot],
@@ -81,7 +81,7 @@ def _slot_home(slot, f_u64, f_u32, mask):
     return np.int64(_hash(a_hi, a_lo, b_hi, b_lo, key_ports) & np.uint64(mask))
 
 
-@njit(cache=True)
+@kernel
 def _probe(table, f_u64, f_u32, mask, a_hi, a_lo, b_hi, b_lo, ports):
     """Index of the table entry holding this canonical 4-tuple's slot, or of the empty entry it would take."""
     i = np.int64(_hash(a_hi, a_lo, b_hi, b_lo, ports) & np.uint64(mask))
@@ -96,7 +96,7 @@ def _probe(table, f_u64, f_u32, mask, a_hi, a_lo, b_hi, b_lo, ports):
     return i
 
 
-@njit(cache=True)
+@kernel
 def _delete(table, i, f_u64, f_u32):
     """Empty entry i, shifting later entries of its probe run back (no tombstones)."""
     mask = table.size - 1
@@ -114,7 +114,7 @@ def _delete(table, i, f_u64, f_u32):
     return i
 
 
-@njit(cache=True)
+@kernel
 def assign_sessions(src_hi, src_lo, dst_hi, dst_lo, src_port, dst_port, tcp_flags, seq, ack, ts_ns, frame,
                     table, counters, free_slots, likely_server, idle_timeout_ns, closed_linger_ns,
                     f_u64, f_i64, f_u32, f_u8, out_slot, out_dir, out_new, out_base):
@@ -207,7 +207,7 @@ def assign_sessions(src_hi, src_lo, dst_hi, dst_lo, src_port, dst_port, tcp_flag
         out_new[i] = new
 
 
-@njit(cache=True)
+@kernel
 def release_slots(table, slots, f_u64, f_u32):
     """Remove emitted sessions from the table (unless a newer session took their 4-tuple)."""
     mask = table.size - 1
@@ -223,7 +223,7 @@ def release_slots(table, slots, f_u64, f_u32):
     return removed
 
 
-@njit(cache=True)
+@kernel
 def rehash(table, new_table, f_u64, f_u32):
     """Insert every live slot of ``table`` into the empty ``new_table``."""
     mask = new_table.size - 1

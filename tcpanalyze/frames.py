@@ -10,13 +10,13 @@ import ipaddress
 
 import numpy as np
 import pandas as pd
-from numba import njit
 
 from .decode import PacketBatch, status
 from .decode.columns import (
     MARK_FRAGMENT_OVERLAP, MARK_IP_LENGTH_EXCEEDS_FRAME, MARK_REASSEMBLED, MARK_TRUNCATED, OPT_MALFORMED, OPT_MSS, OPT_SACK, OPT_SACK_PERM,
     OPT_TIMESTAMP, OPT_WSCALE,
 )
+from .jit import kernel
 
 # name, dtype, meaning
 PACKET_COLUMNS: list[tuple[str, str, str]] = [
@@ -66,7 +66,7 @@ STATUS_COLUMNS: list[tuple[str, str, str]] = [
 IPV4_MAPPED = np.uint64(0xFFFF) << np.uint64(32)
 
 
-@njit(cache=True)
+@kernel
 def _dotted_quads(addresses, out):
     """Write each IPv4 address (uint32) as dotted-quad ASCII into a row of ``out`` (uint8[n, 16])."""
     for i in range(addresses.size):

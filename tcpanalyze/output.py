@@ -17,7 +17,8 @@ import pandas as pd
 
 from .errors import TcpanalyzeError, UsageError
 
-CHUNK_ROWS = 50_000
+# Rows formatted at a time: bounds the memory the text of a chunk takes.
+CHUNK_ROWS = 10_000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 TCP_FLAG_NAMES = ("FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR", "AE")
@@ -83,14 +84,22 @@ class FrameWriter:
         import pyarrow as pa
         import pyarrow.csv as pa_csv
 
-        # pyarrow's C++ writer: several times faster than pandas on million-row frames.
+        # pyarrow's C++ writer: several times faster than pandas on million-row frames. It
+        # writes categoricals (pyarrow dictionaries) as their values. The text goes to the system
+        # allocator, not pyarrow's default pool, which keeps freed memory.
+        pool = pa.system_memory_pool()
         frame = _flatten_lists(frame)
-        frame = frame.astype({c: str for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)})
+        binary = getattr(self._out, "buffer", None)
         for start in range(0, len(frame), CHUNK_ROWS):
             table = pa.Table.from_pandas(frame.iloc[start : start + CHUNK_ROWS], preserve_index=False)
-            sink = pa.BufferOutputStream()
-            pa_csv.write_csv(table, sink, pa_csv.WriteOptions(include_header=self._csv_header, quoting_style="needed"))
-            self._out.write(sink.getvalue().to_pybytes().decode("utf-8"))
+            sink = pa.BufferOutputStream(memory_pool=pool)
+            pa_csv.write_csv(table, sink, pa_csv.WriteOptions(include_header=self._csv_header, quoting_style="needed"),
+                             memory_pool=pool)
+            if binary is None:
+                self._out.write(sink.getvalue().to_pybytes().decode("utf-8"))
+            else:  # the bytes as they are, no round trip through str
+                self._out.flush()  # after anything written as text before
+                binary.write(sink.getvalue())
             self._csv_header = False
 
     def _write_parquet(self, frame: pd.DataFrame) -> None:
@@ -145,7 +154,8 @@ def _numeric(value: object) -> bool:
     return bool(text) and (text.lstrip("-").replace(".", "", 1).isdigit())
 
 
-def relative_seconds(ts_ns: pd.Series) -> pd.Series:
-    """Seconds since the first timestamp, as text with microsecond precision."""
-    base = int(ts_ns.iloc[0]) if len(ts_ns) else 0
-    return pd.Series(np.char.mod("%.6f", (ts_ns.to_numpy() - base) / 1e9), index=ts_ns.index, dtype=object)
+def relative_seconds(ts_ns: pd.Series, base_ns: int | None = None) -> pd.Series:
+    """Seconds since ``base_ns`` (default: the first timestamp), as text with microsecond precision."""
+    if base_ns is None:
+        base_ns = int(ts_ns.iloc[0]) if len(ts_ns) else 0
+    return pd.Series(np.char.mod("%.6f", (ts_ns.to_numpy() - base_ns) / 1e9), index=ts_ns.index, dtype=object)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .capture import BATCH_RECORDS, CaptureInfo, CaptureReader
+from .capture.reader import ProgressCallback
 from .decode import Decoder, PacketBatch, status
 from .decode.columns import MARK_REASSEMBLED, MARK_TRUNCATED
 
@@ -36,6 +37,7 @@ class Accounting:
     tcp_truncated: int = 0
     tcp_reassembled: int = 0
     warnings: list[str] = field(default_factory=list)
+    first_tcp_ts_ns: int | None = None  # time of the first TCP packet in file order: time 0 of relative times
 
     def add(self, packets: PacketBatch) -> None:
         """Count one decoded batch (after fragment reassembly has settled its rows)."""
@@ -52,6 +54,8 @@ class Accounting:
             for name, n in protocols.items():
                 self.other_ip_protocols[name] = self.other_ip_protocols.get(name, 0) + n
         tcp = codes == status.TCP
+        if self.first_tcp_ts_ns is None and tcp.any():
+            self.first_tcp_ts_ns = int(packets["ts_ns"][np.argmax(tcp)])
         self.tcp_truncated += int(np.count_nonzero(tcp & ((packets["marks"] & MARK_TRUNCATED) != 0)))
         self.tcp_reassembled += int(np.count_nonzero(tcp & ((packets["marks"] & MARK_REASSEMBLED) != 0)))
 
@@ -81,19 +85,20 @@ def iter_packet_batches(reader: CaptureReader, decoder: Decoder, accounting: Acc
     accounting.warnings.extend(reader.info.warnings)
 
 
-def decode_capture(path: str, *, tcp_only: bool = True, max_records: int = BATCH_RECORDS) -> DecodedCapture:
+def decode_capture(path: str, *, tcp_only: bool = True, max_records: int = BATCH_RECORDS,
+                   progress: ProgressCallback | None = None) -> DecodedCapture:
     """Decode a whole capture; keep TCP rows only unless ``tcp_only`` is False."""
     accounting = Accounting()
     decoder = Decoder()
     kept = []
-    with CaptureReader(path) as reader:
+    with CaptureReader(path, progress) as reader:
         for packets in iter_packet_batches(reader, decoder, accounting, max_records):
             kept.append(packets.select(packets["status"] == status.TCP) if tcp_only else packets)
         info = reader.info
     return DecodedCapture(PacketBatch.concat(kept), accounting, info, decoder.fragments.payloads)
 
 
-def read_packets(path: str, *, all_records: bool = False) -> "pd.DataFrame":
+def read_packets(path: str, *, all_records: bool = False, progress: ProgressCallback | None = None) -> "pd.DataFrame":
     """Read a capture as a DataFrame, one row per TCP packet (per record with ``all_records``).
 
     Columns and dtypes are documented in ``tcpanalyze.frames.PACKET_COLUMNS``; the record
@@ -104,7 +109,7 @@ def read_packets(path: str, *, all_records: bool = False) -> "pd.DataFrame":
     """
     from .frames import packets_frame
 
-    decoded = decode_capture(path, tcp_only=not all_records)
+    decoded = decode_capture(path, tcp_only=not all_records, progress=progress)
     frame = packets_frame(decoded.packets, with_status=all_records)
     frame.attrs["accounting"] = decoded.accounting.as_dict()
     frame.attrs["warnings"] = list(decoded.accounting.warnings)

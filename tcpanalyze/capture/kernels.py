@@ -10,8 +10,8 @@ is the start of the first record not consumed, so nothing before it is ever lost
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from ..jit import kernel
 from .records import MAX_RECORD_LEN
 
 FULL = 0
@@ -36,21 +36,21 @@ MAX_BLOCK_LEN = 16 << 20
 NS_PER_S = 1_000_000_000
 
 
-@njit(cache=True)
+@kernel
 def read_u16(buf, p, big_endian):
     if big_endian:
         return (np.int64(buf[p]) << 8) | np.int64(buf[p + 1])
     return (np.int64(buf[p + 1]) << 8) | np.int64(buf[p])
 
 
-@njit(cache=True)
+@kernel
 def read_u32(buf, p, big_endian):
     if big_endian:
         return (np.int64(buf[p]) << 24) | (np.int64(buf[p + 1]) << 16) | (np.int64(buf[p + 2]) << 8) | np.int64(buf[p + 3])
     return (np.int64(buf[p + 3]) << 24) | (np.int64(buf[p + 2]) << 16) | (np.int64(buf[p + 1]) << 8) | np.int64(buf[p])
 
 
-@njit(cache=True)
+@kernel
 def units_to_ns(ts, units_per_second):
     """Timestamp ``ts`` counted in 1/units_per_second seconds, as int64 nanoseconds."""
     if units_per_second == NS_PER_S:
@@ -75,7 +75,7 @@ def units_to_ns(ts, units_per_second):
     return seconds * NS_PER_S + np.int64(fraction * (NS_PER_S / units_per_second))
 
 
-@njit(cache=True)
+@kernel
 def walk_pcap(buf, pos, big_endian, ns_per_fraction, record_header_len, max_records, rec_off, caplen, origlen, ts_ns):
     """Walk classic pcap records.
 
@@ -105,7 +105,7 @@ def walk_pcap(buf, pos, big_endian, ns_per_fraction, record_header_len, max_reco
     return n, pos, FULL
 
 
-@njit(cache=True)
+@kernel
 def walk_pcapng(buf, pos, big_endian, if_global, if_units, if_offset_ns, if_snaplen, last_ts_ns,
                 max_records, rec_off, caplen, origlen, ts_ns, iface):
     """Walk pcapng blocks of one section whose interfaces are already known.

@@ -4,6 +4,6 @@ Importing this package registers every command on ``app``; ``main`` is the conso
 """
 
 from .app import app, main
-from . import packets, sessions  # noqa: F401  (registers the commands)
+from . import anomalies, check, export_streams, follow, interfaces, live, packets, plot, report, sessions  # noqa: F401  (registers the commands)
 
 __all__ = ["app", "main"]

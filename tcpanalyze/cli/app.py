@@ -22,6 +22,8 @@ from ..output import Format
 app = typer.Typer(
     name="tcpanalyze",
     help="Read pcap/pcapng captures, rebuild TCP sessions and say what happened in them.",
+    epilog="Exit codes: 0 fine, 1 a check failed, 2 usage or input error.\n\n"
+           "Example: tcpanalyze report sample_pcaps/real-zero-window.pcap",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

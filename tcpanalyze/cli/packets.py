@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Optional
 
 import typer
 
+from ..errors import UsageError
 from ..output import Format
 from .app import FILE_ARG, FORMAT_OPT, OUTPUT_OPT, app, output_path, report_accounting
+from .filters import HOST_OPT, PORT_OPT, SESSION_OPT, TIME_RANGE_OPT, Filters
 
 
 @app.command()
@@ -18,23 +21,33 @@ def packets(
     output: Optional[Path] = OUTPUT_OPT,
     all_records: bool = typer.Option(False, "--all-records",
                                      help="One row per record (with its class and status), decoded only: no session analysis."),
+    host: Optional[str] = HOST_OPT,
+    port: Optional[int] = PORT_OPT,
+    session: Optional[list[int]] = SESSION_OPT,
+    time_range: Optional[str] = TIME_RANGE_OPT,
 ) -> None:
     """TCP packets in file order with their session and Wireshark's analysis flags; accounting on stderr.
 
     Example: tcpanalyze packets sample_pcaps/real-graceful-close.pcap --format jsonl -o packets.jsonl
     """
+    filters = Filters.parse(host, port, session, time_range)
+    if all_records and filters.session_ids:
+        raise UsageError("--session needs the session analysis; it cannot be used with --all-records")
     from ..engine import analyze
     from ..output import FrameWriter
     from ..packets import read_packets
+    from .progress import ReadProgress
     from .tables import packet_table
 
-    with FrameWriter(fmt, output_path(output), packet_table) as out:
+    with ReadProgress() as progress:
         if all_records:
-            frame = read_packets(file, all_records=True)
+            frame = read_packets(file, all_records=True, progress=progress)
             accounting = frame.attrs["accounting"]
         else:
-            result = analyze(file)
+            result = analyze(file, progress=progress)
             frame = result.packets
             accounting = result.accounting.as_dict()
-        out.write(frame)
+    base_ns = int(frame["ts_ns"].iloc[0]) if len(frame) else None  # time 0 stays the capture's first packet
+    with FrameWriter(fmt, output_path(output), partial(packet_table, base_ns=base_ns)) as out:
+        out.write(filters.packets(frame, base_ns))
     report_accounting(accounting)

@@ -29,13 +29,16 @@ def session_table(frame: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def packet_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """The human view of a packets frame: endpoints, flag names, lengths and key options."""
+def packet_table(frame: pd.DataFrame, base_ns: int | None = None) -> pd.DataFrame:
+    """The human view of a packets frame: endpoints, flag names, lengths and key options.
+
+    ``time_s`` counts from ``base_ns`` (default: the frame's first packet).
+    """
     flags = frame["tcp_flags"].to_numpy()
     names = {int(v): flag_text(int(v)) for v in np.unique(flags)}
     table = {
         "frame": frame["frame"],
-        "time_s": relative_seconds(frame["ts_ns"]),
+        "time_s": relative_seconds(frame["ts_ns"], base_ns),
         "source": endpoint_text(frame["src_addr"], frame["src_port"]),
         "destination": endpoint_text(frame["dst_addr"], frame["dst_port"]),
         "flags": frame["tcp_flags"].map(names),

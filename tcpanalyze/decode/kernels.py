@@ -8,8 +8,8 @@ the record (``end`` = record start + captured length), never against the buffer 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
 
+from ..jit import kernel
 from . import status as st
 from .columns import (
     ACK, DST_HI, DST_LO, DST_PORT, FRAG_OFFSET, IP_ID, IP_PROTO, IP_VERSION, L3_OFF, MARK_MORE_FRAGMENTS,
@@ -76,17 +76,17 @@ L3_EITHER = 46  # raw IP link types: the version nibble decides
 IPV4_MAPPED_PREFIX = np.uint64(0x0000FFFF00000000)
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def u16be(buf, p):
     return (np.int64(buf[p]) << 8) | np.int64(buf[p + 1])
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def u32be(buf, p):
     return (np.int64(buf[p]) << 24) | (np.int64(buf[p + 1]) << 16) | (np.int64(buf[p + 2]) << 8) | np.int64(buf[p + 3])
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def u64be(buf, p):
     value = np.uint64(0)
     for k in range(8):
@@ -94,12 +94,12 @@ def u64be(buf, p):
     return value
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def bswap32(v):
     return ((v & 0xFF) << 24) | ((v & 0xFF00) << 8) | ((v >> 8) & 0xFF00) | ((v >> 24) & 0xFF)
 
 
-@njit(cache=True)
+@kernel
 def ethertype_chain(buf, p, end, etype, wire_end):
     """Follow an ethertype through VLAN tags, MPLS labels and PPPoE to IP.
 
@@ -157,7 +157,7 @@ def ethertype_chain(buf, p, end, etype, wire_end):
     return -st.NON_IP, p, wire_end
 
 
-@njit(cache=True)
+@kernel
 def ppp_payload(buf, p, end, wire_end):
     """PPP (optionally with HDLC address/control, or Cisco HDLC framing) to IP."""
     if p + 2 <= end and buf[p] == 0xFF and buf[p + 1] == 0x03:
@@ -181,7 +181,7 @@ def ppp_payload(buf, p, end, wire_end):
     return -st.NON_IP, p, wire_end
 
 
-@njit(cache=True)
+@kernel
 def address_family(af):
     """BSD loopback address family to layer 3 (values of the BSDs, macOS, Linux, Windows)."""
     if af == 2:
@@ -191,7 +191,7 @@ def address_family(af):
     return -st.NON_IP
 
 
-@njit(cache=True)
+@kernel
 def link_layer(buf, p, end, wire_end, linktype):
     """Returns (l3 protocol or -status, offset of the layer-3 header, wire end of the layer-3 packet)."""
     if linktype == LINKTYPE_ETHERNET:
@@ -235,7 +235,7 @@ def link_layer(buf, p, end, wire_end, linktype):
     return -st.UNSUPPORTED_LINKTYPE, p, wire_end
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def tcp_options(buf, p, opt_end, hdr_end, i, u32, u16, u8):
     """Parse options in [p, opt_end): MSS, window scale, SACK-permitted, SACK blocks, timestamps.
 
@@ -299,7 +299,7 @@ def tcp_options(buf, p, opt_end, hdr_end, i, u32, u16, u8):
     return present
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def decode_tcp(buf, t, end, ip_payload, start, i, u32, i32, u16, u8):
     """Decode the TCP header at ``t``; ``ip_payload`` is the TCP length the IP header claims."""
     if ip_payload < 20:
@@ -334,7 +334,7 @@ def decode_tcp(buf, t, end, ip_payload, start, i, u32, i32, u16, u8):
     return st.TCP
 
 
-@njit(cache=True)
+@kernel
 def mark_fragment(p_data, end, data_len, frag_offset, more, start, i, i32, u8):
     i32[PAYLOAD_LEN, i] = data_len
     i32[PAYLOAD_OFF, i] = p_data - start
@@ -347,7 +347,7 @@ def mark_fragment(p_data, end, data_len, frag_offset, more, start, i, i32, u8):
     return st.IP_FRAGMENT
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def decode_ip(buf, p, end, l3, wire_end, start, i, u64, u32, i32, u16, u8):
     """Decode IP (following IP-in-IP tunnels) down to TCP; returns the record's status."""
     for _layer in range(MAX_IP_LAYERS):
@@ -452,27 +452,33 @@ def decode_ip(buf, p, end, l3, wire_end, start, i, u64, u32, i32, u16, u8):
     return st.NOT_TCP
 
 
-@njit(cache=True, parallel=True)
+@kernel(inline="always")
+def decode_record(i, buf, rec_off, caplen, origlen, linktype, u64, u32, i32, u16, u8):
+    """Decode record i of a batch (arguments as for ``decode_records``)."""
+    start = rec_off[i]
+    end = min(start + caplen[i], buf.size)
+    wire_end = start + max(origlen[i], caplen[i])
+    l3, p, wire_end = link_layer(buf, start, end, wire_end, linktype[i])
+    if l3 < 0:
+        u8[STATUS, i] = -l3
+    else:
+        u8[STATUS, i] = decode_ip(buf, p, end, l3, wire_end, start, i, u64, u32, i32, u16, u8)
+
+
+@kernel
 def decode_records(buf, rec_off, caplen, origlen, linktype, u64, u32, i32, u16, u8):
-    """Decode every record of a batch.
+    """Decode every record of a batch, one after another (``parallel.decode_records`` for big batches).
 
     buf: uint8 bytes holding the records; rec_off, caplen, origlen: int64 per record (offset
     of the packet data in buf, captured and original length); linktype: int32 per record.
     u64/u32/i32/u16/u8: zeroed output matrices (rows per ``columns``), one column per record.
-    Every record gets a status in u8[STATUS]. Records are independent: decoded in parallel.
+    Every record gets a status in u8[STATUS]. Records are independent of each other.
     """
-    for i in prange(rec_off.size):
-        start = rec_off[i]
-        end = min(start + caplen[i], buf.size)
-        wire_end = start + max(origlen[i], caplen[i])
-        l3, p, wire_end = link_layer(buf, start, end, wire_end, linktype[i])
-        if l3 < 0:
-            u8[STATUS, i] = -l3
-        else:
-            u8[STATUS, i] = decode_ip(buf, p, end, l3, wire_end, start, i, u64, u32, i32, u16, u8)
+    for i in range(rec_off.size):
+        decode_record(i, buf, rec_off, caplen, origlen, linktype, u64, u32, i32, u16, u8)
 
 
-@njit(cache=True)
+@kernel
 def decode_one_packet(buf, linktype, origlen, u64, u32, i32, u16, u8):
     """Decode a single packet held alone in ``buf`` into column 0 (used for rebuilt datagrams)."""
     rec_off = np.zeros(1, np.int64)

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
+from .. import jit
 from ..capture import BATCH_RECORDS, CaptureReader
+from ..capture.reader import ProgressCallback
 from ..decode import Decoder, PacketBatch, status
 from ..decode.columns import N_U32, OPT_SACK
 from ..flows import ANY_RST, CLOSE_BITS, FLIPPED, LAST_TS, ORIG_FIN, PACKETS, RESP_FIN, SESSION_ID, FlowTable
@@ -33,7 +36,7 @@ from .session import session_records
 
 NS = 1_000_000_000
 # Sessions are turned into records this many at a time, bounding the memory emission needs.
-EMIT_CHUNK = 1 << 16
+EMIT_CHUNK = 1 << 14
 
 # The packet of a one-packet session, set aside until the session needs analysis state.
 STASH_LAYOUT = {
@@ -255,20 +258,59 @@ class Analysis:
         """What the reader said about the file (a damaged tail, an empty capture...)."""
         return self.accounting.warnings
 
+    @cached_property
+    def anomalies(self) -> pd.DataFrame:
+        """Anomalies with the default thresholds, found on first use (see ``tcpanalyze.detect``)."""
+        return self._detection.anomalies
+
+    @cached_property
+    def _detection(self):
+        from ..detect import detect
+
+        return detect(self.sessions, self.packets, path=self.path)
+
+    @property
+    def sessions_with_anomalies(self) -> pd.DataFrame:
+        """``sessions`` plus an ``anomalies`` column: the kinds (default thresholds) each session is part of."""
+        from ..detect import session_anomaly_kinds
+
+        return self.sessions.assign(anomalies=session_anomaly_kinds(self.sessions, self._detection))
+
+    def detect(self, config=None) -> pd.DataFrame:
+        """Anomalies with other thresholds (a ``tcpanalyze.detect.DetectConfig``); ``anomalies`` keeps the defaults."""
+        from ..detect import detect_anomalies
+
+        return detect_anomalies(self.sessions, self.packets, config, self.path)
+
+    def stream(self, session_id: int, policy: str = "first"):
+        """Session ``session_id`` reassembled: ``.orig`` / ``.resp`` bytes, gaps, conflicts, and ``.chunks``.
+
+        Payload bytes are read back from the capture file. ``policy="last"`` keeps the last
+        copy of bytes that were sent twice with different contents (default: the first).
+        See :class:`tcpanalyze.reassembly.Stream`.
+        """
+        from ..reassembly import analysis_stream
+
+        return analysis_stream(self, session_id, policy)
+
 
 def iter_sessions(path: str, accounting: Accounting, *, options: EngineOptions | None = None,
-                  max_records: int = BATCH_RECORDS) -> Iterator[pd.DataFrame]:
-    """Session records in chunks, as sessions end (streaming: memory follows live sessions)."""
+                  max_records: int = BATCH_RECORDS,
+                  progress: ProgressCallback | None = None) -> Iterator[pd.DataFrame]:
+    """Session records in chunks, as sessions end (streaming: memory follows live sessions).
+
+    ``progress`` is called after each batch read (see ``CaptureReader``).
+    """
     engine = Engine(options, per_packet=False)
-    with CaptureReader(path) as reader:
+    with CaptureReader(path, progress) as reader, jit.plain_python_for(reader.size_bytes):
         for batch in iter_packet_batches(reader, Decoder(), accounting, max_records):
             engine.process(batch.select(batch["status"] == status.TCP))
             yield from engine.emit()
-    yield from engine.emit(final=True)
+        yield from engine.emit(final=True)
 
 
 def analyze(path: str, *, packets: bool = True, options: EngineOptions | None = None,
-            max_records: int = BATCH_RECORDS) -> Analysis:
+            max_records: int = BATCH_RECORDS, progress: ProgressCallback | None = None) -> Analysis:
     """Analyse a capture: every TCP session and (unless ``packets=False``) every TCP packet.
 
     >>> result = tcpanalyze.analyze("sample_pcaps/real-graceful-close.pcap")
@@ -276,22 +318,22 @@ def analyze(path: str, *, packets: bool = True, options: EngineOptions | None = 
     """
     accounting = Accounting()
     if not packets:
-        chunks = list(iter_sessions(path, accounting, options=options, max_records=max_records))
+        chunks = list(iter_sessions(path, accounting, options=options, max_records=max_records, progress=progress))
         return Analysis(_sessions_frame(chunks), None, accounting, path, options)
     from ..frames import packets_frame
 
     engine = Engine(options, per_packet=True)
     chunks: list[pd.DataFrame] = []
     packet_frames: list[pd.DataFrame] = []
-    with CaptureReader(path) as reader:
+    with CaptureReader(path, progress) as reader, jit.plain_python_for(reader.size_bytes):
         for batch in iter_packet_batches(reader, Decoder(), accounting, max_records):
             tcp = batch.select(batch["status"] == status.TCP)
             packet_frames.append(_packet_rows(packets_frame(tcp), engine.process(tcp)))
             chunks.extend(engine.emit())
-    chunks.extend(engine.emit(final=True))
-    if not packet_frames:  # no records at all: still the same columns
-        empty = PacketBatch.empty()
-        packet_frames.append(_packet_rows(packets_frame(empty), engine.process(empty)))
+        chunks.extend(engine.emit(final=True))
+        if not packet_frames:  # no records at all: still the same columns
+            empty = PacketBatch.empty()
+            packet_frames.append(_packet_rows(packets_frame(empty), engine.process(empty)))
     return Analysis(_sessions_frame(chunks), pd.concat(packet_frames, ignore_index=True), accounting, path,
                     options)
 

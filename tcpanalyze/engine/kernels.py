@@ -14,16 +14,16 @@ Wireshark; the caller keeps enough entries free for one batch.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from ..decode.columns import OPT_MSS, OPT_SACK, OPT_SACK_PERM, OPT_TIMESTAMP, OPT_WSCALE
 from ..decode.columns import SACK_LE1 as SACK_LE1_DECODE
 from ..decode.columns import SACK_RE1 as SACK_RE1_DECODE
+from ..jit import kernel
 from . import flags as fl
 from .layout import (
-    BITS, BYTES_AFTER_PEER_FIN, DATA_PKTS, DSACKS, DUPACKNUM, FIN_ACKED, FIN_END, FIN_TS, FIRST_RTT, FLAG_COUNT,
-    HANDSHAKE_ACK_TS, LAST_DATA_TS, LAST_SEQ, LASTACK, LASTACKTIME, LASTNONDUPACK, LASTSEGMENTFLAGS, LONGEST_IDLE,
-    MAX_BIF, MAX_END, MAX_UNACKED_SEGMENTS, MAX_WIN, MAXSEQTOBEACKED, MIN_WIN, MRU_SYN_TS, MSS_VALUE, NEXTSEQ,
+    BITS, BYTES_AFTER_PEER_FIN, DATA_END, DATA_PKTS, DSACKS, DUPACKNUM, FIN_ACKED, FIN_END, FIN_TS, FIRST_RTT, FLAG_COUNT,
+    HANDSHAKE_ACK_TS, HOLE_LO, LAST_DATA_TS, LAST_SEQ, LASTACK, LASTACKTIME, LASTNONDUPACK, LASTSEGMENTFLAGS, LONGEST_IDLE,
+    MAX_BIF, MAX_END, MAX_HOLES, MAX_UNACKED_SEGMENTS, MAX_WIN, MAXSEQTOBEACKED, MIN_WIN, MRU_SYN_TS, MSS_VALUE, NEXTSEQ,
     NEXTSEQFRAME, NEXTSEQTIME, PAYLOAD_BYTES, PKTS, PREV_TS, RETRANS_BYTES, RETRANS_PKTS, RST_TS, RTT_AMBIGUOUS,
     RTT_MAX, RTT_MIN, RTT_N, RTT_SUM, RTT_SUMSQ, SACK_COUNT, SACK_LE1, SACK_PERMITTED, SACK_RE1, SCALE_NONE,
     SCALE_UNKNOWN, IS_FIRST_ACK, SEG_FRAME, SEG_NEXT, SEG_NEXTSEQ, SEG_RETRANSMITTED, SEG_SEQ, SEG_TS, SEGMENT_COUNT,
@@ -58,14 +58,14 @@ OUT_ROWS = {"analysis_flags": OUT_FLAGS, "dupack_num": OUT_DUPACK_NUM, "dupack_f
             "irtt_ns": OUT_IRTT, "dsack": OUT_DSACK}
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def seq_diff(a, b):
     """a - b on the 32-bit sequence circle, as a signed number."""
     d = (np.int64(a) - np.int64(b)) & U32
     return d - (1 << 32) if d >= (1 << 31) else d
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def unwrap(raw_rel, last):
     """The 64-bit value closest to ``last`` whose low 32 bits are ``raw_rel``."""
     if last < 0:
@@ -73,7 +73,7 @@ def unwrap(raw_rel, last):
     return last + seq_diff(raw_rel, last & U32)
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def _alloc_segment(pool, seg_i64):
     idx = pool[0]
     pool[0] = seg_i64[idx, SEG_NEXT]
@@ -81,14 +81,14 @@ def _alloc_segment(pool, seg_i64):
     return idx
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def _free_segment(pool, seg_i64, idx):
     seg_i64[idx, SEG_NEXT] = pool[0]
     pool[0] = idx
     pool[1] += 1
 
 
-@njit(cache=True)
+@kernel
 def release_segments(columns, d_u32, d_i64, seg_i64, pool):
     """Return every unacked segment of the given direction columns to the pool."""
     for c in columns:
@@ -101,7 +101,7 @@ def release_segments(columns, d_u32, d_i64, seg_i64, pool):
         d_u32[c, SEGMENT_COUNT] = 0
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def _take_options(f, r, flags, options, mss, wscale, d_u32, d_i8):
     """Options, after the sequence analysis as in Wireshark: the window scale (clamped to 14,
     stored from any segment carrying it), MSS, SACK-permitted and timestamps from SYNs; then
@@ -125,7 +125,7 @@ def _take_options(f, r, flags, options, mss, wscale, d_u32, d_i8):
     d_i8[f, BITS] = bits
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def _scaled_window(win, flags, scale, default_scale):
     """The window in bytes: SYN windows are never scaled; unknown scale uses the default."""
     if flags & TH_SYN:
@@ -137,7 +137,7 @@ def _scaled_window(win, flags, scale, default_scale):
     return np.int64(win)
 
 
-@njit(cache=True)
+@kernel
 def analyze_packets(state_column, dirn, new, tcp_flags, seq, ack, win, payload_len, ts, frame, options, mss, wscale,
                     sack_count, dec_u32, base, d_u32, d_i64, d_sum, d_f64, d_i8, s_i64, seg_u32, seg_i64, pool,
                     default_scale, out):
@@ -390,7 +390,7 @@ def analyze_packets(state_column, dirn, new, tcp_flags, seq, ack, win, payload_l
                  d_i64, d_sum, d_f64, d_i8, s_i64, default_scale, ambiguous, out)
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
 def _account(i, s, f, r, flags, sq, ak, w, ln, t, aflags, base_f, base_r, d_u32, d_i64, d_sum, d_f64, d_i8, s_i64,
              default_scale, ambiguous, out):
     """Session statistics for one packet: bytes, counts, RTT, windows, stalls, close."""
@@ -407,12 +407,15 @@ def _account(i, s, f, r, flags, sq, ak, w, ln, t, aflags, base_f, base_r, d_u32,
     if aflags & fl.ANY_RETRANSMISSION:
         d_u32[f, RETRANS_PKTS] += 1
         d_sum[f, RETRANS_BYTES] += ln
-    elif ln > 0 and not (aflags & fl.KEEP_ALIVE):
-        d_sum[f, UNIQUE_BYTES] += ln
 
     # 64-bit sequence numbers relative to each side's base
     rel = unwrap((sq - base_f) & U32, d_i64[f, LAST_SEQ])
     d_i64[f, LAST_SEQ] = rel
+    if flags & TH_SYN and d_i64[f, DATA_END] < 0:
+        d_i64[f, DATA_END] = rel + 1  # data starts after the SYN: bytes missing before the first data count
+    if ln > 0:
+        data_start = rel + (1 if flags & TH_SYN else 0)
+        d_sum[f, UNIQUE_BYTES] += _new_bytes(f, data_start, data_start + ln, d_i64)
     end = rel + ln + (1 if flags & TH_SYN else 0) + (1 if flags & TH_FIN else 0)
     d_i64[f, MAX_END] = max(d_i64[f, MAX_END], end)
     out[OUT_REL_SEQ, i] = rel
@@ -475,7 +478,63 @@ def _account(i, s, f, r, flags, sq, ak, w, ln, t, aflags, base_f, base_r, d_u32,
     s_i64[s, PREV_TS] = t
 
 
-@njit(cache=True, inline="always")
+@kernel(inline="always")
+def _new_bytes(f, lo, hi, d_i64):
+    """How many bytes of [lo, hi) direction column f had not carried before; marks them seen.
+
+    The seen sequence space is everything below DATA_END except up to MAX_HOLES holes. With
+    more holes open at once, the smallest is forgotten: bytes that fill it later are not
+    counted as new (they count as missed, as if never captured).
+    """
+    new = 0
+    for k in range(MAX_HOLES):
+        h = HOLE_LO + 2 * k
+        a = d_i64[f, h]
+        b = d_i64[f, h + 1]
+        x = max(a, lo)
+        y = min(b, hi)
+        if a < 0 or x >= y:
+            continue
+        new += y - x
+        if x == a and y == b:
+            d_i64[f, h] = -1
+            d_i64[f, h + 1] = -1
+        elif x == a:
+            d_i64[f, h] = y
+        elif y == b:
+            d_i64[f, h + 1] = x
+        else:  # the segment lands inside the hole: [a, x) stays, [y, b) becomes a hole of its own
+            d_i64[f, h + 1] = x
+            _add_hole(f, y, b, d_i64)
+    end = d_i64[f, DATA_END]
+    if end < 0:
+        end = lo
+    if hi > end:
+        if lo > end:
+            _add_hole(f, end, lo, d_i64)
+        new += hi - max(lo, end)
+        d_i64[f, DATA_END] = hi
+    return new
+
+
+@kernel(inline="always")
+def _add_hole(f, lo, hi, d_i64):
+    """Record [lo, hi) as never seen, in a free hole slot or in place of a smaller hole."""
+    smallest = -1
+    for k in range(MAX_HOLES):
+        h = HOLE_LO + 2 * k
+        if d_i64[f, h] < 0:
+            d_i64[f, h] = lo
+            d_i64[f, h + 1] = hi
+            return
+        if smallest < 0 or d_i64[f, h + 1] - d_i64[f, h] < d_i64[f, smallest + 1] - d_i64[f, smallest]:
+            smallest = h
+    if d_i64[f, smallest + 1] - d_i64[f, smallest] < hi - lo:
+        d_i64[f, smallest] = lo
+        d_i64[f, smallest + 1] = hi
+
+
+@kernel(inline="always")
 def close_zero_window(f, t, d_i64, d_sum):
     """End the open zero-window episode of direction column f at time t."""
     length = max(t - d_i64[f, ZW_START], 0)

@@ -32,10 +32,14 @@ DIR_I64 = Rows((
     "nextseqtime", "nextseqframe", "lastacktime", "lastnondupack", "segment_head",
     "last_seq", "max_end", "syn_ts", "fin_ts", "fin_end", "rst_ts", "last_data_ts",
     "max_bif", "min_win", "max_win", "zw_start", "rtt_min", "rtt_max",
+    # the payload sequence space captured so far: everything below data_end except the holes
+    "data_end", *[f"hole_{edge}{k}" for k in range(1, 5) for edge in ("lo", "hi")],
 ), np.int64, -1)
 (NEXTSEQTIME, NEXTSEQFRAME, LASTACKTIME, LASTNONDUPACK, SEGMENT_HEAD,
  LAST_SEQ, MAX_END, SYN_TS, FIN_TS, FIN_END, RST_TS, LAST_DATA_TS,
- MAX_BIF, MIN_WIN, MAX_WIN, ZW_START, RTT_MIN, RTT_MAX) = range(18)
+ MAX_BIF, MIN_WIN, MAX_WIN, ZW_START, RTT_MIN, RTT_MAX, DATA_END) = range(19)
+HOLE_LO = 19  # hole k (0-3) is [HOLE_LO + 2k, HOLE_LO + 2k + 1): lo, hi (-1: no hole)
+MAX_HOLES = 4
 
 # sums that start at 0
 DIR_SUM = Rows(("payload_bytes", "retrans_bytes", "unique_bytes", "bytes_after_peer_fin", "zw_total", "zw_longest"),
@@ -88,5 +92,7 @@ def check_layout() -> None:
     for name, row in expected.items():
         assert DIR_U32.index(name) == row, name
     assert DIR_I64.index("rtt_max") == RTT_MAX and DIR_I64.index("segment_head") == SEGMENT_HEAD
+    assert DIR_I64.index("data_end") == DATA_END and DIR_I64.index("hole_lo1") == HOLE_LO
+    assert DIR_I64.index(f"hole_hi{MAX_HOLES}") == HOLE_LO + 2 * MAX_HOLES - 1 == len(DIR_I64.names) - 1
     assert DIR_SUM.index("zw_longest") == ZW_LONGEST
     assert DIR_I8.index("bits") == BITS and SESSION_I64.index("prev_ts") == PREV_TS

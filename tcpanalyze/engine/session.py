@@ -88,6 +88,9 @@ def session_records(engine: "Engine", slots: np.ndarray) -> pd.DataFrame:
     first_rtt = si[state, L.FIRST_RTT]
     # Wireshark's iRTT also times a RST answering the SYN; a session's iRTT is the handshake's.
     rec["irtt_ms"] = np.where((first_rtt > 0) & (rec["handshake"] == "complete"), first_rtt / 1e6, np.nan)
+    # From the first SYN to the handshake's ACK: longer than the iRTT when SYNs had to be retried.
+    rec["handshake_s"] = np.where(rec["handshake"] == "complete", (si[state, L.HANDSHAKE_ACK_TS] - first_ts) / NS,
+                                  np.nan)
 
     for side, cols, bits in (("orig", o, o_bits), ("resp", r, r_bits)):
         mss = du[cols, L.MSS_VALUE].astype(np.int64)

@@ -66,8 +66,8 @@ from __future__ import annotations
 import re
 
 import numpy as np
-from numba import njit
 
+from ..jit import kernel
 from ..state import Rows, StateTable
 
 # Endpoint states, numbered as Zeek's EndpointState (TCP_Endpoint.h).
@@ -126,24 +126,24 @@ STATE_BYTES_PER_SESSION = sum(len(r.names) * np.dtype(r.dtype).itemsize for r in
 
 # --- small helpers -------------------------------------------------------
 
-@njit(cache=True)
+@kernel
 def _delta(a, b):
     """Zeek's seq_delta: a - b as a signed 32-bit number."""
     d = (a - b) & M32
     return d - (1 << 32) if d >= (1 << 31) else d
 
 
-@njit(cache=True)
+@kernel
 def _state(z_u8, d, s):
     return np.int64(z_u8[s, STATE + d]) & 7
 
 
-@njit(cache=True)
+@kernel
 def _prev(z_u8, d, s):
     return (np.int64(z_u8[s, STATE + d]) >> PREV_SHIFT) & 7
 
 
-@njit(cache=True)
+@kernel
 def _set_state(z_u8, d, s, new):
     """TCP_Endpoint::SetState: a real change keeps the old state as prev_state."""
     b = np.int64(z_u8[s, STATE + d])
@@ -152,14 +152,14 @@ def _set_state(z_u8, d, s, new):
         z_u8[s, STATE + d] = (b & (FIN_SEEN | HOLE)) | (cur << PREV_SHIFT) | new
 
 
-@njit(cache=True)
+@kernel
 def _is_clean(z_u8, d, s):
     """TCP_Reassembler's is_clean: ESTABLISHED, or CLOSED straight from ESTABLISHED."""
     st = _state(z_u8, d, s)
     return st == ESTABLISHED or (st == CLOSED and _prev(z_u8, d, s) == ESTABLISHED)
 
 
-@njit(cache=True)
+@kernel
 def _add_letter(z_u64, z_u8, s, code):
     """Connection::AddHistory."""
     n = np.int64(z_u8[s, HISTORY_LEN])
@@ -171,12 +171,12 @@ def _add_letter(z_u64, z_u8, s, code):
     z_u8[s, HISTORY_LEN] = n + 1
 
 
-@njit(cache=True)
+@kernel
 def _letter(code, d):
     return code + RESP_LETTER * d
 
 
-@njit(cache=True)
+@kernel
 def _check_history(z_u64, z_u8, d, s, mask, code):
     """Connection::CheckHistory: add the letter the first time; True if it was seen before."""
     seen = np.int64(z_u8[s, SEEN + d])
@@ -187,7 +187,7 @@ def _check_history(z_u64, z_u8, d, s, mask, code):
     return False
 
 
-@njit(cache=True)
+@kernel
 def _is_power_of_10(n):
     p = 1
     while p < n:
@@ -195,7 +195,7 @@ def _is_power_of_10(n):
     return p == n
 
 
-@njit(cache=True)
+@kernel
 def _scaled_u32(z_u32, z_u64, z_u8, row, d, s, code):
     """Connection::ScaledHistoryEntry: the letter at the 1st, 10th, 100th, ... occurrence."""
     n = (np.int64(z_u32[s, row + d]) + 1) & M32
@@ -204,7 +204,7 @@ def _scaled_u32(z_u32, z_u64, z_u8, row, d, s, code):
         _add_letter(z_u64, z_u8, s, _letter(code, d))
 
 
-@njit(cache=True)
+@kernel
 def _gap(z_u16, z_u64, z_u8, e, s):
     """TCP_Reassembler::Gap for endpoint e: a g/G letter only when both sides are clean."""
     if _is_clean(z_u8, e, s) and _is_clean(z_u8, 1 - e, s):
@@ -216,7 +216,7 @@ def _gap(z_u16, z_u64, z_u8, e, s):
                 _add_letter(z_u64, z_u8, s, _letter(L_G, e))
 
 
-@njit(cache=True)
+@kernel
 def _deliver_above_hole(z_u32, z_u8, e, s, edge):
     """The hole below the buffered data is gone: count everything seen above it as delivered."""
     top = (np.int64(z_u32[s, LAST + e]) - np.int64(z_u32[s, START + e])) & M32
@@ -224,7 +224,7 @@ def _deliver_above_hole(z_u32, z_u8, e, s, edge):
     return top if _delta(top, edge) > 0 else edge
 
 
-@njit(cache=True)
+@kernel
 def _ack_received(z_u32, z_u16, z_u64, z_u8, e, s, rel_ack):
     """TCP_Reassembler::AckReceived + Trim + Undelivered for the data of endpoint e."""
     if np.int64(z_u8[s, STATE + e]) & FIN_SEEN:
@@ -266,7 +266,7 @@ def _ack_received(z_u32, z_u16, z_u64, z_u8, e, s, rel_ack):
     z_u32[s, REASSEM + e] = edge
 
 
-@njit(cache=True)
+@kernel
 def _data_sent(z_u32, z_u8, e, s, data_rel, n):
     """TCP_Reassembler::DataSent + NewBlock + BlockInserted, as far as the delivery edge goes."""
     upper = (data_rel + n) & M32
@@ -291,7 +291,7 @@ def _data_sent(z_u32, z_u8, e, s, data_rel, n):
 
 # --- the kernel --------------------------------------------------------------------------------
 
-@njit(cache=True)
+@kernel
 def zeek_packets(slot, dirn, tcp_flags, seq, ack, payload_len, win, bad_checksum, flipped_per_slot,
                  z_u64, z_u32, z_u16, z_u8):
     """Advance Zeek's connection state and history by a batch of packets, in capture order.

@@ -508,3 +508,46 @@ def test_zero_window_still_open_at_the_end_lasts_until_the_last_packet(tmp_path)
                              C(1.5, "A", 1101, 5001, b"y"), S(1.75, "A", 5001, 1101, win=0)]).sessions.iloc[0]
     assert row.resp_zero_window_episodes == 1 and row.resp_zero_window_probes == 1
     assert row.resp_zero_window_s == pytest.approx(0.75)
+
+
+def test_segment_filling_a_hole_later_is_unique_not_missed(tmp_path):
+    # 1001-1010 lost before the capture point; its retransmission arrives after 1011-1030.
+    packets = handshake() + [C(0.03, "PA", 1011, 5001, D10), C(0.04, "PA", 1021, 5001, D10),
+                             S(0.05, "A", 5001, 1001), C(0.30, "PA", 1001, 5001, D10), S(0.31, "A", 5001, 1031)]
+    row = analyze(tmp_path, packets).sessions.iloc[0]
+    assert row.orig_retransmission == 1  # Wireshark flags the late filler a retransmission...
+    assert (row.orig_bytes, row.orig_unique_bytes, row.orig_missed_bytes) == (30, 30, 0)  # ...but it was new data
+
+
+def test_holes_never_filled_are_missed_and_overlaps_count_once(tmp_path):
+    # Data at 1001-1010, 1031-1040, 1061-1070, then 1065-1074 overlapping the last and
+    # 1001-1010 again: holes 1011-1030 and 1041-1060 stay open.
+    packets = handshake() + [C(0.03, "PA", 1001, 5001, D10), C(0.04, "PA", 1031, 5001, D10),
+                             C(0.05, "PA", 1061, 5001, D10), C(0.06, "PA", 1065, 5001, D10),
+                             C(0.07, "PA", 1001, 5001, D10)]
+    row = analyze(tmp_path, packets).sessions.iloc[0]
+    assert (row.orig_bytes, row.orig_unique_bytes, row.orig_missed_bytes) == (74, 34, 40)
+
+
+def test_data_missing_before_the_first_captured_segment_is_missed(tmp_path):
+    packets = handshake() + [C(0.03, "PA", 1101, 5001, D10)]  # the first 100 bytes were never captured
+    row = analyze(tmp_path, packets).sessions.iloc[0]
+    assert (row.orig_bytes, row.orig_unique_bytes, row.orig_missed_bytes) == (110, 10, 100)
+
+
+def test_filling_holes_in_any_order_splitting_them_counts_each_byte_once(tmp_path):
+    data = [C(0.03 + k * 0.01, "PA", 1001 + 20 * k, 5001, D10) for k in range(5)]  # 4 holes of 10 bytes
+    fillers = [C(0.20, "PA", 1071, 5001, D10),  # fills the last hole exactly
+               C(0.21, "PA", 1016, 5001, b"y" * 3),  # lands inside the first: splits it in two
+               C(0.22, "PA", 1011, 5001, D10),  # the rest of the first hole, overlapping the 3 bytes
+               C(0.23, "PA", 1031, 5001, D10 * 3)]  # the two middle holes and the data between them
+    row = analyze(tmp_path, handshake() + data + fillers).sessions.iloc[0]
+    assert (row.orig_bytes, row.orig_unique_bytes, row.orig_missed_bytes) == (90, 90, 0)
+
+
+def test_beyond_four_open_holes_the_smallest_is_forgotten(tmp_path):
+    # Five holes of 10 bytes open at once: the newest is not tracked, so its filler does
+    # not count as new data (documented bound of the per-direction hole list).
+    data = [C(0.03 + k * 0.01, "PA", 1001 + 20 * k, 5001, D10) for k in range(6)]
+    row = analyze(tmp_path, handshake() + data + [C(0.2, "PA", 1091, 5001, D10)]).sessions.iloc[0]
+    assert (row.orig_bytes, row.orig_unique_bytes, row.orig_missed_bytes) == (110, 60, 50)

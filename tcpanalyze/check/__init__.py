@@ -1,0 +1,33 @@
+"""``tcpanalyze check``: gate CI pipelines on captured traffic.
+
+>>> from tcpanalyze.check import load_rules, run_check
+>>> report = run_check("run.pcap", load_rules("rules.toml"), baseline="good.pcap")
+>>> report.exit_code, [r.status for r in report.results]
+
+``rules`` reads rules (TOML files, inline text), ``metrics`` defines what they measure,
+``scope`` groups sessions by capture, server, host or session, ``evaluate`` judges them and
+``outputs`` writes the summary, JUnit XML, JSON and GitHub annotations.
+"""
+
+from __future__ import annotations
+
+from .evaluate import CheckReport, RuleResult, ScopeOutcome, evaluate, needs
+from .metrics import METRICS
+from .rules import Rule, load_rules, parse_inline, parse_rules_text
+
+__all__ = ["CheckReport", "METRICS", "Rule", "RuleResult", "ScopeOutcome", "evaluate", "load_rules",
+           "parse_inline", "parse_rules_text", "run_check"]
+
+
+def run_check(path: str, rules: list[Rule], baseline: str | None = None, *, options=None) -> CheckReport:
+    """Analyse ``path`` (and ``baseline``) as far as the rules need, and evaluate the rules.
+
+    The per-packet table is kept only when a rule needs it (ACK RTT, anomalies).
+    """
+    from ..engine import analyze
+
+    want_packets, want_anomalies = needs(rules)
+    keep_packets = want_packets or want_anomalies
+    analysis = analyze(path, packets=keep_packets, options=options)
+    old = analyze(baseline, packets=keep_packets, options=options) if baseline is not None else None
+    return evaluate(rules, analysis, old, capture=str(path), baseline_name=None if baseline is None else str(baseline))

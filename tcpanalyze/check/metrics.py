@@ -1,0 +1,191 @@
+"""The metrics rules can name: each a function from a ``ScopedView`` to one value per scope.
+
+>>> METRICS["retransmission_rate"].measure(view)     # pandas Series: scope key -> value
+
+A metric's function returns values only for scopes that have rows; ``measure`` fills the
+other scopes with the metric's ``empty`` value (0 for counts, NaN, "no data", for rates and
+percentiles). Percentiles interpolate linearly between samples (numpy's default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .scope import ScopedView
+
+ANOMALY_KINDS = ("syn_flood", "port_scan", "address_sweep", "rst_teardown", "rst_storm", "backlog_overflow",
+                 "zero_window_stall", "retransmission_storm", "handshake_failures", "idle_exhaustion", "injection")
+PERCENTILES = {"p50": 50, "p90": 90, "p95": 95, "p99": 99, "max": 100}
+NS_PER_MS = 1_000_000
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A named measurement over the sessions (and packets or anomalies) of each scope."""
+
+    name: str
+    unit: str
+    description: str
+    compute: Callable[[ScopedView], pd.Series]
+    empty: float = 0.0  # the value of a scope with nothing measured (NaN: "no data", the rule is skipped)
+    needs_packets: bool = False  # evaluated from the per-packet table when it is there
+    needs_anomalies: bool = False
+    ranks_sessions: bool = True  # whether a session's own value says it is an offender
+
+    def measure(self, view: ScopedView) -> pd.Series:
+        """One value per scope of the view, in the view's key order."""
+        values = self.compute(view)
+        return values.reindex(view.keys, fill_value=self.empty).astype(float)
+
+
+def _by_scope(view: ScopedView, values) -> pd.core.groupby.SeriesGroupBy:
+    return pd.Series(np.asarray(values), index=view.sessions.index).groupby(view.sessions["scope"], sort=False)
+
+
+def _both(view: ScopedView, column: str) -> pd.Series:
+    s = view.sessions
+    return s[f"orig_{column}"].astype(np.float64) + s[f"resp_{column}"].astype(np.float64)
+
+
+def _count(view: ScopedView, mask) -> pd.Series:
+    return _by_scope(view, np.asarray(mask, np.int64)).sum()
+
+
+# ------------------------------------------------------------------------- sessions
+
+
+def sessions(view: ScopedView) -> pd.Series:
+    return view.sessions.groupby("scope", sort=False).size()
+
+
+def total_bytes(view: ScopedView) -> pd.Series:
+    return _by_scope(view, _both(view, "bytes")).sum()
+
+
+def missed_bytes(view: ScopedView) -> pd.Series:
+    return _by_scope(view, view.sessions["missed_bytes"]).sum()
+
+
+def retransmitted_packets(view: ScopedView) -> pd.Series:
+    # Wireshark calls a segment that re-sends sequence space out_of_order rather than a
+    # retransmission when it follows the previous segment within 3 ms: on a LAN, most
+    # retransmissions seen at the sender. Both count here (as tcptrace's "rexmt data pkts").
+    return _by_scope(view, _both(view, "retrans_pkts") + _both(view, "out_of_order")).sum()
+
+
+def retransmission_rate(view: ScopedView) -> pd.Series:
+    data = _by_scope(view, _both(view, "data_pkts")).sum()
+    rate = retransmitted_packets(view) / data
+    return rate.where(data > 0)
+
+
+def rst_teardowns(view: ScopedView) -> pd.Series:
+    s = view.sessions
+    return _count(view, (s["close_type"] == "rst") & (_both(view, "bytes") > 0))
+
+
+def refused_handshakes(view: ScopedView) -> pd.Series:
+    return _count(view, view.sessions["conn_state"] == "REJ")
+
+
+def unanswered_handshakes(view: ScopedView) -> pd.Series:
+    return _count(view, view.sessions["conn_state"] == "S0")
+
+
+def zero_window_stall_s(view: ScopedView) -> pd.Series:
+    return _by_scope(view, _both(view, "zero_window_s")).sum()
+
+
+def zero_window_longest_s(view: ScopedView) -> pd.Series:
+    s = view.sessions
+    return _by_scope(view, np.maximum(s["orig_zero_window_longest_s"], s["resp_zero_window_longest_s"])).max()
+
+
+def _percentile(samples: pd.Series, keys: pd.Series, q: int) -> pd.Series:
+    grouped = samples.groupby(keys, sort=False)
+    return grouped.max() if q == 100 else grouped.quantile(q / 100)
+
+
+def handshake_rtt(q: int) -> Callable[[ScopedView], pd.Series]:
+    def compute(view: ScopedView) -> pd.Series:
+        irtt = view.sessions["irtt_ms"].astype(np.float64)
+        known = irtt.notna()
+        return _percentile(irtt[known], view.sessions["scope"][known], q)
+    return compute
+
+
+def ack_rtt(q: int) -> Callable[[ScopedView], pd.Series]:
+    def compute(view: ScopedView) -> pd.Series:
+        if view.has_packets:
+            p = view.packets
+            sampled = p["ack_rtt_ns"] >= 0
+            return _percentile(p["ack_rtt_ns"][sampled] / NS_PER_MS, p["scope"][sampled], q)
+        # Without packets: each direction's mean RTT (its max for "max") stands for its samples.
+        s = view.sessions
+        column = "rtt_max_ms" if q == 100 else "rtt_mean_ms"
+        samples = pd.concat([s[f"orig_{column}"], s[f"resp_{column}"]], ignore_index=True)
+        keys = pd.concat([s["scope"], s["scope"]], ignore_index=True)
+        known = samples.notna() & (pd.concat([s["orig_rtt_samples"], s["resp_rtt_samples"]],
+                                             ignore_index=True) > 0)
+        return _percentile(samples[known].astype(np.float64), keys[known], q)
+    return compute
+
+
+# ------------------------------------------------------------------------ anomalies
+
+
+def anomaly_count(kind: str | None) -> Callable[[ScopedView], pd.Series]:
+    def compute(view: ScopedView) -> pd.Series:
+        found = view.anomalies
+        if kind is not None:
+            found = found[found["kind"] == kind]
+        return found.groupby("scope", sort=False).size()
+    return compute
+
+
+def anomaly_present(kind: str) -> Callable[[ScopedView], pd.Series]:
+    count = anomaly_count(kind)
+    return lambda view: (count(view) > 0).astype(np.float64)
+
+
+# ------------------------------------------------------------------------- registry
+
+
+def _registry() -> dict[str, Metric]:
+    metrics = [
+        Metric("sessions", "", "number of TCP sessions", sessions, ranks_sessions=False),
+        Metric("bytes", "bytes", "application bytes both ways (by sequence numbers, as Zeek counts)", total_bytes),
+        Metric("missed_bytes", "bytes", "sequence space never seen in the capture (capture loss)", missed_bytes),
+        Metric("retransmissions", "", "packets re-sending sequence space already sent (Wireshark's "
+               "retransmission, fast_retransmission, spurious_retransmission and out_of_order), "
+               "SYN and FIN included", retransmitted_packets),
+        Metric("retransmission_rate", "", "retransmissions / packets carrying data", retransmission_rate,
+               empty=np.nan),
+        Metric("rst_teardowns", "", "sessions that carried data and ended with a RST", rst_teardowns),
+        Metric("refused_handshakes", "", "connection attempts answered by a RST (conn_state REJ)",
+               refused_handshakes),
+        Metric("unanswered_handshakes", "", "SYNs never answered (conn_state S0)", unanswered_handshakes),
+        Metric("zero_window_stall_s", "s", "time receivers advertised a zero window, summed",
+               zero_window_stall_s),
+        Metric("zero_window_longest_s", "s", "longest single zero-window stall", zero_window_longest_s),
+    ]
+    for label, q in PERCENTILES.items():
+        metrics.append(Metric(f"handshake_rtt_{label}_ms", "ms", f"handshake RTT (irtt_ms), {label} over sessions",
+                              handshake_rtt(q), empty=np.nan))
+    for label, q in PERCENTILES.items():
+        metrics.append(Metric(f"ack_rtt_{label}_ms", "ms", f"RTT of data segments from their ACKs "
+                              f"(per-packet ack_rtt_ns), {label}", ack_rtt(q), empty=np.nan, needs_packets=True))
+    metrics.append(Metric("anomalies", "", "anomalies of any kind", anomaly_count(None), needs_anomalies=True))
+    for kind in ANOMALY_KINDS:
+        metrics.append(Metric(f"anomalies_{kind}", "", f"{kind} anomalies", anomaly_count(kind),
+                              needs_anomalies=True))
+        metrics.append(Metric(f"has_{kind}", "", f"whether a {kind} anomaly was found (true/false)",
+                              anomaly_present(kind), needs_anomalies=True))
+    return {m.name: m for m in metrics}
+
+
+METRICS: dict[str, Metric] = _registry()

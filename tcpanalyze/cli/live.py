@@ -1,0 +1,168 @@
+"""``tcpanalyze live``: capture on an interface and analyse as packets arrive.
+
+dumpcap (Wireshark's capture engine) writes pcapng to a pipe; the same kernels and engine
+as for files analyse it in batches. Sessions are reported as they end (or idle out), with
+running counters and anomalies, and the capture ends with the report of what was seen.
+"""
+
+from __future__ import annotations
+
+import enum
+import signal
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..errors import UsageError
+from .app import app, report_accounting
+
+
+class LiveFormat(str, enum.Enum):
+    table = "table"
+    jsonl = "jsonl"
+
+
+# The loop wakes at least this often without traffic (to start the view, expire idle sessions).
+TICK_S = 0.25
+# Anomaly detection runs this often (when packets came since) over the ended sessions and the
+# closed ones not ended yet.
+DETECT_EVERY_S = 2.0
+
+
+@app.command()
+def live(
+    interface: Optional[str] = typer.Option(None, "--interface", "-i", help="Interface to capture on (see `tcpanalyze interfaces`)."),
+    bpf: Optional[str] = typer.Option(None, "--filter", help="Capture filter, in libpcap (tcpdump) syntax."),
+    duration: Optional[float] = typer.Option(None, "--duration", min=0.001, help="Stop after this many seconds."),
+    count: Optional[int] = typer.Option(None, "--count", "-c", min=1, help="Stop after this many packets (captured, after the filter)."),
+    write: Optional[Path] = typer.Option(None, "--write", "-w", help="Also save the capture (pcapng, the bytes dumpcap wrote)."),
+    fmt: LiveFormat = typer.Option(LiveFormat.table, "--format", "-f",
+                                   help="table: a view on the terminal; jsonl: events on stdout."),
+    idle_timeout: float = typer.Option(300.0, "--idle-timeout", min=0.001,
+                                       help="A session silent this many seconds ends (frees its memory)."),
+    from_stdin: bool = typer.Option(False, "--from-stdin", hidden=True,
+                                    help="Read a pcapng stream from stdin instead of capturing (testing)."),
+) -> None:
+    """Capture on an interface and analyse it live: sessions as they end, counters, anomalies.
+
+    Stops on Ctrl-C, after --duration or --count (whichever comes first), then prints the report of what it saw.
+
+    --format jsonl writes one JSON object per line to stdout: session_end, anomaly, stats (every second), end.
+
+    Needs dumpcap (Wireshark) and the right to capture: root, or dumpcap's capabilities.
+
+    Example: tcpanalyze live -i eth0 --filter 'tcp port 443' --duration 60 --write incident.pcapng
+    """
+    # Only the light capture module here: dumpcap starts before pandas and numba load.
+    from ..capture.live import LiveSource
+
+    if from_stdin == (interface is not None):
+        raise UsageError("live needs an interface: -i IFACE (`tcpanalyze interfaces` lists them)")
+    if from_stdin and (bpf or duration or count):
+        raise UsageError("--filter, --duration and --count apply to an interface, not to --from-stdin")
+    write_path = None if write is None else str(write)
+    if from_stdin:
+        source = LiveSource(sys.stdin.fileno(), label="<stdin>", write_path=write_path)
+    else:
+        source = LiveSource.capture(interface, bpf=bpf, duration_s=duration, count=count, write_path=write_path)
+    with source:
+        from ..engine import EngineOptions
+        from ..engine.live import LiveAnalysis, RecentSessions
+        from .live_view import JsonEvents, TerminalView
+
+        analysis = LiveAnalysis(EngineOptions(idle_timeout_s=idle_timeout), wall_clock=not from_stdin)
+        recent = RecentSessions()
+        view = JsonEvents(source.info.path) if fmt == LiveFormat.jsonl else TerminalView(source.info.path)
+        try:
+            _run(source, analysis, recent, AnomalyWatch(), view)
+        finally:
+            view.close()
+    analysis.accounting.warnings.extend(source.info.warnings)
+    view.end(analysis.counters(), analysis.accounting.as_dict())
+    _summary(analysis, recent, out=sys.stderr if fmt == LiveFormat.jsonl else sys.stdout)
+
+
+def _run(source, analysis, recent, detector, view) -> None:
+    """The capture loop: every step's sessions to the view, counters and detection on a timer."""
+    from ..engine.live import follow
+
+    next_refresh = next_detect = time.monotonic()
+    detected_at = None  # the counters the last detection saw
+    announced = False
+    with _stop_on_signals(source):
+        for step in follow(source, analysis, tick_s=TICK_S):
+            if not announced and source.started.is_set():
+                view.started()
+                announced = True
+            view.opened(step.opened)
+            for chunk in step.ended:
+                recent.add(chunk)
+                view.ended(chunk)
+            now = time.monotonic()
+            if now >= next_detect:
+                counters = analysis.counters()
+                if counters != detected_at:
+                    view.anomalies(detector.new(recent.frame(analysis.closing())))
+                    detected_at = counters
+                next_detect = now + DETECT_EVERY_S
+            if now >= next_refresh:
+                view.refresh(analysis.counters())
+                next_refresh = now + view.refresh_s
+    if analysis.counters() != detected_at:
+        view.anomalies(detector.new(recent.frame()))
+
+
+class AnomalyWatch:
+    """Runs anomaly detection over the sessions seen so far and returns only the new anomalies:
+    those whose kind, target and start were not reported before (a flood that goes on is one)."""
+
+    def __init__(self) -> None:
+        self._seen: set[tuple] = set()
+
+    def new(self, sessions):
+        from ..detect import detect_anomalies
+
+        found = detect_anomalies(sessions, None)
+        keys = list(zip(found["kind"], found["target_addr"].astype(str), found["target_port"].astype(str),
+                        found["start"]))
+        fresh = [key not in self._seen for key in keys]
+        self._seen.update(keys)
+        return found[fresh]
+
+
+@contextmanager
+def _stop_on_signals(source):
+    """Ctrl-C (or SIGTERM) ends the capture cleanly, once; a second one aborts."""
+    stopping = []
+
+    def stop(signum, frame):
+        if stopping:
+            raise KeyboardInterrupt
+        stopping.append(signum)
+        source.stop()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _summary(analysis, recent, out) -> None:
+    """The end-of-capture report (as ``tcpanalyze report`` prints it) of the sessions kept, then
+    the record accounting and warnings on stderr."""
+    from ..engine import Analysis
+    from ..report import build_report
+    from ..report.text import write_text
+
+    sessions = recent.frame()
+    write_text(build_report(Analysis(sessions, None, analysis.accounting, None, analysis.options)), out)
+    if recent.dropped:
+        print(f"note: the report covers the last {len(sessions)} sessions; {recent.dropped} earlier ones were "
+              f"reported as they ended", file=sys.stderr)
+    report_accounting(analysis.accounting.as_dict())

@@ -1,0 +1,106 @@
+"""``tcpanalyze report``: what is wrong in a capture and where, in one screen or one file."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import enum
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional, TextIO
+
+import typer
+
+from ..errors import TcpanalyzeError
+from .app import FILE_ARG, OUTPUT_OPT, app, report_accounting
+from .filters import HOST_OPT, PORT_OPT, SESSION_OPT, TIME_RANGE_OPT, Filters
+
+if TYPE_CHECKING:
+    from ..engine.analysis import Analysis
+
+
+class ReportFormat(str, enum.Enum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+    html = "html"
+
+
+@app.command()
+def report(
+    file: str = FILE_ARG,
+    fmt: ReportFormat = typer.Option(ReportFormat.text, "--format", "-f",
+                                     help="text (tables; colour on a terminal), markdown, json (schema: "
+                                          "docs/report.schema.json) or html (one self-contained file with graphs)."),
+    output: Optional[Path] = OUTPUT_OPT,
+    host: Optional[str] = HOST_OPT,
+    port: Optional[int] = PORT_OPT,
+    session: Optional[list[int]] = SESSION_OPT,
+    time_range: Optional[str] = TIME_RANGE_OPT,
+) -> None:
+    """Capture summary, problems ranked by impact, servers, and the sessions that need attention.
+
+    With filters, the report covers the sessions that pass them (each with all its packets);
+    the record counts stay those of the whole file.
+
+    Example: tcpanalyze report sample_pcaps/real-zero-window.pcap --format html -o report.html
+    """
+    filters = Filters.parse(host, port, session, time_range)
+    from ..engine import analyze
+    from ..report import build_report
+    from .progress import ReadProgress
+
+    with ReadProgress() as progress:
+        analysis = _selected(analyze(file, progress=progress), filters)
+    the_report = build_report(analysis, selection=_selection_text(host, port, session, time_range))
+    with _open_output(output) as out:
+        if fmt == ReportFormat.text:
+            from ..report.text import write_text
+
+            write_text(the_report, out)
+        elif fmt == ReportFormat.markdown:
+            from ..report.markdown import markdown_text
+
+            out.write(markdown_text(the_report))
+        elif fmt == ReportFormat.json:
+            out.write(the_report.to_json())
+        else:
+            from ..report.graphs import report_graphs
+            from ..report.html import html_text
+
+            out.write(html_text(the_report, report_graphs(the_report, analysis)))
+    report_accounting(analysis.accounting.as_dict())
+
+
+def _selected(analysis: "Analysis", filters: Filters) -> "Analysis":
+    """The analysis narrowed to the sessions that pass the filters, with all their packets."""
+    if not filters.active:
+        return analysis
+    sessions = filters.sessions(analysis.sessions, analysis.accounting.first_tcp_ts_ns).reset_index(drop=True)
+    packets = analysis.packets
+    if packets is not None:
+        packets = packets[packets["session_id"].isin(sessions["session_id"])].reset_index(drop=True)
+    return dataclasses.replace(analysis, sessions=sessions, packets=packets)
+
+
+def _selection_text(host: Optional[str], port: Optional[int], session: Optional[list[int]],
+                    time_range: Optional[str]) -> str | None:
+    """The filters as the user gave them, for the report to say what it covers."""
+    parts = [f"--host {host}" if host is not None else "", f"--port {port}" if port is not None else "",
+             *(f"--session {s}" for s in session or ()),
+             f"--time-range {time_range}" if time_range is not None else ""]
+    return " ".join(p for p in parts if p) or None
+
+
+@contextlib.contextmanager
+def _open_output(output: Optional[Path]) -> Iterator[TextIO]:
+    if output is None or str(output) == "-":
+        yield sys.stdout
+        return
+    try:
+        handle = open(output, "w", encoding="utf-8")
+    except OSError as exc:
+        raise TcpanalyzeError(f"{output}: cannot write: {exc.strerror}") from None
+    with handle:
+        yield handle

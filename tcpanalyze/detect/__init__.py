@@ -1,0 +1,120 @@
+"""Anomaly detection across sessions: floods, scans, resets, stalls, backlog overflow, injection.
+
+>>> from tcpanalyze.detect import DetectConfig, detect_anomalies
+>>> anomalies = detect_anomalies(result.sessions, result.packets)          # defaults
+>>> anomalies = detect_anomalies(result.sessions, None, DetectConfig.from_toml("thresholds.toml"))
+
+Detectors work from the sessions frame alone; given the packets frame too they add per-packet
+evidence (RST times, SYN-ACK retransmissions, zero-window probes, evidence frames). One module
+per detector family; ``DETECTORS`` maps each kind, in report order, to its function. The rules
+and thresholds are documented in docs/anomalies.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .backlog import detect_backlog_overflow
+from .config import DetectConfig
+from .floods import detect_syn_flood
+from .frame import (
+    ANOMALY_COLUMNS,
+    MAX_LISTED,
+    MAX_SOURCES,
+    Finding,
+    anomalies_frame,
+    flat_anomalies,
+)
+from .handshakes import detect_handshake_failures
+from .idle import detect_idle_exhaustion
+from .injection import detect_injection
+from .inputs import Inputs
+from .resets import detect_rst_storm, detect_rst_teardown
+from .retransmissions import detect_retransmission_storm
+from .scans import detect_address_sweep, detect_port_scan
+from .stalls import detect_zero_window_stall
+
+__all__ = [
+    "ANOMALY_COLUMNS",
+    "DETECTORS",
+    "MAX_LISTED",
+    "MAX_SOURCES",
+    "DetectConfig",
+    "Detection",
+    "detect",
+    "detect_anomalies",
+    "flat_anomalies",
+    "session_anomaly_kinds",
+]
+
+DETECTORS: dict[str, Callable[[Inputs, object], list[Finding]]] = {
+    "syn_flood": detect_syn_flood,
+    "port_scan": detect_port_scan,
+    "address_sweep": detect_address_sweep,
+    "rst_teardown": detect_rst_teardown,
+    "rst_storm": detect_rst_storm,
+    "backlog_overflow": detect_backlog_overflow,
+    "zero_window_stall": detect_zero_window_stall,
+    "retransmission_storm": detect_retransmission_storm,
+    "handshake_failures": detect_handshake_failures,
+    "idle_exhaustion": detect_idle_exhaustion,
+    "injection": detect_injection,
+}
+
+
+@dataclass
+class Detection:
+    """The anomalies table, and the full list of sessions each anomaly involves (by kind)."""
+
+    anomalies: pd.DataFrame
+    members: list[tuple[str, np.ndarray]]  # (kind, session ids), one per anomaly, untruncated
+
+
+def detect(sessions: pd.DataFrame, packets: pd.DataFrame | None = None, config: DetectConfig | None = None,
+           path: str | None = None) -> Detection:
+    """Run every enabled detector; the table plus which sessions each anomaly involves (untruncated).
+
+    ``path``, the capture file, lets the injection detector compare retransmitted payload bytes.
+    """
+    config = config or DetectConfig()
+    inp = Inputs(sessions, packets, path)
+    findings: list[Finding] = []
+    if inp.n:
+        for kind, run in DETECTORS.items():
+            cfg = getattr(config, kind)
+            if cfg.enabled:
+                findings.extend(run(inp, cfg))
+    findings = _drop_flood_failures(findings)
+    members = [(f.kind, np.asarray(f.session_ids, dtype=np.int64)) for f in findings]
+    return Detection(anomalies_frame(findings), members)
+
+
+def detect_anomalies(sessions: pd.DataFrame, packets: pd.DataFrame | None = None,
+                     config: DetectConfig | None = None, path: str | None = None) -> pd.DataFrame:
+    """The anomalies table (columns as in ``ANOMALY_COLUMNS``), sorted by start then kind.
+
+    Give ``path`` (the capture file the packets came from) to find overlap conflicts too.
+    """
+    return detect(sessions, packets, config, path).anomalies
+
+
+def session_anomaly_kinds(sessions: pd.DataFrame, detection: Detection) -> pd.Series:
+    """The ``anomalies`` column for ``sessions``: the kinds each session takes part in, sorted."""
+    ids = [ids for _, ids in detection.members]
+    pairs = pd.DataFrame({"session_id": np.concatenate(ids) if ids else np.empty(0, np.int64),
+                          "kind": np.repeat([kind for kind, _ in detection.members], [len(i) for i in ids])})
+    kinds = pairs.drop_duplicates().sort_values("kind").groupby("session_id")["kind"].agg(list)
+    column = sessions["session_id"].map(kinds)
+    return column.map(lambda v: v if isinstance(v, list) else [])
+
+
+def _drop_flood_failures(findings: list[Finding]) -> list[Finding]:
+    """A SYN flood's half-open attempts are its own evidence, not also handshake failures."""
+    floods = [(f.target_addr, f.target_port, f.start, f.end) for f in findings if f.kind == "syn_flood"]
+    return [f for f in findings if f.kind != "handshake_failures" or not any(
+        f.target_addr == a and f.target_port == p and f.start <= e and f.end >= s for a, p, s, e in floods)]
+

@@ -1,0 +1,119 @@
+"""backlog_overflow: a listener that is not accepting connections fast enough.
+
+Linux, when a listener's accept queue (min(backlog, somaxconn) + 1 entries) is full, drops
+the client's handshake ACK silently (tcp_abort_on_overflow = 0) and keeps retransmitting its
+SYN-ACK, and drops new SYNs, which the clients retry after 1 s, 3 s, 7 s... A capture shows
+it per session as one of:
+
+- ``synack_after_ack``: the server sent a SYN-ACK again after the client's handshake ACK was
+  captured (packets needed);
+- ``data_unacked``: the client's data after the handshake was retransmitted and never
+  acknowledged (the responder's ACKs never passed the SYN; from the sessions frame alone:
+  no RTT sample besides the SYN's);
+- ``syn_retried``: the client had to send its SYN more than once while the same listener
+  answered other clients within ``answer_window_s`` (it is alive, just full). From packets,
+  SYNs are counted; from the sessions frame alone, an answered session whose handshake took
+  ``syn_retry_s`` longer than its iRTT, or an unanswered one with a retransmitted SYN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .frame import Finding
+from .inputs import ACK, SYN, Inputs, distinct
+from .text import endpoint, n, secs
+
+
+@dataclass
+class BacklogOverflowConfig:
+    enabled: bool = True
+    # Sessions of one listener showing any of the signs; one retried SYN is ordinary loss.
+    min_sessions: int = 3
+    # A retried SYN counts only if the listener answered another SYN this close in time (s).
+    answer_window_s: float = 10.0
+    # Sessions frame only: extra handshake time that means a SYN was retried. The first SYN
+    # retransmission timeout is 1 s (RFC 6298 2.1, Linux TCP_TIMEOUT_INIT).
+    syn_retry_s: float = 0.9
+
+
+def _signals(inp: Inputs, cfg: BacklogOverflowConfig) -> dict[str, np.ndarray]:
+    s = inp.sessions
+    handshake = s["handshake"].to_numpy()
+    data_retried = ((handshake == "complete") & (s["orig_data_pkts"] > 0).to_numpy()
+                    & (s["orig_retrans_pkts"] > 0).to_numpy())
+    if inp.packets is not None:
+        # the responder's ACKs never went past the client's SYN
+        resp_acks = ~inp.from_orig & ((inp.flags & ACK) != 0)
+        top_ack = np.zeros(inp.n, np.int64)
+        np.maximum.at(top_ack, inp.packet_rows[resp_acks], inp.packets["ack_rel"].to_numpy(np.int64)[resp_acks])
+        data_unacked = data_retried & (top_ack <= 1)
+        syn_retried = inp.orig_syns >= 2
+        # first handshake ACK time per session, then SYN-ACKs from the responder after it
+        hs_ack = inp.from_orig & ((inp.flags & (SYN | ACK)) == ACK)
+        first_ack = np.full(inp.n, np.inf)
+        np.minimum.at(first_ack, inp.packet_rows[hs_ack], inp.ts_s[hs_ack])
+        synack = ~inp.from_orig & ((inp.flags & (SYN | ACK)) == (SYN | ACK))
+        late = synack & (inp.ts_s > first_ack[inp.packet_rows])
+        synack_after_ack = inp.per_session_count(late) > 0
+    else:
+        wait = s["handshake_s"].to_numpy() - s["irtt_ms"].to_numpy() / 1e3
+        syn_retried = ((handshake == "complete") & (wait >= cfg.syn_retry_s)) | \
+            ((handshake == "unanswered") & (s["orig_retransmission"] > 0).to_numpy())
+        synack_after_ack = np.zeros(inp.n, bool)
+        # no RTT sample beyond the SYN's: none of the client's data was acknowledged
+        data_unacked = data_retried & (s["orig_rtt_samples"] <= 1).to_numpy()
+    return {"synack_after_ack": synack_after_ack, "data_unacked": data_unacked, "syn_retried": syn_retried}
+
+
+def _answered_nearby(inp: Inputs, rows: np.ndarray, window_s: float) -> np.ndarray:
+    """Whether each row's listener answered another session's SYN within ``window_s`` of its start."""
+    answered = np.isin(inp.sessions["handshake"].to_numpy(), ("complete", "syn_synack"))
+    # one sorted key over (listener, start), listeners spaced further apart than any window
+    base = inp.start - inp.start.min()
+    key = inp.listener * (base.max() + 2 * window_s + 1.0) + base
+    keys = np.sort(key[answered])
+    around = (np.searchsorted(keys, key[rows] + window_s, side="right")
+              - np.searchsorted(keys, key[rows] - window_s, side="left"))
+    return around - answered[rows] > 0  # a session's own answer does not count
+
+
+def detect_backlog_overflow(inp: Inputs, cfg: BacklogOverflowConfig) -> list[Finding]:
+    signals = _signals(inp, cfg)
+    retried = np.flatnonzero(signals["syn_retried"])
+    keep = _answered_nearby(inp, retried, cfg.answer_window_s)
+    signals["syn_retried"] = np.zeros(inp.n, bool)
+    signals["syn_retried"][retried[keep]] = True
+    any_sign = signals["synack_after_ack"] | signals["data_unacked"] | signals["syn_retried"]
+    findings = []
+    for listener in distinct(inp.listener[any_sign]):
+        members = np.flatnonzero(any_sign & (inp.listener == listener))
+        if members.size < cfg.min_sessions:
+            continue
+        addr, port = inp.listener_name(int(listener))
+        attempts = int((inp.attempt & (inp.listener == listener)).sum())
+        counts = {k: int(v[members].sum()) for k, v in signals.items()}
+        start, end = float(inp.start[members].min()), float(inp.end[members].max())
+        severe = counts["synack_after_ack"] + counts["data_unacked"] > 0
+        parts = [f"{n(counts['synack_after_ack'])} with the SYN-ACK retransmitted after the client's ACK",
+                 f"{n(counts['data_unacked'])} with client data never acknowledged",
+                 f"{n(counts['syn_retried'])} with SYNs retried while other clients were answered"]
+        evidence = _evidence(inp, members)
+        findings.append(Finding(
+            "backlog_overflow", "critical" if severe else "warning", start, end, addr, port,
+            f"{endpoint(addr, port)} is not accepting connections fast enough: {n(members.size)} of "
+            f"{n(attempts)} connection attempts in {secs(end - start)} show a full accept queue "
+            f"({', '.join(p for p in parts if not p.startswith('0 '))})",
+            inp.orig_names(members), inp.session_ids[members], evidence,
+            {"sessions_affected": int(members.size), "attempts": attempts, **counts}))
+    return findings
+
+
+def _evidence(inp: Inputs, members: np.ndarray) -> np.ndarray:
+    """SYNs and SYN-ACKs of the affected sessions (their first frames without packets)."""
+    if inp.packets is None:
+        return inp.first_frames(members)
+    handshake = (inp.flags & SYN) != 0
+    return inp.frames[handshake & np.isin(inp.packet_rows, members)]

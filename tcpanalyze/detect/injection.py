@@ -1,0 +1,128 @@
+"""injection: a RST inside the receive window after which its supposed sender keeps talking, and
+retransmitted bytes that differ from the first copy (overlap conflicts).
+
+A real TCP that sends a RST has torn the connection down: it sends nothing more on it but
+further RSTs. When the side a RST claims to come from goes on sending ordinary segments
+(data or ACKs, no SYN), someone else sent that RST: an injected reset (Suricata's
+``suspected_rst_inject``). The RST must also have been acceptable to its receiver: its
+sequence number within ``[next expected - 1, next expected + window]`` of what that side had
+sent before; a RST the receiver would ignore is not counted. Needs packets.
+
+Overlap conflicts come from the reassembler (``tcpanalyze.reassembly``), which reads payload
+bytes back from the capture file: only sessions with a retransmitted segment whose payload
+was captured are reassembled, and only when the capture is a file (not standard input or a
+live capture). A real retransmission repeats the same bytes; different bytes at the same
+sequence numbers mean two senders (Zeek's ``rexmit_inconsistency``, Suricata's
+``reassembly_overlap_different_data``): an injection, or a broken middlebox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .frame import Finding
+from .inputs import FIN, RST, SYN, Inputs, distinct
+from .text import count_of, endpoint
+
+
+@dataclass
+class InjectionConfig:
+    enabled: bool = True
+    # Ordinary segments the RST's sender must send after it (1: any).
+    min_packets_after: int = 1
+
+
+def _continuing(inp: Inputs, rst: np.ndarray) -> np.ndarray:
+    """For each RST packet index: ordinary packets its side of the session sent after it."""
+    m = inp.flags.size
+    side = inp.packet_rows * 2 + inp.from_orig.astype(np.int64)  # (session, direction)
+    ordinary = np.flatnonzero((inp.flags & (RST | SYN)) == 0)
+    keys = np.sort(side[ordinary] * m + ordinary)  # by side, then position
+    side_end = np.searchsorted(keys, side[rst] * m + m - 1, "right")
+    return side_end - np.searchsorted(keys, side[rst] * m + rst, "right")
+
+
+def _in_window(inp: Inputs, p: int) -> bool | None:
+    """Whether RST packet ``p`` fell inside the window its receiver would accept (None: unknown)."""
+    pk = inp.packets
+    session = inp.packets_of(int(inp.packet_rows[p]))
+    before = session[session < p]
+    mine = before[inp.from_orig[before] == inp.from_orig[p]]
+    theirs = before[inp.from_orig[before] != inp.from_orig[p]]
+    if mine.size == 0 or theirs.size == 0:
+        return None
+    seq = pk["seq_rel"].to_numpy(np.int64)
+    length = pk["payload_len"].to_numpy(np.int64) + ((inp.flags & (SYN | FIN)) != 0)
+    next_seq = int((seq[mine] + length[mine]).max())
+    window = int(pk["window"].to_numpy(np.int64)[theirs[-1]])
+    return next_seq - 1 <= int(seq[p]) <= next_seq + max(window, 0)
+
+
+def detect_injection(inp: Inputs, cfg: InjectionConfig) -> list[Finding]:
+    if inp.packets is None:
+        return []
+    return _rst_injections(inp, cfg) + _overlap_conflicts(inp)
+
+
+def _overlap_conflicts(inp: Inputs) -> list[Finding]:
+    """Sessions whose retransmitted bytes differ from the first copy (needs the capture file)."""
+    if inp.path in (None, "-"):
+        return []
+    from ..reassembly import build_streams
+    from ..reassembly.payloads import segments_from_packets
+
+    suspects = distinct(inp.packet_rows[inp.retransmitted & (inp.packets["payload_caplen"].to_numpy() > 0)])
+    if suspects.size == 0:
+        return []
+    records = inp.sessions.iloc[suspects]
+    rows = inp.packets[np.isin(inp.packet_rows, suspects)]
+    findings = []
+    streams = build_streams(records, segments_from_packets(inp.path, rows))
+    for row, o, r, stream in zip(suspects, *inp.endpoints(suspects), streams):
+        conflicts = [(side, c) for side in ("orig", "resp") for c in getattr(stream, side).conflicts]
+        if not conflicts:
+            continue
+        frames = sorted({f for _, c in conflicts for f in (c.first_frame, c.later_frame) if f >= 0})
+        times = inp.ts_s[np.isin(inp.frames, frames)]
+        differing = sum(c.length for _, c in conflicts)
+        sides = sorted({side for side, _ in conflicts})
+        senders = [endpoint(*(o if side == "orig" else r)) for side in sides]
+        findings.append(Finding(
+            "injection", "critical", float(times.min()), float(times.max()), r[0], r[1],
+            f"session {int(inp.session_ids[row])} between {endpoint(*o)} and {endpoint(*r)}: "
+            f"{count_of(len(conflicts), 'retransmitted segment')} from {' and '.join(senders)} carried different "
+            f"bytes than the first copy ({count_of(differing, 'byte')} differ): two senders, or a broken middlebox",
+            [o[0]], [int(inp.session_ids[row])], frames,
+            {"overlap_conflicts": len(conflicts), "differing_bytes": int(differing), "sides": sides,
+             "conflicts": [{"side": side, "offset": c.offset, "length": c.length, "first_frame": c.first_frame,
+                            "later_frame": c.later_frame} for side, c in conflicts[:20]]}))
+    return findings
+
+
+def _rst_injections(inp: Inputs, cfg: InjectionConfig) -> list[Finding]:
+    rst = np.flatnonzero((inp.flags & RST) != 0)
+    after = _continuing(inp, rst)
+    findings = []
+    for p, count in zip(rst[after >= cfg.min_packets_after], after[after >= cfg.min_packets_after]):
+        accepted = _in_window(inp, p)
+        if accepted is False:
+            continue
+        row = int(inp.packet_rows[p])
+        (o,), (r,) = inp.endpoints(np.array([row]))
+        sender, receiver = (o, r) if inp.from_orig[p] else (r, o)
+        session = inp.packets_of(row)
+        later = session[(session > p) & (inp.from_orig[session] == inp.from_orig[p])
+                        & ((inp.flags[session] & (RST | SYN)) == 0)]
+        later_bytes = int(inp.packets["payload_len"].to_numpy()[later].sum())
+        window_text = " inside the receive window" if accepted else ""
+        findings.append(Finding(
+            "injection", "critical", float(inp.ts_s[p]), float(inp.ts_s[later[-1]]), r[0], r[1],
+            f"a RST claiming to come from {endpoint(*sender)} to {endpoint(*receiver)} at frame {int(inp.frames[p])}"
+            f"{window_text} was followed by {count_of(count, 'packet')} ({count_of(later_bytes, 'byte')}) more from "
+            f"{endpoint(*sender)}, which a stack that had reset would not send: likely an injected RST",
+            [sender[0]], [int(inp.session_ids[row])], [int(inp.frames[p]), *inp.frames[later][:20]],
+            {"rst_frame": int(inp.frames[p]), "rst_from": "orig" if inp.from_orig[p] else "resp",
+             "packets_after": int(count), "bytes_after": later_bytes, "in_window": accepted}))
+    return findings

@@ -1,0 +1,194 @@
+"""What the detectors read: the sessions frame, the packets frame when there is one, and facts
+derived from them once and shared (address codes, which sessions were connection attempts,
+per-session packet facts such as SYN and SYN-ACK counts).
+
+Every property is computed on first use and cached, so a detector pays only for what it reads.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+SYN, RST, ACK, FIN, PSH, URG = 0x02, 0x04, 0x10, 0x01, 0x08, 0x20
+# The handshake outcomes (tcpanalyze.engine.session) of sessions whose originator sent a SYN.
+ATTEMPT_OUTCOMES = ("complete", "syn_synack", "refused", "unanswered")
+
+
+def first_of_each(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ``keys``, sorted, and the position of each one's first occurrence.
+
+    (``np.unique`` does the same but, in numpy 2.4, ten times slower on a million keys.)
+    """
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    first = np.ones(ordered.size, bool)
+    first[1:] = ordered[1:] != ordered[:-1]
+    return ordered[first], order[first]
+
+
+def distinct(keys: np.ndarray) -> np.ndarray:
+    """The distinct values of ``keys``, sorted."""
+    return first_of_each(np.asarray(keys))[0]
+
+
+def address_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes and the text of each code for an address column (categorical or text)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy(np.int64), np.asarray(column.cat.categories.astype(str), dtype=object)
+    codes, uniques = pd.factorize(column.astype(str))
+    return codes.astype(np.int64), np.asarray(uniques, dtype=object)
+
+
+class Inputs:
+    """Sessions (and packets, or None) plus cached derived views; see the module docstring."""
+
+    def __init__(self, sessions: pd.DataFrame, packets: pd.DataFrame | None, path: str | None = None) -> None:
+        if not sessions["session_id"].is_monotonic_increasing:
+            sessions = sessions.sort_values("session_id", kind="stable")
+        self.sessions = sessions.reset_index(drop=True)
+        if packets is not None and len(packets):
+            # a filtered sessions frame: only the packets of its sessions count
+            known = np.isin(packets["session_id"].to_numpy(np.int64), self.sessions["session_id"].to_numpy(np.int64))
+            packets = packets if known.all() else packets[known].reset_index(drop=True)
+        self.packets = packets if packets is not None and len(packets) else None
+        self.path = path  # the capture file, for detectors that read payload bytes back
+        self.n = len(self.sessions)
+
+    # -- sessions ----------------------------------------------------------------------
+    @cached_property
+    def orig(self) -> tuple[np.ndarray, np.ndarray]:
+        """(codes, names) of the originator addresses."""
+        return address_codes(self.sessions["orig_addr"])
+
+    @cached_property
+    def resp(self) -> tuple[np.ndarray, np.ndarray]:
+        """(codes, names) of the responder addresses."""
+        return address_codes(self.sessions["resp_addr"])
+
+    def orig_names(self, rows: np.ndarray) -> np.ndarray:
+        codes, names = self.orig
+        return names[codes[rows]]
+
+    def resp_names(self, rows: np.ndarray) -> np.ndarray:
+        codes, names = self.resp
+        return names[codes[rows]]
+
+    @cached_property
+    def session_ids(self) -> np.ndarray:
+        return self.sessions["session_id"].to_numpy(np.int64)
+
+    @cached_property
+    def start(self) -> np.ndarray:
+        return self.sessions["start"].to_numpy(np.float64)
+
+    @cached_property
+    def end(self) -> np.ndarray:
+        return self.sessions["end"].to_numpy(np.float64)
+
+    @cached_property
+    def resp_port(self) -> np.ndarray:
+        return self.sessions["resp_port"].to_numpy(np.int64)
+
+    @cached_property
+    def listener(self) -> np.ndarray:
+        """One code per (responder address, port): the service a session was opened to."""
+        return self.resp[0] * 65536 + self.resp_port
+
+    def listener_name(self, code: int) -> tuple[str, int]:
+        return str(self.resp[1][code // 65536]), int(code % 65536)
+
+    @cached_property
+    def attempt(self) -> np.ndarray:
+        """Sessions whose originator sent a SYN (connection attempts, answered or not)."""
+        return self.sessions["handshake"].isin(ATTEMPT_OUTCOMES).to_numpy()
+
+    @cached_property
+    def no_payload(self) -> np.ndarray:
+        """Sessions that carried no application byte either way."""
+        s = self.sessions
+        return ((s["orig_payload_bytes"] == 0) & (s["resp_payload_bytes"] == 0)).to_numpy()
+
+    def rows_of(self, session_ids: np.ndarray) -> np.ndarray:
+        """Row positions of these session ids."""
+        return np.searchsorted(self.session_ids, session_ids)
+
+    def first_frames(self, rows: np.ndarray) -> np.ndarray:
+        return self.sessions["first_frame"].to_numpy(np.int64)[rows]
+
+    # -- packets ------------------------------------------------------------------------
+    @cached_property
+    def packet_rows(self) -> np.ndarray:
+        """Row position in ``sessions`` of every packet (packets frame required)."""
+        return self.rows_of(self.packets["session_id"].to_numpy(np.int64))
+
+    @cached_property
+    def flags(self) -> np.ndarray:
+        return self.packets["tcp_flags"].to_numpy(np.int64)
+
+    @cached_property
+    def from_orig(self) -> np.ndarray:
+        return (self.packets["direction"] == "orig").to_numpy()
+
+    @cached_property
+    def ts_s(self) -> np.ndarray:
+        return self.packets["ts_ns"].to_numpy(np.int64) / 1e9
+
+    @cached_property
+    def frames(self) -> np.ndarray:
+        return self.packets["frame"].to_numpy(np.int64)
+
+    @cached_property
+    def _by_session(self) -> tuple[np.ndarray, np.ndarray]:
+        order = np.argsort(self.packet_rows, kind="stable")
+        return order, np.searchsorted(self.packet_rows[order], np.arange(self.n + 1))
+
+    def packets_of(self, row: int) -> np.ndarray:
+        """Indices of one session's packets, in file order."""
+        order, bounds = self._by_session
+        return order[bounds[row]:bounds[row + 1]]
+
+    def endpoints(self, rows: np.ndarray) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+        """(originator, responder) as (address, port) pairs for each row."""
+        s = self.sessions
+        orig = list(zip(self.orig_names(rows).tolist(), s["orig_port"].to_numpy(np.int64)[rows].tolist()))
+        resp = list(zip(self.resp_names(rows).tolist(), self.resp_port[rows].tolist()))
+        return orig, resp
+
+    def per_session_count(self, mask: np.ndarray) -> np.ndarray:
+        """How many of the masked packets each session has (one count per session row)."""
+        return np.bincount(self.packet_rows[mask], minlength=self.n)
+
+    @cached_property
+    def orig_syns(self) -> np.ndarray:
+        """SYN packets (without ACK) each session's originator sent."""
+        return self.per_session_count(self.from_orig & ((self.flags & (SYN | ACK)) == SYN))
+
+    @cached_property
+    def retransmitted(self) -> np.ndarray:
+        """Packets flagged as any kind of retransmission (Wireshark's analysis flags)."""
+        return self.packets["analysis"].map(lambda flags: any("retransmission" in f for f in flags)).to_numpy(bool)
+
+    def capture_duplicates(self, within_s: float) -> np.ndarray:
+        """IPv4 packets identical (IP ID and TCP header) to the previous such packet less than
+        ``within_s`` earlier: the capture saw one packet twice (SPAN ports, two taps); the sender
+        did not send it again. Many stacks reuse the IP ID (or send 0) on a real retransmission,
+        which comes an RTO or at least an RTT later, hence the time limit. IPv6 has no IP ID:
+        no IPv6 packet is called a duplicate."""
+        p = self.packets
+        key = ["src_addr", "dst_addr", "src_port", "dst_port", "ip_id", "seq_raw", "ack_raw", "tcp_flags",
+               "payload_len", "win_raw"]
+        gap = p.groupby(key, observed=True, sort=False)["ts_ns"].diff().to_numpy()
+        return (gap <= within_s * 1e9) & (p["ip_version"] == 4).to_numpy()
+
+    @cached_property
+    def first_orig_flags(self) -> np.ndarray:
+        """TCP flags of each session's first packet from its originator (-1: none)."""
+        out = np.full(self.n, -1, np.int64)
+        rows = self.packet_rows[self.from_orig]
+        flags = self.flags[self.from_orig]
+        first = first_of_each(rows)[1]  # packets are in file order
+        out[rows[first]] = flags[first]
+        return out

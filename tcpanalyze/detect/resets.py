@@ -1,0 +1,145 @@
+"""rst_teardown (a session aborted by RST after data flowed) and rst_storm (one host sending
+many RSTs in a short time).
+
+Who reset: from the first RST packet when packets are at hand; from the sessions frame alone,
+Zeek's conn_state says it (RSTO: originator, RSTR: responder). Whether the reset cut a
+transfer short needs the packets: data one side had sent and the other had not yet
+acknowledged when the RST went out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .frame import Finding
+from .inputs import ACK, RST, Inputs, distinct, first_of_each
+from .text import count_of, endpoint, n, secs
+from .windows import busy_episodes
+
+
+@dataclass
+class RstTeardownConfig:
+    enabled: bool = True
+    # Application bytes (both directions, by sequence numbers) a session must have carried
+    # before its RST: a RST on a session that never carried data is a refusal or a probe,
+    # reported by handshake_failures and port_scan instead.
+    min_bytes: int = 1
+
+
+@dataclass
+class RstStormConfig:
+    enabled: bool = True
+    # RSTs one host sends within the window. Zeek's RST_storm needs 1000 RSTs less than 1 s
+    # apart in one connection; across a host's connections 100 in a second is already far from
+    # the few aborts a healthy server makes.
+    min_rsts: int = 100
+    window_s: float = 1.0
+
+
+def _first_rsts(inp: Inputs) -> pd.DataFrame:
+    """Per session with a RST packet: row, frame, time, and whether the originator sent it."""
+    is_rst = (inp.flags & RST) != 0
+    rows = inp.packet_rows[is_rst]
+    rows_u, first = first_of_each(rows)
+    where = np.flatnonzero(is_rst)[first]
+    return pd.DataFrame({"row": rows_u, "packet": where, "frame": inp.frames[where], "ts": inp.ts_s[where],
+                         "by_orig": inp.from_orig[where]})
+
+
+def _unacked_at(inp: Inputs, rsts: pd.DataFrame) -> np.ndarray:
+    """Bytes sent but not yet acknowledged (both directions) just before each session's first RST."""
+    p = inp.packets
+    rows = inp.packet_rows
+    take = np.isin(rows, rsts["row"].to_numpy())
+    cut = np.full(inp.n, -1, np.int64)
+    cut[rsts["row"].to_numpy()] = rsts["packet"].to_numpy()
+    before = take & (np.arange(rows.size) < cut[rows])
+    seq_end = (p["seq_rel"].to_numpy(np.int64) + p["payload_len"].to_numpy(np.int64))
+    has_data = p["payload_len"].to_numpy() > 0
+    acks = np.where((inp.flags & ACK) != 0, p["ack_rel"].to_numpy(np.int64), -1)
+    out = np.zeros(len(rsts), np.int64)
+    index = pd.Index(rsts["row"].to_numpy())
+    for sender in (True, False):
+        sent = before & has_data & (inp.from_orig == sender)
+        acked = before & (inp.from_orig != sender)
+        top = pd.Series(seq_end[sent]).groupby(rows[sent]).max().reindex(index, fill_value=0)
+        ack = pd.Series(acks[acked]).groupby(rows[acked]).max().reindex(index, fill_value=0)
+        out += np.maximum(top.to_numpy() - np.maximum(ack.to_numpy(), 1), 0) * (top.to_numpy() > 0)
+    return out
+
+
+def detect_rst_teardown(inp: Inputs, cfg: RstTeardownConfig) -> list[Finding]:
+    s = inp.sessions
+    orig_bytes, resp_bytes = s["orig_bytes"].to_numpy(np.int64), s["resp_bytes"].to_numpy(np.int64)
+    # A lone RST (even one carrying data) is no session to tear down: at least one other packet.
+    several = (s["orig_pkts"] + s["resp_pkts"]).to_numpy() >= 2
+    rows = np.flatnonzero((s["close_type"] == "rst").to_numpy() & several & (orig_bytes + resp_bytes >= cfg.min_bytes))
+    if rows.size == 0:
+        return []
+    conn_state = s["conn_state"].to_numpy()
+    by_orig = np.where(conn_state == "RSTO", True, np.where(conn_state == "RSTR", False,
+                                                             s["closed_by"].to_numpy() == "orig"))
+    rst_ts, rst_frame = inp.end.copy(), s["last_frame"].to_numpy(np.int64).copy()
+    in_flight = np.full(inp.n, -1, np.int64)
+    if inp.packets is not None:
+        rsts = _first_rsts(inp)
+        rsts = rsts[np.isin(rsts["row"], rows)]
+        r = rsts["row"].to_numpy()
+        by_orig[r], rst_ts[r], rst_frame[r] = rsts["by_orig"], rsts["ts"], rsts["frame"]
+        in_flight[r] = _unacked_at(inp, rsts)
+    findings = []
+    for row, o, r in zip(rows, *inp.endpoints(rows)):
+        who, peer = (o, r) if by_orig[row] else (r, o)
+        mid = None if in_flight[row] < 0 else bool(in_flight[row] > 0)
+        if mid is None:
+            state = ""
+        elif mid:
+            state = f"; {count_of(in_flight[row], 'byte')} sent were not yet acknowledged (reset mid-transfer)"
+        else:
+            state = "; no data was in flight"
+        details = {"reset_by": "orig" if by_orig[row] else "resp", "orig_bytes": int(orig_bytes[row]),
+                   "resp_bytes": int(resp_bytes[row]), "rst_frame": int(rst_frame[row]),
+                   "mid_transfer": mid, "unacked_bytes": None if mid is None else int(in_flight[row]),
+                   "duration_s": float(inp.end[row] - inp.start[row])}
+        findings.append(Finding(
+            "rst_teardown", "warning" if mid else "info", float(inp.start[row]), float(rst_ts[row]), r[0], r[1],
+            f"{endpoint(*who)} reset its session with {endpoint(*peer)} after {n(orig_bytes[row])} bytes from the "
+            f"originator and {n(resp_bytes[row])} from the responder{state}",
+            [o[0]], [int(inp.session_ids[row])], [int(rst_frame[row])], details))
+    return findings
+
+
+def detect_rst_storm(inp: Inputs, cfg: RstStormConfig) -> list[Finding]:
+    """RST packets per sending host; without packets, the sessions that ended in a RST."""
+    if inp.packets is not None:
+        rst = np.flatnonzero((inp.flags & RST) != 0)
+        times, frames, rows = inp.ts_s[rst], inp.frames[rst], inp.packet_rows[rst]
+        from_orig = inp.from_orig[rst]
+    else:
+        rows = np.flatnonzero(inp.sessions["close_type"].to_numpy() == "rst")
+        times, frames = inp.end[rows], inp.sessions["last_frame"].to_numpy(np.int64)[rows]
+        from_orig = inp.sessions["conn_state"].to_numpy()[rows] == "RSTO"
+    sender = np.where(from_orig, inp.orig[0][rows], inp.resp[0][rows] + len(inp.orig[1]))
+    names = np.concatenate([inp.orig[1], inp.resp[1]])
+    findings = []
+    for ep in busy_episodes(times, sender, cfg.window_s, cfg.min_rsts):
+        t = times[ep.rows]
+        host = str(names[ep.group])
+        peer_is_orig = ~from_orig[ep.rows]
+        peers = np.where(peer_is_orig, inp.orig_names(rows[ep.rows]), inp.resp_names(rows[ep.rows]))
+        n_peers = len(set(peers))
+        sessions = distinct(inp.session_ids[rows[ep.rows]])
+        if inp.packets is not None:
+            what = f"sent {count_of(ep.rows.size, 'RST')} to {count_of(n_peers, 'peer')} over {count_of(sessions.size, 'session')}"
+        else:
+            what = f"reset {count_of(sessions.size, 'session')} with {count_of(n_peers, 'peer')}"
+        findings.append(Finding(
+            "rst_storm", "warning", float(t.min()), float(t.max()), host, None,
+            f"{host} {what} in {secs(t.max() - t.min())} (peak {n(ep.peak / cfg.window_s)}/s)",
+            peers, sessions, frames[ep.rows],
+            {"rsts": int(ep.rows.size), "peak_rate_per_s": ep.peak / cfg.window_s, "peers": n_peers,
+             "sessions_reset": int(sessions.size), "counted": "packets" if inp.packets is not None else "sessions"}))
+    return findings

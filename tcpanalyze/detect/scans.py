@@ -1,0 +1,141 @@
+"""port_scan (one source, many ports of one host) and address_sweep (one source, one port,
+many hosts), counting distinct targets probed without any data exchanged.
+
+A *probe* is a session that carried no application byte and did not close cleanly with FINs
+both ways (Zeek's conn_state other than SF): a SYN left unanswered (S0), refused (REJ), reset
+by the prober after the SYN-ACK (a SYN or connect scan finding an open port)... When the
+packets are at hand, a session whose first packet carries an invalid flag combination is a
+*stealth probe* (NULL, FIN, XMAS, SYN+FIN: nothing a real TCP stack opens with) and counts
+even without a SYN. Answers to a probe are never probes themselves: sessions the capture
+shows starting at a SYN-ACK (backscatter) are left out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .frame import Finding
+from .inputs import ACK, FIN, PSH, RST, SYN, URG, Inputs, distinct, first_of_each
+from .text import n, secs
+from .windows import busy_episodes
+
+
+@dataclass
+class PortScanConfig:
+    enabled: bool = True
+    # Distinct ports of one host probed by one source within the window (Zeek's scan.zeek:
+    # 15 ports in 5 minutes).
+    min_ports: int = 15
+    window_s: float = 300.0
+    # Distinct ports hit by stealth probes (invalid flag combinations) within the window; no
+    # real stack sends those, so a few already make a scan.
+    min_stealth_ports: int = 3
+
+
+@dataclass
+class AddressSweepConfig:
+    enabled: bool = True
+    # Distinct hosts probed on one port by one source within the window (Zeek's scan.zeek:
+    # 25 hosts in 5 minutes).
+    min_hosts: int = 25
+    window_s: float = 300.0
+
+
+def stealth_kind(flags: np.ndarray) -> np.ndarray:
+    """Name of the stealth probe a first packet's flags make ('' when it is none)."""
+    f = flags & (FIN | SYN | RST | PSH | ACK | URG)
+    out = np.full(flags.shape, "", dtype=object)
+    out[(f == 0)] = "null"
+    out[f == FIN] = "fin"
+    out[f == (FIN | PSH | URG)] = "xmas"
+    out[((f & (SYN | FIN)) == (SYN | FIN)) & ((f & ACK) == 0)] = "syn_fin"
+    out[flags < 0] = ""
+    return out
+
+
+def probes(inp: Inputs) -> tuple[np.ndarray, np.ndarray]:
+    """(probe mask, stealth kind per session) over all sessions."""
+    stealth = stealth_kind(inp.first_orig_flags) if inp.packets is not None else np.full(inp.n, "", dtype=object)
+    not_clean = (inp.sessions["conn_state"] != "SF").to_numpy()
+    mask = ((inp.attempt & not_clean) | (stealth != "")) & inp.no_payload
+    return mask, stealth
+
+
+def _first_per_target(rows: np.ndarray, key: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Of ``rows``, the earliest one per distinct ``key`` (a target counted once)."""
+    order = rows[np.lexsort((times[rows], key[rows]))]
+    return order[first_of_each(key[order])[1]]
+
+
+def _outcomes(inp: Inputs, members: np.ndarray, stealth: np.ndarray) -> dict:
+    s = inp.sessions
+    handshake = s["handshake"].to_numpy()[members]
+    kinds = stealth[members]
+    # a stealth probe is answered by a RST from a closed port, by silence from an open or filtered one
+    reset = (kinds != "") & (s["resp_pkts"].to_numpy()[members] > 0)
+    silent = (kinds != "") & (s["resp_pkts"].to_numpy()[members] == 0)
+    syn = kinds == ""
+    return {"probes": int(members.size), "open": int((syn & np.isin(handshake, ("complete", "syn_synack"))).sum()),
+            "refused": int((syn & (handshake == "refused")).sum() + reset.sum()),
+            "unanswered": int((syn & (handshake == "unanswered")).sum() + silent.sum()),
+            "stealth": {k: int((kinds == k).sum()) for k in ("null", "fin", "xmas", "syn_fin") if (kinds == k).any()}}
+
+
+def detect_port_scan(inp: Inputs, cfg: PortScanConfig) -> list[Finding]:
+    mask, stealth = probes(inp)
+    rows = np.flatnonzero(mask)
+    n_resp = int(inp.resp[0].max(initial=0)) + 1
+    pair = inp.orig[0] * n_resp + inp.resp[0]  # (scanner, host)
+    target = pair * 65536 + inp.resp_port
+    firsts = _first_per_target(rows, target, inp.start)
+    stealth_firsts = firsts[stealth[firsts] != ""]
+    episodes = busy_episodes(inp.start[firsts], pair[firsts], cfg.window_s, cfg.min_ports)
+    covered = [(ep.group, inp.start[firsts[ep.rows]].min(), inp.start[firsts[ep.rows]].max()) for ep in episodes]
+    found = [(firsts[ep.rows], ep) for ep in episodes]
+    for ep in busy_episodes(inp.start[stealth_firsts], pair[stealth_firsts], cfg.window_s, cfg.min_stealth_ports):
+        t = inp.start[stealth_firsts[ep.rows]]
+        if not any(g == ep.group and t.min() <= hi and t.max() >= lo for g, lo, hi in covered):
+            found.append((stealth_firsts[ep.rows], ep))
+    findings = []
+    for first_rows, ep in found:
+        lo, hi = inp.start[first_rows].min(), inp.start[first_rows].max()
+        members = rows[(pair[rows] == ep.group) & (inp.start[rows] >= lo) & (inp.start[rows] <= hi)]
+        scanner, host = inp.orig_names(members[:1])[0], inp.resp_names(members[:1])[0]
+        ports = distinct(inp.resp_port[members])
+        details = {"ports": int(ports.size), "lowest_port": int(ports[0]), "highest_port": int(ports[-1]),
+                   **_outcomes(inp, members, stealth)}
+        stealthy = sum(details["stealth"].values())
+        how = f", {n(stealthy)} of them stealth probes ({', '.join(details['stealth'])})" if stealthy else ""
+        findings.append(Finding(
+            "port_scan", "warning", float(lo), float(inp.end[members].max()), host, None,
+            f"{scanner} probed {n(ports.size)} ports of {host} in {secs(hi - lo)} with {n(members.size)} "
+            f"connection attempts that carried no data ({n(details['open'])} open, {n(details['refused'])} refused, "
+            f"{n(details['unanswered'])} unanswered){how}",
+            inp.orig_names(members), inp.session_ids[members], inp.first_frames(members), details))
+    return findings
+
+
+def detect_address_sweep(inp: Inputs, cfg: AddressSweepConfig) -> list[Finding]:
+    mask, stealth = probes(inp)
+    rows = np.flatnonzero(mask)
+    group = inp.orig[0] * 65536 + inp.resp_port  # (scanner, port)
+    n_resp = int(inp.resp[0].max(initial=0)) + 1
+    firsts = _first_per_target(rows, group * n_resp + inp.resp[0], inp.start)
+    findings = []
+    for ep in busy_episodes(inp.start[firsts], group[firsts], cfg.window_s, cfg.min_hosts):
+        t = inp.start[firsts[ep.rows]]
+        lo, hi = t.min(), t.max()
+        members = rows[(group[rows] == ep.group) & (inp.start[rows] >= lo) & (inp.start[rows] <= hi)]
+        scanner, port = inp.orig_names(members[:1])[0], int(ep.group % 65536)
+        hosts = np.sort(pd.unique(inp.resp_names(members)))
+        details = {"hosts": int(hosts.size), **_outcomes(inp, members, stealth)}
+        findings.append(Finding(
+            "address_sweep", "warning", float(lo), float(inp.end[members].max()), None, port,
+            f"{scanner} probed port {port} on {n(hosts.size)} hosts in {secs(hi - lo)} "
+            f"({n(details['open'])} answered, {n(details['refused'])} refused, {n(details['unanswered'])} unanswered)",
+            inp.orig_names(members), inp.session_ids[members], inp.first_frames(members),
+            {**details, "hosts_listed": [str(h) for h in hosts[:10]]}))
+    return findings

@@ -1,0 +1,215 @@
+"""Live analysis: record batches in as they arrive, sessions out as they end, running counters.
+
+The same decoder and :class:`Engine` as for files, set up for a capture that may run for
+hours: sessions idle for ``LIVE_IDLE_TIMEOUT_S`` end (and closed ones ``closed_linger_s``
+after their last packet), so memory follows the sessions alive now. The engine notices
+expiry from packet timestamps; when the wire goes quiet, ``tick`` moves its clock to the
+wall clock (less a grace for packets still on their way), so idle sessions are still
+emitted. A capture read from a stream of recorded traffic (``wall_clock=False``) keeps
+packet time only.
+
+>>> analysis = LiveAnalysis()
+>>> for step in follow(LiveSource.capture("lo", duration_s=10), analysis):
+...     step.opened, step.ended        # the newest sessions that started, finished session records
+>>> analysis.counters().as_dict()
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .. import flows
+from ..capture import RecordBatch
+from ..capture.live import LiveSource
+from ..decode import Decoder, status
+from ..frames import address_text
+from ..packets import Accounting
+from . import layout as L
+from .analysis import NS, Engine, EngineOptions, _sessions_frame, session_records_empty
+from .session import session_records
+
+# A live session ends after this long without packets (an idle SSH login stays one session
+# for 5 minutes; a longer silence starts a new one). Override with ``--idle-timeout``.
+LIVE_IDLE_TIMEOUT_S = 300.0
+# The wall clock expires a session only when even a packet still in the pipeline could not
+# belong to it: dumpcap hands packets over within libpcap's 250 ms timeout, so 5 s is ample.
+PIPELINE_GRACE_S = 5.0
+# Ended sessions kept for the end-of-capture report and anomaly detection (about 1.5 kB
+# each): a capture of hours keeps the most recent ones and says how many it left out.
+RECENT_SESSIONS = 100_000
+# How many of a batch's new sessions a step reports (a SYN flood opens thousands per batch).
+RECENT_OPENED = 20
+TCP_RST = 0x04
+
+
+@dataclass
+class Step:
+    """What one batch (or quiet tick) changed: sessions that started, session records that ended."""
+
+    opened: pd.DataFrame | None = None  # session_id, orig_addr, orig_port, resp_addr, resp_port, start
+    ended: list[pd.DataFrame] = field(default_factory=list)
+
+
+@dataclass
+class LiveCounters:
+    """Running totals of a live capture (ended sessions plus the analysed packets of live ones)."""
+
+    records: int = 0
+    tcp_packets: int = 0
+    sessions_started: int = 0
+    sessions_open: int = 0
+    sessions_ended: int = 0
+    data_pkts: int = 0
+    retrans_pkts: int = 0
+    rst_pkts: int = 0
+    zero_window_episodes: int = 0
+
+    @property
+    def retrans_pct(self) -> float:
+        """Retransmitted share of data packets, in percent (0 before any data)."""
+        return 100.0 * self.retrans_pkts / self.data_pkts if self.data_pkts else 0.0
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "retrans_pct": round(self.retrans_pct, 3)}
+
+
+class LiveAnalysis:
+    """Decode and analyse live record batches; hand back sessions as they end.
+
+    ``options`` default to the file defaults with ``idle_timeout_s=LIVE_IDLE_TIMEOUT_S``.
+    ``wall_clock=True`` (an interface) lets quiet ticks expire idle sessions by the clock.
+    """
+
+    def __init__(self, options: EngineOptions | None = None, *, wall_clock: bool = True) -> None:
+        self.options = options or EngineOptions(idle_timeout_s=LIVE_IDLE_TIMEOUT_S)
+        self.engine = Engine(self.options, per_packet=False)
+        self.decoder = Decoder()
+        self.accounting = Accounting()
+        self.wall_clock = wall_clock
+        self._ended = LiveCounters()
+
+    def add(self, records: RecordBatch) -> Step:
+        """Analyse one batch of records."""
+        packets = self.decoder.decode(records)
+        self.accounting.add(packets)
+        tcp = packets.select(packets["status"] == status.TCP)
+        first_new = int(self.engine.flows.counters[2])
+        result = self.engine.process(tcp)
+        self._ended.rst_pkts += int(np.count_nonzero(tcp["tcp_flags"] & TCP_RST))
+        opened = _opened(tcp, result, first_new)
+        return Step(opened=opened, ended=self._emit(final=False))
+
+    def tick(self) -> Step:
+        """Nothing arrived for a while: end the sessions the wall clock says are idle."""
+        if not self.wall_clock:
+            return Step()
+        now = time.time_ns() - int(PIPELINE_GRACE_S * NS)
+        self.engine.latest_ts = max(self.engine.latest_ts, now)
+        return Step(ended=self._emit(final=False))
+
+    def finish(self) -> Step:
+        """The capture is over: every session still alive, as records."""
+        return Step(ended=self._emit(final=True))
+
+    def closing(self) -> pd.DataFrame | None:
+        """Records of the sessions that closed (FIN both ways, or RST) but are not emitted yet,
+        without ending them: they end ``closed_linger_s`` after their last packet, too late
+        for detection to wait for. None when there are none."""
+        flow_state = self.engine.flows.state.m
+        bits = flow_state["u8"][flows.CLOSE_BITS]
+        both_fins = flows.ORIG_FIN | flows.RESP_FIN
+        closed = ((bits & both_fins) == both_fins) | ((bits & flows.ANY_RST) != 0)
+        analysed = self.engine.column[: bits.size] >= 0  # a lone RST, set aside, is left out
+        slots = np.flatnonzero(closed & analysed & (flow_state["i64"][flows.SESSION_ID] >= 0))
+        return session_records(self.engine, slots) if slots.size else None
+
+    def counters(self) -> LiveCounters:
+        """Totals so far: ended sessions' counts plus the live sessions' analysed packets."""
+        flow_table = self.engine.flows
+        directions = self.engine.directions.m["u32"]  # freed entries are reset to 0
+        return LiveCounters(
+            records=self.accounting.records,
+            tcp_packets=self.accounting.by_class["tcp"],
+            sessions_started=int(flow_table.counters[2]),
+            sessions_open=flow_table.live,
+            sessions_ended=self._ended.sessions_ended,
+            data_pkts=self._ended.data_pkts + int(directions[:, L.DATA_PKTS].sum()),
+            retrans_pkts=self._ended.retrans_pkts + int(directions[:, L.RETRANS_PKTS].sum()),
+            rst_pkts=self._ended.rst_pkts,
+            zero_window_episodes=self._ended.zero_window_episodes + int(directions[:, L.ZW_COUNT].sum()),
+        )
+
+    def _emit(self, final: bool) -> list[pd.DataFrame]:
+        chunks = [chunk for chunk in self.engine.emit(final=final) if len(chunk)]
+        for chunk in chunks:
+            self._ended.sessions_ended += len(chunk)
+            for side in ("orig", "resp"):
+                self._ended.data_pkts += int(chunk[f"{side}_data_pkts"].sum())
+                self._ended.retrans_pkts += int(chunk[f"{side}_retrans_pkts"].sum())
+                self._ended.zero_window_episodes += int(chunk[f"{side}_zero_window_episodes"].sum())
+        return chunks
+
+
+class RecentSessions:
+    """The most recent ended sessions, at most ``limit`` rows; ``dropped`` counts older ones let go."""
+
+    def __init__(self, limit: int = RECENT_SESSIONS) -> None:
+        self.limit = limit
+        self.dropped = 0
+        self._chunks: deque[pd.DataFrame] = deque()
+        self._rows = 0
+
+    def add(self, chunk: pd.DataFrame) -> None:
+        self._chunks.append(chunk)
+        self._rows += len(chunk)
+        while self._rows > self.limit:
+            over = self._rows - self.limit
+            oldest = self._chunks[0]
+            if len(oldest) <= over:
+                self._chunks.popleft()
+                cut = len(oldest)
+            else:
+                self._chunks[0] = oldest.iloc[over:]
+                cut = over
+            self._rows -= cut
+            self.dropped += cut
+
+    def frame(self, extra: pd.DataFrame | None = None) -> pd.DataFrame:
+        """The kept sessions (and ``extra`` ones) as one frame, ordered by session id."""
+        chunks = list(self._chunks) + ([extra] if extra is not None else [])
+        return _sessions_frame(chunks) if chunks else session_records_empty()
+
+
+def follow(source: LiveSource, analysis: LiveAnalysis, *, tick_s: float = 0.5) -> Iterator[Step]:
+    """Analyse a live source as it arrives: a step per batch and per quiet ``tick_s``; the last
+    step, when the source ends, holds every session still alive."""
+    for batch in source.batches(tick_s):
+        yield analysis.tick() if batch is None else analysis.add(batch)
+    yield analysis.finish()
+
+
+def _opened(tcp, result: dict[str, np.ndarray], first_new: int) -> pd.DataFrame | None:
+    """The newest sessions started by this batch (at most RECENT_OPENED), from their first packet."""
+    sid = result["session_id"]
+    new = np.flatnonzero(sid >= first_new)
+    if new.size == 0:
+        return None
+    _, first = np.unique(sid[new], return_index=True)
+    rows = new[first][-RECENT_OPENED:]
+    from_orig = result["direction"][rows] == 0
+    pick = {side: {k: np.where(from_orig, tcp[f"{a}_{k}"][rows], tcp[f"{b}_{k}"][rows]) for k in ("hi", "lo", "port")}
+            for side, a, b in (("orig", "src", "dst"), ("resp", "dst", "src"))}
+    return pd.DataFrame({
+        "session_id": sid[rows],
+        "orig_addr": address_text(pick["orig"]["hi"], pick["orig"]["lo"]),
+        "orig_port": pick["orig"]["port"],
+        "resp_addr": address_text(pick["resp"]["hi"], pick["resp"]["lo"]),
+        "resp_port": pick["resp"]["port"],
+        "start": tcp["ts_ns"][rows] / NS,
+    })

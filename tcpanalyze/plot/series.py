@@ -1,0 +1,112 @@
+"""Graphs over time of both directions: throughput and goodput, RTT samples, windows and bytes in flight."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+
+from ..flows import TH_RST
+from .canvas import DIRECTION_COLOURS, THOUSANDS, TIME_LABEL, no_data
+from .session import DIRECTIONS, SessionPackets, other
+
+# About this many throughput bins across a session: enough to see the shape, few enough
+# that each bin holds several segments on a busy link.
+TARGET_BINS = 60
+MIN_BIN_S = 1e-4  # pcap timestamps are microseconds: 100 us bins still hold whole segments
+RATE_UNITS = ((1e9, "Gbit/s"), (1e6, "Mbit/s"), (1e3, "kbit/s"), (1.0, "bit/s"))
+
+
+def draw_throughput(ax: Axes, session: SessionPackets) -> None:
+    """Throughput (all payload, retransmissions included) and goodput (new bytes only) per direction."""
+    if not session.packets["payload_len"].any():
+        no_data(ax, "no payload in either direction: no throughput to draw")
+        return
+    width = bin_width(session.duration_s)
+    edges = np.arange(int(np.ceil(session.duration_s / width)) + 1) * width
+    if edges.size < 2:
+        edges = np.array([0.0, width])
+    rates = {}
+    for direction in DIRECTIONS:
+        data = session.sent(direction)
+        data = data[data["payload_len"] > 0]
+        t = session.seconds(data)
+        rates[direction] = [np.histogram(t, edges, weights=weights)[0] * 8 / width
+                            for weights in (data["payload_len"].to_numpy(), new_bytes(data))]
+    scale, unit = rate_unit(max(r.max() for pair in rates.values() for r in pair))
+    for direction, (throughput, goodput) in rates.items():
+        if not throughput.any():
+            continue
+        colour = DIRECTION_COLOURS[direction]
+        sender = session.endpoints[direction]
+        ax.stairs(throughput / scale, edges, color=colour, label=f"throughput from {sender}")
+        ax.stairs(goodput / scale, edges, color=colour, linestyle="--", label=f"goodput (new bytes) from {sender}")
+    ax.set_xlabel(TIME_LABEL)
+    ax.set_ylabel(f"{unit} (bins of {width * 1e3:g} ms)")
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="best", fontsize=8)
+
+
+def draw_rtt(ax: Axes, session: SessionPackets) -> None:
+    """RTT samples from ACKs (Karn: none from retransmitted segments), by the direction of the data."""
+    drawn = False
+    for direction in DIRECTIONS:
+        acks = session.sent(other(direction))  # the other side's ACKs time this direction's data
+        acks = acks[acks["ack_rtt_ns"] > 0]
+        if acks.empty:
+            continue
+        rtt_ms = acks["ack_rtt_ns"].to_numpy() / 1e6
+        summary = f"{rtt_ms.size} samples, median {np.median(rtt_ms):.3g} ms"
+        ax.plot(session.seconds(acks), rtt_ms, linestyle="none", marker=".", markersize=6,
+                color=DIRECTION_COLOURS[direction], label=f"data from {session.endpoints[direction]}: {summary}")
+        drawn = True
+    if not drawn:
+        no_data(ax, "no RTT samples: no data segment was acknowledged unambiguously")
+        return
+    ax.set_xlabel(TIME_LABEL)
+    ax.set_ylabel("RTT (ms)")
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="best", fontsize=8)
+
+
+def draw_window(ax: Axes, session: SessionPackets) -> None:
+    """Each side's advertised (scaled) receive window and the bytes it had in flight (resets left out)."""
+    if not ((session.packets["tcp_flags"] & TH_RST) == 0).any():
+        no_data(ax, "only resets in this session: no advertised window to draw")
+        return
+    for direction in DIRECTIONS:
+        sent = session.sent(direction)
+        sent = sent[(sent["tcp_flags"] & TH_RST) == 0]
+        colour = DIRECTION_COLOURS[direction]
+        if not sent.empty:
+            ax.step(session.seconds(sent), sent["window"], where="post", color=colour,
+                    label=f"window advertised by {session.endpoints[direction]}")
+        flight = sent[sent["bytes_in_flight"] >= 0]
+        if not flight.empty:
+            ax.plot(session.seconds(flight), flight["bytes_in_flight"], linestyle="none", marker=".", markersize=6,
+                    color=colour, alpha=0.6, label=f"bytes in flight from {session.endpoints[direction]}")
+    ax.set_xlabel(TIME_LABEL)
+    ax.set_ylabel("bytes")
+    ax.yaxis.set_major_formatter(THOUSANDS)
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="best", fontsize=8)
+
+
+def bin_width(duration_s: float) -> float:
+    """A round bin width (1, 2 or 5 times a power of ten seconds) giving about TARGET_BINS bins."""
+    raw = max(duration_s / TARGET_BINS, MIN_BIN_S)
+    power = 10.0 ** np.floor(np.log10(raw))
+    return float(next(m * power for m in (1, 2, 5, 10) if m * power >= raw * (1 - 1e-9)))
+
+
+def new_bytes(data: pd.DataFrame) -> np.ndarray:
+    """Per data segment, the bytes beyond the highest sequence number sent before it (file order)."""
+    start = data["seq_rel"].to_numpy()
+    end = start + data["payload_len"].to_numpy()
+    highest_before = np.maximum.accumulate(np.concatenate([[np.iinfo(np.int64).min], end[:-1]]))
+    return np.clip(end - np.maximum(highest_before, start), 0, None)
+
+
+def rate_unit(peak_bps: float) -> tuple[float, str]:
+    """The largest unit in which ``peak_bps`` is at least 1."""
+    return next((scale, unit) for scale, unit in RATE_UNITS if peak_bps >= scale or scale == 1.0)

@@ -1,0 +1,158 @@
+"""Plain-language diagnoses of sessions, derived from their records.
+
+``flag_sessions`` finds, vectorised over every session, the facts worth telling a user (a
+zero-window stall, retransmission, a slow handshake, a reset, a refused or unanswered
+connection, bytes the capture missed), each with a severity and the number that ranks it.
+``describe`` turns one such fact into a sentence; it runs only for the few sessions a
+report shows, so a capture of a million sessions costs one pass of numpy, not a million
+Python calls.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+# Severity order, worst first; also the order reports sort by.
+SEVERITIES = ("critical", "warning", "info")
+
+# A handshake slower than this is worth a line; past a second the SYN or SYN-ACK was most
+# likely lost and resent (Linux's initial RTO is 1 s, RFC 6298 section 2).
+SLOW_HANDSHAKE_MS = 200.0
+LOST_SYN_HANDSHAKE_MS = 1000.0
+# Retransmitted share of data segments: a lossy path is a warning at 1 %, critical at 10 %.
+RETRANS_WARNING_PCT = 1.0
+RETRANS_CRITICAL_PCT = 10.0
+# A zero-window stall this long is a warning (a user notices a one-second freeze).
+STALL_WARNING_S = 1.0
+
+# Finding kinds in the order a report lists them when severities tie.
+KINDS = ("zero_window", "retransmission", "refused", "unanswered", "reset", "slow_handshake", "capture_loss")
+ROLES = {"orig": "client", "resp": "server"}
+
+
+def flag_sessions(sessions: pd.DataFrame) -> pd.DataFrame:
+    """Every finding over every session: one row each with ``row`` (position in ``sessions``),
+    ``session_id``, ``kind``, ``side`` (orig/resp/""), ``severity`` and ``value`` (what ranks it:
+    seconds of stall, % retransmitted, SYNs sent, handshake ms, bytes)."""
+    parts = []
+    for side in ROLES:
+        longest = sessions[f"{side}_zero_window_longest_s"].to_numpy(float)
+        stalled = sessions[f"{side}_zero_window_episodes"].to_numpy() > 0
+        parts.append(_part(sessions, stalled, "zero_window", side,
+                           np.where(longest >= STALL_WARNING_S, "warning", "info"), longest))
+    retrans = _retrans_pct(sessions)
+    parts.append(_part(sessions, retrans > 0, "retransmission", "",
+                       np.select([retrans >= RETRANS_CRITICAL_PCT, retrans >= RETRANS_WARNING_PCT],
+                                 ["critical", "warning"], "info"), retrans))
+    close_type = sessions["close_type"].to_numpy(object)
+    total_bytes = (sessions["orig_bytes"] + sessions["resp_bytes"]).to_numpy(float)
+    syns = sessions["orig_pkts"].to_numpy(float)
+    parts.append(_part(sessions, close_type == "refused", "refused", "", "warning", syns))
+    parts.append(_part(sessions, close_type == "unanswered", "unanswered", "", "warning", syns))
+    parts.append(_part(sessions, close_type == "rst", "reset", "", "warning", total_bytes))
+    irtt = sessions["irtt_ms"].to_numpy(float)
+    parts.append(_part(sessions, irtt >= SLOW_HANDSHAKE_MS, "slow_handshake", "",
+                       np.where(irtt >= LOST_SYN_HANDSHAKE_MS, "warning", "info"), irtt))
+    missed = sessions["missed_bytes"].to_numpy(float)
+    parts.append(_part(sessions, missed > 0, "capture_loss", "", "info", missed))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _part(sessions: pd.DataFrame, mask: np.ndarray, kind: str, side: str, severity: str | np.ndarray,
+          value: np.ndarray) -> pd.DataFrame:
+    rows = np.flatnonzero(mask)
+    return pd.DataFrame({
+        "row": rows,
+        "session_id": sessions["session_id"].to_numpy()[rows],
+        "kind": kind,
+        "side": side,
+        "severity": np.broadcast_to(np.asarray(severity, dtype=object), mask.shape)[rows],
+        "value": np.asarray(value, float)[rows],
+    })
+
+
+def _retrans_pct(sessions: pd.DataFrame) -> np.ndarray:
+    """Retransmitted data segments as a percentage of all data segments, both directions."""
+    retrans = (sessions["orig_retrans_pkts"] + sessions["resp_retrans_pkts"]).to_numpy(float)
+    data = (sessions["orig_data_pkts"] + sessions["resp_data_pkts"]).to_numpy(float)
+    return np.where(data > 0, 100 * retrans / np.maximum(data, 1), 0.0)
+
+
+def endpoint(addr: object, port: object) -> str:
+    """``10.0.0.2:80`` or ``[2001:db8::1]:443``."""
+    text = str(addr)
+    return f"[{text}]:{port}" if ":" in text else f"{text}:{port}"
+
+
+def describe(kind: str, side: str, session: pd.Series) -> str:
+    """One sentence saying what a finding means for this session (``session`` is its record)."""
+    if kind == "zero_window":
+        return _zero_window(side, session)
+    if kind == "retransmission":
+        return _retransmission(session)
+    if kind == "refused":
+        return (f"refused: {endpoint(session['resp_addr'], session['resp_port'])} answered "
+                f"{_count(int(session['orig_pkts']), 'SYN')} with a reset")
+    if kind == "unanswered":
+        syns = int(session["orig_pkts"])
+        return "no answer to 1 SYN" if syns == 1 else f"no answer to {syns:,} SYNs over {session['duration']:.1f} s"
+    if kind == "reset":
+        return _reset(session)
+    if kind == "slow_handshake":
+        return f"handshake took {session['irtt_ms']:,.0f} ms"
+    if kind == "capture_loss":
+        return (f"{int(session['missed_bytes']):,} bytes acknowledged but never seen by the capture "
+                "(capture loss, not network loss)")
+    raise ValueError(f"unknown finding kind {kind!r}")
+
+
+def _zero_window(side: str, session: pd.Series) -> str:
+    """The side that advertised a zero window stopped reading; its peer had to wait."""
+    who = endpoint(session[f"{side}_addr"], session[f"{side}_port"])
+    episodes = int(session[f"{side}_zero_window_episodes"])
+    probes = _count(int(session[f"{side}_zero_window_probes"]), "probe")
+    longest = session[f"{side}_zero_window_longest_s"]
+    peer = ROLES[_peer(side)]
+    if episodes == 1:
+        return f"{who} stopped reading for {longest:.1f} s (zero window, {probes}); the {peer} waited"
+    total = session[f"{side}_zero_window_s"]
+    return (f"{who} stopped reading {episodes} times, {total:.1f} s in all, longest {longest:.1f} s "
+            f"(zero window, {probes}); the {peer} waited")
+
+
+def _retransmission(session: pd.Series) -> str:
+    retrans = int(session["orig_retrans_pkts"]) + int(session["resp_retrans_pkts"])
+    data = int(session["orig_data_pkts"]) + int(session["resp_data_pkts"])
+    by = [ROLES[side] for side in ROLES if session[f"{side}_retrans_pkts"] > 0]
+    return (f"{100 * retrans / data:.1f} % of segments retransmitted ({retrans:,} of {data:,}, "
+            f"by the {' and the '.join(by)})")
+
+
+def _reset(session: pd.Series) -> str:
+    """Who sent the RST (Zeek's RSTO*/RSTR* states say), and what had gone through by then."""
+    side = _resetter(session)
+    sent, received = int(session[f"{side}_bytes"]), int(session[f"{_peer(side)}_bytes"])
+    text = (f"reset by the {ROLES[side]} after {sent:,} bytes each way" if sent == received else
+            f"reset by the {ROLES[side]} after {sent:,} bytes sent and {received:,} received")
+    peer_fin = "f" if side == "orig" else "F"  # Zeek history: upper case for the originator
+    if peer_fin in str(session["history"]):
+        text += f" (the {ROLES[_peer(side)]} had already sent its FIN)"
+    return text
+
+
+def _resetter(session: pd.Series) -> str:
+    state = str(session["conn_state"])
+    if state.startswith("RSTO"):
+        return "orig"
+    if state.startswith("RSTR"):
+        return "resp"
+    return "orig" if session["closed_by"] == "orig" else "resp"
+
+
+def _peer(side: str) -> str:
+    return "resp" if side == "orig" else "orig"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"

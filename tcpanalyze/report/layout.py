@@ -1,0 +1,146 @@
+"""The report laid out as titled sections of facts and tables of text cells.
+
+Text, markdown and HTML all render these same sections, so they carry the same numbers,
+formatted in one place: integers with thousands separators, seconds and milliseconds to
+three decimals, percentages to two, and a missing value as ``-`` (no cell is ever empty).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from .model import PROBLEMS_PER_KIND, Report
+
+MISSING = "-"
+
+
+@dataclass
+class Table:
+    columns: list[str]
+    rows: list[list[str]]
+    right: set[int] = field(default_factory=set)  # right-aligned (numeric) columns
+    severities: list[str] = field(default_factory=list)  # per row, for colour; may be empty
+
+
+@dataclass
+class Section:
+    title: str
+    facts: list[tuple[str, str]] = field(default_factory=list)
+    table: Table | None = None
+    empty: str = ""  # said instead of an empty table
+    note: str = ""  # said after the table (what was left out)
+
+
+def count(n: int) -> str:
+    return f"{n:,}"
+
+
+def seconds(s: float | None) -> str:
+    return MISSING if s is None else f"{s:.3f}"
+
+
+def millis(ms: float | None) -> str:
+    return MISSING if ms is None else f"{ms:.3f}"
+
+
+def percent(p: float | None) -> str:
+    return MISSING if p is None else f"{p:.2f}"
+
+
+def utc(ts: float | None) -> str:
+    if ts is None:
+        return MISSING
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+
+
+def bits_per_second(bps: float | None) -> str:
+    """Throughput in the largest unit that keeps a number at or above 1 (bit/s, kbit/s, Mbit/s, Gbit/s)."""
+    if bps is None:
+        return MISSING
+    for unit, scale in (("Gbit/s", 1e9), ("Mbit/s", 1e6), ("kbit/s", 1e3)):
+        if bps >= scale:
+            return f"{bps / scale:.2f} {unit}"
+    return f"{bps:.2f} bit/s"
+
+
+def _listing(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {count(v)}" for k, v in counts.items()) or "none"
+
+
+def sections(report: Report) -> list[Section]:
+    """The report's sections in reading order: capture, problems, servers, sessions."""
+    return [_capture(report), _problems(report), _servers(report), _attention(report)]
+
+
+def _capture(report: Report) -> Section:
+    c, p = report.capture, report.capture.packets
+    facts = [
+        ("File", c.file),
+        *([("Selection", c.selection)] if c.selection else []),
+        ("First packet", utc(c.first_ts)),
+        ("Last packet", utc(c.last_ts)),
+        ("Duration (s)", seconds(c.duration_s)),
+        ("Records", f"{count(p.records)}: {count(p.tcp)} TCP, {count(p.other_ip)} other IP, "
+                    f"{count(p.non_ip)} non-IP, {count(p.malformed)} malformed"),
+    ]
+    if p.tcp_truncated or p.tcp_reassembled:
+        facts.append(("TCP packets", f"{count(p.tcp_truncated)} truncated by the snap length, "
+                                     f"{count(p.tcp_reassembled)} reassembled from IP fragments"))
+    if p.malformed_reasons:
+        facts.append(("Malformed", _listing(p.malformed_reasons)))
+    if p.other_ip_protocols:
+        facts.append(("Other IP protocols", _listing(p.other_ip_protocols)))
+    facts += [
+        ("Sessions", count(c.sessions)),
+        ("By close type", _listing(c.sessions_by_close_type)),
+        ("By conn_state", _listing(c.sessions_by_conn_state)),
+        ("Bytes", f"{count(c.total_bytes)}: {count(c.orig_bytes)} from originators, "
+                  f"{count(c.resp_bytes)} from responders"),
+        ("Throughput", bits_per_second(c.throughput_bps)),
+    ]
+    facts += [("Warning", w) for w in c.warnings]
+    return Section("Capture", facts=facts)
+
+
+def _problems(report: Report) -> Section:
+    rows = [[count(p.rank), p.severity, p.kind, p.target or MISSING, p.message] for p in report.problems]
+    cut = {k: n for k, n in report.problem_totals.items() if not k.startswith("anomaly:") and n > PROBLEMS_PER_KIND}
+    note = ""
+    if cut:
+        note = (f"In all: {', '.join(f'{k} {count(n)} sessions' for k, n in cut.items())}. Each kind lists its "
+                f"worst {PROBLEMS_PER_KIND} sessions, leaving out those an anomaly above already names.")
+    return Section("Problems, worst first",
+                   table=Table(["#", "severity", "kind", "where", "problem"], rows, {0},
+                               [p.severity for p in report.problems]),
+                   empty="No problems found.", note=note)
+
+
+def _servers(report: Report) -> Section:
+    rows = [[s.server, count(s.sessions), count(s.failed_handshakes), percent(s.retrans_pct),
+             millis(s.rtt_median_ms), millis(s.rtt_p95_ms), count(s.bytes)] for s in report.servers]
+    notes = []
+    if len(rows) < report.servers_total:
+        notes.append(f"{count(len(rows))} busiest of {count(report.servers_total)} servers shown.")
+    if rows:
+        notes.append(_RTT_NOTES[report.rtt_source])
+    return Section("Servers",
+                   table=Table(["server", "sessions", "failed handshakes", "retrans %",
+                                "rtt median ms", "rtt p95 ms", "bytes"], rows, {1, 2, 3, 4, 5, 6}),
+                   empty="No TCP sessions.", note=" ".join(notes))
+
+
+_RTT_NOTES = {"packets": "RTT: every ACK's sample, both directions, as seen where the capture was taken.",
+              "sessions": "RTT: over the sessions' mean RTTs (no per-packet samples kept)."}
+
+
+def _attention(report: Report) -> Section:
+    rows = [[count(a.session_id), a.orig, a.resp, a.conn_state, seconds(a.duration_s),
+             count(a.orig_bytes + a.resp_bytes), "; ".join(d.message for d in a.diagnoses)]
+            for a in report.attention]
+    shown = len(report.attention)
+    note = f"{count(shown)} of {count(report.attention_total)} shown." if shown < report.attention_total else ""
+    return Section("Sessions that need attention",
+                   table=Table(["session", "client", "server", "state", "duration s", "bytes", "diagnosis"],
+                               rows, {0, 4, 5}, [a.severity for a in report.attention]),
+                   empty="No session needs attention.", note=note)

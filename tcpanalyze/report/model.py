@@ -1,0 +1,397 @@
+"""What a report says about an analysed capture: a versioned tree of plain dataclasses.
+
+``build_report(analysis)`` computes it once; the text, markdown, JSON and HTML renderers only
+lay it out. ``Report.as_dict()`` is the JSON form, documented field by field in
+``docs/report.schema.json`` (bump ``SCHEMA_VERSION`` when a field changes meaning or goes).
+
+>>> report = build_report(tcpanalyze.analyze("sample_pcaps/real-zero-window.pcap"))
+>>> report.attention[0].diagnoses[0].message
+'10.77.0.2:5105 stopped reading for 1.4 s (zero window, 2 probes); the client waited'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from .diagnose import KINDS, SEVERITIES, describe, endpoint, flag_sessions
+
+if TYPE_CHECKING:
+    from ..engine.analysis import Analysis
+
+SCHEMA_VERSION = 1
+# How many of each kind of session problem the problem list shows (the totals say how many more).
+PROBLEMS_PER_KIND = 5
+SERVERS_SHOWN = 20
+ATTENTION_SHOWN = 20
+# An anomaly lists at most this many of its sessions (a SYN flood has millions).
+SESSION_IDS_SHOWN = 20
+FAILED_HANDSHAKE_STATES = ("REJ", "S0")
+# Floats in the JSON form keep this many decimals (epoch seconds to the microsecond).
+FLOAT_DECIMALS = 6
+
+
+@dataclass
+class Packets:
+    """Records by class, from the record accounting (the classes add up to ``records``)."""
+
+    records: int
+    tcp: int
+    other_ip: int
+    non_ip: int
+    malformed: int
+    tcp_truncated: int
+    tcp_reassembled: int
+    malformed_reasons: dict[str, int]
+    other_ip_protocols: dict[str, int]
+
+
+@dataclass
+class Capture:
+    """The capture as a whole: where, when, how much."""
+
+    file: str
+    selection: str | None  # the filters the report was narrowed with (None: the whole capture)
+    first_ts: float | None  # epoch seconds of the first TCP packet
+    last_ts: float | None
+    duration_s: float
+    packets: Packets
+    sessions: int
+    sessions_by_close_type: dict[str, int]
+    sessions_by_conn_state: dict[str, int]
+    orig_bytes: int
+    resp_bytes: int
+    total_bytes: int
+    throughput_bps: float | None  # application bytes of every session over the capture's duration
+    warnings: list[str]
+
+
+@dataclass
+class Problem:
+    """One problem, ranked: an anomaly across sessions, or one session's worst trait."""
+
+    rank: int
+    source: str  # "anomaly" or "session"
+    kind: str
+    severity: str
+    message: str
+    value: float | None  # what ranks it among its kind (unit in ``unit``)
+    unit: str | None
+    target: str | None  # the endpoint concerned (anomalies: the target; sessions: the server)
+    session_ids: list[int]
+    session_count: int
+    anomaly_id: int | None = None
+
+
+@dataclass
+class Server:
+    """One responder address:port and how its sessions went."""
+
+    server: str
+    addr: str
+    port: int
+    sessions: int
+    failed_handshakes: int  # sessions in conn_state REJ or S0
+    data_pkts: int
+    retrans_pkts: int
+    retrans_pct: float | None
+    rtt_samples: int
+    rtt_median_ms: float | None
+    rtt_p95_ms: float | None
+    bytes: int
+
+
+@dataclass
+class Diagnosis:
+    kind: str
+    severity: str
+    message: str
+    value: float | None
+
+
+@dataclass
+class SessionAttention:
+    """A session worth a look, with what is wrong in plain words (worst first)."""
+
+    session_id: int
+    orig: str
+    resp: str
+    start: float
+    duration_s: float
+    conn_state: str
+    close_type: str
+    orig_bytes: int
+    resp_bytes: int
+    severity: str
+    diagnoses: list[Diagnosis]
+
+
+@dataclass
+class Report:
+    """Everything a report says; ``as_dict()`` is its JSON form."""
+
+    schema_version: int
+    generator: str
+    capture: Capture
+    problems: list[Problem]
+    problem_totals: dict[str, int]  # findings of each kind before the list was cut
+    servers: list[Server]
+    servers_total: int
+    rtt_source: str  # "packets" (every ACK's RTT sample) or "sessions" (per-session means)
+    attention: list[SessionAttention]
+    attention_total: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return _clean(dataclasses.asdict(self))
+
+    def to_json(self) -> str:
+        """The JSON form, indented (``docs/report.schema.json`` describes it)."""
+        return json.dumps(self.as_dict(), indent=2) + "\n"
+
+
+def build_report(analysis: "Analysis", *, selection: str | None = None) -> Report:
+    """Compute the report of an analysed capture (``tcpanalyze.analyze``'s result); ``selection``
+    says how its sessions were narrowed down, if they were (e.g. ``"--port 443"``)."""
+    sessions = analysis.sessions
+    findings = flag_sessions(sessions)
+    anomalies = analysis.anomalies
+    problems, totals = _problems(sessions, findings, anomalies)
+    servers, servers_total, rtt_source = _servers(sessions, analysis.packets)
+    attention, attention_total = _attention(sessions, findings)
+    return Report(
+        schema_version=SCHEMA_VERSION,
+        generator=f"tcpanalyze {__version__}",
+        capture=_capture(analysis, selection),
+        problems=problems,
+        problem_totals=totals,
+        servers=servers,
+        servers_total=servers_total,
+        rtt_source=rtt_source,
+        attention=attention,
+        attention_total=attention_total,
+    )
+
+
+# -- capture ------------------------------------------------------------------------------
+
+def _capture(analysis: "Analysis", selection: str | None) -> Capture:
+    sessions = analysis.sessions
+    acc = analysis.accounting.as_dict()
+    reasons = {k: v for k, v in acc["by_status"].items() if k not in ("tcp", "not_tcp", "non_ip")}
+    packets = Packets(acc["records"], acc["tcp"], acc["other_ip"], acc["non_ip"], acc["malformed"],
+                      acc["tcp_truncated"], acc["tcp_reassembled"], dict(sorted(reasons.items())),
+                      dict(sorted(acc["other_ip_protocols"].items())))
+    first = float(sessions["start"].min()) if len(sessions) else None
+    last = float(sessions["end"].max()) if len(sessions) else None
+    duration = (last - first) if first is not None else 0.0
+    orig_bytes, resp_bytes = int(sessions["orig_bytes"].sum()), int(sessions["resp_bytes"].sum())
+    return Capture(
+        file=_file_name(analysis.path), selection=selection,
+        first_ts=first, last_ts=last, duration_s=duration, packets=packets,
+        sessions=len(sessions),
+        sessions_by_close_type=_counts(sessions["close_type"]),
+        sessions_by_conn_state=_counts(sessions["conn_state"]),
+        orig_bytes=orig_bytes, resp_bytes=resp_bytes, total_bytes=orig_bytes + resp_bytes,
+        throughput_bps=(orig_bytes + resp_bytes) * 8 / duration if duration > 0 else None,
+        warnings=list(analysis.warnings),
+    )
+
+
+def _file_name(path: str | None) -> str:
+    """The capture's file name without its directory; "(stdin)" and "(live)" for the others."""
+    if path is None:
+        return "(live)"
+    return "(stdin)" if path == "-" else os.path.basename(path)
+
+
+def _counts(column: pd.Series) -> dict[str, int]:
+    """Value counts, most common first (ties by name)."""
+    counts = column.astype(str).value_counts()
+    return {str(k): int(v) for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))}
+
+
+# -- problems -----------------------------------------------------------------------------
+
+def _problems(sessions: pd.DataFrame, findings: pd.DataFrame,
+              anomalies: pd.DataFrame) -> tuple[list[Problem], dict[str, int]]:
+    """Anomalies and each kind's worst sessions, ranked: severity, then anomalies before single
+    sessions, then kind (``KINDS`` order), then the size of the problem. A session problem an
+    anomaly of a related kind already names is not listed twice."""
+    problems = [_anomaly_problem(a) for a in anomalies.itertuples(index=False)]
+    totals = {f"anomaly:{k}": int(v) for k, v in anomalies["kind"].value_counts().items()}
+    for kind in KINDS:
+        of_kind = findings[findings["kind"] == kind]
+        if of_kind.empty:
+            continue
+        totals[kind] = int(of_kind["session_id"].nunique())
+        covered = _covered(sessions, anomalies, ANOMALY_KINDS_COVERING.get(kind, ()))
+        listed = of_kind[~covered[of_kind["row"].to_numpy()]]
+        worst = listed.sort_values(["value", "session_id"], ascending=[False, True], kind="stable")
+        for f in worst.head(PROBLEMS_PER_KIND).itertuples(index=False):
+            session = sessions.iloc[f.row]
+            problems.append(Problem(
+                rank=0, source="session", kind=kind, severity=f.severity,
+                message=f"session {f.session_id}: {describe(kind, f.side, session)}",
+                value=float(f.value), unit=_UNITS[kind],
+                target=endpoint(session["resp_addr"], session["resp_port"]),
+                session_ids=[int(f.session_id)], session_count=1))
+    order = {"anomaly": 0, "session": 1}
+    problems.sort(key=lambda p: (SEVERITIES.index(p.severity), order[p.source],
+                                 KINDS.index(p.kind) if p.kind in KINDS else -1, -(p.value or 0)))
+    for rank, problem in enumerate(problems, 1):
+        problem.rank = rank
+    return problems, totals
+
+
+# Anomaly kinds (tcpanalyze.detect) that already tell a session finding's story.
+ANOMALY_KINDS_COVERING = {
+    "zero_window": ("zero_window_stall",),
+    "retransmission": ("retransmission_storm",),
+    "reset": ("rst_teardown", "rst_storm"),
+    "refused": ("syn_flood", "port_scan", "address_sweep", "handshake_failures", "backlog_overflow"),
+    "unanswered": ("syn_flood", "port_scan", "address_sweep", "handshake_failures", "backlog_overflow"),
+}
+
+
+def _covered(sessions: pd.DataFrame, anomalies: pd.DataFrame, kinds: tuple[str, ...]) -> np.ndarray:
+    """Per session: does an anomaly of one of ``kinds`` name it? An anomaly lists its first
+    sessions only (a flood has millions); past a cut list, a session to the anomaly's target
+    within its time span counts as named."""
+    covered = np.zeros(len(sessions), np.bool_)
+    ids = sessions["session_id"].to_numpy()
+    for a in anomalies[anomalies["kind"].isin(kinds)].itertuples(index=False):
+        listed = [int(i) for i in a.session_ids]
+        covered |= np.isin(ids, listed)
+        total = a.details.get("session_ids_total", len(listed)) if isinstance(a.details, dict) else len(listed)
+        if total > len(listed) and a.target_addr is not None and not pd.isna(a.target_addr):
+            near = ((sessions["resp_addr"].astype(str) == str(a.target_addr)).to_numpy()
+                    & (sessions["start"].to_numpy() >= a.start) & (sessions["start"].to_numpy() <= a.end))
+            if not pd.isna(a.target_port):
+                near &= sessions["resp_port"].to_numpy() == int(a.target_port)
+            covered |= near
+    return covered
+
+
+_UNITS = {"zero_window": "s", "retransmission": "%", "refused": "packets", "unanswered": "packets", "reset": "bytes",
+          "slow_handshake": "ms", "capture_loss": "bytes"}
+
+
+def _anomaly_problem(a) -> Problem:
+    ids = [int(i) for i in list(a.session_ids)]
+    port = a.target_port
+    has_port = port is not None and not pd.isna(port)
+    target = None
+    if a.target_addr is not None and not pd.isna(a.target_addr):
+        target = endpoint(a.target_addr, int(port)) if has_port else str(a.target_addr)
+    total = a.details.get("session_ids_total", len(ids)) if isinstance(a.details, dict) else len(ids)
+    return Problem(rank=0, source="anomaly", kind=str(a.kind), severity=str(a.severity), message=str(a.message),
+                   value=None, unit=None, target=target, session_ids=ids[:SESSION_IDS_SHOWN],
+                   session_count=int(total), anomaly_id=int(a.anomaly_id))
+
+
+# -- servers ------------------------------------------------------------------------------
+
+def _servers(sessions: pd.DataFrame, packets: pd.DataFrame | None) -> tuple[list[Server], int, str]:
+    """The busiest responder address:ports (most sessions, then most bytes), how many there are
+    in all, and where their RTTs come from."""
+    if sessions.empty:
+        return [], 0, "packets" if packets is not None else "sessions"
+    frame = pd.DataFrame({
+        "addr": sessions["resp_addr"].astype(str), "port": sessions["resp_port"].astype(int),
+        "failed": sessions["conn_state"].isin(FAILED_HANDSHAKE_STATES),
+        "data": sessions["orig_data_pkts"] + sessions["resp_data_pkts"],
+        "retrans": sessions["orig_retrans_pkts"] + sessions["resp_retrans_pkts"],
+        "bytes": sessions["orig_bytes"] + sessions["resp_bytes"],
+    })
+    groups = frame.groupby(["addr", "port"], sort=False)
+    table = groups.agg(sessions=("failed", "size"), failed=("failed", "sum"), data=("data", "sum"),
+                       retrans=("retrans", "sum"), bytes=("bytes", "sum"))
+    rtt, source = _server_rtt(sessions, packets, frame)
+    table = table.join(rtt).sort_values(["sessions", "bytes"], ascending=False, kind="stable")
+    total = len(table)
+    table = table.head(SERVERS_SHOWN)
+    servers = [Server(
+        server=endpoint(addr, port), addr=addr, port=int(port), sessions=int(row.sessions),
+        failed_handshakes=int(row.failed), data_pkts=int(row.data), retrans_pkts=int(row.retrans),
+        retrans_pct=100 * row.retrans / row.data if row.data else None,
+        rtt_samples=int(row.rtt_samples), rtt_median_ms=_opt(row.rtt_median_ms), rtt_p95_ms=_opt(row.rtt_p95_ms),
+        bytes=int(row.bytes)) for (addr, port), row in table.iterrows()]
+    return servers, total, source
+
+
+def _server_rtt(sessions: pd.DataFrame, packets: pd.DataFrame | None,
+                frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """RTT median and 95th percentile per server: over every ACK's RTT sample (both directions,
+    as seen at the capture point) when packets were kept, else over the sessions' mean RTTs."""
+    if packets is not None:
+        sampled = packets["ack_rtt_ns"].to_numpy() >= 0
+        ids = packets["session_id"].to_numpy()[sampled]
+        rows = np.searchsorted(sessions["session_id"].to_numpy(), ids)
+        values = pd.DataFrame({"addr": frame["addr"].to_numpy()[rows], "port": frame["port"].to_numpy()[rows],
+                               "rtt": packets["ack_rtt_ns"].to_numpy()[sampled] / 1e6})
+        source = "packets"
+    else:
+        mean = sessions[["orig_rtt_mean_ms", "resp_rtt_mean_ms"]].max(axis=1)
+        values = pd.DataFrame({"addr": frame["addr"], "port": frame["port"], "rtt": mean}).dropna()
+        source = "sessions"
+    grouped = values.groupby(["addr", "port"])["rtt"]
+    stats = pd.DataFrame({"rtt_samples": grouped.size(), "rtt_median_ms": grouped.median(),
+                          "rtt_p95_ms": grouped.quantile(0.95)})
+    full = pd.MultiIndex.from_frame(frame[["addr", "port"]].drop_duplicates())
+    stats = stats.reindex(full)
+    stats["rtt_samples"] = stats["rtt_samples"].fillna(0)
+    return stats, source
+
+
+def _opt(value: float) -> float | None:
+    return None if pd.isna(value) else float(value)
+
+
+# -- sessions that need attention ---------------------------------------------------------
+
+def _attention(sessions: pd.DataFrame, findings: pd.DataFrame) -> tuple[list[SessionAttention], int]:
+    """Sessions with a warning or worse, worst first (severity, then how many problems, then id)."""
+    if findings.empty:
+        return [], 0
+    severity = findings["severity"].map(SEVERITIES.index)
+    per_session = findings.assign(severity_rank=severity).groupby("row").agg(
+        worst=("severity_rank", "min"), n=("kind", "size"), session_id=("session_id", "first"))
+    serious = per_session[per_session["worst"] <= SEVERITIES.index("warning")]
+    chosen = serious.sort_values(["worst", "n", "session_id"], ascending=[True, False, True]).head(ATTENTION_SHOWN)
+    out = []
+    for row, summary in chosen.iterrows():
+        session = sessions.iloc[row]
+        own = findings[findings["row"] == row].assign(severity_rank=lambda f: f["severity"].map(SEVERITIES.index))
+        own = own.sort_values(["severity_rank"], kind="stable")
+        diagnoses = [Diagnosis(f.kind, f.severity, describe(f.kind, f.side, session), float(f.value))
+                     for f in own.itertuples(index=False)]
+        out.append(SessionAttention(
+            session_id=int(session["session_id"]),
+            orig=endpoint(session["orig_addr"], session["orig_port"]),
+            resp=endpoint(session["resp_addr"], session["resp_port"]),
+            start=float(session["start"]), duration_s=float(session["duration"]),
+            conn_state=str(session["conn_state"]), close_type=str(session["close_type"]),
+            orig_bytes=int(session["orig_bytes"]), resp_bytes=int(session["resp_bytes"]),
+            severity=SEVERITIES[int(summary["worst"])], diagnoses=diagnoses))
+    return out, len(serious)
+
+
+def _clean(value: Any) -> Any:
+    """JSON-ready: numpy scalars to Python, NaN to None, floats to microsecond/microunit precision."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return None if math.isnan(value) else round(value, FLOAT_DECIMALS)
+    return value

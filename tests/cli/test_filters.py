@@ -1,0 +1,140 @@
+"""--host, --port, --session, --time-range on `sessions` and `packets`: exactly the rows that match.
+
+Expected rows are worked out here from the API's frames with plain pandas and Python, not
+with the filter code under test.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+import pandas as pd
+import pytest
+
+import tcpanalyze
+from tcpanalyze.cli.filters import Filters
+from tcpanalyze.engine.analysis import EngineOptions, iter_sessions
+from tcpanalyze.packets import Accounting
+
+from helpers import SAMPLE_DIR
+
+MANY = SAMPLE_DIR / "real-many-short-conns.pcap"  # 20 sequential connections 10.77.0.1 -> 10.77.0.2
+IPV6 = SAMPLE_DIR / "real-ipv6-transfer.pcap"  # fd77::1 -> fd77::2
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tcpanalyze", *args], capture_output=True, timeout=120)
+
+
+def jsonl(*args: str) -> list[dict]:
+    result = run_cli(*args, "--format", "jsonl")
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.decode().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def many():
+    return tcpanalyze.analyze(str(MANY))
+
+
+def test_port_keeps_the_one_session_with_that_client_port(many):
+    port = int(many.sessions.orig_port[7])
+    rows = jsonl("sessions", str(MANY), "--port", str(port))
+    assert [r["session_id"] for r in rows] == [7]
+    frames = [r["frame"] for r in jsonl("packets", str(MANY), "--port", str(port))]
+    expected = [int(f) for f, s, d in zip(many.packets.frame, many.packets.src_port, many.packets.dst_port)
+                if port in (s, d)]
+    assert frames == expected and len(frames) == 10
+
+
+def test_host_matches_either_endpoint(many):
+    server = str(many.sessions.resp_addr[0])
+    assert len(jsonl("sessions", str(MANY), "--host", server)) == len(many.sessions) == 20
+    assert jsonl("sessions", str(MANY), "--host", "10.77.0.9") == []
+
+
+def test_host_is_compared_as_an_address_not_as_text():
+    packets = tcpanalyze.read_packets(str(IPV6))
+    rows = jsonl("packets", str(IPV6), "--host", "FD77:0:0::2")
+    assert len(rows) == len(packets) > 0
+
+
+def test_repeated_session_and_port_combine(many):
+    rows = jsonl("packets", str(MANY), "--session", "2", "--session", "5", "--port", str(many.sessions.orig_port[5]))
+    expected = many.packets.frame[many.packets.session_id == 5].tolist()
+    assert [r["frame"] for r in rows] == expected
+    assert [r["session_id"] for r in jsonl("sessions", str(MANY), "--session", "5", "--session", "2")] == [2, 5]
+
+
+def test_relative_time_range_on_packets_and_sessions(many):
+    t0 = int(many.packets.ts_ns.iloc[0])
+    start, end = t0 + 100_000_000, t0 + 200_000_000
+    expected_frames = [int(f) for f, ts in zip(many.packets.frame, many.packets.ts_ns) if start <= ts < end]
+    assert [r["frame"] for r in jsonl("packets", str(MANY), "--time-range", "0.1:0.2")] == expected_frames
+    # A session is kept when any part of it (first to last packet) falls in the range.
+    spans = many.packets.groupby("session_id").ts_ns.agg(["min", "max"])
+    expected_ids = [int(s) for s, lo, hi in zip(spans.index, spans["min"], spans["max"]) if hi >= start and lo < end]
+    assert [r["session_id"] for r in jsonl("sessions", str(MANY), "--time-range", "0.1:0.2")] == expected_ids
+    assert 0 < len(expected_ids) < 20
+
+
+def test_iso_time_range_selects_the_same_packets_as_seconds(many):
+    t0 = int(many.packets.ts_ns.iloc[0])
+
+    def iso(ns: int) -> str:
+        return datetime.fromtimestamp(ns // 1000 / 1e6, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    # Microsecond timestamps: the bounds below are exact.
+    by_iso = jsonl("packets", str(MANY), "--time-range", f"{iso(t0 + 300_000_000)}:{iso(t0 + 350_000_000)}")
+    by_seconds = jsonl("packets", str(MANY), "--time-range", "0.3:0.35")
+    assert [r["frame"] for r in by_iso] == [r["frame"] for r in by_seconds] != []
+
+
+def test_open_ended_time_range_and_table_time_stays_relative_to_the_capture(many):
+    result = run_cli("packets", str(MANY), "--time-range", "0.39:")
+    lines = result.stdout.decode().splitlines()[1:]
+    t0 = int(many.packets.ts_ns.iloc[0])
+    kept = many.packets[many.packets.ts_ns >= t0 + 390_000_000]
+    assert [int(line.split()[0]) for line in lines] == kept.frame.tolist()
+    assert lines[0].split()[1] == f"{(kept.ts_ns.iloc[0] - t0) / 1e9:.6f}"  # not 0.000000
+
+
+def test_streamed_session_chunks_filter_like_the_whole_frame(many):
+    filters = Filters.parse(None, None, None, "0.05:0.25")
+    # Small batches and no linger: closed sessions come out a few at a time, as in a long capture.
+    options = EngineOptions(closed_linger_s=0.0)
+    accounting = Accounting()
+    chunks = [filters.sessions(chunk, accounting.first_tcp_ts_ns)
+              for chunk in iter_sessions(str(MANY), accounting, max_records=16, options=options)]
+    assert len(chunks) > 5
+    streamed = sorted(pd.concat(chunks).session_id)
+    whole = tcpanalyze.analyze(str(MANY), packets=False, options=options).sessions
+    assert streamed == filters.sessions(whole, int(many.packets.ts_ns.iloc[0])).session_id.tolist() != []
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--host", "server.example"), "--host 'server.example': not an IPv4 or IPv6 address"),
+    (("--time-range", "3:1"), "--time-range '3:1': the end comes before the start"),
+    (("--time-range", "soon"), "--time-range 'soon': expected START:END in seconds"),
+    (("--all-records", "--session", "1"), "--session needs the session analysis"),
+])
+def test_bad_filters_are_one_line_and_exit_2(args, message):
+    result = run_cli("packets", str(MANY), *args)
+    assert result.returncode == 2
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"tcpanalyze: error: {message}")
+
+
+def test_filters_on_all_records_use_the_record_addresses():
+    records = tcpanalyze.read_packets(str(SAMPLE_DIR / "synth-mixed-non-tcp.pcap"), all_records=True)
+    host = str(records.src_addr.dropna().iloc[0])
+    result = run_cli("packets", str(SAMPLE_DIR / "synth-mixed-non-tcp.pcap"), "--all-records", "--host", host,
+                     "--format", "csv")
+    frame = pd.read_csv(io.BytesIO(result.stdout))
+    expected = records[(records.src_addr.astype(str) == host) | (records.dst_addr.astype(str) == host)]
+    assert frame.frame.tolist() == expected.frame.tolist()
+    assert 0 < len(expected) < len(records)

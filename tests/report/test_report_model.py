@@ -1,0 +1,222 @@
+"""What the report says: diagnoses, ranking, the server table and the capture summary, pinned
+against what the sample programs did (``sample_pcaps/expected``) and hand-built captures."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+
+import tcpanalyze
+from helpers import BASE_TS_NS, EXPECTED_DIR, SAMPLE_DIR, Rec, eth, ipv4, mss, tcp, write_pcap
+from tcpanalyze.report import build_report
+from tcpanalyze.report.text import write_text
+
+CLIENT, SERVER = "10.0.0.1", "10.0.0.2"
+
+
+def expected(name: str) -> dict:
+    return json.loads((EXPECTED_DIR / f"{name}.json").read_text())
+
+
+def report_of(path):
+    return build_report(tcpanalyze.analyze(str(path)))
+
+
+def session_problems(report) -> list:
+    """The problems found in single sessions (anomaly detection may add others around them)."""
+    return [p for p in report.problems if p.source == "session"]
+
+
+def at(ms: float, packet: bytes) -> Rec:
+    return Rec(eth(packet), ts_ns=BASE_TS_NS + round(ms * 1e6))
+
+
+def c2s(**kw) -> bytes:
+    return ipv4(CLIENT, SERVER, tcp(40000, 80, **kw))
+
+
+def s2c(**kw) -> bytes:
+    return ipv4(SERVER, CLIENT, tcp(80, 40000, **kw))
+
+
+@pytest.fixture(scope="module")
+def slow_lossy(tmp_path_factory):
+    """A 350 ms handshake, then one 100-byte segment sent twice (1 of 2 data segments retransmitted)."""
+    path = tmp_path_factory.mktemp("report") / "slow-lossy.pcap"
+    write_pcap(path, [
+        at(0, c2s(seq=100, flags="S", opts=mss(1460))),
+        at(300, s2c(seq=500, ack=101, flags="SA", opts=mss(1460))),
+        at(350, c2s(seq=101, ack=501)),
+        at(360, c2s(seq=101, ack=501, flags="PA", payload=b"x" * 100)),
+        at(560, c2s(seq=101, ack=501, flags="PA", payload=b"x" * 100)),
+        at(570, s2c(seq=501, ack=201)),
+        at(580, c2s(seq=201, ack=501, flags="FA")),
+        at(590, s2c(seq=501, ack=202, flags="FA")),
+        at(600, c2s(seq=202, ack=502)),
+    ])
+    return path
+
+
+def test_zero_window_diagnosis_names_the_receiver_that_stopped_reading():
+    truth = expected("real-zero-window")
+    path = SAMPLE_DIR / "real-zero-window.pcap"
+    analysis = tcpanalyze.analyze(str(path))
+    report = build_report(analysis)
+    # the stall as the capture shows it: the first zero-window advert to the window update
+    frames = analysis.packets.set_index("frame")["ts_ns"]
+    start = frames[truth["evidence"]["zero_window_adverts"]["frames"][0]]
+    end = frames[truth["evidence"]["window_reopened"]["frames"][0]]
+    stall_s = (end - start) / 1e9
+    probes = len(truth["evidence"]["zero_window_probes"]["frames"])
+    server = f"{truth['server_addr']}:{truth['server_port']}"
+
+    [session] = report.attention
+    assert session.diagnoses[0].kind == "zero_window" and session.severity == "warning"
+    assert session.diagnoses[0].message == (
+        f"{server} stopped reading for {stall_s:.1f} s (zero window, {probes} probes); the client waited")
+    assert session.diagnoses[0].value == pytest.approx(stall_s, abs=1e-6)
+    # the program stopped reading for 1.5 s; the window closed once the buffer had filled
+    program_stall = truth["programs"][0]["server"]["stall_s"]
+    assert program_stall - 0.2 < stall_s < program_stall
+    # ranked first, as the anomaly detector's stall (which the session problem is not repeated under)
+    assert (report.problems[0].kind, report.problems[0].target) == ("zero_window_stall", server)
+    assert report.problems[0].session_ids == [session.session_id]
+
+
+def test_rst_abort_diagnosis_says_the_server_reset_after_the_bytes_exchanged():
+    truth = expected("real-rst-abort")
+    [conn] = truth["connections"]
+    assert conn["first_closer"] == "resp" and conn["resp_close"] == "rst"
+    report = report_of(SAMPLE_DIR / "real-rst-abort.pcap")
+    [session] = report.attention
+    assert [d.message for d in session.diagnoses] == [f"reset by the server after {conn['resp_bytes']:,} bytes each way"]
+    assert (session.orig_bytes, session.resp_bytes) == (conn["orig_bytes"], conn["resp_bytes"])
+    assert report.capture.sessions_by_close_type == {"rst": 1}
+
+
+def test_refused_connections_count_as_failed_handshakes_of_their_server():
+    truth = expected("real-refused")
+    report = report_of(SAMPLE_DIR / "real-refused.pcap")
+    port = truth["connections"][0]["resp_port"]
+    server = f"{truth['server_addr']}:{port}"
+    assert [(s.server, s.sessions, s.failed_handshakes) for s in report.servers] == [(server, 2, 2)]
+    assert [d.message for a in report.attention for d in a.diagnoses] == [
+        f"refused: {server} answered 1 SYN with a reset"] * len(truth["connections"])
+    assert [p.kind for p in session_problems(report)] == ["refused", "refused"]
+    assert report.capture.sessions_by_conn_state == {"REJ": 2}
+
+
+def test_clean_short_connections_need_no_attention_and_fill_the_server_row():
+    truth = expected("real-many-short-conns")
+    conns = truth["connections"]
+    report = report_of(SAMPLE_DIR / "real-many-short-conns.pcap")
+    assert report.attention == [] and report.attention_total == 0
+    assert session_problems(report) == []
+    [server] = report.servers
+    assert server.server == f"{truth['server_addr']}:{truth['server_port']}"
+    assert server.sessions == len(conns)
+    assert server.bytes == sum(c["orig_bytes"] + c["resp_bytes"] for c in conns)
+    assert server.retrans_pct == 0.0 and server.failed_handshakes == 0
+    assert report.capture.sessions == len(conns)
+    assert report.capture.orig_bytes == sum(c["orig_bytes"] for c in conns)
+    assert report.capture.resp_bytes == sum(c["resp_bytes"] for c in conns)
+    assert report.capture.sessions_by_close_type == {"fin": len(conns)}
+
+
+def test_slow_handshake_and_retransmission_are_diagnosed_and_ranked_by_severity(slow_lossy):
+    report = report_of(slow_lossy)
+    assert [(p.kind, p.severity, p.value) for p in session_problems(report)] == [
+        ("retransmission", "critical", 50.0), ("slow_handshake", "info", 350.0)]
+    [session] = report.attention
+    assert [d.message for d in session.diagnoses] == [
+        "50.0 % of segments retransmitted (1 of 2, by the client)", "handshake took 350 ms"]
+    [server] = report.servers
+    assert (server.data_pkts, server.retrans_pkts, server.retrans_pct) == (2, 1, 50.0)
+
+
+def test_server_rtt_is_the_median_and_p95_of_every_ack_rtt_sample(tmp_path):
+    # handshake answered after 5 ms and acknowledged 1 ms later; three segments acked after 10, 20, 30 ms
+    packets = [at(0, c2s(seq=100, flags="S")), at(5, s2c(seq=500, ack=101, flags="SA")), at(6, c2s(seq=101, ack=501))]
+    seq = 101
+    for start, rtt in ((10, 10), (40, 20), (80, 30)):
+        packets += [at(start, c2s(seq=seq, ack=501, flags="PA", payload=b"y" * 10)),
+                    at(start + rtt, s2c(seq=501, ack=seq + 10))]
+        seq += 10
+    path = tmp_path / "rtt.pcap"
+    write_pcap(path, packets)
+    samples = [5, 1, 10, 20, 30]
+    [server] = report_of(path).servers
+    assert server.rtt_samples == len(samples)
+    assert server.rtt_median_ms == pytest.approx(np.median(samples))
+    assert server.rtt_p95_ms == pytest.approx(np.percentile(samples, 95))
+    # without per-packet results, the sessions' mean RTTs stand in
+    report = build_report(tcpanalyze.analyze(str(path), packets=False))
+    assert report.rtt_source == "sessions" and report.servers[0].rtt_samples == 1
+
+
+def test_capture_summary_carries_the_record_accounting():
+    path = SAMPLE_DIR / "synth-mixed-non-tcp.pcap"
+    truth = expected("synth-mixed-non-tcp")
+    packets = report_of(path).capture.packets
+    assert packets.records == truth["records"]
+    assert {k: getattr(packets, k) for k in truth["counts"]} == truth["counts"]
+
+
+def test_json_form_is_plain_data_with_the_schema_version():
+    data = json.loads(report_of(SAMPLE_DIR / "real-rst-abort.pcap").to_json())
+    assert data["schema_version"] == tcpanalyze.report.SCHEMA_VERSION == 1
+    assert data["attention"][0]["diagnoses"][0]["kind"] == "reset"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_text_is_coloured_on_a_terminal_only():
+    report = report_of(SAMPLE_DIR / "real-rst-abort.pcap")
+    plain, terminal = io.StringIO(), _Terminal()
+    write_text(report, plain)
+    write_text(report, terminal)
+    assert "\x1b[" not in plain.getvalue() and "\x1b[" in terminal.getvalue()
+    assert "reset by the server after 10,240 bytes each way" in plain.getvalue()
+
+
+def anomaly(anomaly_id: int, kind: str, severity: str, port, session_ids: list[int], details: dict) -> dict:
+    return {"anomaly_id": anomaly_id, "kind": kind, "severity": severity, "start": 0.0, "end": 1.0,
+            "target_addr": "10.77.0.2", "target_port": port, "source_addrs": ["10.77.0.1"], "source_count": 1,
+            "session_ids": session_ids, "evidence_frames": [], "message": f"{kind} message", "details": details}
+
+
+def test_anomalies_rank_first_within_a_severity_and_are_not_repeated_as_session_problems():
+    import pandas as pd
+
+    analysis = tcpanalyze.analyze(str(SAMPLE_DIR / "real-rst-abort.pcap"))
+    analysis.anomalies = pd.DataFrame([  # what tcpanalyze.detect hands over, made up here to pin the ranking
+        anomaly(0, "rst_teardown", "warning", 5103, [0], {}),
+        anomaly(1, "syn_flood", "critical", pd.NA, list(range(20)) + [25], {"session_ids_total": 5000}),
+    ]).astype({"target_port": "Int64"})
+    report = build_report(analysis)
+    assert [(p.rank, p.source, p.kind, p.severity, p.target, p.session_count) for p in report.problems] == [
+        (1, "anomaly", "syn_flood", "critical", "10.77.0.2", 5000),
+        (2, "anomaly", "rst_teardown", "warning", "10.77.0.2:5103", 1),
+    ]
+    assert len(report.problems[0].session_ids) == 20
+    assert report.problem_totals == {"anomaly:rst_teardown": 1, "anomaly:syn_flood": 1, "reset": 1}
+    # the session still needs attention, with its own diagnosis
+    assert [d.kind for d in report.attention[0].diagnoses] == ["reset"]
+
+
+def test_a_flood_whose_session_list_was_cut_still_covers_the_sessions_to_its_target():
+    import pandas as pd
+
+    analysis = tcpanalyze.analyze(str(SAMPLE_DIR / "real-refused.pcap"))
+    first, last = analysis.sessions["start"].min(), analysis.sessions["end"].max()
+    flood = anomaly(0, "syn_flood", "critical", 5104, [0], {"session_ids_total": 2})
+    analysis.anomalies = pd.DataFrame([{**flood, "start": first, "end": last}]).astype({"target_port": "Int64"})
+    report = build_report(analysis)
+    assert [p.kind for p in report.problems] == ["syn_flood"]  # session 1 is not listed by the flood, but covered
+    assert report.problem_totals["refused"] == 2 and report.attention_total == 2
