@@ -19,15 +19,21 @@ __all__ = ["CheckReport", "METRICS", "Rule", "RuleResult", "ScopeOutcome", "eval
            "parse_inline", "parse_rules_text", "run_check"]
 
 
-def run_check(path: str, rules: list[Rule], baseline: str | None = None, *, options=None) -> CheckReport:
+def run_check(path: str, rules: list[Rule], baseline: str | None = None, *, options=None, select=None,
+              progress=None) -> CheckReport:
     """Analyse ``path`` (and ``baseline``) as far as the rules need, and evaluate the rules.
 
-    The per-packet table is kept only when a rule needs it (ACK RTT, anomalies).
+    The per-packet table is kept only when a rule needs it (ACK RTT, anomalies). ``select``
+    (an ``Analysis`` -> ``Analysis`` function) narrows both analyses before the rules see them;
+    ``progress`` is the capture reader's progress callback.
     """
     from ..engine import analyze
 
     want_packets, want_anomalies = needs(rules)
     keep_packets = want_packets or want_anomalies
-    analysis = analyze(path, packets=keep_packets, options=options)
-    old = analyze(baseline, packets=keep_packets, options=options) if baseline is not None else None
+    select = select or (lambda analysis: analysis)
+    analysis = select(analyze(path, packets=keep_packets, options=options, progress=progress))
+    old = None
+    if baseline is not None:
+        old = select(analyze(baseline, packets=keep_packets, options=options, progress=progress))
     return evaluate(rules, analysis, old, capture=str(path), baseline_name=None if baseline is None else str(baseline))

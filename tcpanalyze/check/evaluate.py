@@ -74,6 +74,7 @@ class CheckReport:
     capture: str
     baseline: str | None
     results: list[RuleResult]
+    warnings: list[str] = field(default_factory=list)  # what the readers said (a damaged tail, no records...)
 
     @property
     def failed(self) -> list[RuleResult]:
@@ -111,9 +112,11 @@ def evaluate(rules: list[Rule], analysis, baseline=None, *, capture: str | None 
     if baseline is not None:
         sources.append(_Source(baseline, want_anomalies))
     results = [_evaluate_rule(rule, *sources) for rule in rules]
+    # A rule passing on a capture cut short must not hide that the capture was cut short.
+    warnings = [w for source in (analysis, baseline) if source is not None for w in getattr(source, "warnings", [])]
     return CheckReport(capture or str(getattr(analysis, "path", "") or "capture"),
                        baseline_name or (str(getattr(baseline, "path", "")) if baseline is not None else None),
-                       results)
+                       results, warnings)
 
 
 class _Source:

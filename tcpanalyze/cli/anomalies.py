@@ -9,7 +9,8 @@ import typer
 
 from ..errors import UsageError
 from ..output import Format
-from .app import FILE_ARG, FORMAT_OPT, OUTPUT_OPT, app, output_path, report_accounting
+from .app import EXIT_CODES, FILE_ARG, FORMAT_OPT, OUTPUT_OPT, app, output_path, report_accounting
+from .filters import HOST_OPT, PORT_OPT, SESSION_OPT, TIME_RANGE_OPT, Filters
 
 
 def parse_sets(pairs: list[str]) -> dict[str, str]:
@@ -23,7 +24,7 @@ def parse_sets(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES)
 def anomalies(
     file: str = FILE_ARG,
     fmt: Format = FORMAT_OPT,
@@ -34,14 +35,23 @@ def anomalies(
                                    help="Override one threshold, e.g. --set port_scan.min_ports=10 (repeatable)."),
     no_packets: bool = typer.Option(False, "--no-packets",
                                     help="Detect from the sessions alone (less memory, less evidence)."),
+    host: str | None = HOST_OPT,
+    port: int | None = PORT_OPT,
+    session: list[int] | None = SESSION_OPT,
+    time_range: str | None = TIME_RANGE_OPT,
 ) -> None:
     """Anomalies across sessions: SYN floods, scans, RST teardowns and storms, backlog overflow,
     zero-window stalls, retransmission storms, failed handshakes, idle exhaustion, RST injection.
 
     Thresholds and what each detector means: docs/anomalies.md.
 
-    Example: tcpanalyze anomalies capture.pcap --format jsonl --set syn_flood.min_rate_per_s=50
+    Detection always sees the whole capture; the filters then keep the anomalies whose time
+    window overlaps --time-range and one of whose sessions (or whose target) matches --host,
+    --port, --session.
+
+    Example: tcpanalyze anomalies sample_pcaps/anomaly-scans.pcap --format jsonl --set port_scan.min_ports=10
     """
+    filters = Filters.parse(host, port, session, time_range)
     from ..detect import DetectConfig, detect_anomalies, flat_anomalies
     from ..engine import analyze
     from ..output import FrameWriter
@@ -52,13 +62,14 @@ def anomalies(
     with ReadProgress() as progress:
         result = analyze(file, packets=not no_packets, progress=progress)
     found = detect_anomalies(result.sessions, result.packets, cfg, file)
+    found = filters.anomalies(found, result.sessions, result.accounting.first_tcp_ts_ns)
     if fmt in (Format.csv, Format.parquet):
         found = flat_anomalies(found, lists=fmt == Format.csv)
     with FrameWriter(fmt, output_path(output), anomaly_table) as out:
         out.write(found)
     report_accounting(result.accounting.as_dict())
     if found.empty and fmt == Format.table:
-        print("no anomalies with these thresholds", file=sys.stderr)
+        print("no anomalies with these thresholds" + (" and filters" if filters.active else ""), file=sys.stderr)
     if file == "-" and not no_packets:
         print("note: overlap conflicts (injection) need the capture as a file: not checked on standard input",
               file=sys.stderr)

@@ -19,11 +19,13 @@ from .. import __version__
 from ..errors import TcpanalyzeError
 from ..output import Format
 
+# Every command's help ends with this (as its epilog), and so does the application's.
+EXIT_CODES = "Exit codes: 0 fine, 1 a check failed, 2 usage or input error (one line on stderr; --debug: traceback)."
+
 app = typer.Typer(
     name="tcpanalyze",
     help="Read pcap/pcapng captures, rebuild TCP sessions and say what happened in them.",
-    epilog="Exit codes: 0 fine, 1 a check failed, 2 usage or input error.\n\n"
-           "Example: tcpanalyze report sample_pcaps/real-zero-window.pcap",
+    epilog=f"{EXIT_CODES}\n\nExample: tcpanalyze report sample_pcaps/real-zero-window.pcap",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

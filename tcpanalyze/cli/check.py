@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import sys
 from pathlib import Path
 from typing import Optional
@@ -9,10 +10,18 @@ from typing import Optional
 import typer
 
 from ..errors import UsageError
-from .app import FILE_ARG, OUTPUT_OPT, app
+from .app import EXIT_CODES, FILE_ARG, OUTPUT_OPT, app
+from .filters import HOST_OPT, PORT_OPT, SESSION_OPT, TIME_RANGE_OPT, Filters
 
 
-@app.command()
+class CheckFormat(str, enum.Enum):
+    text = "text"
+    json = "json"
+    junit = "junit"
+    github = "github"
+
+
+@app.command(epilog=EXIT_CODES)
 def check(
     file: str = FILE_ARG,
     rules: Optional[Path] = typer.Option(None, "--rules", "-r", help="TOML rules file (see docs/check.md)."),
@@ -20,37 +29,56 @@ def check(
         None, "--rule", help="An inline rule, e.g. 'retransmission_rate < 0.02 scope=server'. Repeatable."),
     baseline: Optional[str] = typer.Option(
         None, "--baseline", help="An earlier capture of the same traffic, for max_increase/max_decrease rules."),
-    junit: Optional[Path] = typer.Option(None, "--junit", help="Write JUnit XML (a test case per rule and scope)."),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the results as JSON."),
-    github: bool = typer.Option(False, "--github", help="Print GitHub Actions annotations (::error ...) for failures."),
+    fmt: CheckFormat = typer.Option(
+        CheckFormat.text, "--format", "-f",
+        help="The main output: text (the summary), json, junit (JUnit XML) or github (Actions annotations)."),
     output: Optional[Path] = OUTPUT_OPT,
+    junit: Optional[Path] = typer.Option(None, "--junit", help="Also write JUnit XML (a test case per rule and scope)."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the results as JSON."),
+    github: bool = typer.Option(False, "--github",
+                                help="Also print GitHub Actions annotations (::error ...) for failures, on stdout."),
+    host: Optional[str] = HOST_OPT,
+    port: Optional[int] = PORT_OPT,
+    session: Optional[list[int]] = SESSION_OPT,
+    time_range: Optional[str] = TIME_RANGE_OPT,
 ) -> None:
     """Check a capture against rules (retransmissions, resets, stalls, RTT, anomalies...) for CI.
 
-    Prints each rule's result: the measured value, the limit, the worst sessions.
+    Prints each rule's result: the measured value, the limit, the worst sessions. --junit,
+    --json and --github write other forms of the same results alongside the main output.
 
-    Exit code: 0 all passed (failed warnings do not count), 1 a rule of error severity failed, 2 bad rules or input.
+    --host, --port, --session and --time-range narrow the capture (and the baseline) before
+    any rule sees it: the sessions that pass, with all their packets; anomalies are then
+    detected among those. A rule's own filters (host=, port=, server=, ...) narrow further.
 
-    Example: tcpanalyze check run.pcap --rules rules.toml --baseline good.pcap --junit check.xml
+    Exit code: 1 when a rule of error severity failed (failed warnings do not count).
+
+    Example: tcpanalyze check sample_pcaps/check-clean.pcap --rule 'retransmission_rate < 0.02' --junit check.xml
     """
-    from ..check import load_rules, parse_inline, run_check
-    from ..check import outputs
+    filters = Filters.parse(host, port, session, time_range)
+    from ..check import load_rules, outputs, parse_inline, run_check
+    from .progress import ReadProgress
 
     parsed = load_rules(rules) if rules is not None else []
     parsed += [parse_inline(text, f"--rule {i + 1}") for i, text in enumerate(rule or [])]
     if not parsed:
         raise UsageError("no rules: give --rules FILE or --rule 'METRIC OP LIMIT'")
-    report = run_check(file, parsed, baseline)
-    summary = outputs.text_summary(report)
-    if output is None:
-        sys.stdout.write(summary)
+    with ReadProgress() as progress:
+        report = run_check(file, parsed, baseline, select=filters.select, progress=progress)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    writers = {CheckFormat.text: outputs.text_summary, CheckFormat.json: outputs.json_text,
+               CheckFormat.junit: outputs.junit_xml, CheckFormat.github: outputs.github_annotations}
+    main_text = writers[fmt](report)
+    if output is None or str(output) == "-":
+        sys.stdout.write(main_text)
     else:
-        _write(output, summary)
+        _write(output, main_text)
     if junit is not None:
         _write(junit, outputs.junit_xml(report))
     if json_out is not None:
         _write(json_out, outputs.json_text(report))
-    if github:
+    if github and not (fmt == CheckFormat.github and output is None):
         sys.stdout.write(outputs.github_annotations(report))
     sys.stdout.flush()
     if report.exit_code:

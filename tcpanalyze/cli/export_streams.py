@@ -4,24 +4,38 @@ Files are named as tcpflow names them, sender then receiver, each address and po
 zero-padded (``010.077.000.001.44804-010.077.000.002.05101``), after the session id
 (``s000003_...``) so that a reused 4-tuple gets a file per session. Their contents are
 ``follow --format raw``'s: the captured bytes in stream order, gaps left out.
-``index.jsonl`` has one line per file: session_id, direction, file, bytes, stream_bytes,
-gaps, missing_bytes, conflicts and the sha256 of the file.
+The index (``index.jsonl``, or ``index.csv`` with ``--format csv``) has one row per file:
+session_id, direction, file, bytes, stream_bytes, gaps, missing_bytes, conflicts and the
+sha256 of the file.
 """
 
 from __future__ import annotations
 
+import csv
+import enum
 import hashlib
 import ipaddress
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Optional, TextIO
 
 import typer
 
-from .app import FILE_ARG, app, report_accounting
+from ..errors import TcpanalyzeError, UsageError
+from .app import EXIT_CODES, FILE_ARG, app, report_accounting
+from .filters import HOST_OPT, PORT_OPT, SESSION_OPT, TIME_RANGE_OPT, Filters
 from .follow import POLICY_OPT, Policy
 
-INDEX_NAME = "index.jsonl"
+INDEX_FIELDS = ("session_id", "direction", "file", "bytes", "stream_bytes", "gaps", "missing_bytes", "conflicts",
+                "sha256")
+
+
+class IndexFormat(str, enum.Enum):
+    jsonl = "jsonl"
+    csv = "csv"
 
 
 def flow_name(addr: str, port: int) -> str:
@@ -33,17 +47,26 @@ def flow_name(addr: str, port: int) -> str:
     return f"{text}.{port:05d}"
 
 
-@app.command("export-streams")
+@app.command("export-streams", epilog=EXIT_CODES)
 def export_streams(
     file: str = FILE_ARG,
-    directory: Path = typer.Argument(..., help="Directory for the stream files and index.jsonl (created if missing)."),
+    directory: Path = typer.Argument(..., help="Directory for the stream files and the index (created if missing)."),
     policy: Policy = POLICY_OPT,
+    fmt: IndexFormat = typer.Option(IndexFormat.jsonl, "--format", "-f", help="The index: JSON lines or CSV."),
+    output: Optional[Path] = typer.Option(
+        None, "--output", "-o", help="Write the index here (- for stdout) instead of DIRECTORY/index.jsonl (.csv)."),
+    host: Optional[str] = HOST_OPT,
+    port: Optional[int] = PORT_OPT,
+    session: Optional[list[int]] = SESSION_OPT,
+    time_range: Optional[str] = TIME_RANGE_OPT,
 ) -> None:
     """Write each direction of each TCP session to its own file (like tcpflow) and an index, in one pass.
 
-    Example: tcpanalyze export-streams sample_pcaps/real-many-short-conns.pcap streams/
+    With filters, only the sessions that pass them are written.
+
+    Example: tcpanalyze export-streams sample_pcaps/real-many-short-conns.pcap streams/ --port 5108
     """
-    from ..errors import UsageError
+    filters = Filters.parse(host, port, session, time_range)
     from ..packets import Accounting
     from ..reassembly import SessionCollector, build_streams
     from .progress import ReadProgress
@@ -51,10 +74,13 @@ def export_streams(
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"{directory}: exists and is not a directory")
     directory.mkdir(parents=True, exist_ok=True)
+    index_path = output if output is not None else directory / f"index.{fmt.value}"
     accounting = Accounting()
     files = total = with_gaps = with_conflicts = 0
-    with open(directory / INDEX_NAME, "w", encoding="utf-8") as index, ReadProgress() as progress:
-        for records, segments in SessionCollector(file, accounting, progress=progress):
+    wanted = set(filters.session_ids) or None  # only these sessions' payload is kept while reading
+    with _index_writer(index_path, fmt) as write_row, ReadProgress() as progress:
+        for records, segments in SessionCollector(file, accounting, wanted, progress=progress):
+            records = filters.sessions(records, accounting.first_tcp_ts_ns)
             for stream in build_streams(records, segments, policy.value):
                 for name in ("orig", "resp"):
                     d = stream.direction(name)
@@ -64,15 +90,39 @@ def export_streams(
                     sender, receiver = ends if name == "orig" else ends[::-1]
                     path = f"s{stream.session_id:06d}_{flow_name(*sender)}-{flow_name(*receiver)}"
                     (directory / path).write_bytes(d.data)
-                    index.write(json.dumps({
+                    write_row({
                         "session_id": stream.session_id, "direction": name, "file": path, "bytes": len(d.data),
                         "stream_bytes": d.length, "gaps": len(d.gaps), "missing_bytes": d.missing_bytes,
                         "conflicts": len(d.conflicts), "sha256": hashlib.sha256(d.data).hexdigest(),
-                    }) + "\n")
+                    })
                     files += 1
                     total += len(d.data)
                     with_gaps += bool(d.gaps)
                     with_conflicts += bool(d.conflicts)
-    print(f"{files} stream files, {total} bytes, written to {directory} (index: {directory / INDEX_NAME}); "
+    where = "stdout" if str(index_path) == "-" else index_path
+    print(f"{files} stream files, {total} bytes, written to {directory} (index: {where}); "
           f"{with_gaps} with gaps, {with_conflicts} with overlap conflicts", file=sys.stderr)
     report_accounting(accounting.as_dict())
+
+
+@contextmanager
+def _index_writer(path: Path, fmt: IndexFormat) -> Iterator:
+    """A function writing one index row (a dict of ``INDEX_FIELDS``) to ``path`` (``-``: stdout)."""
+    if str(path) == "-":
+        yield _row_writer(sys.stdout, fmt)
+        sys.stdout.flush()
+        return
+    try:
+        handle = open(path, "w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise TcpanalyzeError(f"{path}: cannot write: {exc.strerror}") from None
+    with handle:
+        yield _row_writer(handle, fmt)
+
+
+def _row_writer(out: TextIO, fmt: IndexFormat):
+    if fmt == IndexFormat.jsonl:
+        return lambda row: out.write(json.dumps(row) + "\n")
+    writer = csv.DictWriter(out, INDEX_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    return writer.writerow

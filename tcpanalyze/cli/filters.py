@@ -7,16 +7,21 @@ to its frames::
     filters = Filters.parse(host, port, session, time_range)
     sessions = filters.sessions(sessions, base_ns=accounting.first_tcp_ts_ns)
     packets = filters.packets(packets, base_ns=int(packets["ts_ns"].iloc[0]))
+    analysis = filters.select(analysis)            # the sessions that pass, with all their packets
+    anomalies = filters.anomalies(anomalies, analysis.sessions, base_ns=accounting.first_tcp_ts_ns)
 
 Every filter given must hold (they combine with AND). ``--time-range START:END`` takes
 seconds since the capture's first TCP packet (time 0 of ``time_s`` in ``tcpanalyze
 packets``; with ``--all-records``, the first record), or two ISO 8601 timestamps (UTC unless
 they carry an offset). Either end may be left out. A packet is kept when START <= its
-time < END; a session when any part of it (first to last packet) lies in that range.
+time < END; a session (or an anomaly) when any part of it (first to last packet) lies in
+that range. An anomaly passes ``--host``/``--port``/``--session`` when one of its sessions
+does, or (``--host``/``--port`` only) when its target does.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -30,6 +35,8 @@ from ..errors import UsageError
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from ..engine.analysis import Analysis
 
 HOST_OPT = typer.Option(None, "--host", metavar="ADDR",
                         help="Only traffic to or from this IP address (either endpoint).")
@@ -126,13 +133,48 @@ class Filters:
         if not self.active or frame.empty:
             return frame
         keep = self._endpoint_mask(frame, ("orig_addr", "resp_addr"), ("orig_port", "resp_port"))
+        return frame[keep & self._span_mask(frame, base_ns)]
+
+    def select(self, analysis: "Analysis") -> "Analysis":
+        """The analysis narrowed to the sessions that pass, each with all its packets (same accounting)."""
+        if not self.active:
+            return analysis
+        sessions = self.sessions(analysis.sessions, analysis.accounting.first_tcp_ts_ns).reset_index(drop=True)
+        packets = analysis.packets
+        if packets is not None:
+            packets = packets[packets["session_id"].isin(sessions["session_id"])].reset_index(drop=True)
+        return dataclasses.replace(analysis, sessions=sessions, packets=packets)
+
+    def anomalies(self, frame: "pd.DataFrame", sessions: "pd.DataFrame", base_ns: int | None) -> "pd.DataFrame":
+        """The anomalies of ``frame`` that pass: their time window overlaps ``--time-range``, and one of
+        their sessions (from ``sessions``) passes the other filters, or their target passes ``--host``
+        and ``--port`` (when no ``--session`` is given)."""
+        if not self.active or frame.empty:
+            return frame
+        keep = self._span_mask(frame, base_ns)
+        if self.host is not None or self.port is not None or self.session_ids:
+            matching = set(dataclasses.replace(self, time_range=None).sessions(sessions, None)["session_id"].tolist())
+            by_session = np.array([not matching.isdisjoint(ids) for ids in frame["session_ids"]], np.bool_)
+            by_target = np.zeros(len(frame), np.bool_)
+            if not self.session_ids:
+                by_target[:] = True
+                if self.host is not None:
+                    by_target &= (frame["target_addr"].astype(str) == self.host).to_numpy(bool)
+                if self.port is not None:
+                    by_target &= (frame["target_port"] == self.port).fillna(False).to_numpy(bool)
+            keep &= by_session | by_target
+        return frame[keep]
+
+    def _span_mask(self, frame: "pd.DataFrame", base_ns: int | None) -> np.ndarray:
+        """Rows whose ``start``..``end`` (epoch seconds) overlaps ``--time-range`` (all rows without one)."""
+        keep = np.ones(len(frame), np.bool_)
         if self.time_range is not None:
             start, end = self.time_range.bounds_ns(base_ns)
             if start is not None:
                 keep &= frame["end"].to_numpy() >= start / 1e9
             if end is not None:
                 keep &= frame["start"].to_numpy() < end / 1e9
-        return frame[keep]
+        return keep
 
     def packets(self, frame: "pd.DataFrame", base_ns: int | None) -> "pd.DataFrame":
         """The packets (or records) of ``frame`` that pass every filter."""

@@ -15,7 +15,7 @@ from typing import Optional
 import typer
 
 from ..errors import UsageError
-from .app import FILE_ARG, OUTPUT_OPT, app
+from .app import EXIT_CODES, FILE_ARG, OUTPUT_OPT, app
 
 
 class StreamFormat(str, enum.Enum):
@@ -41,7 +41,7 @@ POLICY_OPT = typer.Option(Policy.first, "--policy",
                           help="Bytes sent twice with different contents: keep the first copy seen, or the last.")
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES)
 def follow(
     file: str = FILE_ARG,
     session_id: int = SESSION_ARG,
@@ -53,6 +53,8 @@ def follow(
     policy: Policy = POLICY_OPT,
 ) -> None:
     """The bytes of one TCP session in order, each once: gaps marked, differing retransmissions reported.
+
+    The session is chosen by its id: --host, --port, --session and --time-range do not apply.
 
     Example: tcpanalyze follow sample_pcaps/real-graceful-close.pcap 0 --direction orig --format raw -o request.bin
     """

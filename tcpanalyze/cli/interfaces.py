@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Optional
 
 from ..output import Format
-from .app import FORMAT_OPT, OUTPUT_OPT, app, output_path
+from .app import EXIT_CODES, FORMAT_OPT, OUTPUT_OPT, app, output_path
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES)
 def interfaces(
     fmt: Format = FORMAT_OPT,
     output: Optional[Path] = OUTPUT_OPT,

@@ -1,8 +1,8 @@
 """``tcpanalyze live``: capture on an interface and analyse as packets arrive.
 
 dumpcap (Wireshark's capture engine) writes pcapng to a pipe; the same kernels and engine
-as for files analyse it in batches. Sessions are reported as they end (or idle out), with
-running counters and anomalies, and the capture ends with the report of what was seen.
+as for files analyse it in batches. Sessions are reported as they close and as they end (or idle
+out), with running counters and anomalies, and the capture ends with the report of what was seen.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Optional
 import typer
 
 from ..errors import UsageError
-from .app import app, report_accounting
+from .app import EXIT_CODES, app, report_accounting
 
 
 class LiveFormat(str, enum.Enum):
@@ -28,12 +28,15 @@ class LiveFormat(str, enum.Enum):
 
 # The loop wakes at least this often without traffic (to start the view, expire idle sessions).
 TICK_S = 0.25
-# Anomaly detection runs this often (when packets came since) over the ended sessions and the
-# closed ones not ended yet.
+# Anomaly detection runs this often (when packets came since) over the most recent sessions:
+# the last DETECT_ENDED ended ones and the DETECT_LIVE newest live ones as they stand. Bounded,
+# it costs about the same (a fraction of a second) whatever the capture's length or a flood's size.
 DETECT_EVERY_S = 2.0
+DETECT_ENDED = 20_000
+DETECT_LIVE = 20_000
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES)
 def live(
     interface: Optional[str] = typer.Option(None, "--interface", "-i", help="Interface to capture on (see `tcpanalyze interfaces`)."),
     bpf: Optional[str] = typer.Option(None, "--filter", help="Capture filter, in libpcap (tcpdump) syntax."),
@@ -51,11 +54,15 @@ def live(
 
     Stops on Ctrl-C, after --duration or --count (whichever comes first), then prints the report of what it saw.
 
-    --format jsonl writes one JSON object per line to stdout: session_end, anomaly, stats (every second), end.
+    --format jsonl writes one JSON object per line to stdout: start, session_closed (as soon as a session closes),
+    session_end (its final record, when it ends), anomaly, anomaly_update, stats (every second), end.
 
     Needs dumpcap (Wireshark) and the right to capture: root, or dumpcap's capabilities.
 
-    Example: tcpanalyze live -i eth0 --filter 'tcp port 443' --duration 60 --write incident.pcapng
+    To narrow what is seen, give a capture filter (--filter 'host 10.0.0.2 and tcp port 443');
+    the file commands' --host, --port, --session and --time-range do not apply to a live capture.
+
+    Example: tcpanalyze live -i lo --filter 'tcp port 443' --duration 2 --write incident.pcapng
     """
     # Only the light capture module here: dumpcap starts before pandas and numba load.
     from ..capture.live import LiveSource
@@ -99,6 +106,7 @@ def _run(source, analysis, recent, detector, view) -> None:
                 view.started()
                 announced = True
             view.opened(step.opened)
+            view.closed(step.closed)
             for chunk in step.ended:
                 recent.add(chunk)
                 view.ended(chunk)
@@ -106,32 +114,54 @@ def _run(source, analysis, recent, detector, view) -> None:
             if now >= next_detect:
                 counters = analysis.counters()
                 if counters != detected_at:
-                    view.anomalies(detector.new(recent.frame(analysis.closing())))
+                    view.anomalies(*detector.update(recent.frame(analysis.newest_live(DETECT_LIVE), last=DETECT_ENDED)))
                     detected_at = counters
                 next_detect = now + DETECT_EVERY_S
             if now >= next_refresh:
                 view.refresh(analysis.counters())
                 next_refresh = now + view.refresh_s
     if analysis.counters() != detected_at:
-        view.anomalies(detector.new(recent.frame()))
+        view.anomalies(*detector.update(recent.frame()))
 
 
 class AnomalyWatch:
-    """Runs anomaly detection over the sessions seen so far and returns only the new anomalies:
-    those whose kind, target and start were not reported before (a flood that goes on is one)."""
+    """Runs anomaly detection over sessions again and again, and says what changed: anomalies
+    not reported before, and reported ones that grew (a flood that goes on).
+
+    An anomaly is the same one as a reported anomaly of its kind and target when their times
+    overlap (a detection window that slides cuts an ongoing one at different starts); it keeps
+    the ``anomaly_id`` it was first reported with, and is reported again when its end moves on.
+    """
 
     def __init__(self) -> None:
-        self._seen: set[tuple] = set()
+        self._reported: dict[tuple, list[list]] = {}  # (kind, target) -> [anomaly_id, start, end] each
+        self._next_id = 0
 
-    def new(self, sessions):
+    def update(self, sessions):
+        """Detect over ``sessions``: (new anomalies, grown ones), each with its stable ``anomaly_id``."""
+        import numpy as np
+
         from ..detect import detect_anomalies
 
         found = detect_anomalies(sessions, None)
-        keys = list(zip(found["kind"], found["target_addr"].astype(str), found["target_port"].astype(str),
-                        found["start"]))
-        fresh = [key not in self._seen for key in keys]
-        self._seen.update(keys)
-        return found[fresh]
+        ids, new, grown = [], [], []
+        for kind, addr, port, start, end in zip(found["kind"], found["target_addr"], found["target_port"],
+                                                found["start"], found["end"]):
+            spans = self._reported.setdefault((kind, str(addr), str(port)), [])
+            span = next((s for s in spans if start <= s[2] and end >= s[1]), None)
+            if span is None:
+                span = [self._next_id, start, end]
+                spans.append(span)
+                self._next_id += 1
+                is_new, has_grown = True, False
+            else:
+                is_new, has_grown = False, end > span[2]
+                span[1], span[2] = min(span[1], start), max(span[2], end)
+            ids.append(span[0])
+            new.append(is_new)
+            grown.append(has_grown)
+        found = found.assign(anomaly_id=np.array(ids, np.int64))
+        return found.loc[np.array(new, bool)], found.loc[np.array(grown, bool)]
 
 
 @contextmanager

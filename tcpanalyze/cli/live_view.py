@@ -1,8 +1,9 @@
 """What ``tcpanalyze live`` shows while it captures: a rich view for people, JSON events for machines.
 
-Both views take the same calls from the capture loop: ``opened`` and ``ended`` for sessions,
-``anomalies`` for new detections, ``refresh`` with the running counters (at most every
-``refresh_s``), ``close`` when the capture stops and ``end`` with the final counts.
+Both views take the same calls from the capture loop: ``opened``, ``closed`` and ``ended``
+for sessions, ``anomalies`` for new and grown detections, ``refresh`` with the running
+counters (at most every ``refresh_s``), ``close`` when the capture stops and ``end`` with the
+final counts.
 """
 
 from __future__ import annotations
@@ -23,9 +24,12 @@ RECENT_ANOMALIES = 6
 
 
 class JsonEvents:
-    """One JSON object per line on stdout, each with an ``event``: ``start`` (the capture is running), ``session_end`` (the session
-    record, fields as in ``sessions --format jsonl``), ``anomaly`` (a detection), ``stats`` (the
-    running counters, every second) and ``end`` (final counters and record accounting)."""
+    """One JSON object per line on stdout, each with an ``event``: ``start`` (the capture is
+    running), ``session_closed`` (a session closed, FIN both ways or a RST: its record as it
+    stands), ``session_end`` (the session ended and is freed: its final record; fields of both as
+    in ``sessions --format jsonl``), ``anomaly`` (a new detection), ``anomaly_update`` (a reported
+    one grew: the same ``anomaly_id``, its new extent), ``stats`` (the running counters, every
+    second) and ``end`` (final counters and record accounting)."""
 
     refresh_s = 1.0
 
@@ -40,11 +44,16 @@ class JsonEvents:
     def opened(self, sessions: pd.DataFrame | None) -> None:
         """Session starts are not events (a SYN flood would be millions of them); see ``stats``."""
 
+    def closed(self, sessions: pd.DataFrame | None) -> None:
+        if sessions is not None:
+            self._frame("session_closed", sessions)
+
     def ended(self, sessions: pd.DataFrame) -> None:
         self._frame("session_end", sessions)
 
-    def anomalies(self, found: pd.DataFrame) -> None:
+    def anomalies(self, found: pd.DataFrame, grown: pd.DataFrame) -> None:
         self._frame("anomaly", found)
+        self._frame("anomaly_update", grown)
 
     def refresh(self, counters: LiveCounters) -> None:
         self._line({"event": "stats", "time": round(time.time(), 3), **counters.as_dict()})
@@ -81,7 +90,7 @@ class TerminalView:
         self._state = "starting dumpcap"
         self._started = time.monotonic()
         self._events: deque[tuple[str, ...]] = deque(maxlen=RECENT_EVENTS)
-        self._anomalies: deque[tuple[str, ...]] = deque(maxlen=RECENT_ANOMALIES)
+        self._anomalies: dict[int, tuple[str, ...]] = {}  # by anomaly_id, the latest RECENT_ANOMALIES
         self._anomaly_count = 0
         self._live = Live(console=Console(stderr=True), auto_refresh=False, transient=True)
         self._live.start()
@@ -93,17 +102,21 @@ class TerminalView:
         if sessions is not None:
             self._add_events("open", sessions, [""] * len(sessions))
 
-    def ended(self, sessions: pd.DataFrame) -> None:
-        recent = sessions.tail(RECENT_EVENTS)
-        detail = (recent["conn_state"].astype(str) + " " + recent["close_type"].astype(str) + " "
-                  + recent["orig_bytes"].astype(str) + "/" + recent["resp_bytes"].astype(str) + " B, "
-                  + (recent["orig_retrans_pkts"] + recent["resp_retrans_pkts"]).astype(str) + " retrans")
-        self._add_events("end", recent, detail.tolist())
+    def closed(self, sessions: pd.DataFrame | None) -> None:
+        if sessions is not None:
+            self._add_events("closed", sessions, _outcome(sessions.tail(RECENT_EVENTS)))
 
-    def anomalies(self, found: pd.DataFrame) -> None:
+    def ended(self, sessions: pd.DataFrame) -> None:
+        self._add_events("end", sessions, _outcome(sessions.tail(RECENT_EVENTS)))
+
+    def anomalies(self, found: pd.DataFrame, grown: pd.DataFrame) -> None:
+        """New anomalies are added, grown ones replace their row (the latest RECENT_ANOMALIES shown)."""
         self._anomaly_count += len(found)
-        for row in found.tail(RECENT_ANOMALIES).itertuples():
-            self._anomalies.append((str(row.severity), str(row.kind), printable(str(row.message))))
+        for row in pd.concat([found, grown]).itertuples():
+            self._anomalies.pop(row.anomaly_id, None)
+            self._anomalies[row.anomaly_id] = (str(row.severity), str(row.kind), printable(str(row.message)))
+        for anomaly_id in list(self._anomalies)[:-RECENT_ANOMALIES]:
+            del self._anomalies[anomaly_id]
 
     def refresh(self, counters: LiveCounters) -> None:
         self._live.update(self._render(counters), refresh=True)
@@ -146,7 +159,14 @@ class TerminalView:
             found = Table(title="anomalies", title_justify="left", box=None, pad_edge=False)
             for name in ("severity", "kind", "what"):
                 found.add_column(name)
-            for row in self._anomalies:
+            for row in self._anomalies.values():
                 found.add_row(*row, style="red" if row[0] == "critical" else "yellow")
             parts.append(found)
         return Group(*parts)
+
+
+def _outcome(sessions: pd.DataFrame) -> list[str]:
+    """How each session went, in a few words: state, close, bytes each way, retransmissions."""
+    return (sessions["conn_state"].astype(str) + " " + sessions["close_type"].astype(str) + " "
+            + sessions["orig_bytes"].astype(str) + "/" + sessions["resp_bytes"].astype(str) + " B, "
+            + (sessions["orig_retrans_pkts"] + sessions["resp_retrans_pkts"]).astype(str) + " retrans").tolist()

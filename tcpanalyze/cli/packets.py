@@ -10,11 +10,11 @@ import typer
 
 from ..errors import UsageError
 from ..output import Format
-from .app import FILE_ARG, FORMAT_OPT, OUTPUT_OPT, app, output_path, report_accounting
+from .app import EXIT_CODES, FILE_ARG, FORMAT_OPT, OUTPUT_OPT, app, output_path, report_accounting
 from .filters import HOST_OPT, PORT_OPT, SESSION_OPT, TIME_RANGE_OPT, Filters
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES)
 def packets(
     file: str = FILE_ARG,
     fmt: Format = FORMAT_OPT,

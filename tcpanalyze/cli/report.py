@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import enum
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, TextIO
+from typing import Optional, TextIO
 
 import typer
 
 from ..errors import TcpanalyzeError
-from .app import FILE_ARG, OUTPUT_OPT, app, report_accounting
+from .app import EXIT_CODES, FILE_ARG, OUTPUT_OPT, app, report_accounting
 from .filters import HOST_OPT, PORT_OPT, SESSION_OPT, TIME_RANGE_OPT, Filters
-
-if TYPE_CHECKING:
-    from ..engine.analysis import Analysis
 
 
 class ReportFormat(str, enum.Enum):
@@ -27,7 +23,7 @@ class ReportFormat(str, enum.Enum):
     html = "html"
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES)
 def report(
     file: str = FILE_ARG,
     fmt: ReportFormat = typer.Option(ReportFormat.text, "--format", "-f",
@@ -52,7 +48,7 @@ def report(
     from .progress import ReadProgress
 
     with ReadProgress() as progress:
-        analysis = _selected(analyze(file, progress=progress), filters)
+        analysis = filters.select(analyze(file, progress=progress))
     the_report = build_report(analysis, selection=_selection_text(host, port, session, time_range))
     with _open_output(output) as out:
         if fmt == ReportFormat.text:
@@ -71,17 +67,6 @@ def report(
 
             out.write(html_text(the_report, report_graphs(the_report, analysis)))
     report_accounting(analysis.accounting.as_dict())
-
-
-def _selected(analysis: "Analysis", filters: Filters) -> "Analysis":
-    """The analysis narrowed to the sessions that pass the filters, with all their packets."""
-    if not filters.active:
-        return analysis
-    sessions = filters.sessions(analysis.sessions, analysis.accounting.first_tcp_ts_ns).reset_index(drop=True)
-    packets = analysis.packets
-    if packets is not None:
-        packets = packets[packets["session_id"].isin(sessions["session_id"])].reset_index(drop=True)
-    return dataclasses.replace(analysis, sessions=sessions, packets=packets)
 
 
 def _selection_text(host: Optional[str], port: Optional[int], session: Optional[list[int]],

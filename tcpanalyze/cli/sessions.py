@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Optional
 
 from ..output import Format
-from .app import FILE_ARG, FORMAT_OPT, OUTPUT_OPT, app, output_path, report_accounting
+from .app import EXIT_CODES, FILE_ARG, FORMAT_OPT, OUTPUT_OPT, app, output_path, report_accounting
 from .filters import HOST_OPT, PORT_OPT, SESSION_OPT, TIME_RANGE_OPT, Filters
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES)
 def sessions(
     file: str = FILE_ARG,
     fmt: Format = FORMAT_OPT,

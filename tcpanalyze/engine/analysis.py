@@ -7,7 +7,7 @@ memory follows the number of live sessions, not the size of the capture.
 
 A session that has seen a single packet (a scan probe, a spoofed SYN) holds no analysis
 state: its packet is set aside in a small stash, and replayed through the kernels when a
-second packet arrives or the session is emitted. The results are the same as if it had
+second packet arrives or the session is emitted (``snapshot`` replays it into temporary state). The results are the same as if it had
 been analysed at once; a flood of a million one-packet sessions then costs about a
 hundred bytes each instead of a kilobyte.
 """
@@ -212,6 +212,30 @@ class Engine:
         for start in range(0, live.size, EMIT_CHUNK):
             yield self._emit_chunk(live[start : start + EMIT_CHUNK])
 
+    def snapshot(self, slots: np.ndarray | None = None) -> pd.DataFrame:
+        """Records of live sessions (all, or the flow slots ``slots``) as ``emit`` would give them
+        if they ended now, ordered by session id; the sessions go on as if nothing happened.
+
+        A one-packet session's stashed packet is replayed into temporary state, which is freed
+        again (its packet stays stashed), EMIT_CHUNK sessions at a time.
+        """
+        session_id = self.flows.state.m["i64"][SESSION_ID]
+        if slots is None:
+            slots = np.flatnonzero(session_id >= 0)
+        slots = slots[np.argsort(session_id[slots], kind="stable")]
+        return _sessions_frame([self._peek_chunk(slots[start : start + EMIT_CHUNK])
+                                for start in range(0, slots.size, EMIT_CHUNK)])
+
+    def _peek_chunk(self, slots: np.ndarray) -> pd.DataFrame:
+        stashed = slots[self.column[slots] < 0]
+        if stashed.size:
+            self._give_state(stashed)
+            self._run_kernels(self._stash_rows(stashed), self.column[stashed])
+        records = session_records(self, slots)
+        if stashed.size:
+            self._free_state(stashed)
+        return records
+
     def _emit_chunk(self, slots: np.ndarray) -> pd.DataFrame:
         stashed = slots[self.column[slots] < 0]
         if stashed.size:
@@ -219,6 +243,12 @@ class Engine:
             self._run_kernels(self._stash_rows(stashed), self.column[stashed])
             self.stash.reset(stashed)
         records = session_records(self, slots)
+        self._free_state(slots)
+        self.flows.release(slots)
+        return records
+
+    def _free_state(self, slots: np.ndarray) -> None:
+        """Give back the analysis state of these sessions (their flow slots stay)."""
         cols = self.column[slots]
         directions = np.concatenate([2 * cols, 2 * cols + 1])
         kernels.release_segments(directions, self.directions.m["u32"], self.directions.m["i64"],
@@ -227,8 +257,6 @@ class Engine:
         self.zeek.reset(cols)
         self.columns.give_back(cols)
         self.column[slots] = -1
-        self.flows.release(slots)
-        return records
 
 
 def _ns(seconds: float) -> int:
@@ -362,5 +390,6 @@ def _packet_rows(frame: pd.DataFrame, results: dict[str, np.ndarray]) -> pd.Data
     frame.insert(2, "direction", np.where(results["direction"] == 0, "orig", "resp"))
     for name in kernels.OUT_ROWS:
         frame[name] = results[name]
-    frame["analysis"] = flag_lists(results["analysis_flags"])
+    # object dtype even with no rows: pandas would make an empty list column float64
+    frame["analysis"] = pd.Series(flag_lists(results["analysis_flags"]), index=frame.index, dtype=object)
     return frame

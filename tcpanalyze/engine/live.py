@@ -10,8 +10,9 @@ packet time only.
 
 >>> analysis = LiveAnalysis()
 >>> for step in follow(LiveSource.capture("lo", duration_s=10), analysis):
-...     step.opened, step.ended        # the newest sessions that started, finished session records
+...     step.opened, step.closed, step.ended   # newest sessions started; records of those that closed, ended
 >>> analysis.counters().as_dict()
+>>> analysis.newest_live(1000)       # records of the newest live sessions, as they stand now
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from ..frames import address_text
 from ..packets import Accounting
 from . import layout as L
 from .analysis import NS, Engine, EngineOptions, _sessions_frame, session_records_empty
-from .session import session_records
 
 # A live session ends after this long without packets (an idle SSH login stays one session
 # for 5 minutes; a longer silence starts a new one). Override with ``--idle-timeout``.
@@ -50,9 +50,14 @@ TCP_RST = 0x04
 
 @dataclass
 class Step:
-    """What one batch (or quiet tick) changed: sessions that started, session records that ended."""
+    """What one batch (or quiet tick) changed: sessions that started, that closed, that ended.
+
+    A session closes (FIN both ways, or a RST) ``closed_linger_s`` before it ends: ``closed``
+    holds its record as it stood at the close, ``ended`` the final one.
+    """
 
     opened: pd.DataFrame | None = None  # session_id, orig_addr, orig_port, resp_addr, resp_port, start
+    closed: pd.DataFrame | None = None  # session records
     ended: list[pd.DataFrame] = field(default_factory=list)
 
 
@@ -100,10 +105,15 @@ class LiveAnalysis:
         self.accounting.add(packets)
         tcp = packets.select(packets["status"] == status.TCP)
         first_new = int(self.engine.flows.counters[2])
+        closed_before = self._closed_slots()
         result = self.engine.process(tcp)
         self._ended.rst_pkts += int(np.count_nonzero(tcp["tcp_flags"] & TCP_RST))
         opened = _opened(tcp, result, first_new)
-        return Step(opened=opened, ended=self._emit(final=False))
+        closed = self._closed_slots()
+        closed[: closed_before.size] &= ~closed_before  # slots are freed only by emit: same sessions
+        closing = np.flatnonzero(closed)
+        closed_records = self.engine.snapshot(closing) if closing.size else None
+        return Step(opened=opened, closed=closed_records, ended=self._emit(final=False))
 
     def tick(self) -> Step:
         """Nothing arrived for a while: end the sessions the wall clock says are idle."""
@@ -117,17 +127,23 @@ class LiveAnalysis:
         """The capture is over: every session still alive, as records."""
         return Step(ended=self._emit(final=True))
 
-    def closing(self) -> pd.DataFrame | None:
-        """Records of the sessions that closed (FIN both ways, or RST) but are not emitted yet,
-        without ending them: they end ``closed_linger_s`` after their last packet, too late
-        for detection to wait for. None when there are none."""
+    def newest_live(self, limit: int) -> pd.DataFrame:
+        """Records of the ``limit`` most recently started live sessions as they stand now
+        (``Engine.snapshot``), without ending them: for detection that cannot wait for them
+        to end (a flood's SYNs are never answered, closed sessions linger)."""
+        session_id = self.engine.flows.state.m["i64"][flows.SESSION_ID]
+        live = np.flatnonzero(session_id >= 0)
+        if live.size > limit:
+            live = live[np.argpartition(session_id[live], live.size - limit)[live.size - limit :]]
+        return self.engine.snapshot(live)
+
+    def _closed_slots(self) -> np.ndarray:
+        """By flow slot: a live session that closed (FIN both ways, or RST)."""
         flow_state = self.engine.flows.state.m
         bits = flow_state["u8"][flows.CLOSE_BITS]
         both_fins = flows.ORIG_FIN | flows.RESP_FIN
         closed = ((bits & both_fins) == both_fins) | ((bits & flows.ANY_RST) != 0)
-        analysed = self.engine.column[: bits.size] >= 0  # a lone RST, set aside, is left out
-        slots = np.flatnonzero(closed & analysed & (flow_state["i64"][flows.SESSION_ID] >= 0))
-        return session_records(self.engine, slots) if slots.size else None
+        return closed & (flow_state["i64"][flows.SESSION_ID] >= 0)
 
     def counters(self) -> LiveCounters:
         """Totals so far: ended sessions' counts plus the live sessions' analysed packets."""
@@ -180,10 +196,23 @@ class RecentSessions:
             self._rows -= cut
             self.dropped += cut
 
-    def frame(self, extra: pd.DataFrame | None = None) -> pd.DataFrame:
-        """The kept sessions (and ``extra`` ones) as one frame, ordered by session id."""
-        chunks = list(self._chunks) + ([extra] if extra is not None else [])
+    def frame(self, extra: pd.DataFrame | None = None, last: int | None = None) -> pd.DataFrame:
+        """The kept sessions (only the ``last`` ones ended, if given) and ``extra`` ones as one
+        frame, ordered by session id."""
+        chunks = list(self._chunks) if last is None else _last_rows(self._chunks, last)
+        chunks += [extra] if extra is not None else []
         return _sessions_frame(chunks) if chunks else session_records_empty()
+
+
+def _last_rows(chunks: deque[pd.DataFrame], rows: int) -> list[pd.DataFrame]:
+    """The chunks holding the last ``rows`` rows (the oldest one cut), in order."""
+    kept: list[pd.DataFrame] = []
+    for chunk in reversed(chunks):
+        if rows <= 0:
+            break
+        kept.append(chunk.iloc[-rows:] if len(chunk) > rows else chunk)
+        rows -= len(chunk)
+    return kept[::-1]
 
 
 def follow(source: LiveSource, analysis: LiveAnalysis, *, tick_s: float = 0.5) -> Iterator[Step]:

@@ -28,13 +28,13 @@ from .segments import Segments
 # over and over).
 FLUSH_BYTES = 64 << 20
 # What a stream keeps of its session record.
-RECORD_COLUMNS = ("session_id", "orig_addr", "orig_port", "resp_addr", "resp_port")
+RECORD_COLUMNS = ("session_id", "orig_addr", "orig_port", "resp_addr", "resp_port", "start", "end")
 
 
 class SessionCollector:
     """Iterate to get (session records, their segments) for ended sessions, as the capture is read.
 
-    Records carry ``RECORD_COLUMNS`` only (the endpoints); ``tcpanalyze sessions`` has the rest.
+    Records carry ``RECORD_COLUMNS`` only (the endpoints and time span); ``tcpanalyze sessions`` has the rest.
 
     ``session_ids`` limits what is kept (None: every session); once all of them have ended
     the pass stops early. Records come in session-id order within each item. Afterwards

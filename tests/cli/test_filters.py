@@ -138,3 +138,83 @@ def test_filters_on_all_records_use_the_record_addresses():
     expected = records[(records.src_addr.astype(str) == host) | (records.dst_addr.astype(str) == host)]
     assert frame.frame.tolist() == expected.frame.tolist()
     assert 0 < len(expected) < len(records)
+
+
+# --- the other commands that read a whole capture: anomalies, check, export-streams -------------
+
+SCANS = SAMPLE_DIR / "anomaly-scans.pcap"  # a port scan of .30, a stealth scan of .31, a sweep of port 3389
+LOSSY = SAMPLE_DIR / "check-lossy.pcap"  # 6 uploads to 10.78.0.2:5201, each with retransmissions
+
+
+@pytest.fixture(scope="module")
+def scans():
+    return tcpanalyze.analyze(str(SCANS))
+
+
+def expected_anomaly_ids(scans, *, host=None, port=None, session=None, span=None) -> list[int]:
+    """Worked out from the API frames: the anomaly's target or one of its sessions matches, and its window
+    overlaps the span (seconds since the first packet)."""
+    sessions = scans.sessions.set_index("session_id")
+    t0 = int(scans.packets.ts_ns.iloc[0]) / 1e9
+    kept = []
+    for row in scans.anomalies.itertuples():
+        ends = [(str(sessions.orig_addr[s]), str(sessions.resp_addr[s]), int(sessions.orig_port[s]),
+                 int(sessions.resp_port[s]), s) for s in row.session_ids]
+        by_session = any((host is None or host in e[:2]) and (port is None or port in e[2:4])
+                         and (session is None or session == e[4]) for e in ends)
+        by_target = session is None and (host is None or host == row.target_addr) and \
+            (port is None or (not pd.isna(row.target_port) and port == int(row.target_port)))
+        in_span = span is None or (row.end >= t0 + span[0] and row.start < t0 + span[1])
+        if (by_session or by_target) and in_span:
+            kept.append(row.anomaly_id)
+    return kept
+
+
+@pytest.mark.parametrize("args, expected", [
+    (("--host", "198.51.100.31"), {"host": "198.51.100.31"}),
+    (("--host", "203.0.113.88"), {"host": "203.0.113.88"}),
+    (("--port", "3389"), {"port": 3389}),
+    (("--session", "0"), {"session": 0}),
+    (("--time-range", "2.5:"), {"span": (2.5, float("inf"))}),
+    (("--time-range", ":0.1", "--port", "3389"), {"span": (0, 0.1), "port": 3389}),
+])
+def test_anomalies_keep_those_whose_sessions_target_and_time_match(scans, args, expected):
+    ids = [r["anomaly_id"] for r in jsonl("anomalies", str(SCANS), *args)]
+    assert ids == expected_anomaly_ids(scans, **expected)
+    assert len(ids) < len(scans.anomalies)
+
+
+def test_anomalies_none_match_says_so_on_stderr():
+    result = run_cli("anomalies", str(SCANS), "--host", "192.0.2.99")
+    assert result.returncode == 0 and result.stdout == b""
+    assert result.stderr.decode().splitlines()[-1] == "no anomalies with these thresholds and filters"
+
+
+def check_json(*args: str) -> tuple[int, dict]:
+    result = run_cli("check", str(LOSSY), "--format", "json", *args)
+    return result.returncode, json.loads(result.stdout)
+
+
+def test_check_filters_narrow_the_capture_before_the_rules():
+    lossy = tcpanalyze.analyze(str(LOSSY)).sessions
+    assert len(lossy) == 6
+    code, report = check_json("--rule", "sessions == 2", "--session", "0", "--session", "3")
+    assert (code, report["rules"][0]["scopes"][0]["value"]) == (0, 2)
+    t0 = lossy.start.min()
+    inside = lossy[lossy.start < t0 + 0.2]
+    code, report = check_json("--rule", "retransmissions < 1000 scope=session", "--time-range", ":0.2")
+    scopes = sorted((s["scope"], s["value"]) for s in report["rules"][0]["scopes"])
+    retransmissions = inside[["orig_retrans_pkts", "resp_retrans_pkts", "orig_out_of_order", "resp_out_of_order"]]
+    assert scopes == list(zip(inside.session_id, retransmissions.sum(axis=1)))
+    assert 0 < len(scopes) < len(lossy)
+
+
+def test_export_streams_writes_only_the_sessions_that_pass(many, tmp_path):
+    port = int(many.sessions.orig_port[4])
+    result = run_cli("export-streams", str(MANY), str(tmp_path / "out"), "--port", str(port), "--time-range", ":10")
+    assert result.returncode == 0, result.stderr
+    index = [json.loads(line) for line in (tmp_path / "out" / "index.jsonl").read_text().splitlines()]
+    assert [(r["session_id"], r["direction"]) for r in index] == [(4, "orig"), (4, "resp")]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted([r["file"] for r in index] + ["index.jsonl"])
+    result = run_cli("export-streams", str(MANY), str(tmp_path / "none"), "--time-range", "100:")
+    assert result.returncode == 0 and (tmp_path / "none" / "index.jsonl").read_text() == ""

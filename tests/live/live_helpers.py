@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -83,9 +84,9 @@ def exchange(server: socket.socket, transfers: list[tuple[int, int]]) -> list[Co
 class LiveRun:
     """``tcpanalyze live ...`` in a subprocess, its JSON events collected as they come."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, *args: str, env: dict[str, str] | None = None, stdin: int | None = None) -> None:
         self.process = subprocess.Popen([sys.executable, "-m", "tcpanalyze", "live", *args], cwd=str(REPO_ROOT),
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                        stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                         env={**os.environ, **(env or {})})
         self.events: list[dict] = []
         self._lines: queue.Queue = queue.Queue()
@@ -96,8 +97,10 @@ class LiveRun:
             self._lines.put(line)
         self._lines.put(None)
 
-    def wait_for(self, event: str, timeout: float = 60) -> dict:
-        """The first event of this kind (collecting the ones before it)."""
+    def wait_for(self, event: str | tuple[str, ...], timeout: float = 60,
+                 where: Callable[[dict], bool] = lambda e: True) -> dict:
+        """The first event of this kind (or kinds) that is ``where``, collecting the ones before it."""
+        kinds = (event,) if isinstance(event, str) else event
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -107,7 +110,7 @@ class LiveRun:
             if line is None:
                 break
             self.events.append(json.loads(line))
-            if self.events[-1]["event"] == event:
+            if self.events[-1]["event"] in kinds and where(self.events[-1]):
                 return self.events[-1]
         raise AssertionError(f"no {event!r} event; stderr: {self.process.stderr.read() if self.process.poll() is not None else ''}")
 

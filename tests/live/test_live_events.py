@@ -1,0 +1,105 @@
+"""`tcpanalyze live --format jsonl` reports closes and anomalies as they happen, not when the
+sessions involved end: a closed session ends only ``closed_linger_s`` (60 s of packet time)
+after its last packet, and the never-answered SYNs of a flood only at the idle timeout.
+
+The captures go in on standard input (``--from-stdin``), and the stream is kept open while
+the events are awaited: packet time then stands still, a few seconds into the capture, so no
+session can have ended, and everything reported came from sessions still alive."""
+
+from __future__ import annotations
+
+import os
+
+import dpkt
+from helpers import SAMPLE_DIR, Rec, pcapng_bytes
+from live_helpers import LiveRun
+
+import tcpanalyze
+from tcpanalyze.cli.live import AnomalyWatch
+from tcpanalyze.detect import detect_anomalies
+
+SAME_WHEN_CLOSED = ("session_id", "orig_addr", "orig_port", "resp_addr", "resp_port", "start", "first_frame",
+                    "close_type", "closed_by", "orig_bytes", "resp_bytes", "handshake")
+
+
+def pcapng_of(path) -> bytes:
+    """A classic pcap file's records as a pcapng stream (what dumpcap would write)."""
+    with open(path, "rb") as f:
+        reader = dpkt.pcap.Reader(f)
+        records = [Rec(bytes(data), round(ts * 1e6) * 1000) for ts, data in reader]  # a microsecond pcap
+        return pcapng_bytes(records, linktype=reader.datalink())
+
+
+def live_on_an_open_stream(data: bytes) -> tuple[LiveRun, int]:
+    """``tcpanalyze live --from-stdin --format jsonl`` given ``data``; the stream stays open."""
+    read_fd, write_fd = os.pipe()
+    run = LiveRun("--from-stdin", "--format", "jsonl", stdin=read_fd)
+    os.close(read_fd)
+    os.write(write_fd, data)
+    return run, write_fd
+
+
+def test_a_closed_session_is_reported_at_its_close_and_ends_after_the_linger():
+    path = SAMPLE_DIR / "real-pcapng-dumpcap.pcapng"  # two sessions, FIN both ways, within 0.2 s
+    expected = tcpanalyze.analyze(str(path), packets=False).sessions
+    run, stream = live_on_an_open_stream(path.read_bytes())
+    closed = [run.wait_for("session_closed"), run.wait_for("session_closed")]
+    # Packet time stands at the capture's last packet, 0.2 s in: 60 s short of either session's end.
+    assert run.of_kind("session_end") == []
+    os.close(stream)
+    code, stderr = run.finish()
+    assert code == 0, stderr
+
+    order = [(e["event"], e["session_id"]) for e in run.events if e["event"].startswith("session_")]
+    assert order == [("session_closed", 0), ("session_closed", 1), ("session_end", 0), ("session_end", 1)]
+    ended = run.of_kind("session_end")
+    for at_close, at_end, (_, record) in zip(closed, ended, expected.iterrows()):
+        assert {k: at_close[k] for k in SAME_WHEN_CLOSED} == {k: at_end[k] for k in SAME_WHEN_CLOSED}
+        assert (at_end["close_type"], at_end["orig_bytes"], at_end["resp_bytes"]) == \
+            ("fin", record["orig_bytes"], record["resp_bytes"])
+        assert at_end["end"] - at_close["end"] < 60  # reported long before the linger ran out
+
+
+def test_a_syn_flood_is_reported_while_its_syns_are_still_unanswered():
+    path = SAMPLE_DIR / "anomaly-syn-flood.pcap"
+    sessions = tcpanalyze.analyze(str(path), packets=False).sessions
+    [expected] = detect_anomalies(sessions, None).query("kind == 'syn_flood'").itertuples()
+    run, stream = live_on_an_open_stream(pcapng_of(path))
+    # Detection runs every 2 s over what arrived so far: the flood may first show half-way,
+    # then grow (an update) until it holds every attempt.
+    flood = run.wait_for(("anomaly", "anomaly_update"),
+                         where=lambda e: e["kind"] == "syn_flood" and e["details"]["attempts"] == 1206)
+    # No session has ended: the flood was found in the live sessions (1,160 SYNs never answered).
+    assert run.of_kind("session_end") == []
+    assert (flood["target_addr"], flood["target_port"], flood["start"], flood["end"]) == \
+        ("198.51.100.20", 80, expected.start, expected.end)
+    assert (flood["details"]["unanswered"], flood["source_count"]) == (1160, 1198)
+    assert flood["message"] == expected.message
+    os.close(stream)
+    code, stderr = run.finish()
+    assert code == 0, stderr
+
+    assert run.events[-1]["event"] == "end"
+    assert len(run.of_kind("session_end")) == len(sessions) == 1206
+    # the six real clients' sessions closed (FIN both ways) and were reported so; the flood's did not
+    assert [(e["conn_state"], e["resp_port"]) for e in run.of_kind("session_closed")] == [("SF", 80)] * 6
+    # Reported once, then only updated: the detection at the end, over the ended sessions, is the same flood.
+    reports = [(e["event"], e["anomaly_id"]) for e in run.events if e["event"].startswith("anomaly")
+               and e["kind"] == "syn_flood"]
+    assert reports[0] == ("anomaly", flood["anomaly_id"])
+    assert set(reports[1:]) <= {("anomaly_update", flood["anomaly_id"])}
+
+
+def test_an_anomaly_found_again_is_not_new_and_one_that_grew_is_an_update():
+    sessions = tcpanalyze.analyze(str(SAMPLE_DIR / "anomaly-syn-flood.pcap"), packets=False).sessions
+    watch = AnomalyWatch()
+    new, grown = watch.update(sessions.iloc[:600])  # the flood's first half
+    [first] = new.query("kind == 'syn_flood'").itertuples()
+    assert len(grown) == 0
+    new, grown = watch.update(sessions)
+    [later] = grown.query("kind == 'syn_flood'").itertuples()
+    assert "syn_flood" not in set(new["kind"])
+    assert later.anomaly_id == first.anomaly_id and later.start == first.start and later.end > first.end
+    assert later.details["attempts"] == 1206 > first.details["attempts"]
+    new, grown = watch.update(sessions.iloc[300:])  # a window that slid on: same flood, no growth
+    assert "syn_flood" not in set(new["kind"]) | set(grown["kind"])
