@@ -80,6 +80,14 @@ class FrameWriter:
         else:
             self._write_table(self._table_view(frame) if self._table_view else frame)
 
+    def write_line(self, text: str) -> None:
+        """One line of text of the caller's own (e.g. a JSON event between frames), flushed at once."""
+        self._out.write(text + "\n")
+        self._out.flush()
+
+    def flush(self) -> None:
+        self._out.flush()
+
     def _write_csv(self, frame: pd.DataFrame) -> None:
         import pyarrow as pa
         import pyarrow.csv as pa_csv

@@ -9,9 +9,11 @@ shows the traceback. This module is the one place that maps exceptions to exit c
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Optional
+from typing import Optional, TextIO
 
 import typer
 
@@ -55,6 +57,20 @@ def _global_options(
 def output_path(output: Optional[Path]) -> str | None:
     """The ``-o`` option as the writers take it (None: stdout)."""
     return None if output is None else str(output)
+
+
+@contextlib.contextmanager
+def open_text_output(output: Optional[Path] | str) -> Iterator[TextIO]:
+    """The ``-o`` option opened for text: stdout for None or ``-``; an unwritable path is a one-line error."""
+    if output is None or str(output) == "-":
+        yield sys.stdout
+        return
+    try:
+        handle = open(output, "w", encoding="utf-8")
+    except OSError as exc:
+        raise TcpanalyzeError(f"{output}: cannot write: {exc.strerror}") from None
+    with handle:
+        yield handle
 
 
 def report_accounting(accounting: dict) -> None:

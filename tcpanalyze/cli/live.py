@@ -18,7 +18,7 @@ from typing import Optional
 import typer
 
 from ..errors import UsageError
-from .app import EXIT_CODES, app, report_accounting
+from .app import EXIT_CODES, OUTPUT_OPT, app, open_text_output, output_path, report_accounting
 
 
 class LiveFormat(str, enum.Enum):
@@ -44,7 +44,8 @@ def live(
     count: Optional[int] = typer.Option(None, "--count", "-c", min=1, help="Stop after this many packets (captured, after the filter)."),
     write: Optional[Path] = typer.Option(None, "--write", "-w", help="Also save the capture (pcapng, the bytes dumpcap wrote)."),
     fmt: LiveFormat = typer.Option(LiveFormat.table, "--format", "-f",
-                                   help="table: a view on the terminal; jsonl: events on stdout."),
+                                   help="table: a view on the terminal; jsonl: events on stdout (or -o)."),
+    output: Optional[Path] = OUTPUT_OPT,
     idle_timeout: float = typer.Option(300.0, "--idle-timeout", min=0.001,
                                        help="A session silent this many seconds ends (frees its memory)."),
     from_stdin: bool = typer.Option(False, "--from-stdin", hidden=True,
@@ -52,9 +53,10 @@ def live(
 ) -> None:
     """Capture on an interface and analyse it live: sessions as they end, counters, anomalies.
 
-    Stops on Ctrl-C, after --duration or --count (whichever comes first), then prints the report of what it saw.
+    Stops on Ctrl-C, after --duration or --count (whichever comes first), then prints the report of what it saw
+    (to stdout, or the -o file).
 
-    --format jsonl writes one JSON object per line to stdout: start, session_closed (as soon as a session closes),
+    --format jsonl writes one JSON object per line to stdout (or the -o file): start, session_closed (as soon as a session closes),
     session_end (its final record, when it ends), anomaly, anomaly_update, stats (every second), end.
 
     Needs dumpcap (Wireshark) and the right to capture: root, or dumpcap's capabilities.
@@ -76,21 +78,23 @@ def live(
         source = LiveSource(sys.stdin.fileno(), label="<stdin>", write_path=write_path)
     else:
         source = LiveSource.capture(interface, bpf=bpf, duration_s=duration, count=count, write_path=write_path)
-    with source:
+    jsonl = fmt == LiveFormat.jsonl
+    # The -o file is opened before the capture starts: a bad path fails now, not after an hour.
+    with source, open_text_output(None if jsonl else output) as report_out:
         from ..engine import EngineOptions
         from ..engine.live import LiveAnalysis, RecentSessions
         from .live_view import JsonEvents, TerminalView
 
         analysis = LiveAnalysis(EngineOptions(idle_timeout_s=idle_timeout), wall_clock=not from_stdin)
         recent = RecentSessions()
-        view = JsonEvents(source.info.path) if fmt == LiveFormat.jsonl else TerminalView(source.info.path)
+        view = JsonEvents(source.info.path, output_path(output)) if jsonl else TerminalView(source.info.path)
         try:
             _run(source, analysis, recent, AnomalyWatch(), view)
         finally:
             view.close()
-    analysis.accounting.warnings.extend(source.info.warnings)
-    view.end(analysis.counters(), analysis.accounting.as_dict())
-    _summary(analysis, recent, out=sys.stderr if fmt == LiveFormat.jsonl else sys.stdout)
+        analysis.accounting.warnings.extend(source.info.warnings)
+        view.end(analysis.counters(), analysis.accounting.as_dict())
+        _summary(analysis, recent, sys.stderr if jsonl else report_out)
 
 
 def _run(source, analysis, recent, detector, view) -> None:

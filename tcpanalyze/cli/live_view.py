@@ -9,7 +9,6 @@ final counts.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections import deque
 
@@ -24,7 +23,7 @@ RECENT_ANOMALIES = 6
 
 
 class JsonEvents:
-    """One JSON object per line on stdout, each with an ``event``: ``start`` (the capture is
+    """One JSON object per line (stdout, or the ``-o`` file), each with an ``event``: ``start`` (the capture is
     running), ``session_closed`` (a session closed, FIN both ways or a RST: its record as it
     stands), ``session_end`` (the session ended and is freed: its final record; fields of both as
     in ``sessions --format jsonl``), ``anomaly`` (a new detection), ``anomaly_update`` (a reported
@@ -33,9 +32,9 @@ class JsonEvents:
 
     refresh_s = 1.0
 
-    def __init__(self, label: str) -> None:
+    def __init__(self, label: str, path: str | None = None) -> None:
         self._label = label
-        self._writer = FrameWriter(Format.jsonl, None)
+        self._writer = FrameWriter(Format.jsonl, path)
 
     def started(self) -> None:
         """The capture is running: traffic from now on is seen."""
@@ -59,21 +58,21 @@ class JsonEvents:
         self._line({"event": "stats", "time": round(time.time(), 3), **counters.as_dict()})
 
     def close(self) -> None:
-        sys.stdout.flush()
+        self._writer.flush()
 
     def end(self, counters: LiveCounters, accounting: dict) -> None:
         self._line({"event": "end", "time": round(time.time(), 3), **counters.as_dict(), "accounting": accounting})
+        self._writer.close()
 
     def _frame(self, event: str, frame: pd.DataFrame) -> None:
         if len(frame):
             tagged = frame.copy(deep=False)
             tagged.insert(0, "event", event)
             self._writer.write(tagged)
-            sys.stdout.flush()
+            self._writer.flush()
 
     def _line(self, record: dict) -> None:
-        sys.stdout.write(json.dumps(record) + "\n")
-        sys.stdout.flush()
+        self._writer.write_line(json.dumps(record))
 
 
 class TerminalView:

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import enum
-import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Optional, TextIO
+from typing import Optional
 
 import typer
 
-from ..errors import TcpanalyzeError
-from .app import EXIT_CODES, FILE_ARG, OUTPUT_OPT, app, report_accounting
+from .app import EXIT_CODES, FILE_ARG, OUTPUT_OPT, app, open_text_output, report_accounting
 from .filters import HOST_OPT, PORT_OPT, SESSION_OPT, TIME_RANGE_OPT, Filters
 
 
@@ -50,7 +46,7 @@ def report(
     with ReadProgress() as progress:
         analysis = filters.select(analyze(file, progress=progress))
     the_report = build_report(analysis, selection=_selection_text(host, port, session, time_range))
-    with _open_output(output) as out:
+    with open_text_output(output) as out:
         if fmt == ReportFormat.text:
             from ..report.text import write_text
 
@@ -76,16 +72,3 @@ def _selection_text(host: Optional[str], port: Optional[int], session: Optional[
              *(f"--session {s}" for s in session or ()),
              f"--time-range {time_range}" if time_range is not None else ""]
     return " ".join(p for p in parts if p) or None
-
-
-@contextlib.contextmanager
-def _open_output(output: Optional[Path]) -> Iterator[TextIO]:
-    if output is None or str(output) == "-":
-        yield sys.stdout
-        return
-    try:
-        handle = open(output, "w", encoding="utf-8")
-    except OSError as exc:
-        raise TcpanalyzeError(f"{output}: cannot write: {exc.strerror}") from None
-    with handle:
-        yield handle
