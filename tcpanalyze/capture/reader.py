@@ -41,6 +41,10 @@ class CaptureReader:
         cursor = self._source.cursor
         cursor.ensure(4)
         self._magic = cursor.peek(4)
+        if not self._magic and cursor.stream_error:
+            # Not one byte came out (e.g. gzip magic followed by garbage): nothing here is readable.
+            self.close()
+            raise CaptureError(cursor.stream_error)
         if not self._magic:
             self._reader = None
             self.info.file_format = "empty"

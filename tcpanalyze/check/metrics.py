@@ -78,8 +78,11 @@ def retransmitted_packets(view: ScopedView) -> pd.Series:
 
 
 def retransmission_rate(view: ScopedView) -> pd.Series:
+    # Of the packets carrying data, those sent again: a re-sent SYN or FIN is not one of them
+    # (counting it gave rates above 100 % on SYN retries).
     data = _by_scope(view, _both(view, "data_pkts")).sum()
-    rate = retransmitted_packets(view) / data
+    resent = _by_scope(view, _both(view, "retrans_data_pkts") + _both(view, "out_of_order")).sum()
+    rate = resent / data
     return rate.where(data > 0)
 
 

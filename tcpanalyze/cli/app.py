@@ -86,6 +86,10 @@ def report_accounting(accounting: dict) -> None:
 
 def main() -> None:
     """Console-script entry point: run the app, turning our errors into one line and exit 2."""
+    # numba checks at import whether np.dot & co. can be compiled by importing scipy's BLAS
+    # bindings: 0.4 s of CPU per start, measured on the benchmark. No kernel of ours calls
+    # BLAS, and this process runs only ours, so tell Python that module does not exist.
+    sys.modules.setdefault("scipy.linalg.cython_blas", None)
     try:
         app()
     except TcpanalyzeError as exc:

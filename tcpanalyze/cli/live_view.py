@@ -146,7 +146,7 @@ class TerminalView:
         for name in ("packets", "TCP", "sessions", "open", "ended", "retrans", "RST", "zero win", "anomalies"):
             counters.add_column(name, justify="right")
         counters.add_row(str(c.records), str(c.tcp_packets), str(c.sessions_started), str(c.sessions_open),
-                         str(c.sessions_ended), f"{c.retrans_pkts} ({c.retrans_pct:.2f}%)", str(c.rst_pkts),
+                         str(c.sessions_ended), f"{c.retrans_data_pkts} ({c.retrans_pct:.2f}%)", str(c.rst_pkts),
                          str(c.zero_window_episodes), str(self._anomaly_count))
         events = Table(title="sessions", title_justify="left", box=None, pad_edge=False)
         for name in ("", "id", "start", "originator", "responder", "how it went"):

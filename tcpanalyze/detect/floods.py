@@ -65,15 +65,18 @@ def detect_syn_flood(inp: Inputs, cfg: SynFloodConfig) -> list[Finding]:
         details = {"attempts": int(members.size), "peak_rate_per_s": peak_rate, "half_open": half_open,
                    "half_open_ratio": round(ratio, 4), **outcomes}
         cookies = ""
+        attempts = f"{n(members.size)} SYNs"
         if inp.packets is not None:
             details["syn_packets"] = int(inp.orig_syns[members].sum())
             details.update(_synack_signs(inp, members))
             if details["syn_cookies_likely"]:
                 cookies = (f"; its {n(details['synacks_sent'])} SYN-ACKs were never retransmitted, "
                            "a sign of SYN cookies")
+            if details["syn_packets"] != members.size:  # sources that re-sent a SYN (or reused a port)
+                attempts = f"{n(members.size)} connection attempts ({n(details['syn_packets'])} SYNs)"
         findings.append(Finding(
             "syn_flood", "critical", start, end, addr, port,
-            f"{endpoint(addr, port)} received {n(members.size)} SYNs from {n(n_sources)} sources in "
+            f"{endpoint(addr, port)} received {attempts} from {n(n_sources)} sources in "
             f"{secs(end - start)} (peak {n(peak_rate)}/s); {pct(half_open, members.size)} never completed the "
             f"handshake{cookies}",
             sources, inp.session_ids[members], inp.first_frames(members), details))

@@ -29,12 +29,14 @@ class RetransmissionStormConfig:
 
 def detect_retransmission_storm(inp: Inputs, cfg: RetransmissionStormConfig) -> list[Finding]:
     s = inp.sessions
-    retrans = {side: s[f"{side}_retrans_pkts"].to_numpy(np.int64) for side in ("orig", "resp")}
+    # data retransmissions over data segments: a re-sent SYN or FIN is not a data segment
+    retrans = {side: s[f"{side}_retrans_data_pkts"].to_numpy(np.int64) for side in ("orig", "resp")}
     duplicates = np.zeros(inp.n, np.int64)
     if inp.packets is not None:  # copies made by the capture are not the network's retransmissions
         copied = inp.capture_duplicates(cfg.duplicate_within_s)
+        data_retransmitted = inp.retransmitted & (inp.packets["payload_len"] > 0).to_numpy()
         for side, from_orig in (("orig", True), ("resp", False)):
-            copies = inp.per_session_count(copied & inp.retransmitted & (inp.from_orig == from_orig))
+            copies = inp.per_session_count(copied & data_retransmitted & (inp.from_orig == from_orig))
             retrans[side] = np.maximum(retrans[side] - copies, 0)
             duplicates += copies
     data = {side: s[f"{side}_data_pkts"].to_numpy(np.int64) for side in ("orig", "resp")}
@@ -47,7 +49,7 @@ def detect_retransmission_storm(inp: Inputs, cfg: RetransmissionStormConfig) -> 
         evidence = []
         if inp.packets is not None:
             in_session = inp.packets_of(row)
-            real = inp.retransmitted[in_session] & ~copied[in_session]
+            real = data_retransmitted[in_session] & ~copied[in_session]
             evidence = inp.frames[in_session][real]
         details = {"retransmissions": int(total_r[row]), "data_segments": int(total_d[row]),
                    "ratio": round(float(ratio[row]), 4),

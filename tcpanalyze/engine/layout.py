@@ -19,13 +19,15 @@ DIR_U32 = Rows((
     "sack_count", "segment_count", "mss",
     # counters
     "pkts", "data_pkts", "retrans_pkts", "zw_count", "zw_probes", "rtt_n", "rtt_ambiguous", "dsacks",
+    "retrans_data_pkts",  # retransmissions that carry payload: the numerator of a data retransmission rate
     *[f"count_{k}" for k in range(N_FLAGS)],
 ), np.uint32)
 (NEXTSEQ, MAXSEQTOBEACKED, LASTACK, WINDOW, LASTSEGMENTFLAGS, DUPACKNUM,
  SACK_LE1, SACK_LE2, SACK_LE3, SACK_LE4, SACK_RE1, SACK_RE2, SACK_RE3, SACK_RE4,
  SACK_COUNT, SEGMENT_COUNT, MSS_VALUE,
- PKTS, DATA_PKTS, RETRANS_PKTS, ZW_COUNT, ZW_PROBES, RTT_N, RTT_AMBIGUOUS, DSACKS) = range(25)
-FLAG_COUNT = 25  # + flag bit index
+ PKTS, DATA_PKTS, RETRANS_PKTS, ZW_COUNT, ZW_PROBES, RTT_N, RTT_AMBIGUOUS, DSACKS,
+ RETRANS_DATA_PKTS) = range(26)
+FLAG_COUNT = 26  # + flag bit index
 
 # times, frames and values that start as -1 ("not seen")
 DIR_I64 = Rows((
@@ -87,7 +89,8 @@ SEG_TS, SEG_FRAME, SEG_NEXT, SEG_RETRANSMITTED = range(4)
 def check_layout() -> None:
     """Assert the row constants match the row names (a test calls this)."""
     expected = {
-        "nextseq": NEXTSEQ, "mss": MSS_VALUE, "rtt_ambiguous": RTT_AMBIGUOUS, "count_0": FLAG_COUNT,
+        "nextseq": NEXTSEQ, "mss": MSS_VALUE, "rtt_ambiguous": RTT_AMBIGUOUS,
+        "retrans_data_pkts": RETRANS_DATA_PKTS, "count_0": FLAG_COUNT,
     }
     for name, row in expected.items():
         assert DIR_U32.index(name) == row, name

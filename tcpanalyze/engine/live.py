@@ -71,14 +71,14 @@ class LiveCounters:
     sessions_open: int = 0
     sessions_ended: int = 0
     data_pkts: int = 0
-    retrans_pkts: int = 0
+    retrans_data_pkts: int = 0  # data packets Wireshark flags as retransmissions (SYN/FIN re-sends not)
     rst_pkts: int = 0
     zero_window_episodes: int = 0
 
     @property
     def retrans_pct(self) -> float:
         """Retransmitted share of data packets, in percent (0 before any data)."""
-        return 100.0 * self.retrans_pkts / self.data_pkts if self.data_pkts else 0.0
+        return 100.0 * self.retrans_data_pkts / self.data_pkts if self.data_pkts else 0.0
 
     def as_dict(self) -> dict:
         return {**asdict(self), "retrans_pct": round(self.retrans_pct, 3)}
@@ -156,7 +156,7 @@ class LiveAnalysis:
             sessions_open=flow_table.live,
             sessions_ended=self._ended.sessions_ended,
             data_pkts=self._ended.data_pkts + int(directions[:, L.DATA_PKTS].sum()),
-            retrans_pkts=self._ended.retrans_pkts + int(directions[:, L.RETRANS_PKTS].sum()),
+            retrans_data_pkts=self._ended.retrans_data_pkts + int(directions[:, L.RETRANS_DATA_PKTS].sum()),
             rst_pkts=self._ended.rst_pkts,
             zero_window_episodes=self._ended.zero_window_episodes + int(directions[:, L.ZW_COUNT].sum()),
         )
@@ -167,7 +167,7 @@ class LiveAnalysis:
             self._ended.sessions_ended += len(chunk)
             for side in ("orig", "resp"):
                 self._ended.data_pkts += int(chunk[f"{side}_data_pkts"].sum())
-                self._ended.retrans_pkts += int(chunk[f"{side}_retrans_pkts"].sum())
+                self._ended.retrans_data_pkts += int(chunk[f"{side}_retrans_data_pkts"].sum())
                 self._ended.zero_window_episodes += int(chunk[f"{side}_zero_window_episodes"].sum())
         return chunks
 

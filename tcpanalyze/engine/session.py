@@ -67,6 +67,7 @@ def session_records(engine: "Engine", slots: np.ndarray) -> pd.DataFrame:
         rec[f"{side}_unique_bytes"] = unique
         rec[f"{side}_data_pkts"] = du[cols, L.DATA_PKTS]
         rec[f"{side}_retrans_pkts"] = du[cols, L.RETRANS_PKTS]
+        rec[f"{side}_retrans_data_pkts"] = du[cols, L.RETRANS_DATA_PKTS]
         rec[f"{side}_retrans_bytes"] = dsum[cols, L.RETRANS_BYTES]
         rec[f"{side}_missed_bytes"] = np.maximum(stream - unique, 0)
     rec["missed_bytes"] = rec["orig_missed_bytes"] + rec["resp_missed_bytes"]  # type: ignore[operator]

@@ -74,7 +74,7 @@ def _part(sessions: pd.DataFrame, mask: np.ndarray, kind: str, side: str, severi
 
 def _retrans_pct(sessions: pd.DataFrame) -> np.ndarray:
     """Retransmitted data segments as a percentage of all data segments, both directions."""
-    retrans = (sessions["orig_retrans_pkts"] + sessions["resp_retrans_pkts"]).to_numpy(float)
+    retrans = (sessions["orig_retrans_data_pkts"] + sessions["resp_retrans_data_pkts"]).to_numpy(float)
     data = (sessions["orig_data_pkts"] + sessions["resp_data_pkts"]).to_numpy(float)
     return np.where(data > 0, 100 * retrans / np.maximum(data, 1), 0.0)
 
@@ -122,9 +122,9 @@ def _zero_window(side: str, session: pd.Series) -> str:
 
 
 def _retransmission(session: pd.Series) -> str:
-    retrans = int(session["orig_retrans_pkts"]) + int(session["resp_retrans_pkts"])
+    retrans = int(session["orig_retrans_data_pkts"]) + int(session["resp_retrans_data_pkts"])
     data = int(session["orig_data_pkts"]) + int(session["resp_data_pkts"])
-    by = [ROLES[side] for side in ROLES if session[f"{side}_retrans_pkts"] > 0]
+    by = [ROLES[side] for side in ROLES if session[f"{side}_retrans_data_pkts"] > 0]
     return (f"{100 * retrans / data:.1f} % of segments retransmitted ({retrans:,} of {data:,}, "
             f"by the {' and the '.join(by)})")
 

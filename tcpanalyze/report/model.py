@@ -308,7 +308,7 @@ def _servers(sessions: pd.DataFrame, packets: pd.DataFrame | None) -> tuple[list
         "addr": sessions["resp_addr"].astype(str), "port": sessions["resp_port"].astype(int),
         "failed": sessions["conn_state"].isin(FAILED_HANDSHAKE_STATES),
         "data": sessions["orig_data_pkts"] + sessions["resp_data_pkts"],
-        "retrans": sessions["orig_retrans_pkts"] + sessions["resp_retrans_pkts"],
+        "retrans": sessions["orig_retrans_data_pkts"] + sessions["resp_retrans_data_pkts"],
         "bytes": sessions["orig_bytes"] + sessions["resp_bytes"],
     })
     groups = frame.groupby(["addr", "port"], sort=False)

@@ -399,12 +399,19 @@ def test_damaged_gzip_keeps_records_before_the_damage_and_warns(tmp_path):
     assert len(decoded.accounting.warnings) == 1 and "input stream failed" in decoded.accounting.warnings[0]
 
 
-def test_gzip_failing_before_any_data_says_so_rather_than_empty(tmp_path):
+def test_gzip_failing_before_any_data_is_unreadable_rather_than_empty(tmp_path):
     path = tmp_path / "header-only.pcap.gz"
     path.write_bytes(gzip.compress(pcap_bytes([]))[:10])  # the gzip header, no compressed data
-    decoded = decode_capture(str(path))
-    assert decoded.info.records == 0
-    assert len(decoded.accounting.warnings) == 1 and "input stream failed" in decoded.accounting.warnings[0]
+    with pytest.raises(CaptureError, match=r"header-only\.pcap\.gz: input stream failed after byte 0: "
+                                           "Compressed file ended before the end-of-stream marker"):
+        decode_capture(str(path))
+
+
+def test_gzip_magic_followed_by_garbage_is_unreadable(tmp_path):
+    path = tmp_path / "garbage.pcap.gz"
+    path.write_bytes(b"\x1f\x8b\x08\x00" + bytes(range(256)) * 4)
+    with pytest.raises(CaptureError, match=r"garbage\.pcap\.gz: input stream failed after byte 0: Error -3 "):
+        decode_capture(str(path))
 
 
 def test_reader_batches_cover_the_file_in_order(tmp_path):

@@ -37,10 +37,10 @@ def _conversation(ip, tcp) -> frozenset:
     return frozenset({(ip.src, tcp.sport), (ip.dst, tcp.dport)})
 
 
-def retransmissions(path: Path) -> tuple[dict[int, int], dict[int, int]]:
+def retransmissions(path: Path, data_only: bool = False) -> tuple[dict[int, int], dict[int, int]]:
     """Per session (numbered by first packet): packets that re-send sequence space already sent
-    (data, SYN or FIN starting below the highest sequence end sent so far in that direction), and
-    packets carrying data."""
+    (data, SYN or FIN starting below the highest sequence end sent so far in that direction; with
+    ``data_only``, those carrying data: what ``retransmission_rate`` counts), and packets carrying data."""
     sessions: dict[frozenset, int] = {}
     highest: dict[tuple, int] = {}
     retrans: dict[int, int] = {}
@@ -55,7 +55,7 @@ def retransmissions(path: Path) -> tuple[dict[int, int], dict[int, int]]:
             continue
         key = (ip.src, tcp.sport, ip.dst, tcp.dport)
         if key in highest and ((tcp.seq - highest[key]) & 0xFFFFFFFF) >= 0x80000000:
-            retrans[sid] += 1
+            retrans[sid] += length > 0 or not data_only
         end = (tcp.seq + span) & 0xFFFFFFFF
         if key not in highest or ((end - highest[key]) & 0xFFFFFFFF) < 0x80000000:
             highest[key] = end

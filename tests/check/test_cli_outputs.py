@@ -57,7 +57,7 @@ def test_exit_0_when_every_rule_passes():
 
 
 def test_exit_1_with_measured_value_limit_and_offenders(rules_file):
-    retrans, data = retransmissions(sample("check-lossy.pcap"))
+    retrans, data = retransmissions(sample("check-lossy.pcap"), data_only=True)
     rate = sum(retrans.values()) / sum(data.values())
     worst = max(retrans, key=lambda sid: (retrans[sid] / data[sid], -sid))
     result = run_check(str(sample("check-lossy.pcap")), "--rules", str(rules_file))
@@ -122,7 +122,7 @@ def test_junit_xml_structure_counts_and_failure_text(rules_file, tmp_path):
     assert [suite.get(k) for k in ("tests", "failures", "skipped", "errors")] == ["5", "1", "1", "0"]
     assert (root.get("tests"), root.get("failures")) == ("5", "1")
     failure = failures[0].find("failure")
-    assert failure.get("message").startswith("capture: 0.0575221: not < 0.02; worst: session ")
+    assert failure.get("message").startswith("capture: 0.0530973: not < 0.02; worst: session ")
     assert failure.text.endswith(f"rule: {rules_file}:1")
 
 
@@ -149,15 +149,16 @@ def test_json_output_and_github_annotations(rules_file, tmp_path):
     by_name = {r["name"]: r for r in report["rules"]}
     assert [by_name[n]["status"] for n in by_name] == ["fail", "pass", "pass", "pass", "fail"]
     increase = by_name["retransmission_rate max_increase 20%"]["scopes"][0]
-    assert increase["baseline"] == 0.0 and increase["value"] == pytest.approx(0.0575221, abs=1e-7)
+    assert increase["baseline"] == 0.0 and increase["value"] == pytest.approx(24 / 452, abs=1e-7)
     assert increase["reason"] == "increase over 20% (at most 0)"
-    assert increase["offenders"][0] == {"session_id": 1, "value": pytest.approx(6 / 76)}
+    # session 1's re-sent SYN and FIN are not data: 4 of its 76 data packets, behind session 5's 6 of 77
+    assert increase["offenders"][0] == {"session_id": 5, "value": pytest.approx(6 / 77)}
     # annotations on stdout, one per failed scope, pointing at the rule's line; the summary went to -o
     annotations = result.stdout.splitlines()
     assert len(annotations) == 2
     assert annotations[0].startswith(f"::error file={rules_file},line=1,title=tcpanalyze check%3A few retransmissions"
-                                     "::capture: 0.0575221: not < 0.02; worst: session 1 (0.0789474), ")
+                                     "::capture: 0.0530973: not < 0.02; worst: session 5 (0.0779221), ")
     assert annotations[1].startswith(f"::error file={rules_file},line=18,title=tcpanalyze check%3A "
-                                     "retransmission_rate max_increase 20%25::capture: 0.0575221 (baseline 0): "
-                                     "increase over 20%25 (at most 0); worst: session 1 ")
+                                     "retransmission_rate max_increase 20%25::capture: 0.0530973 (baseline 0): "
+                                     "increase over 20%25 (at most 0); worst: session 5 ")
     assert (tmp_path / "summary.txt").read_text().startswith("tcpanalyze check ")

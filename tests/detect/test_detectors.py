@@ -304,15 +304,19 @@ def test_retransmission_storm_ratio_from_a_lossy_real_flow():
     result = tcpanalyze.analyze(str(path))
     a = only(result.anomalies, "retransmission_storm")
     s = result.sessions.iloc[0]
-    assert a.details["retransmissions"] == s.orig_retrans_pkts + s.resp_retrans_pkts == 20
-    assert a.details["data_segments"] == s.orig_data_pkts + s.resp_data_pkts
-    assert a.severity == "critical"  # 39 % > 30 %
-    flagged = result.packets[result.packets.analysis.map(lambda f: any("retransmission" in x for x in f))]
+    # 20 Wireshark retransmissions, 3 of them re-sent FINs: 17 data segments of 51
+    assert a.details["retransmissions"] == s.orig_retrans_data_pkts + s.resp_retrans_data_pkts == 17
+    assert s.orig_retrans_pkts + s.resp_retrans_pkts == 20
+    assert a.details["data_segments"] == s.orig_data_pkts + s.resp_data_pkts == 51
+    assert a.severity == "critical"  # 33 % > 30 %
+    packets = result.packets
+    flagged = packets[packets.analysis.map(lambda f: any("retransmission" in x for x in f)) & (packets.payload_len > 0)]
     assert a.evidence_frames == flagged.frame.tolist()
 
 
 def test_capture_duplicates_are_not_retransmissions():
-    """Every frame of this SPAN capture appears 2-3 times: 47 Wireshark retransmissions, 2 real."""
+    """Every frame of this SPAN capture appears 2-3 times: 47 Wireshark retransmissions, 36 of them
+    carrying data, 2 of those real."""
     from helpers import CORPUS_DIR
 
     path = CORPUS_DIR / "tcp-duplicated-frames-span.pcap"
@@ -325,10 +329,10 @@ def test_capture_duplicates_are_not_retransmissions():
     loose = result.detect(DetectConfig().with_overrides({"retransmission_storm.min_retransmissions": 1,
                                                          "retransmission_storm.min_ratio": 0}))
     a = only(loose, "retransmission_storm")
-    assert (a.details["retransmissions"], a.details["capture_duplicates"]) == (2, 45)
-    # from the sessions alone the copies cannot be told apart: 47 of 48
+    assert (a.details["retransmissions"], a.details["capture_duplicates"]) == (2, 34)
+    # from the sessions alone the copies cannot be told apart: 36 of 48
     alone = tcpanalyze.analyze(str(path), packets=False).anomalies
-    assert only(alone, "retransmission_storm").details["retransmissions"] == 47
+    assert only(alone, "retransmission_storm").details["retransmissions"] == 36
 
 
 def test_sessions_list_the_kinds_they_take_part_in():
@@ -352,3 +356,18 @@ def pd_na(value) -> bool:
     import pandas as pd
 
     return value is pd.NA or (isinstance(value, float) and np.isnan(value))
+
+
+def test_syn_flood_with_repeated_source_ports_counts_attempts_and_syns_apart():
+    """The spoofed flood of the corpus: 2,000 SYNs, 130 of them repeating an earlier source
+    address and port (Wireshark: 1,870 conversations, 130 retransmissions), from 1,869 addresses."""
+    from helpers import CORPUS_DIR
+
+    path = CORPUS_DIR / "tcp-syn-flood-spoofed.pcap"
+    if not path.exists():
+        pytest.skip("corpus absent")
+    a = only(tcpanalyze.analyze(str(path)).anomalies, "syn_flood")
+    assert (a.details["attempts"], a.details["syn_packets"]) == (1870, 2000)
+    # was "received 1,870 SYNs": the attempts, not the SYNs
+    assert a.message.startswith("10.10.10.10:25565 received 1,870 connection attempts (2,000 SYNs) from 1,869 "
+                                "sources in 0.19 s")

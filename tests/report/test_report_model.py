@@ -220,3 +220,40 @@ def test_a_flood_whose_session_list_was_cut_still_covers_the_sessions_to_its_tar
     report = build_report(analysis)
     assert [p.kind for p in report.problems] == ["syn_flood"]  # session 1 is not listed by the flood, but covered
     assert report.problem_totals["refused"] == 2 and report.attention_total == 2
+
+
+@pytest.fixture(scope="module")
+def syn_and_fin_retried(tmp_path_factory):
+    """SYN sent 3 times, then 2 data segments (the second sent twice: 3 data packets), then a FIN
+    sent twice: 4 retransmissions, 1 of them of data."""
+    path = tmp_path_factory.mktemp("report") / "syn-fin-retried.pcap"
+    write_pcap(path, [
+        at(0, c2s(seq=100, flags="S")),
+        at(1000, c2s(seq=100, flags="S")),
+        at(3000, c2s(seq=100, flags="S")),
+        at(3001, s2c(seq=500, ack=101, flags="SA")),
+        at(3002, c2s(seq=101, ack=501)),
+        at(3003, c2s(seq=101, ack=501, flags="PA", payload=b"x" * 100)),
+        at(3004, c2s(seq=201, ack=501, flags="PA", payload=b"y" * 100)),
+        at(3300, c2s(seq=201, ack=501, flags="PA", payload=b"y" * 100)),
+        at(3301, s2c(seq=501, ack=301)),
+        at(3302, c2s(seq=301, ack=501, flags="FA")),
+        at(3600, c2s(seq=301, ack=501, flags="FA")),
+        at(3601, s2c(seq=501, ack=302, flags="FA")),
+        at(3602, c2s(seq=302, ack=502)),
+    ])
+    return path
+
+
+def test_retransmitted_syns_and_fins_do_not_count_in_the_data_retransmission_share(syn_and_fin_retried):
+    analysis = tcpanalyze.analyze(str(syn_and_fin_retried))
+    [session] = analysis.sessions.itertuples()
+    assert (session.orig_retrans_pkts, session.orig_retrans_data_pkts, session.orig_data_pkts) == (4, 1, 3)
+    report = build_report(analysis)
+    [server] = report.servers
+    # was 4 of 3 (133 %): the SYN and FIN retries counted against the data packets
+    assert (server.data_pkts, server.retrans_pkts, server.retrans_pct) == (3, 1, pytest.approx(100 / 3))
+    [problem] = [p for p in session_problems(report) if p.kind == "retransmission"]
+    assert problem.value == pytest.approx(100 / 3)
+    [diagnosis] = [d.message for d in report.attention[0].diagnoses if "retransmitted" in d.message]
+    assert diagnosis == "33.3 % of segments retransmitted (1 of 3, by the client)"
