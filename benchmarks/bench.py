@@ -2,7 +2,7 @@
 
     python benchmarks/bench.py                      # decode and engine suites on the generated captures
     python benchmarks/bench.py --suite decode       # decoder vs dpkt loop vs tshark -T fields
-    python benchmarks/bench.py --suite engine       # sessions vs tcptrace -n -l vs tshark -z conv,tcp
+    python benchmarks/bench.py --suite engine       # report and sessions vs tcptrace -n -l vs tshark -z conv,tcp
     python benchmarks/bench.py --capture X.pcap     # any capture
     python benchmarks/bench.py --skip tshark        # leave a slow tool out
 
@@ -147,13 +147,14 @@ def decode_suite(capture: Path, skip: set[str]) -> list[Run]:
 
 
 def engine_suite(capture: Path, skip: set[str]) -> list[Run]:
-    """Session analysis of a whole capture, as each tool's users run it."""
-    argv = ["tcpanalyze", "sessions", str(capture), "-f", "csv", "-o", os.devnull]
-    run_process("warm-up", argv)  # compiles the kernels if the numba cache is stale
-    ours = run_process("tcpanalyze sessions", argv)
+    """Session analysis of a whole capture, as each tool's users run it: our report (sessions,
+    anomalies, servers, diagnoses) and our sessions table (every session record as CSV)."""
     packets = _packet_count(capture)
-    ours.packets = packets
-    runs = [ours]
+    report = ["tcpanalyze", "report", str(capture), "-o", os.devnull]
+    sessions = ["tcpanalyze", "sessions", str(capture), "-f", "csv", "-o", os.devnull]
+    run_process("warm-up", sessions)  # compiles the kernels if the numba cache is stale
+    runs = [run_process("tcpanalyze report", report, packets=packets),
+            run_process("tcpanalyze sessions (CSV)", sessions, packets=packets)]
     if "tcptrace" not in skip and shutil.which("tcptrace"):
         runs.append(run_process("tcptrace -n -l", ["tcptrace", "-n", "-l", str(capture)], packets=packets))
     if "tshark" not in skip and shutil.which("tshark"):
@@ -201,7 +202,7 @@ def main() -> None:
         captures = [args.capture] + ([FLOOD_CAPTURE] if args.capture == DEFAULT_CAPTURE else [])
         for capture in captures:
             runs = engine_suite(capture, skip)
-            print_table(f"Sessions: {capture.name} ({runs[0].packets} packets)", runs, "tcpanalyze sessions")
+            print_table(f"Sessions: {capture.name} ({runs[0].packets} packets)", runs, "tcpanalyze report")
         small = small_file_run()
         print(f"\n10-record file, whole process, warm JIT cache: {small.wall_s:.2f} s wall, {small.cpu_s:.2f} s CPU")
     if args.suite in ("decode", "all"):

@@ -20,12 +20,12 @@ _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "Analysis", "EngineOptions", "analyze", "read_packets"]
+__all__ = ["__version__", "Analysis", "EngineOptions", "analyze", "read_packets", "session_packets"]
 
 
 def __getattr__(name: str):
     # Imported on first use, so `import tcpanalyze` stays cheap (pandas alone takes ~0.5 s).
-    if name in ("Analysis", "EngineOptions", "analyze"):
+    if name in ("Analysis", "EngineOptions", "analyze", "session_packets"):
         from . import engine
 
         return getattr(engine, name)

@@ -23,17 +23,17 @@ def run_check(path: str, rules: list[Rule], baseline: str | None = None, *, opti
               progress=None) -> CheckReport:
     """Analyse ``path`` (and ``baseline``) as far as the rules need, and evaluate the rules.
 
-    The per-packet table is kept only when a rule needs it (ACK RTT, anomalies). ``select``
+    Only what the rules read is kept: the sessions, and when a rule needs them the RTT samples
+    and the packets anomaly detection reads (``Analysis.evidence``), never the packets table. ``select``
     (an ``Analysis`` -> ``Analysis`` function) narrows both analyses before the rules see them;
     ``progress`` is the capture reader's progress callback.
     """
     from ..engine import analyze
 
-    want_packets, want_anomalies = needs(rules)
-    keep_packets = want_packets or want_anomalies
+    evidence = any(needs(rules))
     select = select or (lambda analysis: analysis)
-    analysis = select(analyze(path, packets=keep_packets, options=options, progress=progress))
+    analysis = select(analyze(path, packets=False, evidence=evidence, options=options, progress=progress))
     old = None
     if baseline is not None:
-        old = select(analyze(baseline, packets=keep_packets, options=options, progress=progress))
+        old = select(analyze(baseline, packets=False, evidence=evidence, options=options, progress=progress))
     return evaluate(rules, analysis, old, capture=str(path), baseline_name=None if baseline is None else str(baseline))

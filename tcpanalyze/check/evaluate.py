@@ -101,7 +101,7 @@ def anomalies_of(analysis) -> pd.DataFrame:
         from ..detect import DetectConfig, detect_anomalies
     except ImportError:
         raise UsageError("anomaly metrics need tcpanalyze.detect, which this installation does not have") from None
-    return detect_anomalies(analysis.sessions, analysis.packets, DetectConfig())
+    return detect_anomalies(analysis.sessions, getattr(analysis, "detector_packets", None), DetectConfig())
 
 
 def evaluate(rules: list[Rule], analysis, baseline=None, *, capture: str | None = None,
@@ -128,7 +128,7 @@ class _Source:
 
     def view(self, rule: Rule) -> ScopedView:
         return ScopedView(self.analysis.sessions, rule.scope, rule.filters,
-                          packets=self.analysis.packets, anomalies=self.anomalies)
+                          packets=getattr(self.analysis, "rtt_samples", None), anomalies=self.anomalies)
 
 
 def _evaluate_rule(rule: Rule, source: _Source, baseline: _Source | None = None) -> RuleResult:

@@ -98,7 +98,8 @@ class ScopedView:
     def packets(self) -> pd.DataFrame:
         """Packets of the view's sessions with a ``scope`` column (host scope: twice, like sessions)."""
         if self._packets is None:
-            raise UsageError("this metric needs the per-packet table (analyze with packets=True)")
+            raise UsageError("this metric needs the RTT samples (tcpanalyze.analyze keeps them unless it is given"
+                             " a bare sessions frame)")
         mapping = self.sessions[["session_id", "scope"]]
         return self._packets.merge(mapping, on="session_id", how="inner")
 

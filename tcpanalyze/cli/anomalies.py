@@ -60,8 +60,8 @@ def anomalies(
     cfg = DetectConfig.from_toml(str(config)) if config is not None else DetectConfig()
     cfg = cfg.with_overrides(parse_sets(sets))  # bad thresholds fail before the capture is read
     with ReadProgress() as progress:
-        result = analyze(file, packets=not no_packets, progress=progress)
-    found = detect_anomalies(result.sessions, result.packets, cfg, file)
+        result = analyze(file, packets=False, evidence=not no_packets, progress=progress)
+    found = detect_anomalies(result.sessions, result.detector_packets, cfg, file)
     found = filters.anomalies(found, result.sessions, result.accounting.first_tcp_ts_ns)
     if fmt in (Format.csv, Format.parquet):
         found = flat_anomalies(found, lists=fmt == Format.csv)

@@ -140,10 +140,16 @@ class Filters:
         if not self.active:
             return analysis
         sessions = self.sessions(analysis.sessions, analysis.accounting.first_tcp_ts_ns).reset_index(drop=True)
-        packets = analysis.packets
-        if packets is not None:
-            packets = packets[packets["session_id"].isin(sessions["session_id"])].reset_index(drop=True)
-        return dataclasses.replace(analysis, sessions=sessions, packets=packets)
+        def of_sessions(frame: "pd.DataFrame | None") -> "pd.DataFrame | None":
+            if frame is None:
+                return None
+            return frame[frame["session_id"].isin(sessions["session_id"])].reset_index(drop=True)
+
+        evidence = analysis.evidence
+        if evidence is not None:
+            evidence = dataclasses.replace(evidence, packets=of_sessions(evidence.packets), rtt=of_sessions(evidence.rtt))
+        return dataclasses.replace(analysis, sessions=sessions, packets=of_sessions(analysis.packets),
+                                   evidence=evidence)
 
     def anomalies(self, frame: "pd.DataFrame", sessions: "pd.DataFrame", base_ns: int | None) -> "pd.DataFrame":
         """The anomalies of ``frame`` that pass: their time window overlaps ``--time-range``, and one of

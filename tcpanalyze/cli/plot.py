@@ -64,7 +64,11 @@ def plot(
     from .progress import ReadProgress
 
     with ReadProgress() as progress:
-        analysis = analyze(file, progress=progress)
+        if file == "-":  # standard input is read once: keep every packet
+            analysis = analyze(file, progress=progress)
+        else:  # the sessions, then a second pass for this session's packets alone
+            analysis = analyze(file, packets=False, evidence=False, progress=progress)
+    analysis = analysis.with_session_packets([session])
     fig = session_figure(analysis, session, kind.value, direction=direction.value if direction else None)
     buffer = io.BytesIO()
     fig.savefig(buffer, format=image.value)

@@ -43,8 +43,8 @@ def report(
     from ..report import build_report
     from .progress import ReadProgress
 
-    with ReadProgress() as progress:
-        analysis = filters.select(analyze(file, progress=progress))
+    with ReadProgress() as progress:  # html graphs of standard input need every packet kept
+        analysis = filters.select(analyze(file, packets=fmt == ReportFormat.html and file == "-", progress=progress))
     the_report = build_report(analysis, selection=_selection_text(host, port, session, time_range))
     with open_text_output(output) as out:
         if fmt == ReportFormat.text:

@@ -6,14 +6,13 @@ SYN-ACK, and drops new SYNs, which the clients retry after 1 s, 3 s, 7 s... A ca
 it per session as one of:
 
 - ``synack_after_ack``: the server sent a SYN-ACK again after the client's handshake ACK was
-  captured (packets needed);
+  captured (the ``resp_synacks_after_ack`` session column);
 - ``data_unacked``: the client's data after the handshake was retransmitted and never
-  acknowledged (the responder's ACKs never passed the SYN; from the sessions frame alone:
-  no RTT sample besides the SYN's);
-- ``syn_retried``: the client had to send its SYN more than once while the same listener
-  answered other clients within ``answer_window_s`` (it is alive, just full). From packets,
-  SYNs are counted; from the sessions frame alone, an answered session whose handshake took
-  ``syn_retry_s`` longer than its iRTT, or an unanswered one with a retransmitted SYN.
+  acknowledged (``resp_highest_ack`` never passed the SYN);
+- ``syn_retried``: the client had to send its SYN more than once (``orig_syn_pkts``) while
+  the same listener answered other clients within ``answer_window_s`` (it is alive, just full).
+
+All three come from the sessions frame: the engine counts the packets per session.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .frame import Finding
-from .inputs import ACK, SYN, Inputs, distinct
+from .inputs import SYN, Inputs, distinct
 from .text import endpoint, n, secs
 
 
@@ -34,37 +33,16 @@ class BacklogOverflowConfig:
     min_sessions: int = 3
     # A retried SYN counts only if the listener answered another SYN this close in time (s).
     answer_window_s: float = 10.0
-    # Sessions frame only: extra handshake time that means a SYN was retried. The first SYN
-    # retransmission timeout is 1 s (RFC 6298 2.1, Linux TCP_TIMEOUT_INIT).
-    syn_retry_s: float = 0.9
 
 
-def _signals(inp: Inputs, cfg: BacklogOverflowConfig) -> dict[str, np.ndarray]:
+def _signals(inp: Inputs) -> dict[str, np.ndarray]:
     s = inp.sessions
     handshake = s["handshake"].to_numpy()
     data_retried = ((handshake == "complete") & (s["orig_data_pkts"] > 0).to_numpy()
                     & (s["orig_retrans_pkts"] > 0).to_numpy())
-    if inp.packets is not None:
-        # the responder's ACKs never went past the client's SYN
-        resp_acks = ~inp.from_orig & ((inp.flags & ACK) != 0)
-        top_ack = np.zeros(inp.n, np.int64)
-        np.maximum.at(top_ack, inp.packet_rows[resp_acks], inp.packets["ack_rel"].to_numpy(np.int64)[resp_acks])
-        data_unacked = data_retried & (top_ack <= 1)
-        syn_retried = inp.orig_syns >= 2
-        # first handshake ACK time per session, then SYN-ACKs from the responder after it
-        hs_ack = inp.from_orig & ((inp.flags & (SYN | ACK)) == ACK)
-        first_ack = np.full(inp.n, np.inf)
-        np.minimum.at(first_ack, inp.packet_rows[hs_ack], inp.ts_s[hs_ack])
-        synack = ~inp.from_orig & ((inp.flags & (SYN | ACK)) == (SYN | ACK))
-        late = synack & (inp.ts_s > first_ack[inp.packet_rows])
-        synack_after_ack = inp.per_session_count(late) > 0
-    else:
-        wait = s["handshake_s"].to_numpy() - s["irtt_ms"].to_numpy() / 1e3
-        syn_retried = ((handshake == "complete") & (wait >= cfg.syn_retry_s)) | \
-            ((handshake == "unanswered") & (s["orig_retransmission"] > 0).to_numpy())
-        synack_after_ack = np.zeros(inp.n, bool)
-        # no RTT sample beyond the SYN's: none of the client's data was acknowledged
-        data_unacked = data_retried & (s["orig_rtt_samples"] <= 1).to_numpy()
+    data_unacked = data_retried & (s["resp_highest_ack"] <= 1).to_numpy()  # no ACK past the client's SYN
+    syn_retried = inp.orig_syns >= 2
+    synack_after_ack = (s["resp_synacks_after_ack"] > 0).to_numpy()
     return {"synack_after_ack": synack_after_ack, "data_unacked": data_unacked, "syn_retried": syn_retried}
 
 
@@ -81,7 +59,7 @@ def _answered_nearby(inp: Inputs, rows: np.ndarray, window_s: float) -> np.ndarr
 
 
 def detect_backlog_overflow(inp: Inputs, cfg: BacklogOverflowConfig) -> list[Finding]:
-    signals = _signals(inp, cfg)
+    signals = _signals(inp)
     retried = np.flatnonzero(signals["syn_retried"])
     keep = _answered_nearby(inp, retried, cfg.answer_window_s)
     signals["syn_retried"] = np.zeros(inp.n, bool)
@@ -115,5 +93,7 @@ def _evidence(inp: Inputs, members: np.ndarray) -> np.ndarray:
     """SYNs and SYN-ACKs of the affected sessions (their first frames without packets)."""
     if inp.packets is None:
         return inp.first_frames(members)
-    handshake = (inp.flags & SYN) != 0
-    return inp.frames[handshake & np.isin(inp.packet_rows, members)]
+    handshake = np.flatnonzero((inp.flags & SYN) != 0)
+    member = np.zeros(inp.n, bool)
+    member[members] = True
+    return inp.frames[handshake[member[inp.packet_rows[handshake]]]]

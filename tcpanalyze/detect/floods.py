@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .frame import Finding
-from .inputs import ACK, SYN, Inputs, distinct
+from .inputs import Inputs
 from .text import endpoint, n, pct, secs
 from .windows import busy_episodes
 
@@ -38,9 +38,9 @@ def _synack_signs(inp: Inputs, members: np.ndarray) -> dict:
     an ordinary half-open connection gets its SYN-ACK retransmitted after 1 s, 3 s, ...
     """
     half_open = members[inp.sessions["handshake"].to_numpy()[members] != "complete"]
-    synack = ~inp.from_orig & ((inp.flags & (SYN | ACK)) == (SYN | ACK)) & np.isin(inp.packet_rows, half_open)
-    sent = int(synack.sum())
-    answered = distinct(inp.packet_rows[synack]).size
+    synacks = inp.sessions["resp_synack_pkts"].to_numpy(np.int64)[half_open]
+    sent = int(synacks.sum())
+    answered = int((synacks > 0).sum())
     return {"synacks_sent": sent, "synack_retransmissions": sent - answered,
             "syn_cookies_likely": bool(answered >= MIN_SYNACKS_FOR_COOKIES and sent == answered)}
 
@@ -66,14 +66,13 @@ def detect_syn_flood(inp: Inputs, cfg: SynFloodConfig) -> list[Finding]:
                    "half_open_ratio": round(ratio, 4), **outcomes}
         cookies = ""
         attempts = f"{n(members.size)} SYNs"
-        if inp.packets is not None:
-            details["syn_packets"] = int(inp.orig_syns[members].sum())
-            details.update(_synack_signs(inp, members))
-            if details["syn_cookies_likely"]:
-                cookies = (f"; its {n(details['synacks_sent'])} SYN-ACKs were never retransmitted, "
-                           "a sign of SYN cookies")
-            if details["syn_packets"] != members.size:  # sources that re-sent a SYN (or reused a port)
-                attempts = f"{n(members.size)} connection attempts ({n(details['syn_packets'])} SYNs)"
+        details["syn_packets"] = int(inp.orig_syns[members].sum())
+        details.update(_synack_signs(inp, members))
+        if details["syn_cookies_likely"]:
+            cookies = (f"; its {n(details['synacks_sent'])} SYN-ACKs were never retransmitted, "
+                       "a sign of SYN cookies")
+        if details["syn_packets"] != members.size:  # sources that re-sent a SYN (or reused a port)
+            attempts = f"{n(members.size)} connection attempts ({n(details['syn_packets'])} SYNs)"
         findings.append(Finding(
             "syn_flood", "critical", start, end, addr, port,
             f"{endpoint(addr, port)} received {attempts} from {n(n_sources)} sources in "

@@ -12,6 +12,8 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from ..engine.flags import ANY_RETRANSMISSION
+
 SYN, RST, ACK, FIN, PSH, URG = 0x02, 0x04, 0x10, 0x01, 0x08, 0x20
 # The handshake outcomes (tcpanalyze.engine.session) of sessions whose originator sent a SYN.
 ATTEMPT_OUTCOMES = ("complete", "syn_synack", "refused", "unanswered")
@@ -164,31 +166,41 @@ class Inputs:
     @cached_property
     def orig_syns(self) -> np.ndarray:
         """SYN packets (without ACK) each session's originator sent."""
-        return self.per_session_count(self.from_orig & ((self.flags & (SYN | ACK)) == SYN))
+        return self.sessions["orig_syn_pkts"].to_numpy(np.int64)
 
     @cached_property
     def retransmitted(self) -> np.ndarray:
         """Packets flagged as any kind of retransmission (Wireshark's analysis flags)."""
-        return self.packets["analysis"].map(lambda flags: any("retransmission" in f for f in flags)).to_numpy(bool)
+        return (self.analysis_flags & ANY_RETRANSMISSION) != 0
+
+    @cached_property
+    def analysis_flags(self) -> np.ndarray:
+        """Each packet's analysis flags as bits (``tcpanalyze.engine.flags``)."""
+        return self.packets["analysis_flags"].to_numpy(np.int64)
 
     def capture_duplicates(self, within_s: float) -> np.ndarray:
-        """IPv4 packets identical (IP ID and TCP header) to the previous such packet less than
-        ``within_s`` earlier: the capture saw one packet twice (SPAN ports, two taps); the sender
-        did not send it again. Many stacks reuse the IP ID (or send 0) on a real retransmission,
-        which comes an RTO or at least an RTT later, hence the time limit. IPv6 has no IP ID:
-        no IPv6 packet is called a duplicate."""
+        """IPv4 data packets identical (IP ID and TCP header) to the session's previous such packet
+        less than ``within_s`` earlier: the capture saw one packet twice (SPAN ports, two taps);
+        the sender did not send it again. Many stacks reuse the IP ID (or send 0) on a real
+        retransmission, which comes an RTO or at least an RTT later, hence the time limit. IPv6
+        has no IP ID: no IPv6 packet is called a duplicate."""
         p = self.packets
-        key = ["src_addr", "dst_addr", "src_port", "dst_port", "ip_id", "seq_raw", "ack_raw", "tcp_flags",
-               "payload_len", "win_raw"]
-        gap = p.groupby(key, observed=True, sort=False)["ts_ns"].diff().to_numpy()
-        return (gap <= within_s * 1e9) & (p["ip_version"] == 4).to_numpy()
+        data = np.flatnonzero((p["payload_len"].to_numpy() > 0) & (p["ip_version"] == 4).to_numpy())
+        columns = [p[k].to_numpy(np.int64)[data] for k in ("session_id", "ip_id", "seq_raw", "ack_raw", "tcp_flags",
+                                                            "payload_len", "win_raw")]
+        columns.insert(1, self.from_orig[data].astype(np.int64))
+        order = np.lexsort(columns[::-1])  # equal headers together, in file order within each
+        same = np.ones(order.size, bool)
+        same[0:1] = False
+        for column in columns:
+            ordered = column[order]
+            same[1:] &= ordered[1:] == ordered[:-1]
+        ts = p["ts_ns"].to_numpy(np.int64)[data][order]
+        copy = np.zeros(self.flags.size, bool)
+        copy[data[order[1:]]] = same[1:] & (ts[1:] - ts[:-1] <= within_s * 1e9)
+        return copy
 
     @cached_property
     def first_orig_flags(self) -> np.ndarray:
         """TCP flags of each session's first packet from its originator (-1: none)."""
-        out = np.full(self.n, -1, np.int64)
-        rows = self.packet_rows[self.from_orig]
-        flags = self.flags[self.from_orig]
-        first = first_of_each(rows)[1]  # packets are in file order
-        out[rows[first]] = flags[first]
-        return out
+        return self.sessions["orig_first_flags"].to_numpy(np.int64)

@@ -58,7 +58,7 @@ def stealth_kind(flags: np.ndarray) -> np.ndarray:
 
 def probes(inp: Inputs) -> tuple[np.ndarray, np.ndarray]:
     """(probe mask, stealth kind per session) over all sessions."""
-    stealth = stealth_kind(inp.first_orig_flags) if inp.packets is not None else np.full(inp.n, "", dtype=object)
+    stealth = stealth_kind(inp.first_orig_flags)
     not_clean = (inp.sessions["conn_state"] != "SF").to_numpy()
     mask = ((inp.attempt & not_clean) | (stealth != "")) & inp.no_payload
     return mask, stealth

@@ -12,9 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..engine.flags import KEEP_ALIVE, ZERO_WINDOW_PROBE
 from .frame import Finding
 from .inputs import FIN, RST, SYN, Inputs
 from .text import count_of, endpoint, secs
+
+PROBE_FLAGS = ZERO_WINDOW_PROBE | KEEP_ALIVE  # what a peer sends into a zero window
 
 
 @dataclass
@@ -56,9 +59,8 @@ def _episode(inp: Inputs, row: int, side_is_orig: bool) -> dict:
     else:
         later_rst = np.any(inp.flags[session] & RST)
         ended = "rst" if later_rst else "capture_end"
-    analysis = inp.packets["analysis"].to_numpy()
     during = theirs[(inp.ts_s[theirs] > t0) & (inp.ts_s[theirs] <= t1)]
-    probes = [i for i in during if {"zero_window_probe", "keep_alive"} & set(analysis[i])]
+    probes = during[(inp.analysis_flags[during] & PROBE_FLAGS) != 0]
     zero_frames = mine[(inp.ts_s[mine] >= t0) & (inp.ts_s[mine] < t1) & (win[mine] == 0)]
     frames = [*inp.frames[zero_frames], *inp.frames[probes], *([inp.frames[stop]] if stop >= 0 else [])]
     return {"ended_by": ended, "episode_start_frame": int(inp.frames[first]),

@@ -21,13 +21,14 @@ from ..decode.columns import SACK_RE1 as SACK_RE1_DECODE
 from ..jit import kernel
 from . import flags as fl
 from .layout import (
-    BITS, BYTES_AFTER_PEER_FIN, DATA_END, DATA_PKTS, DSACKS, DUPACKNUM, FIN_ACKED, FIN_END, FIN_TS, FIRST_RTT, FLAG_COUNT,
+    BITS, BYTES_AFTER_PEER_FIN, DATA_END, DATA_PKTS, DSACKS, FIRST_ACK_TS, FIRST_FLAGS, DUPACKNUM, FIN_ACKED, FIN_END, FIN_TS, FIRST_RTT, FLAG_COUNT,
     HANDSHAKE_ACK_TS, HOLE_LO, LAST_DATA_TS, LAST_SEQ, LASTACK, LASTACKTIME, LASTNONDUPACK, LASTSEGMENTFLAGS, LONGEST_IDLE,
-    MAX_BIF, MAX_END, MAX_HOLES, MAX_UNACKED_SEGMENTS, MAX_WIN, MAXSEQTOBEACKED, MIN_WIN, MRU_SYN_TS, MSS_VALUE, NEXTSEQ,
-    NEXTSEQFRAME, NEXTSEQTIME, PAYLOAD_BYTES, PKTS, PREV_TS, RETRANS_BYTES, RETRANS_DATA_PKTS, RETRANS_PKTS, RST_TS,
+    MAX_ACK, MAX_BIF, MAX_END, MAX_HOLES, MAX_UNACKED_SEGMENTS, MAX_WIN, MAXSEQTOBEACKED, MIN_WIN, MRU_SYN_TS, MSS_VALUE, NEXTSEQ,
+    NEXTSEQFRAME, NEXTSEQTIME, PAYLOAD_BYTES, PKTS, PREV_TS, RETRANS_BYTES, RETRANS_DATA_PKTS, RETRANS_PKTS, RST_PKTS, RST_TS,
     RTT_AMBIGUOUS, RTT_MAX, RTT_MIN, RTT_N, RTT_SUM, RTT_SUMSQ, SACK_COUNT, SACK_LE1, SACK_PERMITTED, SACK_RE1, SCALE_NONE,
     SCALE_UNKNOWN, IS_FIRST_ACK, SEG_FRAME, SEG_NEXT, SEG_NEXTSEQ, SEG_RETRANSMITTED, SEG_SEQ, SEG_TS, SEGMENT_COUNT,
-    SEGMENT_HEAD, SENT_SYN, SENT_SYNACK, SIMULTANEOUS_CLOSE, SYN_TS, TIMESTAMPS, UNIQUE_BYTES, VALID_BIF, WIN_SCALE, WINDOW,
+    SEGMENT_HEAD, SENT_SYN, SENT_SYNACK, SIMULTANEOUS_CLOSE, SYN_PKTS, SYN_TS, SYNACK_PKTS,
+    SYNACKS_AFTER_ACK, TIMESTAMPS, UNIQUE_BYTES, VALID_BIF, WIN_SCALE, WINDOW,
     WSCALE_OPTION, ZW_COUNT, ZW_LONGEST, ZW_PROBES, ZW_START, ZW_TOTAL,
 )
 
@@ -395,6 +396,8 @@ def _account(i, s, f, r, flags, sq, ak, w, ln, t, aflags, base_f, base_r, d_u32,
              default_scale, ambiguous, out):
     """Session statistics for one packet: bytes, counts, RTT, windows, stalls, close."""
     d_u32[f, PKTS] += 1
+    if d_i64[f, FIRST_FLAGS] < 0:
+        d_i64[f, FIRST_FLAGS] = flags
     for k in range(fl.N_FLAGS):
         if aflags >> k & 1:
             d_u32[f, FLAG_COUNT + k] += 1
@@ -425,13 +428,23 @@ def _account(i, s, f, r, flags, sq, ak, w, ln, t, aflags, base_f, base_r, d_u32,
     if flags & TH_ACK:
         rel_ack = unwrap((ak - base_r) & U32, d_i64[r, LAST_SEQ])
     out[OUT_REL_ACK, i] = rel_ack
+    d_i64[f, MAX_ACK] = max(d_i64[f, MAX_ACK], rel_ack)
 
     if flags & TH_SYN:
         d_i8[f, BITS] |= SENT_SYNACK if flags & TH_ACK else SENT_SYN
         if d_i64[f, SYN_TS] < 0:
             d_i64[f, SYN_TS] = t
-    elif (flags & TH_ACK) and s_i64[s, HANDSHAKE_ACK_TS] == 0 and (d_i8[r, BITS] & SENT_SYNACK):
-        s_i64[s, HANDSHAKE_ACK_TS] = t
+        if flags & TH_ACK:
+            d_u32[f, SYNACK_PKTS] += 1
+            if 0 <= d_i64[r, FIRST_ACK_TS] < t:  # the peer had completed the handshake from its side
+                d_u32[f, SYNACKS_AFTER_ACK] += 1
+        else:
+            d_u32[f, SYN_PKTS] += 1
+    elif flags & TH_ACK:
+        if d_i64[f, FIRST_ACK_TS] < 0 or t < d_i64[f, FIRST_ACK_TS]:
+            d_i64[f, FIRST_ACK_TS] = t
+        if s_i64[s, HANDSHAKE_ACK_TS] == 0 and (d_i8[r, BITS] & SENT_SYNACK):
+            s_i64[s, HANDSHAKE_ACK_TS] = t
     if flags & TH_FIN and d_i64[f, FIN_TS] < 0:
         d_i64[f, FIN_TS] = t
         d_i64[f, FIN_END] = rel + ln + 1
@@ -440,8 +453,10 @@ def _account(i, s, f, r, flags, sq, ak, w, ln, t, aflags, base_f, base_r, d_u32,
             s_i64[s, SIMULTANEOUS_CLOSE] = 1
     if rel_ack >= 0 and d_i64[r, FIN_END] >= 0 and rel_ack >= d_i64[r, FIN_END]:
         d_i8[r, BITS] |= FIN_ACKED
-    if flags & TH_RST and d_i64[f, RST_TS] < 0:
-        d_i64[f, RST_TS] = t
+    if flags & TH_RST:
+        d_u32[f, RST_PKTS] += 1
+        if d_i64[f, RST_TS] < 0:
+            d_i64[f, RST_TS] = t
 
     scaled = _scaled_window(w, flags, d_i8[f, WIN_SCALE], default_scale)
     out[OUT_WIN, i] = scaled

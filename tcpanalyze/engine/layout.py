@@ -20,27 +20,30 @@ DIR_U32 = Rows((
     # counters
     "pkts", "data_pkts", "retrans_pkts", "zw_count", "zw_probes", "rtt_n", "rtt_ambiguous", "dsacks",
     "retrans_data_pkts",  # retransmissions that carry payload: the numerator of a data retransmission rate
+    "syn_pkts", "synack_pkts", "rst_pkts",  # SYNs without ACK, SYN-ACKs, RSTs
+    "synacks_after_ack",  # SYN-ACKs sent after the peer's first ACK without SYN (the peer's ACK was dropped)
     *[f"count_{k}" for k in range(N_FLAGS)],
 ), np.uint32)
 (NEXTSEQ, MAXSEQTOBEACKED, LASTACK, WINDOW, LASTSEGMENTFLAGS, DUPACKNUM,
  SACK_LE1, SACK_LE2, SACK_LE3, SACK_LE4, SACK_RE1, SACK_RE2, SACK_RE3, SACK_RE4,
  SACK_COUNT, SEGMENT_COUNT, MSS_VALUE,
  PKTS, DATA_PKTS, RETRANS_PKTS, ZW_COUNT, ZW_PROBES, RTT_N, RTT_AMBIGUOUS, DSACKS,
- RETRANS_DATA_PKTS) = range(26)
-FLAG_COUNT = 26  # + flag bit index
+ RETRANS_DATA_PKTS, SYN_PKTS, SYNACK_PKTS, RST_PKTS, SYNACKS_AFTER_ACK) = range(30)
+FLAG_COUNT = 30  # + flag bit index
 
 # times, frames and values that start as -1 ("not seen")
 DIR_I64 = Rows((
     "nextseqtime", "nextseqframe", "lastacktime", "lastnondupack", "segment_head",
     "last_seq", "max_end", "syn_ts", "fin_ts", "fin_end", "rst_ts", "last_data_ts",
     "max_bif", "min_win", "max_win", "zw_start", "rtt_min", "rtt_max",
+    "first_flags", "max_ack", "first_ack_ts",  # first packet's TCP flags; highest relative ACK; first ACK without SYN
     # the payload sequence space captured so far: everything below data_end except the holes
     "data_end", *[f"hole_{edge}{k}" for k in range(1, 5) for edge in ("lo", "hi")],
 ), np.int64, -1)
 (NEXTSEQTIME, NEXTSEQFRAME, LASTACKTIME, LASTNONDUPACK, SEGMENT_HEAD,
  LAST_SEQ, MAX_END, SYN_TS, FIN_TS, FIN_END, RST_TS, LAST_DATA_TS,
- MAX_BIF, MIN_WIN, MAX_WIN, ZW_START, RTT_MIN, RTT_MAX, DATA_END) = range(19)
-HOLE_LO = 19  # hole k (0-3) is [HOLE_LO + 2k, HOLE_LO + 2k + 1): lo, hi (-1: no hole)
+ MAX_BIF, MIN_WIN, MAX_WIN, ZW_START, RTT_MIN, RTT_MAX, FIRST_FLAGS, MAX_ACK, FIRST_ACK_TS, DATA_END) = range(22)
+HOLE_LO = 22  # hole k (0-3) is [HOLE_LO + 2k, HOLE_LO + 2k + 1): lo, hi (-1: no hole)
 MAX_HOLES = 4
 
 # sums that start at 0
@@ -90,12 +93,12 @@ def check_layout() -> None:
     """Assert the row constants match the row names (a test calls this)."""
     expected = {
         "nextseq": NEXTSEQ, "mss": MSS_VALUE, "rtt_ambiguous": RTT_AMBIGUOUS,
-        "retrans_data_pkts": RETRANS_DATA_PKTS, "count_0": FLAG_COUNT,
+        "retrans_data_pkts": RETRANS_DATA_PKTS, "synacks_after_ack": SYNACKS_AFTER_ACK, "count_0": FLAG_COUNT,
     }
     for name, row in expected.items():
         assert DIR_U32.index(name) == row, name
     assert DIR_I64.index("rtt_max") == RTT_MAX and DIR_I64.index("segment_head") == SEGMENT_HEAD
-    assert DIR_I64.index("data_end") == DATA_END and DIR_I64.index("hole_lo1") == HOLE_LO
+    assert DIR_I64.index("first_ack_ts") == FIRST_ACK_TS and DIR_I64.index("data_end") == DATA_END and DIR_I64.index("hole_lo1") == HOLE_LO
     assert DIR_I64.index(f"hole_hi{MAX_HOLES}") == HOLE_LO + 2 * MAX_HOLES - 1 == len(DIR_I64.names) - 1
     assert DIR_SUM.index("zw_longest") == ZW_LONGEST
     assert DIR_I8.index("bits") == BITS and SESSION_I64.index("prev_ts") == PREV_TS

@@ -70,6 +70,10 @@ def session_records(engine: "Engine", slots: np.ndarray) -> pd.DataFrame:
         rec[f"{side}_retrans_data_pkts"] = du[cols, L.RETRANS_DATA_PKTS]
         rec[f"{side}_retrans_bytes"] = dsum[cols, L.RETRANS_BYTES]
         rec[f"{side}_missed_bytes"] = np.maximum(stream - unique, 0)
+        rec[f"{side}_syn_pkts"] = du[cols, L.SYN_PKTS]
+        rec[f"{side}_synack_pkts"] = du[cols, L.SYNACK_PKTS]
+        rec[f"{side}_rst_pkts"] = du[cols, L.RST_PKTS]
+        rec[f"{side}_highest_ack"] = di[cols, L.MAX_ACK]
     rec["missed_bytes"] = rec["orig_missed_bytes"] + rec["resp_missed_bytes"]  # type: ignore[operator]
 
     for side, cols in (("orig", o), ("resp", r)):
@@ -90,6 +94,9 @@ def session_records(engine: "Engine", slots: np.ndarray) -> pd.DataFrame:
     # Wireshark's iRTT also times a RST answering the SYN; a session's iRTT is the handshake's.
     rec["irtt_ms"] = np.where((first_rtt > 0) & (rec["handshake"] == "complete"), first_rtt / 1e6, np.nan)
     # From the first SYN to the handshake's ACK: longer than the iRTT when SYNs had to be retried.
+    rec["orig_first_flags"] = di[o, L.FIRST_FLAGS]
+    # a full accept queue: the responder repeats its SYN-ACK because it dropped the client's ACK
+    rec["resp_synacks_after_ack"] = du[r, L.SYNACKS_AFTER_ACK]
     rec["handshake_s"] = np.where(rec["handshake"] == "complete", (si[state, L.HANDSHAKE_ACK_TS] - first_ts) / NS,
                                   np.nan)
 

@@ -28,8 +28,9 @@ class Graph:
 
 
 def graph_sessions(report: Report, analysis: "Analysis") -> list[int]:
-    """Session ids to draw, worst first (none when the analysis kept no packets)."""
-    if analysis.packets is None or analysis.sessions.empty:
+    """Session ids to draw, worst first (none when the analysis kept no packets and the capture
+    cannot be read again)."""
+    if (analysis.packets is None and not analysis.rereadable) or analysis.sessions.empty:
         return []
     sessions = analysis.sessions.set_index("session_id")
     carried = (sessions["orig_data_pkts"] + sessions["resp_data_pkts"]) > 0
@@ -44,8 +45,10 @@ def report_graphs(report: Report, analysis: "Analysis") -> list[Graph]:
     from .. import plot
 
     sessions = analysis.sessions.set_index("session_id")
+    chosen = graph_sessions(report, analysis)
+    analysis = analysis.with_session_packets(chosen) if chosen else analysis
     graphs = []
-    for n, session_id in enumerate(graph_sessions(report, analysis)):
+    for n, session_id in enumerate(chosen):
         row = sessions.loc[session_id]
         who = f"{endpoint(row['orig_addr'], row['orig_port'])} → {endpoint(row['resp_addr'], row['resp_port'])}"
         for kind in (KIND_TITLES if n == 0 else ("seq",)):

@@ -7,6 +7,7 @@ three decimals, percentages to two, and a missing value as ``-`` (no cell is eve
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -105,15 +106,30 @@ def _capture(report: Report) -> Section:
 
 def _problems(report: Report) -> Section:
     rows = [[count(p.rank), p.severity, p.kind, p.target or MISSING, p.message] for p in report.problems]
-    cut = {k: n for k, n in report.problem_totals.items() if not k.startswith("anomaly:") and n > PROBLEMS_PER_KIND}
-    note = ""
-    if cut:
-        note = (f"In all: {', '.join(f'{k} {count(n)} sessions' for k, n in cut.items())}. Each kind lists its "
-                f"worst {PROBLEMS_PER_KIND} sessions, leaving out those an anomaly above already names.")
     return Section("Problems, worst first",
                    table=Table(["#", "severity", "kind", "where", "problem"], rows, {0},
                                [p.severity for p in report.problems]),
-                   empty="No problems found.", note=note)
+                   empty="No problems found.", note=_problems_note(report))
+
+
+def _problems_note(report: Report) -> str:
+    """What the problem list left out: per cut kind, how many there were and how many are shown."""
+    shown = Counter((p.source, p.kind) for p in report.problems)
+    anomalies, sessions = [], []
+    for key, total in report.problem_totals.items():
+        source, _, kind = key.rpartition(":")
+        if source == "anomaly" and total > shown[("anomaly", kind)]:
+            anomalies.append(f"{kind} {count(shown[('anomaly', kind)])} of {count(total)}")
+        elif not source and total > PROBLEMS_PER_KIND:
+            sessions.append(f"{kind} {count(shown[('session', kind)])} of {count(total)}")
+    notes = []
+    if anomalies:
+        notes.append(f"Anomalies shown: {', '.join(anomalies)}, the worst of each kind "
+                     f"(tcpanalyze anomalies FILE lists them all).")
+    if sessions:
+        notes.append(f"Sessions shown: {', '.join(sessions)}; each kind lists its worst {PROBLEMS_PER_KIND} "
+                     f"sessions, leaving out those an anomaly above already names.")
+    return " ".join(notes)
 
 
 def _servers(report: Report) -> Section:

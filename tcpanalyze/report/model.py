@@ -12,6 +12,7 @@ lay it out. ``Report.as_dict()`` is the JSON form, documented field by field in
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import os
@@ -30,6 +31,10 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = 1
 # How many of each kind of session problem the problem list shows (the totals say how many more).
 PROBLEMS_PER_KIND = 5
+# How many anomalies of each kind it shows, the worst first: a capture of 50,000 sessions can
+# have thousands of reset teardowns or stalls, one per session, and the report is one screen;
+# `tcpanalyze anomalies` lists them all. Capture-wide kinds (floods, scans) rarely reach it.
+ANOMALIES_PER_KIND = 5
 SERVERS_SHOWN = 20
 ATTENTION_SHOWN = 20
 # An anomaly lists at most this many of its sessions (a SYN flood has millions).
@@ -164,7 +169,7 @@ def build_report(analysis: "Analysis", *, selection: str | None = None) -> Repor
     findings = flag_sessions(sessions)
     anomalies = analysis.anomalies
     problems, totals = _problems(sessions, findings, anomalies)
-    servers, servers_total, rtt_source = _servers(sessions, analysis.packets)
+    servers, servers_total, rtt_source = _servers(sessions, analysis.rtt_samples)
     attention, attention_total = _attention(sessions, findings)
     return Report(
         schema_version=SCHEMA_VERSION,
@@ -222,17 +227,21 @@ def _counts(column: pd.Series) -> dict[str, int]:
 
 def _problems(sessions: pd.DataFrame, findings: pd.DataFrame,
               anomalies: pd.DataFrame) -> tuple[list[Problem], dict[str, int]]:
-    """Anomalies and each kind's worst sessions, ranked: severity, then anomalies before single
-    sessions, then kind (``KINDS`` order), then the size of the problem. A session problem an
-    anomaly of a related kind already names is not listed twice."""
-    problems = [_anomaly_problem(a) for a in anomalies.itertuples(index=False)]
+    """Each kind's worst anomalies and worst sessions, ranked: severity, then anomalies before
+    single sessions, then kind (``KINDS`` order), then the size of the problem. A session problem
+    an anomaly of a related kind already names (listed or not) is not listed twice."""
+    problems = [_anomaly_problem(a) for a in _worst_anomalies(anomalies).itertuples(index=False)]
     totals = {f"anomaly:{k}": int(v) for k, v in anomalies["kind"].value_counts().items()}
+    covered_by: dict[tuple[str, ...], np.ndarray] = {}
     for kind in KINDS:
         of_kind = findings[findings["kind"] == kind]
         if of_kind.empty:
             continue
         totals[kind] = int(of_kind["session_id"].nunique())
-        covered = _covered(sessions, anomalies, ANOMALY_KINDS_COVERING.get(kind, ()))
+        covering = ANOMALY_KINDS_COVERING.get(kind, ())
+        if covering not in covered_by:
+            covered_by[covering] = _covered(sessions, anomalies, covering)
+        covered = covered_by[covering]
         listed = of_kind[~covered[of_kind["row"].to_numpy()]]
         worst = listed.sort_values(["value", "session_id"], ascending=[False, True], kind="stable")
         for f in worst.head(PROBLEMS_PER_KIND).itertuples(index=False):
@@ -266,22 +275,54 @@ def _covered(sessions: pd.DataFrame, anomalies: pd.DataFrame, kinds: tuple[str, 
     sessions only (a flood has millions); past a cut list, a session to the anomaly's target
     within its time span counts as named."""
     covered = np.zeros(len(sessions), np.bool_)
-    ids = sessions["session_id"].to_numpy()
-    for a in anomalies[anomalies["kind"].isin(kinds)].itertuples(index=False):
-        listed = [int(i) for i in a.session_ids]
-        covered |= np.isin(ids, listed)
-        total = a.details.get("session_ids_total", len(listed)) if isinstance(a.details, dict) else len(listed)
-        if total > len(listed) and a.target_addr is not None and not pd.isna(a.target_addr):
-            near = ((sessions["resp_addr"].astype(str) == str(a.target_addr)).to_numpy()
-                    & (sessions["start"].to_numpy() >= a.start) & (sessions["start"].to_numpy() <= a.end))
-            if not pd.isna(a.target_port):
-                near &= sessions["resp_port"].to_numpy() == int(a.target_port)
-            covered |= near
+    chosen = anomalies[anomalies["kind"].isin(kinds)]
+    if chosen.empty:
+        return covered
+    lists = chosen["session_ids"].tolist()
+    # one pass over the sessions for every listed id: thousands of anomalies, one isin each, took seconds
+    listed = np.fromiter(itertools.chain.from_iterable(lists), np.int64, sum(len(ids) for ids in lists))
+    covered |= np.isin(sessions["session_id"].to_numpy(), listed)
+    counts = _session_counts(chosen)
+    cut = chosen[(counts > np.array([len(ids) for ids in lists])) & chosen["target_addr"].notna().to_numpy()]
+    if cut.empty:
+        return covered
+    resp_addr = sessions["resp_addr"].astype(str).to_numpy()
+    start = sessions["start"].to_numpy()
+    resp_port = sessions["resp_port"].to_numpy()
+    for a in cut.itertuples(index=False):
+        near = (resp_addr == str(a.target_addr)) & (start >= a.start) & (start <= a.end)
+        if not pd.isna(a.target_port):
+            near &= resp_port == int(a.target_port)
+        covered |= near
     return covered
 
 
 _UNITS = {"zero_window": "s", "retransmission": "%", "refused": "packets", "unanswered": "packets", "reset": "bytes",
           "slow_handshake": "ms", "capture_loss": "bytes"}
+
+
+def _session_count(session_ids, details) -> int:
+    """How many sessions an anomaly involves: all of them, though it lists its first ones only."""
+    return int(details.get("session_ids_total", len(session_ids)) if isinstance(details, dict) else len(session_ids))
+
+
+def _session_counts(anomalies: pd.DataFrame) -> np.ndarray:
+    return np.array([_session_count(ids, details) for ids, details in
+                     zip(anomalies["session_ids"].tolist(), anomalies["details"].tolist())], np.int64)
+
+
+def _worst_anomalies(anomalies: pd.DataFrame) -> pd.DataFrame:
+    """The ``ANOMALIES_PER_KIND`` worst anomalies of each kind (severity, then most sessions, then
+    earliest, then lowest anomaly_id), in the order ``anomalies`` had them."""
+    if anomalies.empty:
+        return anomalies
+    ranked = pd.DataFrame({"kind": anomalies["kind"].to_numpy(),
+                           "severity": anomalies["severity"].map(SEVERITIES.index).to_numpy(),
+                           "sessions": -_session_counts(anomalies), "start": anomalies["start"].to_numpy(),
+                           "anomaly_id": anomalies["anomaly_id"].to_numpy()})
+    ranked = ranked.sort_values(["severity", "sessions", "start", "anomaly_id"], kind="stable")
+    keep = np.sort(ranked.groupby("kind", sort=False).head(ANOMALIES_PER_KIND).index.to_numpy())
+    return anomalies.iloc[keep]
 
 
 def _anomaly_problem(a) -> Problem:
@@ -291,19 +332,18 @@ def _anomaly_problem(a) -> Problem:
     target = None
     if a.target_addr is not None and not pd.isna(a.target_addr):
         target = endpoint(a.target_addr, int(port)) if has_port else str(a.target_addr)
-    total = a.details.get("session_ids_total", len(ids)) if isinstance(a.details, dict) else len(ids)
     return Problem(rank=0, source="anomaly", kind=str(a.kind), severity=str(a.severity), message=str(a.message),
                    value=None, unit=None, target=target, session_ids=ids[:SESSION_IDS_SHOWN],
-                   session_count=int(total), anomaly_id=int(a.anomaly_id))
+                   session_count=_session_count(ids, a.details), anomaly_id=int(a.anomaly_id))
 
 
 # -- servers ------------------------------------------------------------------------------
 
-def _servers(sessions: pd.DataFrame, packets: pd.DataFrame | None) -> tuple[list[Server], int, str]:
+def _servers(sessions: pd.DataFrame, samples: pd.DataFrame | None) -> tuple[list[Server], int, str]:
     """The busiest responder address:ports (most sessions, then most bytes), how many there are
     in all, and where their RTTs come from."""
     if sessions.empty:
-        return [], 0, "packets" if packets is not None else "sessions"
+        return [], 0, "packets" if samples is not None else "sessions"
     frame = pd.DataFrame({
         "addr": sessions["resp_addr"].astype(str), "port": sessions["resp_port"].astype(int),
         "failed": sessions["conn_state"].isin(FAILED_HANDSHAKE_STATES),
@@ -314,7 +354,7 @@ def _servers(sessions: pd.DataFrame, packets: pd.DataFrame | None) -> tuple[list
     groups = frame.groupby(["addr", "port"], sort=False)
     table = groups.agg(sessions=("failed", "size"), failed=("failed", "sum"), data=("data", "sum"),
                        retrans=("retrans", "sum"), bytes=("bytes", "sum"))
-    rtt, source = _server_rtt(sessions, packets, frame)
+    rtt, source = _server_rtt(sessions, samples, frame)
     table = table.join(rtt).sort_values(["sessions", "bytes"], ascending=False, kind="stable")
     total = len(table)
     table = table.head(SERVERS_SHOWN)
@@ -327,16 +367,16 @@ def _servers(sessions: pd.DataFrame, packets: pd.DataFrame | None) -> tuple[list
     return servers, total, source
 
 
-def _server_rtt(sessions: pd.DataFrame, packets: pd.DataFrame | None,
+def _server_rtt(sessions: pd.DataFrame, samples: pd.DataFrame | None,
                 frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """RTT median and 95th percentile per server: over every ACK's RTT sample (both directions,
-    as seen at the capture point) when packets were kept, else over the sessions' mean RTTs."""
-    if packets is not None:
-        sampled = packets["ack_rtt_ns"].to_numpy() >= 0
-        ids = packets["session_id"].to_numpy()[sampled]
+    as seen at the capture point; ``Analysis.rtt_samples``) when the analysis kept them, else
+    over the sessions' mean RTTs."""
+    if samples is not None:
+        ids = samples["session_id"].to_numpy()
         rows = np.searchsorted(sessions["session_id"].to_numpy(), ids)
         values = pd.DataFrame({"addr": frame["addr"].to_numpy()[rows], "port": frame["port"].to_numpy()[rows],
-                               "rtt": packets["ack_rtt_ns"].to_numpy()[sampled] / 1e6})
+                               "rtt": samples["ack_rtt_ns"].to_numpy() / 1e6})
         source = "packets"
     else:
         mean = sessions[["orig_rtt_mean_ms", "resp_rtt_mean_ms"]].max(axis=1)

@@ -103,8 +103,9 @@ def test_bad_set_is_exit_2():
 def test_no_packets_still_detects_from_sessions():
     result = run_cli(str(SCANS), "--format", "jsonl", "--no-packets")
     assert result.returncode == 0, result.stderr
-    # the stealth scan needs the packets (first flags of each probe); the others do not
-    assert [json.loads(line)["kind"] for line in result.stdout.splitlines()] == ["port_scan", "address_sweep"]
+    # the stealth scan is found too: the sessions keep each originator's first TCP flags
+    assert [json.loads(line)["kind"] for line in result.stdout.splitlines()] == ["port_scan", "port_scan",
+                                                                                   "address_sweep"]
 
 
 def test_parquet_keeps_lists_and_details_as_json(tmp_path):

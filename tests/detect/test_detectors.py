@@ -3,11 +3,12 @@
 The numbers come from what the capture holds: the builder's story in
 ``sample_pcaps/expected/anomaly-*.json`` (hand-built) or what the real programs did
 (``anomaly-real-*.json``). Every case runs twice: with the packets table and from the
-sessions table alone (``packets=False``), where the detector must still fire.
+sessions table alone (no packets, no evidence), where the detector must still fire.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -18,7 +19,13 @@ import tcpanalyze
 
 
 def analysis(name: str, packets: bool = True):
-    return tcpanalyze.analyze(str(SAMPLE_DIR / f"{name}.pcap"), packets=packets)
+    """The capture analysed with its packets table, or (``packets=False``) its sessions alone."""
+    return sessions_only(tcpanalyze.analyze(str(SAMPLE_DIR / f"{name}.pcap"), packets=packets))
+
+
+def sessions_only(result):
+    """An analysis that kept neither packets nor evidence: detectors see the sessions table only."""
+    return result if result.packets is not None else dataclasses.replace(result, evidence=None)
 
 
 def expected(name: str) -> dict:
@@ -107,9 +114,13 @@ def test_syn_scan_and_stealth_scan_are_port_scans_of_their_hosts():
     assert len(stealth.session_ids) == 8
 
 
-def test_stealth_probes_need_packets_the_syn_scan_does_not():
+def test_stealth_probes_are_seen_from_sessions_alone():
+    """The sessions keep each originator's first TCP flags (``orig_first_flags``)."""
     frame = analysis("anomaly-scans", packets=False).anomalies
-    assert sorted(frame[frame.kind == "port_scan"].target_addr) == ["198.51.100.30"]
+    assert sorted(frame[frame.kind == "port_scan"].target_addr) == ["198.51.100.30", "198.51.100.31"]
+    stealth = frame[frame.target_addr == "198.51.100.31"].iloc[0]
+    full = analysis("anomaly-scans").anomalies
+    assert stealth.details == full[full.target_addr == "198.51.100.31"].iloc[0].details
 
 
 def test_address_sweep_reports_port_hosts_and_outcomes(packets):
@@ -193,9 +204,10 @@ def test_backlog_overflow_synack_retransmitted_after_client_ack():
     assert with_packets.details["synack_after_ack"] == truth["synack_after_ack"]
     assert with_packets.details["data_unacked"] == truth["data_unacked"]
     assert with_packets.severity == "critical" and with_packets.source_count == 4
-    # without packets the SYN-ACKs cannot be seen; the unacknowledged data still can
+    # the engine counts the late SYN-ACKs per session: the sessions frame alone says the same
     alone = only(analysis("anomaly-backlog-synack", packets=False).anomalies, "backlog_overflow")
-    assert (alone.details["synack_after_ack"], alone.details["data_unacked"]) == (0, truth["data_unacked"])
+    assert (alone.details["synack_after_ack"], alone.details["data_unacked"]) == (
+        truth["synack_after_ack"], truth["data_unacked"])
 
 
 def test_backlog_overflow_in_corpus_echo_server():
@@ -331,7 +343,7 @@ def test_capture_duplicates_are_not_retransmissions():
     a = only(loose, "retransmission_storm")
     assert (a.details["retransmissions"], a.details["capture_duplicates"]) == (2, 34)
     # from the sessions alone the copies cannot be told apart: 36 of 48
-    alone = tcpanalyze.analyze(str(path), packets=False).anomalies
+    alone = sessions_only(tcpanalyze.analyze(str(path), packets=False)).anomalies
     assert only(alone, "retransmission_storm").details["retransmissions"] == 36
 
 

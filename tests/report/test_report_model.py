@@ -3,6 +3,7 @@ against what the sample programs did (``sample_pcaps/expected``) and hand-built 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 
@@ -11,7 +12,9 @@ import pytest
 
 import tcpanalyze
 from helpers import BASE_TS_NS, EXPECTED_DIR, SAMPLE_DIR, Rec, eth, ipv4, mss, tcp, write_pcap
-from tcpanalyze.report import build_report
+from tcpanalyze.report import build_report, layout, model
+from tcpanalyze.report.html import html_text
+from tcpanalyze.report.markdown import markdown_text
 from tcpanalyze.report.text import write_text
 
 CLIENT, SERVER = "10.0.0.1", "10.0.0.2"
@@ -152,8 +155,10 @@ def test_server_rtt_is_the_median_and_p95_of_every_ack_rtt_sample(tmp_path):
     assert server.rtt_samples == len(samples)
     assert server.rtt_median_ms == pytest.approx(np.median(samples))
     assert server.rtt_p95_ms == pytest.approx(np.percentile(samples, 95))
-    # without per-packet results, the sessions' mean RTTs stand in
-    report = build_report(tcpanalyze.analyze(str(path), packets=False))
+    # the packets table is not needed: the analysis keeps every RTT sample
+    assert build_report(tcpanalyze.analyze(str(path), packets=False)).servers == [server]
+    # with neither (a bare sessions frame), the sessions' mean RTTs stand in
+    report = build_report(dataclasses.replace(tcpanalyze.analyze(str(path), packets=False), evidence=None))
     assert report.rtt_source == "sessions" and report.servers[0].rtt_samples == 1
 
 
@@ -220,6 +225,67 @@ def test_a_flood_whose_session_list_was_cut_still_covers_the_sessions_to_its_tar
     report = build_report(analysis)
     assert [p.kind for p in report.problems] == ["syn_flood"]  # session 1 is not listed by the flood, but covered
     assert report.problem_totals["refused"] == 2 and report.attention_total == 2
+
+
+def rendered_forms(report) -> dict[str, str]:
+    text = io.StringIO()
+    write_text(report, text)
+    return {"text": text.getvalue(), "markdown": markdown_text(report), "html": html_text(report, [])}
+
+
+def test_anomalies_are_cut_to_the_worst_of_each_kind_and_the_note_says_how_many_there_were():
+    import pandas as pd
+
+    analysis = tcpanalyze.analyze(str(SAMPLE_DIR / "real-rst-abort.pcap"))
+    teardowns = [anomaly(i, "rst_teardown", "info", 5103, [0], {}) for i in range(12)]
+    teardowns[3]["severity"] = teardowns[9]["severity"] = "warning"  # the worst: severity first,
+    teardowns[5]["details"] = {"session_ids_total": 40}               # then the most sessions,
+    teardowns[7]["session_ids"] = [0, 1, 2]
+    teardowns[11]["start"] = -1.0                                     # then the earliest
+    flood = anomaly(12, "syn_flood", "critical", pd.NA, [0], {})
+    analysis.anomalies = pd.DataFrame(teardowns + [flood]).astype({"target_port": "Int64"})
+    report = build_report(analysis)  # the default cap: 5 of each kind
+    assert [(p.rank, p.kind, p.anomaly_id) for p in report.problems] == [
+        (1, "syn_flood", 12), (2, "rst_teardown", 3), (3, "rst_teardown", 9), (4, "rst_teardown", 5),
+        (5, "rst_teardown", 7), (6, "rst_teardown", 11)]
+    assert report.problem_totals == {"anomaly:rst_teardown": 12, "anomaly:syn_flood": 1, "reset": 1}
+    data = json.loads(report.to_json())
+    assert [p["anomaly_id"] for p in data["problems"] if p["kind"] == "rst_teardown"] == [3, 9, 5, 7, 11]
+    assert data["problem_totals"]["anomaly:rst_teardown"] == 12
+    note = ("Anomalies shown: rst_teardown 5 of 12, the worst of each kind "
+            "(tcpanalyze anomalies FILE lists them all).")
+    for form, output in rendered_forms(report).items():
+        assert note in output, form
+        assert "syn_flood 1 of" not in output, form  # a kind that was not cut is not in the note
+
+
+def test_a_capture_with_more_anomalies_of_a_kind_than_the_cap_lists_the_worst_in_every_form(monkeypatch):
+    analysis = tcpanalyze.analyze(str(SAMPLE_DIR / "anomaly-real-backlog.pcap"))
+    anomalies = analysis.anomalies
+    teardowns = anomalies[anomalies["kind"] == "rst_teardown"]
+    assert len(teardowns) == 5 and (anomalies["kind"] == "backlog_overflow").sum() == 1
+    monkeypatch.setattr(model, "ANOMALIES_PER_KIND", 2)
+    report = build_report(analysis)
+    # all of one severity and one session each: the two that started first
+    first = teardowns.sort_values(["start", "anomaly_id"]).head(2)["anomaly_id"].tolist()
+    assert sorted(p.anomaly_id for p in report.problems if p.kind == "rst_teardown") == sorted(first)
+    assert [p.kind for p in report.problems].count("backlog_overflow") == 1
+    assert [p.rank for p in report.problems] == list(range(1, len(report.problems) + 1))
+    assert report.problem_totals["anomaly:rst_teardown"] == 5
+    assert json.loads(report.to_json())["problem_totals"]["anomaly:rst_teardown"] == 5
+    for form, output in rendered_forms(report).items():
+        assert "Anomalies shown: rst_teardown 2 of 5, the worst of each kind" in output, form
+        assert "backlog_overflow 1 of 1" not in output, form
+
+
+def test_the_note_says_how_many_sessions_of_a_cut_kind_there_were_and_how_many_are_shown(monkeypatch):
+    monkeypatch.setattr(model, "PROBLEMS_PER_KIND", 1)
+    monkeypatch.setattr(layout, "PROBLEMS_PER_KIND", 1)
+    report = report_of(SAMPLE_DIR / "real-refused.pcap")
+    assert [p.kind for p in session_problems(report)] == ["refused"] and report.problem_totals["refused"] == 2
+    for form, output in rendered_forms(report).items():
+        assert "Sessions shown: refused 1 of 2; each kind lists its worst 1 sessions" in output, form
+        assert "Anomalies shown" not in output, form
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,132 @@
+"""The packets the detectors and the report read, kept in one pass instead of the packets table.
+
+The detectors (``tcpanalyze.detect``) read packets only of some sessions, and take the rest
+from the session records (see ``packets_needed``):
+
+- all packets of sessions with a RST, a zero window, a retried SYN or a SYN-ACK repeated
+  after the client's ACK (who reset and what was unacknowledged, stall episodes, evidence);
+- of sessions whose only sign is a retransmission, the packets that carry sequence space
+  (data, SYN, FIN): a retransmission is always one of them, and so is the copy a capture
+  duplicate repeats, and the segments an overlap conflict is found in.
+
+The report and ``check`` read every ACK's RTT sample. ``Evidence`` collects both as the
+engine goes: packets of live sessions, trimmed once their session is emitted, and every RTT
+sample as (session id, ns).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+# The kept columns: the decoded fields detectors read, then the engine's per-packet results.
+PACKET_FIELDS = ("frame", "ts_ns", "tcp_flags", "seq_raw", "ack_raw", "win_raw", "payload_len", "payload_caplen",
+                 "ip_id", "ip_version", "rec_off", "payload_off")
+RESULT_FIELDS = ("analysis_flags", "seq_rel", "ack_rel", "window")
+RESULT_DTYPES = {"analysis_flags": np.uint16, "window": np.int32}  # 15 flag bits; at most 65535 << 14
+# Trim the buffered rows when they pass twice what survived the last trim (and at least this many).
+MIN_TRIM_ROWS = 1 << 18
+# What a session needs kept (by session id; a session not emitted yet keeps everything).
+KEEP_NONE, KEEP_SEQUENCE, KEEP_ALL = 0, 1, 2
+SYN_OR_FIN = 0x03
+
+
+def packets_needed(records: pd.DataFrame) -> np.ndarray:
+    """KEEP_* per session (rows of a session records frame): which of its packets a detector may read."""
+    def both(name: str) -> np.ndarray:
+        return records[f"orig_{name}"].to_numpy(np.int64) + records[f"resp_{name}"].to_numpy(np.int64)
+
+    everything = ((both("rst_pkts") > 0) | (both("zero_window_episodes") > 0)
+                  | (records["orig_syn_pkts"].to_numpy(np.int64) > 1)
+                  | (records["resp_synacks_after_ack"].to_numpy(np.int64) > 0))
+    return np.where(everything, KEEP_ALL, np.where(both("retrans_pkts") > 0, KEEP_SEQUENCE, KEEP_NONE))
+
+
+@dataclass
+class EvidenceFrames:
+    """What ``Evidence`` kept: ``packets`` (the columns above plus session_id and direction, in
+    file order) and ``rtt`` (session_id, ack_rtt_ns: every RTT sample)."""
+
+    packets: pd.DataFrame
+    rtt: pd.DataFrame
+
+
+class Evidence:
+    """Packets of sessions that may need them, and RTT samples, collected batch by batch."""
+
+    def __init__(self) -> None:
+        self._chunks: list[dict[str, np.ndarray]] = []
+        self._rows = 0
+        self._limit = MIN_TRIM_ROWS
+        self._keep = np.zeros(0, np.int8)  # KEEP_* by session id, for emitted sessions
+        self._rtt: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def add(self, session_id: np.ndarray, direction: np.ndarray, fields: dict[str, np.ndarray],
+            results: dict[str, np.ndarray]) -> None:
+        """Packets just analysed: ``fields`` by PACKET_FIELDS name, ``results`` by RESULT_FIELDS
+        name plus ack_rtt_ns; all the same length."""
+        if not session_id.size:
+            return
+        self._chunks.append({"session_id": session_id, "direction": direction,
+                             **{k: fields[k] for k in PACKET_FIELDS},
+                             **{k: results[k].astype(RESULT_DTYPES.get(k, np.int64), copy=False) for k in RESULT_FIELDS}})
+        self._rows += session_id.size
+        sampled = results["ack_rtt_ns"] >= 0
+        if sampled.any():
+            self._rtt.append((session_id[sampled], results["ack_rtt_ns"][sampled]))
+
+    def settle(self, records: pd.DataFrame) -> None:
+        """Emitted sessions: from now on keep only what they need."""
+        ids = records["session_id"].to_numpy(np.int64)
+        if not ids.size:
+            return
+        if self._keep.size <= ids.max():
+            grown = np.full(max(int(ids.max()) + 1, 2 * self._keep.size), KEEP_ALL, np.int8)
+            grown[: self._keep.size] = self._keep
+            self._keep = grown
+        self._keep[ids] = packets_needed(records)
+        if self._rows > self._limit:
+            self._trim()
+            self._limit = max(2 * self._rows, MIN_TRIM_ROWS)
+
+    def _trim(self) -> None:
+        """Drop, chunk by chunk, the packets emitted sessions do not need."""
+        trimmed = []
+        for chunk in self._chunks:
+            ids = chunk["session_id"]
+            need = np.full(ids.size, KEEP_ALL, np.int8)
+            settled = ids < self._keep.size
+            need[settled] = self._keep[ids[settled]]
+            sequence = (chunk["payload_len"] > 0) | ((chunk["tcp_flags"] & SYN_OR_FIN) != 0)
+            keep = (need == KEEP_ALL) | ((need == KEEP_SEQUENCE) & sequence)
+            if keep.all():
+                trimmed.append(chunk)
+            elif keep.any():
+                trimmed.append({k: v[keep] for k, v in chunk.items()})
+        self._chunks = trimmed
+        self._rows = sum(c["session_id"].size for c in trimmed)
+
+    def frames(self) -> EvidenceFrames:
+        """The kept packets in file order, and the RTT samples (call after the last ``settle``)."""
+        self._trim()
+        chunks, self._chunks = self._chunks or [_empty()], []
+        frames = np.concatenate([c["frame"] for c in chunks])
+        order = None if bool(np.all(frames[1:] >= frames[:-1])) else np.argsort(frames, kind="stable")
+        columns = {}
+        for name in list(chunks[0]):
+            values = np.concatenate([c.pop(name) for c in chunks])
+            columns[name] = values if order is None else values[order]
+        columns["direction"] = pd.Categorical.from_codes(columns["direction"].astype(np.int8),
+                                                         categories=["orig", "resp"])
+        ids = [s for s, _ in self._rtt]
+        rtt = [r for _, r in self._rtt]
+        return EvidenceFrames(pd.DataFrame(columns, copy=False), pd.DataFrame({
+            "session_id": np.concatenate(ids) if ids else np.empty(0, np.int64),
+            "ack_rtt_ns": np.concatenate(rtt) if rtt else np.empty(0, np.int64)}))
+
+
+def _empty() -> dict[str, np.ndarray]:
+    names = ("session_id", "direction", *PACKET_FIELDS, *RESULT_FIELDS)
+    return {k: np.empty(0, np.uint8 if k == "direction" else np.int64) for k in names}

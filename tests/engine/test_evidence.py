@@ -1,0 +1,79 @@
+"""``analyze(path, packets=False)`` keeps only the evidence detectors and the report read
+(tcpanalyze/engine/evidence.py): anomalies, RTT samples and the report must be exactly what
+the full packets table gives, on every sample and corpus capture, however often the
+evidence buffer is trimmed during the run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import SAMPLE_DIR, corpus_files, sample_files
+
+import tcpanalyze
+from tcpanalyze.engine import evidence
+from tcpanalyze.errors import TcpanalyzeError
+from tcpanalyze.report import build_report
+
+CAPTURES = sample_files() + corpus_files()
+
+
+def _both(path, **kwargs):
+    try:
+        full = tcpanalyze.analyze(str(path), **kwargs)
+    except TcpanalyzeError:
+        pytest.skip("not a readable capture (the corpus's malformed files)")
+    return full, tcpanalyze.analyze(str(path), packets=False, **kwargs)
+
+
+def _same_results(full, lean) -> None:
+    assert lean.packets is None and lean.evidence is not None
+    pd.testing.assert_frame_equal(full.sessions, lean.sessions)
+    pd.testing.assert_frame_equal(full.anomalies, lean.anomalies)
+    samples = full.packets[full.packets["ack_rtt_ns"] >= 0]
+    assert sorted(zip(samples["session_id"], samples["ack_rtt_ns"])) == sorted(
+        zip(lean.rtt_samples["session_id"], lean.rtt_samples["ack_rtt_ns"]))
+    assert build_report(full).as_dict() == build_report(lean).as_dict()
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.name)
+def test_evidence_gives_what_the_packets_table_gives(path):
+    _same_results(*_both(path))
+
+
+@pytest.mark.parametrize("name", ["anomaly-rst-injection.pcap", "stream-lossy-ipv4.pcap", "real-zero-window.pcap",
+                                  "anomaly-backlog-synack.pcap", "anomaly-rst-storm.pcap"])
+def test_trimmed_every_batch_still_the_same(monkeypatch, name):
+    """Tiny batches and a trim after every emit: packets of live sessions survive every trim."""
+    monkeypatch.setattr(evidence, "MIN_TRIM_ROWS", 1)
+    full, lean = _both(SAMPLE_DIR / name, max_records=7)
+    _same_results(full, lean)
+
+
+def test_only_the_packets_detectors_read_are_kept():
+    full, lean = _both(SAMPLE_DIR / "check-lossy.pcap")
+    kept = lean.evidence.packets
+    need = dict(zip(lean.sessions["session_id"], evidence.packets_needed(lean.sessions)))
+    table = full.packets
+    for session_id, level in need.items():
+        mine = table[table["session_id"] == session_id]
+        frames = set(kept.loc[kept["session_id"] == session_id, "frame"])
+        carries = (mine["payload_len"] > 0) | ((mine["tcp_flags"] & 0x03) != 0)
+        expected = {evidence.KEEP_ALL: set(mine["frame"]), evidence.KEEP_SEQUENCE: set(mine.loc[carries, "frame"]),
+                    evidence.KEEP_NONE: set()}[level]
+        assert frames == expected, session_id
+    # 5 % loss: four sessions only retransmitted, two also reset or stalled
+    assert sorted(need.values()) == [evidence.KEEP_SEQUENCE] * 4 + [evidence.KEEP_ALL] * 2
+    assert len(kept) < len(table)
+    assert kept["frame"].is_monotonic_increasing
+    # the kept rows carry the same values as the packets table
+    merged = kept.merge(table, on="frame", suffixes=("", "_full"))
+    for column in ("session_id", "ts_ns", "tcp_flags", "seq_rel", "ack_rel", "window", "analysis_flags", "rec_off"):
+        assert np.array_equal(merged[column].to_numpy(np.int64), merged[f"{column}_full"].to_numpy(np.int64)), column
+    assert (merged["direction"].astype(str) == merged["direction_full"].astype(str)).all()
+
+
+def test_clean_sessions_keep_no_packets():
+    _, lean = _both(SAMPLE_DIR / "real-graceful-close.pcap")
+    assert (evidence.packets_needed(lean.sessions) == evidence.KEEP_NONE).all()
+    assert lean.evidence.packets.empty and len(lean.rtt_samples) > 0
