@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .frame import Finding
-from .inputs import FIN, RST, SYN, Inputs, distinct
+from .inputs import RST, SYN, Inputs, distinct
 from .text import count_of, endpoint
 
 
@@ -45,19 +45,11 @@ def _continuing(inp: Inputs, rst: np.ndarray) -> np.ndarray:
 
 
 def _in_window(inp: Inputs, p: int) -> bool | None:
-    """Whether RST packet ``p`` fell inside the window its receiver would accept (None: unknown)."""
-    pk = inp.packets
-    session = inp.packets_of(int(inp.packet_rows[p]))
-    before = session[session < p]
-    mine = before[inp.from_orig[before] == inp.from_orig[p]]
-    theirs = before[inp.from_orig[before] != inp.from_orig[p]]
-    if mine.size == 0 or theirs.size == 0:
-        return None
-    seq = pk["seq_rel"].to_numpy(np.int64)
-    length = pk["payload_len"].to_numpy(np.int64) + ((inp.flags & (SYN | FIN)) != 0)
-    next_seq = int((seq[mine] + length[mine]).max())
-    window = int(pk["window"].to_numpy(np.int64)[theirs[-1]])
-    return next_seq - 1 <= int(seq[p]) <= next_seq + max(window, 0)
+    """Whether RST packet ``p`` fell inside the window its receiver would accept (None: unknown;
+    the engine's ``rst_in_window``: next sequence number of the sender up to the receiver's last
+    advertised window)."""
+    value = int(inp.packets["rst_in_window"].iloc[p])
+    return None if value < 0 else bool(value)
 
 
 def detect_injection(inp: Inputs, cfg: InjectionConfig) -> list[Finding]:

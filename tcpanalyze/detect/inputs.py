@@ -179,26 +179,13 @@ class Inputs:
         return self.packets["analysis_flags"].to_numpy(np.int64)
 
     def capture_duplicates(self, within_s: float) -> np.ndarray:
-        """IPv4 data packets identical (IP ID and TCP header) to the session's previous such packet
-        less than ``within_s`` earlier: the capture saw one packet twice (SPAN ports, two taps);
+        """IPv4 data packets identical (IP ID and TCP header) to one of the last 4 data packets their
+        side sent, less than ``within_s`` earlier: the capture saw one packet twice (SPAN ports, two taps);
         the sender did not send it again. Many stacks reuse the IP ID (or send 0) on a real
         retransmission, which comes an RTO or at least an RTT later, hence the time limit. IPv6
         has no IP ID: no IPv6 packet is called a duplicate."""
-        p = self.packets
-        data = np.flatnonzero((p["payload_len"].to_numpy() > 0) & (p["ip_version"] == 4).to_numpy())
-        columns = [p[k].to_numpy(np.int64)[data] for k in ("session_id", "ip_id", "seq_raw", "ack_raw", "tcp_flags",
-                                                            "payload_len", "win_raw")]
-        columns.insert(1, self.from_orig[data].astype(np.int64))
-        order = np.lexsort(columns[::-1])  # equal headers together, in file order within each
-        same = np.ones(order.size, bool)
-        same[0:1] = False
-        for column in columns:
-            ordered = column[order]
-            same[1:] &= ordered[1:] == ordered[:-1]
-        ts = p["ts_ns"].to_numpy(np.int64)[data][order]
-        copy = np.zeros(self.flags.size, bool)
-        copy[data[order[1:]]] = same[1:] & (ts[1:] - ts[:-1] <= within_s * 1e9)
-        return copy
+        gap = self.packets["copy_gap_ns"].to_numpy(np.int64)  # the engine's, over the last 4 data packets
+        return (gap >= 0) & (gap <= within_s * 1e9) & (self.packets["ip_version"] == 4).to_numpy()
 
     @cached_property
     def first_orig_flags(self) -> np.ndarray:

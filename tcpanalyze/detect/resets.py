@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .frame import Finding
-from .inputs import ACK, RST, Inputs, distinct, first_of_each
+from .inputs import RST, Inputs, distinct, first_of_each
 from .text import count_of, endpoint, n, secs
 from .windows import busy_episodes
 
@@ -49,28 +49,6 @@ def _first_rsts(inp: Inputs) -> pd.DataFrame:
                          "by_orig": inp.from_orig[where]})
 
 
-def _unacked_at(inp: Inputs, rsts: pd.DataFrame) -> np.ndarray:
-    """Bytes sent but not yet acknowledged (both directions) just before each session's first RST."""
-    p = inp.packets
-    rows = inp.packet_rows
-    take = np.isin(rows, rsts["row"].to_numpy())
-    cut = np.full(inp.n, -1, np.int64)
-    cut[rsts["row"].to_numpy()] = rsts["packet"].to_numpy()
-    before = take & (np.arange(rows.size) < cut[rows])
-    seq_end = (p["seq_rel"].to_numpy(np.int64) + p["payload_len"].to_numpy(np.int64))
-    has_data = p["payload_len"].to_numpy() > 0
-    acks = np.where((inp.flags & ACK) != 0, p["ack_rel"].to_numpy(np.int64), -1)
-    out = np.zeros(len(rsts), np.int64)
-    index = pd.Index(rsts["row"].to_numpy())
-    for sender in (True, False):
-        sent = before & has_data & (inp.from_orig == sender)
-        acked = before & (inp.from_orig != sender)
-        top = pd.Series(seq_end[sent]).groupby(rows[sent]).max().reindex(index, fill_value=0)
-        ack = pd.Series(acks[acked]).groupby(rows[acked]).max().reindex(index, fill_value=0)
-        out += np.maximum(top.to_numpy() - np.maximum(ack.to_numpy(), 1), 0) * (top.to_numpy() > 0)
-    return out
-
-
 def detect_rst_teardown(inp: Inputs, cfg: RstTeardownConfig) -> list[Finding]:
     s = inp.sessions
     orig_bytes, resp_bytes = s["orig_bytes"].to_numpy(np.int64), s["resp_bytes"].to_numpy(np.int64)
@@ -83,26 +61,23 @@ def detect_rst_teardown(inp: Inputs, cfg: RstTeardownConfig) -> list[Finding]:
     by_orig = np.where(conn_state == "RSTO", True, np.where(conn_state == "RSTR", False,
                                                              s["closed_by"].to_numpy() == "orig"))
     rst_ts, rst_frame = inp.end.copy(), s["last_frame"].to_numpy(np.int64).copy()
-    in_flight = np.full(inp.n, -1, np.int64)
+    in_flight = s["rst_unacked_bytes"].to_numpy(np.int64)  # at the session's first RST (engine)
     if inp.packets is not None:
         rsts = _first_rsts(inp)
         rsts = rsts[np.isin(rsts["row"], rows)]
         r = rsts["row"].to_numpy()
         by_orig[r], rst_ts[r], rst_frame[r] = rsts["by_orig"], rsts["ts"], rsts["frame"]
-        in_flight[r] = _unacked_at(inp, rsts)
     findings = []
     for row, o, r in zip(rows, *inp.endpoints(rows)):
         who, peer = (o, r) if by_orig[row] else (r, o)
-        mid = None if in_flight[row] < 0 else bool(in_flight[row] > 0)
-        if mid is None:
-            state = ""
-        elif mid:
+        mid = bool(in_flight[row] > 0)
+        if mid:
             state = f"; {count_of(in_flight[row], 'byte')} sent were not yet acknowledged (reset mid-transfer)"
         else:
             state = "; no data was in flight"
         details = {"reset_by": "orig" if by_orig[row] else "resp", "orig_bytes": int(orig_bytes[row]),
                    "resp_bytes": int(resp_bytes[row]), "rst_frame": int(rst_frame[row]),
-                   "mid_transfer": mid, "unacked_bytes": None if mid is None else int(in_flight[row]),
+                   "mid_transfer": mid, "unacked_bytes": int(in_flight[row]),
                    "duration_s": float(inp.end[row] - inp.start[row])}
         findings.append(Finding(
             "rst_teardown", "warning" if mid else "info", float(inp.start[row]), float(rst_ts[row]), r[0], r[1],

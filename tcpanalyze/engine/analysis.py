@@ -21,8 +21,9 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
+from pandas.api.internals import create_dataframe_from_blocks
 
-from .. import jit
+from .. import jit, malloc
 from ..capture import BATCH_RECORDS, CaptureReader
 from ..capture.reader import ProgressCallback
 from ..decode import Decoder, PacketBatch, status
@@ -32,9 +33,9 @@ from ..flows import ANY_RST, CLOSE_BITS, FLIPPED, LAST_TS, ORIG_FIN, PACKETS, RE
 from ..packets import Accounting, iter_packet_batches
 from ..state import Rows, SlotAllocator, StateTable
 from . import kernels, zeek
-from .evidence import PACKET_FIELDS, RESULT_FIELDS, Evidence, EvidenceFrames
+from .evidence import PACKET_FIELDS, RESULT_FIELDS, Evidence, EvidenceFrames, markers
 from .flags import flag_lists
-from .layout import DIRECTION_LAYOUT, SEGMENT_LAYOUT, SESSION_LAYOUT
+from .layout import DIRECTION_LAYOUT, RST_PKTS, SEGMENT_LAYOUT, SESSION_LAYOUT, ZERO_WIN_PKTS
 from .session import session_records
 
 NS = 1_000_000_000
@@ -158,10 +159,7 @@ class Engine:
         rows = _batch_rows(packets, slot, dirn, new, base)
         out = self._run_kernels(rows, np.where(run, self.column[slot], -1))
         if self.evidence is not None:
-            kept = np.flatnonzero(run)
-            self.evidence.add(self.flows.state.m["i64"][SESSION_ID][slot[kept]], dirn[kept],
-                              {k: packets[k][kept] for k in PACKET_FIELDS},
-                              {k: out[kernels.OUT_ROWS[k], kept] for k in (*RESULT_FIELDS, "ack_rtt_ns")})
+            self._collect(slot, dirn, packets, out, np.flatnonzero(run))
         lone = np.flatnonzero(~run)
         if lone.size:
             self._set_aside(packets, slot[lone], dirn[lone], new[lone], base[:, lone], lone)
@@ -177,7 +175,7 @@ class Engine:
         d, s, g = self.directions.m, self.sessions.m, self.segments.m
         kernels.analyze_packets(state_column, rows["dirn"], rows["new"], rows["tcp_flags"],
                                 rows["seq_raw"], rows["ack_raw"], rows["win_raw"], rows["payload_len"],
-                                rows["ts_ns"], rows["frame"], rows["options"], rows["mss"], rows["wscale"],
+                                rows["ts_ns"], rows["frame"], rows["ip_id"], rows["options"], rows["mss"], rows["wscale"],
                                 rows["sack_count"], rows["dec_u32"], rows["base"], d["u32"], d["i64"],
                                 d["sum"], d["f64"], d["i8"], s["i64"], g["u32"], g["i64"], self.pool,
                                 self.options.default_window_scale, out)
@@ -218,9 +216,22 @@ class Engine:
         rows = self._stash_rows(slots)
         out = self._run_kernels(rows, self.column[slots])
         if self.evidence is not None:
-            self.evidence.add(self.flows.state.m["i64"][SESSION_ID][slots], rows["dirn"],
-                              {k: rows[k] for k in PACKET_FIELDS},
-                              {k: out[kernels.OUT_ROWS[k]] for k in (*RESULT_FIELDS, "ack_rtt_ns")})
+            self._collect(slots, rows["dirn"], rows, out, np.arange(slots.size))
+
+    def _collect(self, slots, dirn, fields, out, rows: np.ndarray) -> None:
+        """Give the evidence collector the RTT samples of the analysed packets ``rows`` (of
+        ``slots``, ``fields``, ``out``), and those of them it keeps: markers, and every packet of
+        a session that has sent a RST or a zero window by now."""
+        session_id = self.flows.state.m["i64"][SESSION_ID][slots[rows]]
+        self.evidence.add_rtt(session_id, out[kernels.OUT_ACK_RTT, rows])
+        cols = 2 * self.column[slots[rows]]
+        u32 = self.directions.m["u32"]
+        hot = (u32[cols, RST_PKTS] + u32[cols + 1, RST_PKTS] + u32[cols, ZERO_WIN_PKTS] + u32[cols + 1, ZERO_WIN_PKTS]) > 0
+        keep = hot | markers(fields["tcp_flags"][rows], out[kernels.OUT_FLAGS, rows], fields["payload_len"][rows],
+                             fields["payload_caplen"][rows])
+        take = rows[keep]
+        self.evidence.add(session_id[keep], dirn[take], {k: fields[k][take] for k in PACKET_FIELDS},
+                          {k: out[kernels.OUT_ROWS[k], take] for k in RESULT_FIELDS})
 
     # -- sessions -----------------------------------------------------------------------
     def emit(self, final: bool = False) -> Iterator[pd.DataFrame]:
@@ -294,7 +305,7 @@ def _ns(seconds: float) -> int:
 
 
 def _batch_rows(packets: PacketBatch, slot, dirn, new, base) -> dict[str, np.ndarray]:
-    names = ("tcp_flags", "seq_raw", "ack_raw", "win_raw", "payload_len", "ts_ns", "frame", "options", "mss",
+    names = ("tcp_flags", "seq_raw", "ack_raw", "win_raw", "payload_len", "ts_ns", "frame", "ip_id", "options", "mss",
              "wscale", "sack_count")
     return {"slot": slot, "dirn": dirn, "new": new, **{k: packets[k] for k in names},
             "dec_u32": packets.matrices["u32"], "base": base}
@@ -483,11 +494,14 @@ def _packets_table(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def _sessions_frame(chunks: list[pd.DataFrame]) -> pd.DataFrame:
-    """One sessions frame, ordered by session id, from emitted chunks (the list is emptied),
-    built column by column: ordering and concatenating at once, and uniting the address
-    categories in one pass, is three times faster than concat, union and sort on 1M sessions."""
+    """One sessions frame, ordered by session id, from emitted chunks (the list is emptied).
+
+    Built block by block, as pandas stores a frame (one 2-D array per numpy dtype): each block
+    is filled column by column, ordered as it is copied, and the chunks' own blocks of that
+    dtype are dropped once it is full, so the peak stays near one copy of the sessions plus one
+    block (pd.concat, then sorting, held three). The address categories are united in one pass."""
     nonempty = [c for c in chunks if len(c)] or chunks[-1:]
-    chunks.clear()  # the caller's list: the chunks go as soon as their columns are copied
+    chunks.clear()  # the caller's list: the chunks go as soon as their blocks are copied
     if not nonempty:
         return session_records_empty()
     if len(nonempty) == 1:
@@ -497,14 +511,26 @@ def _sessions_frame(chunks: list[pd.DataFrame]) -> pd.DataFrame:
         return frame.sort_values("session_id", ignore_index=True)
     ids = np.concatenate([c["session_id"].to_numpy() for c in nonempty])
     order = None if bool(np.all(ids[1:] >= ids[:-1])) else np.argsort(ids, kind="stable")
-    columns = {}
     names = list(nonempty[0].columns)
-    pieces = [{name: c[name].array for name in names} for c in nonempty]
-    del nonempty
-    for name in names:
-        values = _concat_arrays([p.pop(name) for p in pieces])
-        columns[name] = values if order is None else values.take(order)
-    return pd.DataFrame(columns)  # consolidated: a frame of one block per column is slow to add columns to
+    by_dtype: dict[np.dtype, list[int]] = {}
+    blocks = []
+    for position, name in enumerate(names):
+        dtype = nonempty[0][name].dtype
+        if isinstance(dtype, np.dtype):
+            by_dtype.setdefault(dtype, []).append(position)
+        else:  # extension arrays (categories, nullable integers, text) are blocks of their own
+            values = _concat_arrays([c[name].array for c in nonempty])
+            blocks.append((values if order is None else values.take(order), np.array([position])))
+    for dtype, positions in by_dtype.items():
+        block = np.empty((len(positions), ids.size), dtype)
+        for row, position in enumerate(positions):
+            values = np.concatenate([c[names[position]].to_numpy() for c in nonempty])
+            block[row] = values if order is None else values[order]
+        blocks.append((block, np.array(positions)))
+        dropped = [names[k] for k in positions]
+        nonempty = [c.drop(columns=dropped) for c in nonempty]
+        malloc.trim()
+    return create_dataframe_from_blocks(blocks, index=pd.RangeIndex(ids.size), columns=pd.Index(names))
 
 
 def _concat_arrays(parts: list) -> object:

@@ -1,17 +1,22 @@
 """The packets the detectors and the report read, kept in one pass instead of the packets table.
 
 The detectors (``tcpanalyze.detect``) read packets only of some sessions, and take the rest
-from the session records (see ``packets_needed``):
+from the session records and from what the engine computes per packet (``rst_in_window``,
+``copy_gap_ns``) and per session (``rst_unacked_bytes``, SYN counts...). What they read:
 
-- all packets of sessions with a RST, a zero window, a retried SYN or a SYN-ACK repeated
-  after the client's ACK (who reset and what was unacknowledged, stall episodes, evidence);
-- of sessions whose only sign is a retransmission, the packets that carry sequence space
-  (data, SYN, FIN): a retransmission is always one of them, and so is the copy a capture
-  duplicate repeats, and the segments an overlap conflict is found in.
+- *marker* packets: SYN, FIN, RST, any retransmission, and data whose payload was captured
+  (overlap conflicts compare payloads); a retransmission or a capture's copy is one of them;
+- every packet of a session from its first RST or its first zero window on (stall episodes,
+  packets sent after a RST).
 
-The report and ``check`` read every ACK's RTT sample. ``Evidence`` collects both as the
-engine goes: packets of live sessions, trimmed once their session is emitted, and every RTT
-sample as (session id, ns).
+So, as it goes, ``Evidence`` keeps the marker packets, and every packet of a session that has
+sent a RST or a zero window by the end of the batch. Once a session is emitted, what stays
+depends on ``packets_needed``: everything kept, for sessions with a RST, a zero window, a
+retried SYN or a SYN-ACK repeated after the client's ACK; the marker packets but RSTs, for
+sessions whose only sign is a retransmission; nothing for the others.
+
+The report and ``check`` read every ACK's RTT sample: ``Evidence`` keeps all of them, as
+(session id, ns).
 """
 
 from __future__ import annotations
@@ -24,13 +29,15 @@ import pandas as pd
 # The kept columns: the decoded fields detectors read, then the engine's per-packet results.
 PACKET_FIELDS = ("frame", "ts_ns", "tcp_flags", "seq_raw", "ack_raw", "win_raw", "payload_len", "payload_caplen",
                  "ip_id", "ip_version", "rec_off", "payload_off")
-RESULT_FIELDS = ("analysis_flags", "seq_rel", "ack_rel", "window")
-RESULT_DTYPES = {"analysis_flags": np.uint16, "window": np.int32}  # 15 flag bits; at most 65535 << 14
+RESULT_FIELDS = ("analysis_flags", "seq_rel", "ack_rel", "window", "rst_in_window", "copy_gap_ns")
+# 15 flag bits; at most 65535 << 14; -1, 0 or 1
+RESULT_DTYPES = {"analysis_flags": np.uint16, "window": np.int32, "rst_in_window": np.int8}
 # Trim the buffered rows when they pass twice what survived the last trim (and at least this many).
 MIN_TRIM_ROWS = 1 << 18
 # What a session needs kept (by session id; a session not emitted yet keeps everything).
-KEEP_NONE, KEEP_SEQUENCE, KEEP_ALL = 0, 1, 2
-SYN_OR_FIN = 0x03
+KEEP_NONE, KEEP_MARKERS, KEEP_ALL = 0, 1, 2
+SYN_OR_FIN, SYN_FIN_RST = 0x03, 0x07
+ANY_RETRANSMISSION = 0x07  # engine.flags: retransmission, fast, spurious
 
 
 def packets_needed(records: pd.DataFrame) -> np.ndarray:
@@ -41,7 +48,14 @@ def packets_needed(records: pd.DataFrame) -> np.ndarray:
     everything = ((both("rst_pkts") > 0) | (both("zero_window_episodes") > 0)
                   | (records["orig_syn_pkts"].to_numpy(np.int64) > 1)
                   | (records["resp_synacks_after_ack"].to_numpy(np.int64) > 0))
-    return np.where(everything, KEEP_ALL, np.where(both("retrans_pkts") > 0, KEEP_SEQUENCE, KEEP_NONE))
+    return np.where(everything, KEEP_ALL, np.where(both("retrans_pkts") > 0, KEEP_MARKERS, KEEP_NONE))
+
+
+def markers(flags: np.ndarray, analysis_flags: np.ndarray, payload_len: np.ndarray,
+            payload_caplen: np.ndarray, *, rst: bool = True) -> np.ndarray:
+    """Marker packets (see the module docstring); ``rst=False`` leaves RSTs out."""
+    return (((flags & (SYN_FIN_RST if rst else SYN_OR_FIN)) != 0) | ((analysis_flags & ANY_RETRANSMISSION) != 0)
+            | ((payload_len > 0) & (payload_caplen > 0)))
 
 
 @dataclass
@@ -63,19 +77,21 @@ class Evidence:
         self._keep = np.zeros(0, np.int8)  # KEEP_* by session id, for emitted sessions
         self._rtt: list[tuple[np.ndarray, np.ndarray]] = []
 
+    def add_rtt(self, session_id: np.ndarray, ack_rtt_ns: np.ndarray) -> None:
+        """The RTT samples of packets just analysed (-1: none)."""
+        sampled = ack_rtt_ns >= 0
+        if sampled.any():
+            self._rtt.append((session_id[sampled], ack_rtt_ns[sampled]))
+
     def add(self, session_id: np.ndarray, direction: np.ndarray, fields: dict[str, np.ndarray],
             results: dict[str, np.ndarray]) -> None:
-        """Packets just analysed: ``fields`` by PACKET_FIELDS name, ``results`` by RESULT_FIELDS
-        name plus ack_rtt_ns; all the same length."""
+        """Packets to keep: ``fields`` by PACKET_FIELDS name, ``results`` by RESULT_FIELDS name,
+        all the same length (the engine picks them: see the module docstring)."""
         if not session_id.size:
             return
-        self._chunks.append({"session_id": session_id, "direction": direction,
-                             **{k: fields[k] for k in PACKET_FIELDS},
-                             **{k: results[k].astype(RESULT_DTYPES.get(k, np.int64), copy=False) for k in RESULT_FIELDS}})
+        self._chunks.append({"session_id": session_id, "direction": direction, **fields,
+                             **{k: v.astype(RESULT_DTYPES.get(k, np.int64), copy=False) for k, v in results.items()}})
         self._rows += session_id.size
-        sampled = results["ack_rtt_ns"] >= 0
-        if sampled.any():
-            self._rtt.append((session_id[sampled], results["ack_rtt_ns"][sampled]))
 
     def settle(self, records: pd.DataFrame) -> None:
         """Emitted sessions: from now on keep only what they need."""
@@ -99,8 +115,9 @@ class Evidence:
             need = np.full(ids.size, KEEP_ALL, np.int8)
             settled = ids < self._keep.size
             need[settled] = self._keep[ids[settled]]
-            sequence = (chunk["payload_len"] > 0) | ((chunk["tcp_flags"] & SYN_OR_FIN) != 0)
-            keep = (need == KEEP_ALL) | ((need == KEEP_SEQUENCE) & sequence)
+            marked = markers(chunk["tcp_flags"], chunk["analysis_flags"], chunk["payload_len"], chunk["payload_caplen"],
+                             rst=False)
+            keep = (need == KEEP_ALL) | ((need == KEEP_MARKERS) & marked)
             if keep.all():
                 trimmed.append(chunk)
             elif keep.any():

@@ -21,15 +21,15 @@ from ..decode.columns import SACK_RE1 as SACK_RE1_DECODE
 from ..jit import kernel
 from . import flags as fl
 from .layout import (
-    BITS, BYTES_AFTER_PEER_FIN, DATA_END, DATA_PKTS, DSACKS, FIRST_ACK_TS, FIRST_FLAGS, DUPACKNUM, FIN_ACKED, FIN_END, FIN_TS, FIRST_RTT, FLAG_COUNT,
-    HANDSHAKE_ACK_TS, HOLE_LO, LAST_DATA_TS, LAST_SEQ, LASTACK, LASTACKTIME, LASTNONDUPACK, LASTSEGMENTFLAGS, LONGEST_IDLE,
-    MAX_ACK, MAX_BIF, MAX_END, MAX_HOLES, MAX_UNACKED_SEGMENTS, MAX_WIN, MAXSEQTOBEACKED, MIN_WIN, MRU_SYN_TS, MSS_VALUE, NEXTSEQ,
-    NEXTSEQFRAME, NEXTSEQTIME, PAYLOAD_BYTES, PKTS, PREV_TS, RETRANS_BYTES, RETRANS_DATA_PKTS, RETRANS_PKTS, RST_PKTS, RST_TS,
+    BITS, BYTES_AFTER_PEER_FIN, COPY_NEXT, COPY_RING, COPY_RING_LO, DATA_END, DATA_PKTS, DSACKS, FIRST_ACK_TS, FIRST_FLAGS, DUPACKNUM, FIN_ACKED, FIN_END, FIN_TS, FIRST_RTT, FLAG_COUNT,
+    HANDSHAKE_ACK_TS, HOLE_LO, LAST_DATA_TS, LAST_SEQ, LAST_WINDOW, LASTACK, LASTACKTIME, LASTNONDUPACK, LASTSEGMENTFLAGS, LONGEST_IDLE,
+    MAX_ACK, MAX_BIF, MAX_DATA_END, MAX_END, MAX_HOLES, MAX_NEXT_SEQ, MAX_UNACKED_SEGMENTS, MAX_WIN, MAXSEQTOBEACKED, MIN_WIN, MRU_SYN_TS, MSS_VALUE, NEXTSEQ,
+    NEXTSEQFRAME, NEXTSEQTIME, PAYLOAD_BYTES, PKTS, PREV_TS, RETRANS_BYTES, RETRANS_DATA_PKTS, RETRANS_PKTS, RST_PKTS, RST_TS, RST_UNACKED,
     RTT_AMBIGUOUS, RTT_MAX, RTT_MIN, RTT_N, RTT_SUM, RTT_SUMSQ, SACK_COUNT, SACK_LE1, SACK_PERMITTED, SACK_RE1, SCALE_NONE,
     SCALE_UNKNOWN, IS_FIRST_ACK, SEG_FRAME, SEG_NEXT, SEG_NEXTSEQ, SEG_RETRANSMITTED, SEG_SEQ, SEG_TS, SEGMENT_COUNT,
     SEGMENT_HEAD, SENT_SYN, SENT_SYNACK, SIMULTANEOUS_CLOSE, SYN_PKTS, SYN_TS, SYNACK_PKTS,
     SYNACKS_AFTER_ACK, TIMESTAMPS, UNIQUE_BYTES, VALID_BIF, WIN_SCALE, WINDOW,
-    WSCALE_OPTION, ZW_COUNT, ZW_LONGEST, ZW_PROBES, ZW_START, ZW_TOTAL,
+    WSCALE_OPTION, ZERO_WIN_PKTS, ZW_COUNT, ZW_LONGEST, ZW_PROBES, ZW_START, ZW_TOTAL,
 )
 
 TH_FIN = 0x01
@@ -51,12 +51,12 @@ SACK_BLOCKS_FOR_BIF = 3
 
 # per-packet output rows (i64)
 OUT_FLAGS, OUT_DUPACK_NUM, OUT_DUPACK_FRAME, OUT_ACKS_FRAME, OUT_ACK_RTT, OUT_BIF, OUT_WIN, OUT_REL_SEQ, \
-    OUT_REL_ACK, OUT_RTO, OUT_RTO_FRAME, OUT_IRTT, OUT_DSACK = range(13)
-N_OUT = 13
+    OUT_REL_ACK, OUT_RTO, OUT_RTO_FRAME, OUT_IRTT, OUT_DSACK, OUT_RST_IN_WINDOW, OUT_COPY_GAP = range(15)
+N_OUT = 15
 OUT_ROWS = {"analysis_flags": OUT_FLAGS, "dupack_num": OUT_DUPACK_NUM, "dupack_frame": OUT_DUPACK_FRAME,
             "acks_frame": OUT_ACKS_FRAME, "ack_rtt_ns": OUT_ACK_RTT, "bytes_in_flight": OUT_BIF, "window": OUT_WIN,
             "seq_rel": OUT_REL_SEQ, "ack_rel": OUT_REL_ACK, "rto_ns": OUT_RTO, "rto_frame": OUT_RTO_FRAME,
-            "irtt_ns": OUT_IRTT, "dsack": OUT_DSACK}
+            "irtt_ns": OUT_IRTT, "dsack": OUT_DSACK, "rst_in_window": OUT_RST_IN_WINDOW, "copy_gap_ns": OUT_COPY_GAP}
 
 
 @kernel(inline="always")
@@ -139,15 +139,15 @@ def _scaled_window(win, flags, scale, default_scale):
 
 
 @kernel
-def analyze_packets(state_column, dirn, new, tcp_flags, seq, ack, win, payload_len, ts, frame, options, mss, wscale,
-                    sack_count, dec_u32, base, d_u32, d_i64, d_sum, d_f64, d_i8, s_i64, seg_u32, seg_i64, pool,
+def analyze_packets(state_column, dirn, new, tcp_flags, seq, ack, win, payload_len, ts, frame, ip_id, options, mss,
+                    wscale, sack_count, dec_u32, base, d_u32, d_i64, d_sum, d_f64, d_i8, s_i64, seg_u32, seg_i64, pool,
                     default_scale, out):
     """Analyse a batch of TCP packets in file order.
 
     Packet columns: state_column (column of the session's analysis state; packets with -1
     are skipped and their output left untouched),
     dirn (0 from originator), new (flows' mark), tcp_flags, seq, ack,
-    win (raw), payload_len, ts (ns), frame, options (decode bits), mss, wscale, sack_count;
+    win (raw), payload_len, ts (ns), frame, ip_id, options (decode bits), mss, wscale, sack_count;
     dec_u32: the decoder's u32 matrix (for SACK edges, rows SACK_LE1.. of decode.columns).
     base: u32[2, n], the base sequence numbers of the packet's direction and the reverse one
     at that packet (from the flow table). d_*: per-direction state, column state*2+dir;
@@ -177,6 +177,8 @@ def analyze_packets(state_column, dirn, new, tcp_flags, seq, ack, win, payload_l
         out[OUT_BIF, i] = -1
         out[OUT_RTO, i] = -1
         out[OUT_RTO_FRAME, i] = -1
+        out[OUT_RST_IN_WINDOW, i] = -1
+        out[OUT_COPY_GAP, i] = -1
 
         if new[i] == 1 or new[i] == 2 or new[i] == 5:
             # Wireshark starts each direction's window at G_MAXUINT32 ("not seen").
@@ -387,12 +389,55 @@ def analyze_packets(state_column, dirn, new, tcp_flags, seq, ack, win, payload_l
         out[OUT_IRTT, i] = s_i64[s, FIRST_RTT] if s_i64[s, FIRST_RTT] > 0 else -1
 
         out[OUT_FLAGS, i] = aflags
-        _account(i, s, f, r, flags, sq, ak, w, ln, t, aflags, np.int64(base[0, i]), np.int64(base[1, i]), d_u32,
+        _account(i, s, f, r, flags, sq, ak, w, ln, t, np.int64(ip_id[i]), aflags, np.int64(base[0, i]),
+                 np.int64(base[1, i]), d_u32,
                  d_i64, d_sum, d_f64, d_i8, s_i64, default_scale, ambiguous, out)
 
 
 @kernel(inline="always")
-def _account(i, s, f, r, flags, sq, ak, w, ln, t, aflags, base_f, base_r, d_u32, d_i64, d_sum, d_f64, d_i8, s_i64,
+def _rst_facts(i, s, f, r, rel, d_u32, d_i64, s_i64, out):
+    """For a RST from ``f`` (before it counts): whether its sequence number falls in the window
+    its receiver would accept (1/0; -1 when a side has sent nothing yet), and, at the session's
+    first RST, the bytes each side had sent and the other had not acknowledged."""
+    if d_u32[f, PKTS] > 1 and d_u32[r, PKTS] > 0:
+        next_seq = d_i64[f, MAX_NEXT_SEQ]
+        out[OUT_RST_IN_WINDOW, i] = 1 if next_seq - 1 <= rel <= next_seq + max(d_i64[r, LAST_WINDOW], 0) else 0
+    if d_u32[f, RST_PKTS] == 0 and d_u32[r, RST_PKTS] == 0:
+        unacked = 0
+        for sender, peer in ((f, r), (r, f)):
+            top = d_i64[sender, MAX_DATA_END]
+            if top > 0:
+                unacked += max(top - max(d_i64[peer, MAX_ACK], 1), 0)
+        s_i64[s, RST_UNACKED] = unacked
+
+
+@kernel(inline="always")
+def _copy_check(i, f, sq, ak, w, flags, ln, t, ipid, d_u32, d_i64, out):
+    """A data packet identical (IP ID and TCP header) to one of the last COPY_RING data packets
+    ``f`` sent: the time since the latest such one (a capture that saw a packet twice); then
+    this packet takes the oldest place in the ring. Packets are compared by a 31-bit hash (no
+    product overflows 63 bits, so compiled and plain Python agree); a false match needs the
+    same hash within the detector's few milliseconds, and only matters on a retransmission."""
+    h = np.int64(0)
+    for value, weight in ((ipid & U32, 0x5BD1E995), (sq, 0x1B873593), (ak, 0x68E31DA4), (w, 0x4CF5AD43),
+                          (flags & 0x1FF, 0x27D4EB2F), (ln & U32, 0x165667B1)):
+        h = (h * 31 + value * weight) & 0x7FFFFFFF
+    now = t & U32
+    best = np.int64(-1)
+    for k in range(COPY_RING):
+        entry = d_i64[f, COPY_RING_LO + k]
+        if entry >= 0 and (entry >> 32) == h:
+            gap = (now - (entry & U32)) & U32
+            gap = 0 if gap >= (1 << 31) else gap  # a copy stamped before its original
+            if best < 0 or gap < best:
+                best = gap
+    out[OUT_COPY_GAP, i] = best
+    d_i64[f, COPY_RING_LO + np.int64(d_u32[f, COPY_NEXT])] = (h << 32) | now
+    d_u32[f, COPY_NEXT] = (d_u32[f, COPY_NEXT] + 1) % COPY_RING
+
+
+@kernel(inline="always")
+def _account(i, s, f, r, flags, sq, ak, w, ln, t, ipid, aflags, base_f, base_r, d_u32, d_i64, d_sum, d_f64, d_i8, s_i64,
              default_scale, ambiguous, out):
     """Session statistics for one packet: bytes, counts, RTT, windows, stalls, close."""
     d_u32[f, PKTS] += 1
@@ -428,6 +473,12 @@ def _account(i, s, f, r, flags, sq, ak, w, ln, t, aflags, base_f, base_r, d_u32,
     if flags & TH_ACK:
         rel_ack = unwrap((ak - base_r) & U32, d_i64[r, LAST_SEQ])
     out[OUT_REL_ACK, i] = rel_ack
+    if flags & TH_RST:
+        _rst_facts(i, s, f, r, rel, d_u32, d_i64, s_i64, out)
+    if ln > 0:
+        _copy_check(i, f, sq, ak, w, flags, ln, t, ipid, d_u32, d_i64, out)
+        d_i64[f, MAX_DATA_END] = max(d_i64[f, MAX_DATA_END], rel + ln)
+    d_i64[f, MAX_NEXT_SEQ] = max(d_i64[f, MAX_NEXT_SEQ], rel + ln + (1 if flags & (TH_SYN | TH_FIN) else 0))
     d_i64[f, MAX_ACK] = max(d_i64[f, MAX_ACK], rel_ack)
 
     if flags & TH_SYN:
@@ -460,6 +511,9 @@ def _account(i, s, f, r, flags, sq, ak, w, ln, t, aflags, base_f, base_r, d_u32,
 
     scaled = _scaled_window(w, flags, d_i8[f, WIN_SCALE], default_scale)
     out[OUT_WIN, i] = scaled
+    d_i64[f, LAST_WINDOW] = scaled
+    if w == 0 and not (flags & (TH_SYN | TH_RST)):
+        d_u32[f, ZERO_WIN_PKTS] += 1
     if not (flags & TH_RST):
         if d_i64[f, MIN_WIN] < 0 or scaled < d_i64[f, MIN_WIN]:
             d_i64[f, MIN_WIN] = scaled

@@ -22,14 +22,16 @@ DIR_U32 = Rows((
     "retrans_data_pkts",  # retransmissions that carry payload: the numerator of a data retransmission rate
     "syn_pkts", "synack_pkts", "rst_pkts",  # SYNs without ACK, SYN-ACKs, RSTs
     "synacks_after_ack",  # SYN-ACKs sent after the peer's first ACK without SYN (the peer's ACK was dropped)
+    "zero_win_pkts",  # packets advertising a window of 0 (SYN and RST aside)
+    "copy_next",  # where the next data packet goes in the copy ring below
     *[f"count_{k}" for k in range(N_FLAGS)],
 ), np.uint32)
 (NEXTSEQ, MAXSEQTOBEACKED, LASTACK, WINDOW, LASTSEGMENTFLAGS, DUPACKNUM,
  SACK_LE1, SACK_LE2, SACK_LE3, SACK_LE4, SACK_RE1, SACK_RE2, SACK_RE3, SACK_RE4,
  SACK_COUNT, SEGMENT_COUNT, MSS_VALUE,
  PKTS, DATA_PKTS, RETRANS_PKTS, ZW_COUNT, ZW_PROBES, RTT_N, RTT_AMBIGUOUS, DSACKS,
- RETRANS_DATA_PKTS, SYN_PKTS, SYNACK_PKTS, RST_PKTS, SYNACKS_AFTER_ACK) = range(30)
-FLAG_COUNT = 30  # + flag bit index
+ RETRANS_DATA_PKTS, SYN_PKTS, SYNACK_PKTS, RST_PKTS, SYNACKS_AFTER_ACK, ZERO_WIN_PKTS, COPY_NEXT) = range(32)
+FLAG_COUNT = 32  # + flag bit index
 
 # times, frames and values that start as -1 ("not seen")
 DIR_I64 = Rows((
@@ -37,13 +39,21 @@ DIR_I64 = Rows((
     "last_seq", "max_end", "syn_ts", "fin_ts", "fin_end", "rst_ts", "last_data_ts",
     "max_bif", "min_win", "max_win", "zw_start", "rtt_min", "rtt_max",
     "first_flags", "max_ack", "first_ack_ts",  # first packet's TCP flags; highest relative ACK; first ACK without SYN
+    # highest relative end of data sent; of sequence space (a SYN or FIN counts 1); scaled window of the last packet
+    "max_data_end", "max_next_seq", "last_window",
+    # the last COPY_RING data packets sent, each as (31-bit hash of IP ID and TCP header) << 32 | low 32 bits of ns
+    *[f"copy{k}" for k in range(1, 17)],
     # the payload sequence space captured so far: everything below data_end except the holes
     "data_end", *[f"hole_{edge}{k}" for k in range(1, 5) for edge in ("lo", "hi")],
 ), np.int64, -1)
 (NEXTSEQTIME, NEXTSEQFRAME, LASTACKTIME, LASTNONDUPACK, SEGMENT_HEAD,
  LAST_SEQ, MAX_END, SYN_TS, FIN_TS, FIN_END, RST_TS, LAST_DATA_TS,
- MAX_BIF, MIN_WIN, MAX_WIN, ZW_START, RTT_MIN, RTT_MAX, FIRST_FLAGS, MAX_ACK, FIRST_ACK_TS, DATA_END) = range(22)
-HOLE_LO = 22  # hole k (0-3) is [HOLE_LO + 2k, HOLE_LO + 2k + 1): lo, hi (-1: no hole)
+ MAX_BIF, MIN_WIN, MAX_WIN, ZW_START, RTT_MIN, RTT_MAX, FIRST_FLAGS, MAX_ACK, FIRST_ACK_TS,
+ MAX_DATA_END, MAX_NEXT_SEQ, LAST_WINDOW) = range(24)
+COPY_RING_LO = 24  # copy ring entry k is row COPY_RING_LO + k
+COPY_RING = 16
+DATA_END = COPY_RING_LO + COPY_RING
+HOLE_LO = DATA_END + 1  # hole k (0-3) is [HOLE_LO + 2k, HOLE_LO + 2k + 1): lo, hi (-1: no hole)
 MAX_HOLES = 4
 
 # sums that start at 0
@@ -71,9 +81,10 @@ SCALE_UNKNOWN = -1
 SCALE_NONE = -2
 
 # ---- per session ---------------------------------------------------------------------
-SESSION_I64 = Rows(("mru_syn_ts", "first_rtt", "handshake_ack_ts", "longest_idle", "prev_ts", "simultaneous_close"),
+SESSION_I64 = Rows(("mru_syn_ts", "first_rtt", "handshake_ack_ts", "longest_idle", "prev_ts", "simultaneous_close",
+                    "rst_unacked"),  # bytes sent and not yet acknowledged (both ways) at the first RST
                    np.int64, 0)
-MRU_SYN_TS, FIRST_RTT, HANDSHAKE_ACK_TS, LONGEST_IDLE, PREV_TS, SIMULTANEOUS_CLOSE = range(6)
+MRU_SYN_TS, FIRST_RTT, HANDSHAKE_ACK_TS, LONGEST_IDLE, PREV_TS, SIMULTANEOUS_CLOSE, RST_UNACKED = range(7)
 
 DIRECTION_LAYOUT = {"u32": DIR_U32, "i64": DIR_I64, "sum": DIR_SUM, "f64": DIR_F64, "i8": DIR_I8}
 SESSION_LAYOUT = {"i64": SESSION_I64}
@@ -98,7 +109,10 @@ def check_layout() -> None:
     for name, row in expected.items():
         assert DIR_U32.index(name) == row, name
     assert DIR_I64.index("rtt_max") == RTT_MAX and DIR_I64.index("segment_head") == SEGMENT_HEAD
-    assert DIR_I64.index("first_ack_ts") == FIRST_ACK_TS and DIR_I64.index("data_end") == DATA_END and DIR_I64.index("hole_lo1") == HOLE_LO
+    assert DIR_I64.index("first_ack_ts") == FIRST_ACK_TS and DIR_I64.index("data_end") == DATA_END
+    assert DIR_I64.index("last_window") == LAST_WINDOW and DIR_I64.index("copy1") == COPY_RING_LO
+    assert DIR_I64.index(f"copy{COPY_RING}") == DATA_END - 1 and DIR_U32.index("copy_next") == COPY_NEXT
+    assert SESSION_I64.index("rst_unacked") == RST_UNACKED and DIR_I64.index("hole_lo1") == HOLE_LO
     assert DIR_I64.index(f"hole_hi{MAX_HOLES}") == HOLE_LO + 2 * MAX_HOLES - 1 == len(DIR_I64.names) - 1
     assert DIR_SUM.index("zw_longest") == ZW_LONGEST
     assert DIR_I8.index("bits") == BITS and SESSION_I64.index("prev_ts") == PREV_TS

@@ -97,6 +97,8 @@ def session_records(engine: "Engine", slots: np.ndarray) -> pd.DataFrame:
     rec["orig_first_flags"] = di[o, L.FIRST_FLAGS]
     # a full accept queue: the responder repeats its SYN-ACK because it dropped the client's ACK
     rec["resp_synacks_after_ack"] = du[r, L.SYNACKS_AFTER_ACK]
+    # data sent and not yet acknowledged, both ways, when the first RST came (0: no RST)
+    rec["rst_unacked_bytes"] = si[state, L.RST_UNACKED]
     rec["handshake_s"] = np.where(rec["handshake"] == "complete", (si[state, L.HANDSHAKE_ACK_TS] - first_ts) / NS,
                                   np.nan)
 

@@ -50,27 +50,39 @@ def test_trimmed_every_batch_still_the_same(monkeypatch, name):
     _same_results(full, lean)
 
 
-def test_only_the_packets_detectors_read_are_kept():
-    full, lean = _both(SAMPLE_DIR / "check-lossy.pcap")
+@pytest.mark.parametrize("name", ["check-lossy.pcap", "real-zero-window.pcap", "anomaly-real-rst-midtransfer.pcap"])
+def test_only_the_packets_detectors_read_are_kept(name):
+    """One packet per batch, so "by the end of the batch" is "from that packet on"."""
+    full, lean = _both(SAMPLE_DIR / name, max_records=1)
     kept = lean.evidence.packets
     need = dict(zip(lean.sessions["session_id"], evidence.packets_needed(lean.sessions)))
     table = full.packets
     for session_id, level in need.items():
         mine = table[table["session_id"] == session_id]
-        frames = set(kept.loc[kept["session_id"] == session_id, "frame"])
-        carries = (mine["payload_len"] > 0) | ((mine["tcp_flags"] & 0x03) != 0)
-        expected = {evidence.KEEP_ALL: set(mine["frame"]), evidence.KEEP_SEQUENCE: set(mine.loc[carries, "frame"]),
+        flags = mine["tcp_flags"].to_numpy()
+        marker = (((flags & 0x07) != 0) | ((mine["analysis_flags"].to_numpy() & 0x07) != 0)
+                  | ((mine["payload_len"] > 0) & (mine["payload_caplen"] > 0)).to_numpy())
+        hot = ((flags & 0x04) != 0) | ((mine["win_raw"].to_numpy() == 0) & ((flags & 0x06) == 0))
+        from_hot = np.cumsum(hot) > 0  # from the session's first RST or zero window on
+        frames = mine["frame"].to_numpy()
+        expected = {evidence.KEEP_ALL: set(frames[marker | from_hot]),
+                    evidence.KEEP_MARKERS: set(frames[marker & ((flags & 0x04) == 0)]),
                     evidence.KEEP_NONE: set()}[level]
-        assert frames == expected, session_id
-    # 5 % loss: four sessions only retransmitted, two also reset or stalled
-    assert sorted(need.values()) == [evidence.KEEP_SEQUENCE] * 4 + [evidence.KEEP_ALL] * 2
+        assert set(kept.loc[kept["session_id"] == session_id, "frame"]) == expected, session_id
     assert len(kept) < len(table)
     assert kept["frame"].is_monotonic_increasing
     # the kept rows carry the same values as the packets table
     merged = kept.merge(table, on="frame", suffixes=("", "_full"))
-    for column in ("session_id", "ts_ns", "tcp_flags", "seq_rel", "ack_rel", "window", "analysis_flags", "rec_off"):
+    for column in ("session_id", "ts_ns", "tcp_flags", "seq_rel", "ack_rel", "window", "analysis_flags", "rec_off",
+                   "rst_in_window", "copy_gap_ns"):
         assert np.array_equal(merged[column].to_numpy(np.int64), merged[f"{column}_full"].to_numpy(np.int64)), column
     assert (merged["direction"].astype(str) == merged["direction_full"].astype(str)).all()
+
+
+def test_the_lossy_capture_has_every_kind_of_session():
+    _, lean = _both(SAMPLE_DIR / "check-lossy.pcap")
+    # 5 % loss: four sessions only retransmitted, two also reset or stalled
+    assert sorted(evidence.packets_needed(lean.sessions)) == [evidence.KEEP_MARKERS] * 4 + [evidence.KEEP_ALL] * 2
 
 
 def test_clean_sessions_keep_no_packets():
