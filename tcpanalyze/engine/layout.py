@@ -41,20 +41,20 @@ DIR_I64 = Rows((
     "first_flags", "max_ack", "first_ack_ts",  # first packet's TCP flags; highest relative ACK; first ACK without SYN
     # highest relative end of data sent; of sequence space (a SYN or FIN counts 1); scaled window of the last packet
     "max_data_end", "max_next_seq", "last_window",
-    # the last COPY_RING data packets sent, each as (31-bit hash of IP ID and TCP header) << 32 | low 32 bits of ns
-    *[f"copy{k}" for k in range(1, 17)],
     # the payload sequence space captured so far: everything below data_end except the holes
     "data_end", *[f"hole_{edge}{k}" for k in range(1, 5) for edge in ("lo", "hi")],
+    # last, as only data packets touch it: the last COPY_RING data packets sent, each as
+    # (31-bit hash of IP ID and TCP header) << 32 | low 32 bits of the time in ns
+    *[f"copy{k}" for k in range(1, 17)],
 ), np.int64, -1)
 (NEXTSEQTIME, NEXTSEQFRAME, LASTACKTIME, LASTNONDUPACK, SEGMENT_HEAD,
  LAST_SEQ, MAX_END, SYN_TS, FIN_TS, FIN_END, RST_TS, LAST_DATA_TS,
  MAX_BIF, MIN_WIN, MAX_WIN, ZW_START, RTT_MIN, RTT_MAX, FIRST_FLAGS, MAX_ACK, FIRST_ACK_TS,
- MAX_DATA_END, MAX_NEXT_SEQ, LAST_WINDOW) = range(24)
-COPY_RING_LO = 24  # copy ring entry k is row COPY_RING_LO + k
-COPY_RING = 16
-DATA_END = COPY_RING_LO + COPY_RING
+ MAX_DATA_END, MAX_NEXT_SEQ, LAST_WINDOW, DATA_END) = range(25)
 HOLE_LO = DATA_END + 1  # hole k (0-3) is [HOLE_LO + 2k, HOLE_LO + 2k + 1): lo, hi (-1: no hole)
 MAX_HOLES = 4
+COPY_RING_LO = HOLE_LO + 2 * MAX_HOLES  # copy ring entry k is row COPY_RING_LO + k
+COPY_RING = 16
 
 # sums that start at 0
 DIR_SUM = Rows(("payload_bytes", "retrans_bytes", "unique_bytes", "bytes_after_peer_fin", "zw_total", "zw_longest"),
@@ -111,8 +111,9 @@ def check_layout() -> None:
     assert DIR_I64.index("rtt_max") == RTT_MAX and DIR_I64.index("segment_head") == SEGMENT_HEAD
     assert DIR_I64.index("first_ack_ts") == FIRST_ACK_TS and DIR_I64.index("data_end") == DATA_END
     assert DIR_I64.index("last_window") == LAST_WINDOW and DIR_I64.index("copy1") == COPY_RING_LO
-    assert DIR_I64.index(f"copy{COPY_RING}") == DATA_END - 1 and DIR_U32.index("copy_next") == COPY_NEXT
+    assert DIR_I64.index(f"copy{COPY_RING}") == COPY_RING_LO + COPY_RING - 1 == len(DIR_I64.names) - 1
+    assert DIR_U32.index("copy_next") == COPY_NEXT
     assert SESSION_I64.index("rst_unacked") == RST_UNACKED and DIR_I64.index("hole_lo1") == HOLE_LO
-    assert DIR_I64.index(f"hole_hi{MAX_HOLES}") == HOLE_LO + 2 * MAX_HOLES - 1 == len(DIR_I64.names) - 1
+    assert DIR_I64.index(f"hole_hi{MAX_HOLES}") == HOLE_LO + 2 * MAX_HOLES - 1 == COPY_RING_LO - 1
     assert DIR_SUM.index("zw_longest") == ZW_LONGEST
     assert DIR_I8.index("bits") == BITS and SESSION_I64.index("prev_ts") == PREV_TS
