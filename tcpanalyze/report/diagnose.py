@@ -115,10 +115,18 @@ def _zero_window(side: str, session: pd.Series) -> str:
     longest = session[f"{side}_zero_window_longest_s"]
     peer = ROLES[_peer(side)]
     if episodes == 1:
-        return f"{who} stopped reading for {longest:.1f} s (zero window, {probes}); the {peer} waited"
+        return f"{who} stopped reading for {_duration(longest)} (zero window, {probes}); the {peer} waited"
     total = session[f"{side}_zero_window_s"]
-    return (f"{who} stopped reading {episodes} times, {total:.1f} s in all, longest {longest:.1f} s "
+    return (f"{who} stopped reading {episodes} times, {_duration(total)} in all, longest {_duration(longest)} "
             f"(zero window, {probes}); the {peer} waited")
+
+
+def _duration(seconds: float) -> str:
+    """'1.4 s'; under a tenth of a second in milliseconds ('35 ms', '0.2 ms'), not '0.0 s'."""
+    if seconds >= 0.1:
+        return f"{seconds:.1f} s"
+    ms = seconds * 1000
+    return f"{ms:.0f} ms" if ms >= 10 else f"{ms:.1f} ms"
 
 
 def _retransmission(session: pd.Series) -> str:

@@ -8,6 +8,7 @@ import io
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import tcpanalyze
@@ -87,6 +88,19 @@ def test_zero_window_diagnosis_names_the_receiver_that_stopped_reading():
     # ranked first, as the anomaly detector's stall (which the session problem is not repeated under)
     assert (report.problems[0].kind, report.problems[0].target) == ("zero_window_stall", server)
     assert report.problems[0].session_ids == [session.session_id]
+
+
+@pytest.mark.parametrize("longest, text", [(1.416, "1.4 s"), (0.1, "0.1 s"), (0.035, "35 ms"),
+                                           (0.00021, "0.2 ms"), (0.0, "0.0 ms")])
+def test_short_zero_windows_are_said_in_milliseconds(longest, text):
+    """A loopback receiver's window can close for a few microseconds: not "for 0.0 s"."""
+    from tcpanalyze.report.diagnose import describe
+
+    session = pd.Series({"orig_addr": "10.0.0.1", "orig_port": 5000, "orig_zero_window_episodes": 1,
+                         "orig_zero_window_probes": 0, "orig_zero_window_longest_s": longest,
+                         "orig_zero_window_s": longest})
+    assert describe("zero_window", "orig", session) == (
+        f"10.0.0.1:5000 stopped reading for {text} (zero window, 0 probes); the server waited")
 
 
 def test_rst_abort_diagnosis_says_the_server_reset_after_the_bytes_exchanged():
