@@ -1,11 +1,12 @@
 """Anomaly detection across sessions: floods, scans, resets, stalls, backlog overflow, injection.
 
 >>> from tcpanalyze.detect import DetectConfig, detect_anomalies
->>> anomalies = detect_anomalies(result.sessions, result.packets)          # defaults
+>>> anomalies = detect_anomalies(result.sessions, result.detector_packets)          # defaults
 >>> anomalies = detect_anomalies(result.sessions, None, DetectConfig.from_toml("thresholds.toml"))
 
-Detectors work from the sessions frame alone; given the packets frame too they add per-packet
-evidence (RST times, SYN-ACK retransmissions, zero-window probes, evidence frames). One module
+Detectors work from the sessions frame alone; given packets too (the packets table, or the
+evidence ``analyze(path, packets=False)`` keeps: ``Analysis.detector_packets``) they add
+per-packet evidence (RST times, capture copies, zero-window probes, evidence frames). One module
 per detector family; ``DETECTORS`` maps each kind, in report order, to its function. The rules
 and thresholds are documented in docs/anomalies.md.
 """

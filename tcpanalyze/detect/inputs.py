@@ -179,12 +179,12 @@ class Inputs:
         return self.packets["analysis_flags"].to_numpy(np.int64)
 
     def capture_duplicates(self, within_s: float) -> np.ndarray:
-        """IPv4 data packets identical (IP ID and TCP header) to one of the last 4 data packets their
+        """IPv4 data packets identical (IP ID and TCP header) to one of the last 16 data packets their
         side sent, less than ``within_s`` earlier: the capture saw one packet twice (SPAN ports, two taps);
         the sender did not send it again. Many stacks reuse the IP ID (or send 0) on a real
         retransmission, which comes an RTO or at least an RTT later, hence the time limit. IPv6
         has no IP ID: no IPv6 packet is called a duplicate."""
-        gap = self.packets["copy_gap_ns"].to_numpy(np.int64)  # the engine's, over the last 4 data packets
+        gap = self.packets["copy_gap_ns"].to_numpy(np.int64)  # the engine's (engine/kernels.py _copy_check)
         return (gap >= 0) & (gap <= within_s * 1e9) & (self.packets["ip_version"] == 4).to_numpy()
 
     @cached_property

@@ -226,7 +226,9 @@ class Engine:
         self.evidence.add_rtt(session_id, out[kernels.OUT_ACK_RTT, rows])
         cols = 2 * self.column[slots[rows]]
         u32 = self.directions.m["u32"]
-        hot = (u32[cols, RST_PKTS] + u32[cols + 1, RST_PKTS] + u32[cols, ZERO_WIN_PKTS] + u32[cols + 1, ZERO_WIN_PKTS]) > 0
+        hot = np.zeros(rows.size, np.bool_)
+        for row in (RST_PKTS, ZERO_WIN_PKTS):
+            hot |= (u32[cols, row] > 0) | (u32[cols + 1, row] > 0)
         keep = hot | markers(fields["tcp_flags"][rows], out[kernels.OUT_FLAGS, rows], fields["payload_len"][rows],
                              fields["payload_caplen"][rows])
         take = rows[keep]

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .flags import ANY_RETRANSMISSION
+
 # The kept columns: the decoded fields detectors read, then the engine's per-packet results.
 PACKET_FIELDS = ("frame", "ts_ns", "tcp_flags", "seq_raw", "ack_raw", "win_raw", "payload_len", "payload_caplen",
                  "ip_id", "ip_version", "rec_off", "payload_off")
@@ -37,7 +39,6 @@ MIN_TRIM_ROWS = 1 << 18
 # What a session needs kept (by session id; a session not emitted yet keeps everything).
 KEEP_NONE, KEEP_MARKERS, KEEP_ALL = 0, 1, 2
 SYN_OR_FIN, SYN_FIN_RST = 0x03, 0x07
-ANY_RETRANSMISSION = 0x07  # engine.flags: retransmission, fast, spurious
 
 
 def packets_needed(records: pd.DataFrame) -> np.ndarray:
@@ -146,4 +147,5 @@ class Evidence:
 
 def _empty() -> dict[str, np.ndarray]:
     names = ("session_id", "direction", *PACKET_FIELDS, *RESULT_FIELDS)
-    return {k: np.empty(0, np.uint8 if k == "direction" else np.int64) for k in names}
+    dtypes = {"direction": np.uint8, **RESULT_DTYPES}
+    return {k: np.empty(0, dtypes.get(k, np.int64)) for k in names}
