@@ -15,7 +15,9 @@ hundred bytes each instead of a kilobyte.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -169,20 +171,27 @@ class Engine:
         return results
 
     def _run_kernels(self, rows: dict[str, np.ndarray], state_column: np.ndarray) -> np.ndarray:
+        """The analysis and Zeek kernels over ``rows``: they share no state, so when compiled
+        (no GIL held) Zeek's runs on a second thread meanwhile."""
         n = rows["slot"].size
         self._reserve_segments(n)
         out = np.empty((kernels.N_OUT, n), np.int64)
         d, s, g = self.directions.m, self.sessions.m, self.segments.m
+        z = self.zeek.m
+        zeek_args = (state_column, rows["dirn"], rows["tcp_flags"], rows["seq_raw"], rows["ack_raw"],
+                     rows["payload_len"], rows["win_raw"], np.zeros(n, np.bool_), self.flipped,
+                     *(z[k] for k in zeek.ZEEK_LAYOUT))
+        beside = _beside().submit(zeek.zeek_packets, *zeek_args) if n >= BESIDE_MIN and not jit.running_plain() else None
         kernels.analyze_packets(state_column, rows["dirn"], rows["new"], rows["tcp_flags"],
                                 rows["seq_raw"], rows["ack_raw"], rows["win_raw"], rows["payload_len"],
                                 rows["ts_ns"], rows["frame"], rows["ip_id"], rows["options"], rows["mss"], rows["wscale"],
                                 rows["sack_count"], rows["dec_u32"], rows["base"], d["u32"], d["i64"],
                                 d["sum"], d["f64"], d["i8"], s["i64"], g["u32"], g["i64"], self.pool,
                                 self.options.default_window_scale, out)
-        z = self.zeek.m
-        zeek.zeek_packets(state_column, rows["dirn"], rows["tcp_flags"], rows["seq_raw"], rows["ack_raw"],
-                          rows["payload_len"], rows["win_raw"], np.zeros(n, np.bool_), self.flipped,
-                          *(z[k] for k in zeek.ZEEK_LAYOUT))
+        if beside is None:
+            zeek.zeek_packets(*zeek_args)
+        else:
+            beside.result()
         return out
 
     def _set_aside(self, packets: PacketBatch, slots, dirn, new, base, rows) -> None:
@@ -299,6 +308,17 @@ class Engine:
         self.zeek.reset(cols)
         self.columns.give_back(cols)
         self.column[slots] = -1
+
+
+# Batches from this many packets run the Zeek kernel on a second thread (below, the hand-off
+# costs more than it saves).
+BESIDE_MIN = 4096
+
+
+@functools.cache
+def _beside() -> ThreadPoolExecutor:
+    """One worker thread for the kernel that runs beside the analysis kernel."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="tcpanalyze-zeek")
 
 
 def _ns(seconds: float) -> int:

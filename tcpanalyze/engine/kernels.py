@@ -138,7 +138,7 @@ def _scaled_window(win, flags, scale, default_scale):
     return np.int64(win)
 
 
-@kernel
+@kernel(nogil=True)  # runs beside zeek_packets (Engine._run_kernels)
 def analyze_packets(state_column, dirn, new, tcp_flags, seq, ack, win, payload_len, ts, frame, ip_id, options, mss,
                     wscale, sack_count, dec_u32, base, d_u32, d_i64, d_sum, d_f64, d_i8, s_i64, seg_u32, seg_i64, pool,
                     default_scale, out):

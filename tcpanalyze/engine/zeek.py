@@ -291,7 +291,7 @@ def _data_sent(z_u32, z_u8, e, s, data_rel, n):
 
 # --- the kernel --------------------------------------------------------------------------------
 
-@kernel
+@kernel(nogil=True)  # runs beside analyze_packets (Engine._run_kernels)
 def zeek_packets(slot, dirn, tcp_flags, seq, ack, payload_len, win, bad_checksum, flipped_per_slot,
                  z_u64, z_u32, z_u16, z_u8):
     """Advance Zeek's connection state and history by a batch of packets, in capture order.
