@@ -409,8 +409,8 @@ class Analysis:
         if not self.rereadable:
             raise UsageError("the packets of single sessions are read again from the capture file, and this "
                              "analysis has none (standard input or a live capture): analyse with packets=True")
-        known = self.sessions["session_id"].to_numpy(np.int64)
-        wanted = [i for i in session_ids if i in set(known.tolist())]
+        known = set(self.sessions["session_id"].tolist())
+        wanted = [i for i in session_ids if i in known]
         table = session_packets(self.path, wanted, options=self.options)
         return dataclasses.replace(self, packets=table, packets_of=frozenset(wanted))
 
@@ -469,8 +469,7 @@ def analyze(path: str, *, packets: bool = True, options: EngineOptions | None = 
             chunks.extend(engine.emit())
         chunks.extend(engine.emit(final=True))
         if packets and not packet_frames:  # no records at all: still the same columns
-            empty = PacketBatch.empty()
-            packet_frames.append(_packet_rows(packets_frame(empty), engine.process(empty)))
+            packet_frames.append(_no_packet_rows(engine))
     del engine  # its flow table and stash go before the sessions frame is built
     kept = collector.frames() if collector is not None else None
     table = _packets_table(packet_frames) if packets else None
@@ -500,9 +499,16 @@ def session_packets(path: str, session_ids: Iterable[int], *, options: EngineOpt
             if not remaining:
                 break
     if not kept:
-        empty = PacketBatch.empty()
-        kept.append(_packet_rows(packets_frame(empty), Engine(options).process(empty)))
+        kept.append(_no_packet_rows(engine))
     return _packets_table(kept)
+
+
+def _no_packet_rows(engine: Engine) -> pd.DataFrame:
+    """A packets table with no rows and every column."""
+    from ..frames import packets_frame
+
+    empty = PacketBatch.empty()
+    return _packet_rows(packets_frame(empty), engine.process(empty))
 
 
 def _packets_table(frames: list[pd.DataFrame]) -> pd.DataFrame:
