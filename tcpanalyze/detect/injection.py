@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import jit
 from .frame import Finding
 from .inputs import RST, SYN, Inputs, distinct
 from .text import count_of, endpoint
@@ -71,7 +72,9 @@ def _overlap_conflicts(inp: Inputs) -> list[Finding]:
     records = inp.sessions.iloc[suspects]
     rows = inp.packets[np.isin(inp.packet_rows, suspects)]
     findings = []
-    streams = build_streams(records, segments_from_packets(inp.path, rows))
+    segments = segments_from_packets(inp.path, rows)
+    with jit.plain_python_for(segments.nbytes):  # a few small streams are rebuilt faster than numba loads
+        streams = list(build_streams(records, segments))
     for row, o, r, stream in zip(suspects, *inp.endpoints(suspects), streams):
         conflicts = [(side, c) for side in ("orig", "resp") for c in getattr(stream, side).conflicts]
         if not conflicts:

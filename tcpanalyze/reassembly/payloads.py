@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .. import jit
 from ..capture import CaptureReader
 from ..capture.sources import Source
 from ..decode import Decoder
@@ -37,7 +38,8 @@ def segments_from_packets(path: str | None, rows: pd.DataFrame) -> Segments:
     with Source(path) as source:
         mapped = not source.compressed and source.cursor.buf.size > 0  # plain files are mapped whole
         if mapped:
-            _copy(path, source.cursor.buf, rec_off + payload_off, np.where(in_file, lengths, 0), payload, dst)
+            with jit.plain_python_for(int(source.cursor.buf.size)):  # a small file: numba not loaded for it
+                _copy(path, source.cursor.buf, rec_off + payload_off, np.where(in_file, lengths, 0), payload, dst)
     if rebuilt.any() or (in_file.any() and not mapped):
         _copy_in_one_pass(path, columns["frame"], rec_off, payload_off, np.where(in_file & ~mapped, lengths, 0),
                           np.where(rebuilt, lengths, 0), payload, dst)
@@ -57,7 +59,7 @@ def _copy_in_one_pass(path: str, frame: np.ndarray, rec_off: np.ndarray, payload
     last_needed = int(frame[(from_file > 0) | (from_fragments > 0)].max())
     last_fragment = int(frame[from_fragments > 0].max()) if from_fragments.any() else 0
     decoder = Decoder()
-    with CaptureReader(path) as reader:
+    with CaptureReader(path) as reader, jit.plain_python_for(reader.size_bytes):
         for batch in reader.batches():
             first, last = int(batch.frame[0]), int(batch.frame[-1])
             rows = np.flatnonzero((frame >= first) & (frame <= last))
