@@ -170,11 +170,11 @@ def _packet_count(capture: Path) -> int:
         return sum(len(batch) for batch in reader.batches())
 
 
-def small_file_run(repeats: int = 5) -> Run:
-    """The fastest of ``repeats`` whole-process runs of ``tcpanalyze sessions`` on a 10-record file."""
-    argv = ["tcpanalyze", "sessions", str(SMALL_CAPTURE), "-f", "csv", "-o", os.devnull]
+def small_file_run(command: list[str], repeats: int = 5) -> Run:
+    """The fastest of ``repeats`` whole-process runs of ``tcpanalyze <command>`` on a 10-record file."""
+    argv = ["tcpanalyze", command[0], str(SMALL_CAPTURE), *command[1:], "-o", os.devnull]
     run_process("warm-up", argv, packets=10)
-    return min((run_process("small", argv, packets=10) for _ in range(repeats)), key=lambda run: run.wall_s)
+    return min((run_process(command[0], argv, packets=10) for _ in range(repeats)), key=lambda run: run.wall_s)
 
 
 def print_table(title: str, runs: list[Run], baseline: str) -> None:
@@ -203,8 +203,10 @@ def main() -> None:
         for capture in captures:
             runs = engine_suite(capture, skip)
             print_table(f"Sessions: {capture.name} ({runs[0].packets} packets)", runs, "tcpanalyze report")
-        small = small_file_run()
-        print(f"\n10-record file, whole process, warm JIT cache: {small.wall_s:.2f} s wall, {small.cpu_s:.2f} s CPU")
+        print("\n10-record file, whole process, warm JIT cache:")
+        for small in (small_file_run(["report"]), small_file_run(["sessions", "-f", "csv"])):
+            print(f"  tcpanalyze {small.tool:10} {small.wall_s:.2f} s wall, {small.cpu_s:.2f} s CPU, "
+                  f"{small.peak_rss_mb:.0f} MB")
     if args.suite in ("decode", "all"):
         decode_report(args.capture, skip)
 

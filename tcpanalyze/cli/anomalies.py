@@ -52,7 +52,7 @@ def anomalies(
     Example: tcpanalyze anomalies sample_pcaps/anomaly-scans.pcap --format jsonl --set port_scan.min_ports=10
     """
     filters = Filters.parse(host, port, session, time_range)
-    from ..detect import DetectConfig, detect_anomalies, flat_anomalies
+    from ..detect import DETECTOR_COLUMNS, DetectConfig, detect_anomalies, flat_anomalies
     from ..engine import analyze
     from ..output import FrameWriter
     from .progress import ReadProgress
@@ -60,7 +60,7 @@ def anomalies(
     cfg = DetectConfig.from_toml(str(config)) if config is not None else DetectConfig()
     cfg = cfg.with_overrides(parse_sets(sets))  # bad thresholds fail before the capture is read
     with ReadProgress() as progress:
-        result = analyze(file, packets=False, evidence=not no_packets, progress=progress)
+        result = analyze(file, packets=False, evidence=not no_packets, columns=DETECTOR_COLUMNS, progress=progress)
     found = detect_anomalies(result.sessions, result.detector_packets, cfg, file)
     found = filters.anomalies(found, result.sessions, result.accounting.first_tcp_ts_ns)
     if fmt in (Format.csv, Format.parquet):

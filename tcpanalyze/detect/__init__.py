@@ -33,7 +33,7 @@ from .frame import (
 from .handshakes import detect_handshake_failures
 from .idle import detect_idle_exhaustion
 from .injection import detect_injection
-from .inputs import Inputs
+from .inputs import DETECTOR_COLUMNS, Inputs
 from .resets import detect_rst_storm, detect_rst_teardown
 from .retransmissions import detect_retransmission_storm
 from .scans import detect_address_sweep, detect_port_scan
@@ -42,6 +42,7 @@ from .stalls import detect_zero_window_stall
 __all__ = [
     "ANOMALY_COLUMNS",
     "DETECTORS",
+    "DETECTOR_COLUMNS",
     "MAX_LISTED",
     "MAX_SOURCES",
     "DetectConfig",

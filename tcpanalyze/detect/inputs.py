@@ -15,6 +15,17 @@ import pandas as pd
 from ..engine.flags import ANY_RETRANSMISSION
 
 SYN, RST, ACK, FIN, PSH, URG = 0x02, 0x04, 0x10, 0x01, 0x08, 0x20
+# The session columns detectors read: ``Inputs`` keeps these alone, so a detector reading
+# another fails in every test; ``analyze(columns=...)`` needs no more for anomaly detection.
+DETECTOR_COLUMNS = (
+    "session_id", "orig_addr", "orig_port", "resp_addr", "resp_port", "start", "end", "duration", "first_frame",
+    "last_frame", "handshake", "conn_state", "close_type", "closed_by", "rst_unacked_bytes", "orig_first_flags",
+    "resp_synacks_after_ack", "resp_highest_ack", "orig_syn_pkts", "resp_synack_pkts",
+    *(f"{side}_{name}" for side in ("orig", "resp") for name in (
+        "pkts", "bytes", "payload_bytes", "data_pkts", "retrans_data_pkts", "zero_window_episodes",
+        "zero_window_s", "zero_window_longest_s", "zero_window_probes")),
+    "orig_retrans_pkts",
+)
 # The handshake outcomes (tcpanalyze.engine.session) of sessions whose originator sent a SYN.
 ATTEMPT_OUTCOMES = ("complete", "syn_synack", "refused", "unanswered")
 
@@ -36,6 +47,15 @@ def distinct(keys: np.ndarray) -> np.ndarray:
     return first_of_each(np.asarray(keys))[0]
 
 
+def require_columns(frame: pd.DataFrame, columns: tuple[str, ...], reader: str) -> tuple[str, ...]:
+    """``columns``, once checked to all be in ``frame`` (a ValueError naming the missing ones if not)."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{reader} reads the session columns {', '.join(missing)}, which this sessions frame "
+                         "does not have (analyze with columns=None keeps them all)")
+    return columns
+
+
 def address_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes and the text of each code for an address column (categorical or text)."""
     if isinstance(column.dtype, pd.CategoricalDtype):
@@ -48,6 +68,7 @@ class Inputs:
     """Sessions (and packets, or None) plus cached derived views; see the module docstring."""
 
     def __init__(self, sessions: pd.DataFrame, packets: pd.DataFrame | None, path: str | None = None) -> None:
+        sessions = sessions[list(require_columns(sessions, DETECTOR_COLUMNS, "anomaly detection"))]
         if not sessions["session_id"].is_monotonic_increasing:
             sessions = sessions.sort_values("session_id", kind="stable")
         self.sessions = sessions.reset_index(drop=True)

@@ -80,10 +80,11 @@ class Engine:
     """
 
     def __init__(self, options: EngineOptions | None = None, *, per_packet: bool = True,
-                 evidence: Evidence | None = None) -> None:
+                 evidence: Evidence | None = None, session_columns: list[str] | None = None) -> None:
         self.options = options or EngineOptions()
         self.per_packet = per_packet
         self.evidence = evidence
+        self.session_columns = session_columns  # the columns emitted records keep (None: all)
         self.flows = FlowTable(idle_timeout_ns=_ns(self.options.idle_timeout_s),
                                closed_linger_ns=_ns(self.options.closed_linger_s))
         self.stash = StateTable(STASH_LAYOUT, self.flows.state.capacity)
@@ -294,6 +295,8 @@ class Engine:
         records = session_records(self, slots)
         if self.evidence is not None:
             self.evidence.settle(records)
+        if self.session_columns is not None:  # a copy: the other columns' memory goes now
+            records = records[self.session_columns].copy()
         self._free_state(slots)
         self.flows.release(slots)
         return records
@@ -443,12 +446,15 @@ def iter_sessions(path: str, accounting: Accounting, *, options: EngineOptions |
 
 def analyze(path: str, *, packets: bool = True, options: EngineOptions | None = None,
             max_records: int = BATCH_RECORDS, progress: ProgressCallback | None = None,
-            evidence: bool = True) -> Analysis:
+            evidence: bool = True, columns: Iterable[str] | None = None) -> Analysis:
     """Analyse a capture: every TCP session and (unless ``packets=False``) every TCP packet.
 
     Without the packets table, the analysis still keeps what anomaly detection and the report
     read (``Analysis.evidence``): both give the same results, in far less memory and time.
     ``evidence=False`` keeps the sessions alone (detectors then fall back on them).
+    ``columns`` keeps only those session columns (and ``session_id``), for captures of millions
+    of sessions: ``tcpanalyze.detect.DETECTOR_COLUMNS`` are what anomaly detection reads,
+    ``tcpanalyze.report.REPORT_COLUMNS`` what the report reads.
 
     >>> result = tcpanalyze.analyze("sample_pcaps/real-graceful-close.pcap")
     >>> result.sessions[["session_id", "conn_state", "history", "orig_bytes", "resp_bytes"]]
@@ -457,7 +463,8 @@ def analyze(path: str, *, packets: bool = True, options: EngineOptions | None = 
 
     accounting = Accounting()
     collector = Evidence() if evidence and not packets else None
-    engine = Engine(options, per_packet=packets, evidence=collector)
+    kept_columns = _session_columns(columns)
+    engine = Engine(options, per_packet=packets, evidence=collector, session_columns=kept_columns)
     chunks: list[pd.DataFrame] = []
     packet_frames: list[pd.DataFrame] = []
     with CaptureReader(path, progress) as reader, jit.plain_python_for(reader.size_bytes):
@@ -473,7 +480,23 @@ def analyze(path: str, *, packets: bool = True, options: EngineOptions | None = 
     del engine  # its flow table and stash go before the sessions frame is built
     kept = collector.frames() if collector is not None else None
     table = _packets_table(packet_frames) if packets else None
-    return Analysis(_sessions_frame(chunks), table, accounting, path, options, kept)
+    sessions = _sessions_frame(chunks)
+    if kept_columns is not None:
+        sessions = sessions[kept_columns]  # the chunks kept these already; an empty frame has them all
+    malloc.trim()  # what the engine and the emitted chunks held, for whatever comes next
+    return Analysis(sessions, table, accounting, path, options, kept)
+
+
+def _session_columns(columns: Iterable[str] | None) -> list[str] | None:
+    """The session columns to keep, session_id first (None: all), once checked to exist."""
+    if columns is None:
+        return None
+    known = list(session_records_empty().columns)
+    wanted = ["session_id", *(c for c in dict.fromkeys(columns) if c != "session_id")]
+    unknown = [c for c in wanted if c not in known]
+    if unknown:
+        raise UsageError(f"no session column {', '.join(map(repr, unknown))} (columns: {', '.join(known)})")
+    return wanted
 
 
 def session_packets(path: str, session_ids: Iterable[int], *, options: EngineOptions | None = None,

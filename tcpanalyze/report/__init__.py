@@ -5,6 +5,6 @@
 >>> report.as_dict()["problems"]
 """
 
-from .model import SCHEMA_VERSION, Report, build_report
+from .model import REPORT_COLUMNS, SCHEMA_VERSION, Report, build_report
 
-__all__ = ["SCHEMA_VERSION", "Report", "build_report"]
+__all__ = ["REPORT_COLUMNS", "SCHEMA_VERSION", "Report", "build_report"]

@@ -15,6 +15,7 @@ import pandas as pd
 
 # Severity order, worst first; also the order reports sort by.
 SEVERITIES = ("critical", "warning", "info")
+CRITICAL, WARNING, INFO = range(3)
 
 # A handshake slower than this is worth a line; past a second the SYN or SYN-ACK was most
 # likely lost and resent (Linux's initial RTO is 1 s, RFC 6298 section 2).
@@ -29,47 +30,56 @@ STALL_WARNING_S = 1.0
 # Finding kinds in the order a report lists them when severities tie.
 KINDS = ("zero_window", "retransmission", "refused", "unanswered", "reset", "slow_handshake", "capture_loss")
 ROLES = {"orig": "client", "resp": "server"}
+SIDES = ("orig", "resp", "")  # a finding's side: who it is about ("" for the session as a whole)
 
 
 def flag_sessions(sessions: pd.DataFrame) -> pd.DataFrame:
     """Every finding over every session: one row each with ``row`` (position in ``sessions``),
     ``session_id``, ``kind``, ``side`` (orig/resp/""), ``severity`` and ``value`` (what ranks it:
-    seconds of stall, % retransmitted, SYNs sent, handshake ms, bytes)."""
+    seconds of stall, % retransmitted, SYNs sent, handshake ms, bytes). ``kind``, ``side`` and
+    ``severity`` are categoricals, their categories in ``KINDS``, ``SIDES`` and ``SEVERITIES``
+    order (a flood gives a million findings)."""
     parts = []
     for side in ROLES:
         longest = sessions[f"{side}_zero_window_longest_s"].to_numpy(float)
         stalled = sessions[f"{side}_zero_window_episodes"].to_numpy() > 0
-        parts.append(_part(sessions, stalled, "zero_window", side,
-                           np.where(longest >= STALL_WARNING_S, "warning", "info"), longest))
+        parts.append(_part(stalled, "zero_window", side, np.where(longest >= STALL_WARNING_S, WARNING, INFO), longest))
     retrans = _retrans_pct(sessions)
-    parts.append(_part(sessions, retrans > 0, "retransmission", "",
-                       np.select([retrans >= RETRANS_CRITICAL_PCT, retrans >= RETRANS_WARNING_PCT],
-                                 ["critical", "warning"], "info"), retrans))
-    close_type = sessions["close_type"].to_numpy(object)
+    parts.append(_part(retrans > 0, "retransmission", "",
+                       np.select([retrans >= RETRANS_CRITICAL_PCT, retrans >= RETRANS_WARNING_PCT], [CRITICAL, WARNING],
+                                 INFO), retrans))
+    close_type = sessions["close_type"]
     total_bytes = (sessions["orig_bytes"] + sessions["resp_bytes"]).to_numpy(float)
     syns = sessions["orig_pkts"].to_numpy(float)
-    parts.append(_part(sessions, close_type == "refused", "refused", "", "warning", syns))
-    parts.append(_part(sessions, close_type == "unanswered", "unanswered", "", "warning", syns))
-    parts.append(_part(sessions, close_type == "rst", "reset", "", "warning", total_bytes))
+    for kind, close, value in (("refused", "refused", syns), ("unanswered", "unanswered", syns),
+                               ("reset", "rst", total_bytes)):
+        parts.append(_part((close_type == close).to_numpy(bool), kind, "", WARNING, value))
     irtt = sessions["irtt_ms"].to_numpy(float)
-    parts.append(_part(sessions, irtt >= SLOW_HANDSHAKE_MS, "slow_handshake", "",
-                       np.where(irtt >= LOST_SYN_HANDSHAKE_MS, "warning", "info"), irtt))
+    parts.append(_part(irtt >= SLOW_HANDSHAKE_MS, "slow_handshake", "",
+                       np.where(irtt >= LOST_SYN_HANDSHAKE_MS, WARNING, INFO), irtt))
     missed = sessions["missed_bytes"].to_numpy(float)
-    parts.append(_part(sessions, missed > 0, "capture_loss", "", "info", missed))
-    return pd.concat(parts, ignore_index=True)
+    parts.append(_part(missed > 0, "capture_loss", "", INFO, missed))
+    rows = np.concatenate([p[0] for p in parts])
 
+    def categorical(codes: list[np.ndarray], categories: tuple[str, ...]) -> pd.Categorical:
+        return pd.Categorical.from_codes(np.concatenate(codes).astype(np.int8), categories=categories)
 
-def _part(sessions: pd.DataFrame, mask: np.ndarray, kind: str, side: str, severity: str | np.ndarray,
-          value: np.ndarray) -> pd.DataFrame:
-    rows = np.flatnonzero(mask)
     return pd.DataFrame({
         "row": rows,
         "session_id": sessions["session_id"].to_numpy()[rows],
-        "kind": kind,
-        "side": side,
-        "severity": np.broadcast_to(np.asarray(severity, dtype=object), mask.shape)[rows],
-        "value": np.asarray(value, float)[rows],
+        "kind": categorical([p[1] for p in parts], KINDS),
+        "side": categorical([p[2] for p in parts], SIDES),
+        "severity": categorical([p[3] for p in parts], SEVERITIES),
+        "value": np.concatenate([p[4] for p in parts]),
     })
+
+
+def _part(mask: np.ndarray, kind: str, side: str, severity: int | np.ndarray, value: np.ndarray
+          ) -> tuple[np.ndarray, ...]:
+    """One kind's findings: rows, then the codes of kind, side and severity, then values."""
+    rows = np.flatnonzero(mask)
+    return (rows, np.full(rows.size, KINDS.index(kind)), np.full(rows.size, SIDES.index(side)),
+            np.broadcast_to(severity, mask.shape)[rows], np.asarray(value, float)[rows])
 
 
 def _retrans_pct(sessions: pd.DataFrame) -> np.ndarray:

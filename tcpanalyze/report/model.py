@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
+from ..detect import DETECTOR_COLUMNS
+from ..detect.inputs import require_columns
 from .diagnose import KINDS, SEVERITIES, describe, endpoint, flag_sessions
 
 if TYPE_CHECKING:
@@ -162,10 +164,15 @@ class Report:
         return json.dumps(self.as_dict(), indent=2) + "\n"
 
 
+# The session columns the report reads: the detectors' and its own. ``build_report`` keeps
+# these alone, so reading another fails in every test; ``tcpanalyze report`` analyses with them.
+REPORT_COLUMNS = (*DETECTOR_COLUMNS, "irtt_ms", "missed_bytes", "history", "orig_rtt_mean_ms", "resp_rtt_mean_ms")
+
+
 def build_report(analysis: "Analysis", *, selection: str | None = None) -> Report:
     """Compute the report of an analysed capture (``tcpanalyze.analyze``'s result); ``selection``
     says how its sessions were narrowed down, if they were (e.g. ``"--port 443"``)."""
-    sessions = analysis.sessions
+    sessions = analysis.sessions[list(require_columns(analysis.sessions, REPORT_COLUMNS, "the report"))]
     findings = flag_sessions(sessions)
     anomalies = analysis.anomalies
     problems, totals = _problems(sessions, findings, anomalies)
@@ -174,7 +181,7 @@ def build_report(analysis: "Analysis", *, selection: str | None = None) -> Repor
     return Report(
         schema_version=SCHEMA_VERSION,
         generator=f"tcpanalyze {__version__}",
-        capture=_capture(analysis, selection),
+        capture=_capture(analysis, sessions, selection),
         problems=problems,
         problem_totals=totals,
         servers=servers,
@@ -187,8 +194,7 @@ def build_report(analysis: "Analysis", *, selection: str | None = None) -> Repor
 
 # -- capture ------------------------------------------------------------------------------
 
-def _capture(analysis: "Analysis", selection: str | None) -> Capture:
-    sessions = analysis.sessions
+def _capture(analysis: "Analysis", sessions: pd.DataFrame, selection: str | None) -> Capture:
     acc = analysis.accounting.as_dict()
     reasons = {k: v for k, v in acc["by_status"].items() if k not in ("tcp", "not_tcp", "non_ip")}
     packets = Packets(acc["records"], acc["tcp"], acc["other_ip"], acc["non_ip"], acc["malformed"],
@@ -419,7 +425,7 @@ def _attention(sessions: pd.DataFrame, findings: pd.DataFrame) -> tuple[list[Ses
     """Sessions with a warning or worse, worst first (severity, then how many problems, then id)."""
     if findings.empty:
         return [], 0
-    severity = findings["severity"].map(SEVERITIES.index)
+    severity = findings["severity"].cat.codes  # categories in SEVERITIES order
     per_session = findings.assign(severity_rank=severity).groupby("row").agg(
         worst=("severity_rank", "min"), n=("kind", "size"), session_id=("session_id", "first"))
     serious = per_session[per_session["worst"] <= SEVERITIES.index("warning")]
@@ -427,7 +433,7 @@ def _attention(sessions: pd.DataFrame, findings: pd.DataFrame) -> tuple[list[Ses
     out = []
     for row, summary in chosen.iterrows():
         session = sessions.iloc[row]
-        own = findings[findings["row"] == row].assign(severity_rank=lambda f: f["severity"].map(SEVERITIES.index))
+        own = findings[findings["row"] == row].assign(severity_rank=lambda f: f["severity"].cat.codes)
         own = own.sort_values(["severity_rank"], kind="stable")
         diagnoses = [Diagnosis(f.kind, f.severity, describe(f.kind, f.side, session), float(f.value))
                      for f in own.itertuples(index=False)]

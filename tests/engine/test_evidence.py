@@ -1,7 +1,8 @@
 """``analyze(path, packets=False)`` keeps only the evidence detectors and the report read
 (tcpanalyze/engine/evidence.py): anomalies, RTT samples and the report must be exactly what
 the full packets table gives, on every sample and corpus capture, however often the
-evidence buffer is trimmed during the run."""
+evidence buffer is trimmed during the run. The same holds keeping only the session columns
+the report reads (``REPORT_COLUMNS``), as ``tcpanalyze report`` does."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from helpers import SAMPLE_DIR, corpus_files, sample_files
 import tcpanalyze
 from tcpanalyze.engine import evidence
 from tcpanalyze.errors import TcpanalyzeError
-from tcpanalyze.report import build_report
+from tcpanalyze.errors import UsageError
+from tcpanalyze.report import REPORT_COLUMNS, build_report
 
 CAPTURES = sample_files() + corpus_files()
 
@@ -38,7 +40,28 @@ def _same_results(full, lean) -> None:
 
 @pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.name)
 def test_evidence_gives_what_the_packets_table_gives(path):
-    _same_results(*_both(path))
+    full, lean = _both(path)
+    _same_results(full, lean)
+    narrow = tcpanalyze.analyze(str(path), packets=False, columns=REPORT_COLUMNS)
+    assert list(narrow.sessions.columns) == list(REPORT_COLUMNS)
+    pd.testing.assert_frame_equal(full.sessions[list(REPORT_COLUMNS)], narrow.sessions)
+    pd.testing.assert_frame_equal(full.anomalies, narrow.anomalies)
+    assert build_report(full).as_dict() == build_report(narrow).as_dict()
+
+
+def test_chosen_session_columns():
+    """``columns`` keeps those (session_id first, always); an unknown name is a usage error; the
+    report and detection refuse a frame without the columns they read, naming them."""
+    path = str(SAMPLE_DIR / "real-zero-window.pcap")
+    narrow = tcpanalyze.analyze(path, packets=False, columns=["history", "conn_state", "history"], max_records=7)
+    assert list(narrow.sessions.columns) == ["session_id", "history", "conn_state"]
+    assert narrow.sessions.to_dict("records") == [{"session_id": 0, "history": "ShADawTFdf", "conn_state": "SF"}]
+    with pytest.raises(UsageError, match="no session column 'nope'"):
+        tcpanalyze.analyze(path, columns=["nope"])
+    with pytest.raises(ValueError, match="anomaly detection reads the session columns orig_addr"):
+        narrow.anomalies
+    with pytest.raises(ValueError, match="the report reads the session columns orig_addr"):
+        build_report(narrow)
 
 
 @pytest.mark.parametrize("name", ["anomaly-rst-injection.pcap", "stream-lossy-ipv4.pcap", "real-zero-window.pcap",
