@@ -23,10 +23,12 @@ if TYPE_CHECKING:
 NS = 1e9
 
 
-def _pick(values: np.ndarray, conditions: list[tuple[np.ndarray, str]], default: str) -> np.ndarray:
-    """First matching label per row (np.select for strings)."""
-    return np.select([c for c, _ in conditions], [v for _, v in conditions], default).astype(object) \
-        if len(values) else np.empty(0, object)
+def _pick(values: np.ndarray, conditions: list[tuple[np.ndarray, str]], default: str) -> pd.api.extensions.ExtensionArray:
+    """First matching label per row (np.select for strings), as a text array built by position
+    (no Python string per row: a flood emits millions)."""
+    codes = np.select([c for c, _ in conditions], np.arange(len(conditions)), len(conditions)) \
+        if len(values) else np.empty(0, np.int64)
+    return pd.array([*(v for _, v in conditions), default], dtype="str").take(codes)
 
 
 def session_records(engine: "Engine", slots: np.ndarray) -> pd.DataFrame:
