@@ -602,8 +602,8 @@ def _concat_arrays(parts: list) -> object:
 
 def session_records_empty() -> pd.DataFrame:
     """A sessions frame with no rows and all the columns."""
-    engine = Engine()
-    return session_records(engine, np.empty(0, np.int64))
+    with jit.mode(plain=True):  # no rows: nothing worth loading numba for
+        return session_records(Engine(), np.empty(0, np.int64))
 
 
 def _packet_rows(frame: pd.DataFrame, results: dict[str, np.ndarray]) -> pd.DataFrame:
