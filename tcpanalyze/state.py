@@ -47,15 +47,27 @@ class StateTable:
         if capacity <= self.capacity:
             return
         for k, rows in self.layout.items():
-            bigger = np.empty(self._shape(len(rows.names), capacity), dtype=rows.dtype)
             if self.record_major:
-                bigger[: self.capacity] = self.m[k]
-                bigger[self.capacity :] = rows.initial
-            else:
-                bigger[:, : self.capacity] = self.m[k]
-                bigger[:, self.capacity :] = rows.initial
+                self._grow_records(k, rows, capacity)
+                continue
+            bigger = np.empty(self._shape(len(rows.names), capacity), dtype=rows.dtype)
+            bigger[:, : self.capacity] = self.m[k]
+            bigger[:, self.capacity :] = rows.initial
             self.m[k] = bigger
         self.capacity = capacity
+
+    def _grow_records(self, key: str, rows: Rows, capacity: int) -> None:
+        """Grow a record-major matrix in place (realloc moves pages: no second copy held at
+        once) unless something else still holds it (numpy refuses then), else by a copy."""
+        matrix = self.m.pop(key)  # the local name is its only holder, unless a caller kept one
+        try:
+            matrix.resize((capacity, len(rows.names)), refcheck=True)
+        except ValueError:
+            bigger = np.empty((capacity, len(rows.names)), dtype=rows.dtype)
+            bigger[: self.capacity] = matrix
+            matrix = bigger
+        matrix[self.capacity :] = rows.initial
+        self.m[key] = matrix
 
     def reset(self, columns: np.ndarray) -> None:
         """Put the given entries back to their initial values."""
@@ -87,7 +99,7 @@ class SlotAllocator:
         """``n`` free columns (growing the table by half, or more, when it runs out)."""
         if self.top < n:
             old = self.table.capacity
-            capacity = max(old + old // 2, old + n - self.top, 1024)
+            capacity = max(old + old // 4, old + n - self.top, 1024)
             self.table.grow(capacity)
             stack = np.empty(capacity, np.int64)
             stack[: self.top] = self.free[: self.top]
