@@ -29,9 +29,9 @@ import pandas as pd
 from .flags import ANY_RETRANSMISSION
 
 # The kept columns: the decoded fields detectors read, then the engine's per-packet results.
-PACKET_FIELDS = ("frame", "ts_ns", "tcp_flags", "seq_raw", "ack_raw", "win_raw", "payload_len", "payload_caplen",
-                 "ip_id", "ip_version", "rec_off", "payload_off")
-RESULT_FIELDS = ("analysis_flags", "seq_rel", "ack_rel", "window", "rst_in_window", "copy_gap_ns")
+PACKET_FIELDS = ("frame", "ts_ns", "tcp_flags", "seq_raw", "win_raw", "payload_len", "payload_caplen", "ip_version",
+                 "rec_off", "payload_off")
+RESULT_FIELDS = ("analysis_flags", "window", "rst_in_window", "copy_gap_ns")
 # 15 flag bits; at most 65535 << 14; -1, 0 or 1
 RESULT_DTYPES = {"analysis_flags": np.uint16, "window": np.int32, "rst_in_window": np.int8}
 # Trim the buffered rows when they pass twice what survived the last trim (and at least this many).
@@ -82,7 +82,7 @@ class Evidence:
         """The RTT samples of packets just analysed (-1: none)."""
         sampled = ack_rtt_ns >= 0
         if sampled.any():
-            self._rtt.append((session_id[sampled], ack_rtt_ns[sampled]))
+            self._rtt.append((_compact(session_id[sampled]), ack_rtt_ns[sampled]))
 
     def add(self, session_id: np.ndarray, direction: np.ndarray, fields: dict[str, np.ndarray],
             results: dict[str, np.ndarray]) -> None:
@@ -90,7 +90,7 @@ class Evidence:
         all the same length (the engine picks them: see the module docstring)."""
         if not session_id.size:
             return
-        self._chunks.append({"session_id": session_id, "direction": direction, **fields,
+        self._chunks.append({"session_id": _compact(session_id), "direction": direction, **fields,
                              **{k: v.astype(RESULT_DTYPES.get(k, np.int64), copy=False) for k, v in results.items()}})
         self._rows += session_id.size
 
@@ -136,13 +136,19 @@ class Evidence:
         for name in list(chunks[0]):
             values = np.concatenate([c.pop(name) for c in chunks])
             columns[name] = values if order is None else values[order]
+        columns["session_id"] = columns["session_id"].astype(np.int64, copy=False)
         columns["direction"] = pd.Categorical.from_codes(columns["direction"].astype(np.int8),
                                                          categories=["orig", "resp"])
         ids = [s for s, _ in self._rtt]
         rtt = [r for _, r in self._rtt]
         return EvidenceFrames(pd.DataFrame(columns, copy=False), pd.DataFrame({
-            "session_id": np.concatenate(ids) if ids else np.empty(0, np.int64),
+            "session_id": np.concatenate(ids).astype(np.int64, copy=False) if ids else np.empty(0, np.int64),
             "ack_rtt_ns": np.concatenate(rtt) if rtt else np.empty(0, np.int64)}))
+
+
+def _compact(session_id: np.ndarray) -> np.ndarray:
+    """Session ids as uint32 while they fit (half the memory of the buffered rows' ids)."""
+    return session_id.astype(np.uint32) if session_id.size and session_id.max() < 2**32 else session_id
 
 
 def _empty() -> dict[str, np.ndarray]:

@@ -96,8 +96,10 @@ def test_only_the_packets_detectors_read_are_kept(name):
     assert kept["frame"].is_monotonic_increasing
     # the kept rows carry the same values as the packets table
     merged = kept.merge(table, on="frame", suffixes=("", "_full"))
-    for column in ("session_id", "ts_ns", "tcp_flags", "seq_rel", "ack_rel", "window", "analysis_flags", "rec_off",
-                   "rst_in_window", "copy_gap_ns"):
+    from tcpanalyze.engine.evidence import PACKET_FIELDS, RESULT_FIELDS
+
+    assert list(kept.columns) == ["session_id", "direction", *PACKET_FIELDS, *RESULT_FIELDS]
+    for column in ("session_id", *PACKET_FIELDS[1:], *RESULT_FIELDS):  # merged on the first, frame
         assert np.array_equal(merged[column].to_numpy(np.int64), merged[f"{column}_full"].to_numpy(np.int64)), column
     assert (merged["direction"].astype(str) == merged["direction_full"].astype(str)).all()
 
