@@ -17,6 +17,7 @@ from .inputs import distinct
 
 MAX_SOURCES = 10
 MAX_LISTED = 1000
+FEW_SOURCES = 64  # up to this many events, sources are counted in plain Python
 
 SEVERITIES = ("info", "warning", "critical")
 
@@ -60,6 +61,12 @@ class Finding:
 
 def _top_sources(sources) -> tuple[list[str], int]:
     """The MAX_SOURCES most frequent addresses (ties: first seen first) and how many distinct ones."""
+    if len(sources) <= FEW_SOURCES:  # most findings name a source or two: no numpy round trip
+        counts: dict = {}
+        for source in sources:
+            counts[source] = counts.get(source, 0) + 1
+        top = sorted(counts, key=lambda a: -counts[a])  # stable: ties stay in first-seen order
+        return [str(a) for a in top[:MAX_SOURCES]], len(counts)
     codes, uniques = pd.factorize(np.asarray(sources, dtype=object))
     if uniques.size == 0:
         return [], 0
