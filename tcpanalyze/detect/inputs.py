@@ -24,7 +24,7 @@ DETECTOR_COLUMNS = (
     *(f"{side}_{name}" for side in ("orig", "resp") for name in (
         "pkts", "bytes", "payload_bytes", "data_pkts", "retrans_data_pkts", "zero_window_episodes",
         "zero_window_s", "zero_window_longest_s", "zero_window_probes")),
-    "orig_retrans_pkts",
+    "orig_retrans_pkts",  # backlog overflow: the client resent its data
 )
 # The handshake outcomes (tcpanalyze.engine.session) of sessions whose originator sent a SYN.
 ATTEMPT_OUTCOMES = ("complete", "syn_synack", "refused", "unanswered")

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 NS = 1e9
 
 
-def _pick(values: np.ndarray, conditions: list[tuple[np.ndarray, str]], default: str) -> pd.api.extensions.ExtensionArray:
+def _pick(values: np.ndarray, conditions: list[tuple[np.ndarray, str]],
+          default: str) -> pd.api.extensions.ExtensionArray:
     """First matching label per row (np.select for strings), as a text array built by position
     (no Python string per row: a flood emits millions)."""
     codes = np.select([c for c, _ in conditions], np.arange(len(conditions)), len(conditions)) \
