@@ -43,10 +43,9 @@ def report(
     from ..report import REPORT_COLUMNS, build_report
     from .progress import ReadProgress
 
-    html = fmt == ReportFormat.html  # its graphs read more columns, and of standard input every packet
-    with ReadProgress() as progress:
-        analysis = filters.select(analyze(file, packets=html and file == "-", columns=None if html else REPORT_COLUMNS,
-                                          progress=progress))
+    with ReadProgress() as progress:  # html graphs of standard input need every packet kept
+        analysis = filters.select(analyze(file, packets=fmt == ReportFormat.html and file == "-",
+                                          columns=REPORT_COLUMNS, progress=progress))
     the_report = build_report(analysis, selection=_selection_text(host, port, session, time_range))
     with open_text_output(output) as out:
         if fmt == ReportFormat.text:

@@ -164,8 +164,8 @@ class Report:
         return json.dumps(self.as_dict(), indent=2) + "\n"
 
 
-# The session columns the report reads: the detectors' and its own. ``build_report`` keeps
-# these alone, so reading another fails in every test; ``tcpanalyze report`` analyses with them.
+# The session columns the report reads: the detectors' and its own (its graphs' too). ``build_report``
+# keeps these alone, so reading another fails in every test; ``tcpanalyze report`` analyses with them.
 REPORT_COLUMNS = (*DETECTOR_COLUMNS, "irtt_ms", "missed_bytes", "history", "orig_rtt_mean_ms", "resp_rtt_mean_ms")
 
 
