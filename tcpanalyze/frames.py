@@ -87,6 +87,16 @@ def _dotted_quads(addresses, out):
                 k += 1
 
 
+def endpoint(addr: object, port: object) -> str:
+    """``10.0.0.2:80`` or ``[fd00::2]:80``; the bare address without a port, ``port 80`` without an address."""
+    if addr is None:
+        return f"port {port}"
+    text = str(addr)
+    if port is None:
+        return text
+    return f"[{text}]:{port}" if ":" in text else f"{text}:{port}"
+
+
 def address_text(hi: np.ndarray, lo: np.ndarray) -> pd.Categorical:
     """Text form of 128-bit addresses (IPv4-mapped ones shown as IPv4), as a categorical."""
     lo_codes, lo_uniques = pd.factorize(lo, sort=False)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from ..frames import endpoint  # the detectors write endpoints as the rest of the tool does
+
+__all__ = ["count_of", "endpoint", "n", "pct", "secs"]
+
 
 def n(value: float) -> str:
     """A count with thousands separators: 5000 -> '5,000'."""
@@ -18,15 +22,6 @@ def secs(value: float) -> str:
     if value >= 100:
         return f"{value:.0f} s"
     return f"{value:.1f} s" if value >= 1 else f"{value:.2f} s"
-
-
-def endpoint(addr: str | None, port: int | None) -> str:
-    """'10.0.0.2:80', '[fd00::2]:80', or the bare address without a port."""
-    if addr is None:
-        return f"port {port}"
-    if port is None:
-        return addr
-    return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
 
 
 def count_of(value: float, word: str) -> str:

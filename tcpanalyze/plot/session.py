@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import UsageError
+from ..frames import endpoint
 
 if TYPE_CHECKING:
     from ..engine.analysis import Analysis
@@ -78,9 +79,3 @@ def session_packets(analysis: Analysis, session_id: int) -> SessionPackets:
         t0_ns=int(ts.min()),
         duration_s=float(ts.max() - ts.min()) / 1e9,
     )
-
-
-def endpoint(addr: str, port: int) -> str:
-    """``addr:port``, with an IPv6 address in brackets."""
-    addr = str(addr)
-    return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import UsageError
+from ..frames import endpoint
 from .kernels import assemble, stream_offsets
 from .segments import Segments
 
@@ -117,7 +118,7 @@ class Stream:
 
     def endpoints(self, name: str) -> tuple[str, str]:
         """(sender, receiver) of direction ``name`` as ``addr:port`` text (IPv6 in brackets)."""
-        orig, resp = _endpoint(self.orig_addr, self.orig_port), _endpoint(self.resp_addr, self.resp_port)
+        orig, resp = endpoint(self.orig_addr, self.orig_port), endpoint(self.resp_addr, self.resp_port)
         return (orig, resp) if name == "orig" else (resp, orig)
 
     def warnings(self, directions: tuple[str, ...] = DIRECTIONS) -> list[str]:
@@ -198,7 +199,3 @@ def _chunks(parts: list[pd.DataFrame]) -> pd.DataFrame:
     merged = rows.iloc[starts].reset_index(drop=True)
     merged["length"] = np.add.reduceat(length, starts)
     return merged[list(CHUNK_COLUMNS)]
-
-
-def _endpoint(addr: str, port: int) -> str:
-    return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..frames import endpoint
+
 # Severity order, worst first; also the order reports sort by.
 SEVERITIES = ("critical", "warning", "info")
 CRITICAL, WARNING, INFO = range(3)
@@ -87,12 +89,6 @@ def _retrans_pct(sessions: pd.DataFrame) -> np.ndarray:
     retrans = (sessions["orig_retrans_data_pkts"] + sessions["resp_retrans_data_pkts"]).to_numpy(float)
     data = (sessions["orig_data_pkts"] + sessions["resp_data_pkts"]).to_numpy(float)
     return np.where(data > 0, 100 * retrans / np.maximum(data, 1), 0.0)
-
-
-def endpoint(addr: object, port: object) -> str:
-    """``10.0.0.2:80`` or ``[2001:db8::1]:443``."""
-    text = str(addr)
-    return f"[{text}]:{port}" if ":" in text else f"{text}:{port}"
 
 
 def describe(kind: str, side: str, session: pd.Series) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .diagnose import endpoint
+from ..frames import endpoint
 from .model import Report
 
 if TYPE_CHECKING:

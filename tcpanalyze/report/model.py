@@ -25,7 +25,8 @@ import pandas as pd
 from .. import __version__
 from ..detect import DETECTOR_COLUMNS
 from ..detect.inputs import require_columns
-from .diagnose import KINDS, SEVERITIES, describe, endpoint, flag_sessions
+from ..frames import endpoint
+from .diagnose import KINDS, SEVERITIES, describe, flag_sessions
 
 if TYPE_CHECKING:
     from ..engine.analysis import Analysis
