@@ -15,6 +15,7 @@ hundred bytes each instead of a kilobyte.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -463,7 +464,8 @@ def analyze(path: str, *, packets: bool = True, options: EngineOptions | None = 
 
     accounting = Accounting()
     collector = Evidence() if evidence and not packets else None
-    kept_columns = _session_columns(columns)
+    kept_columns = None if columns is None else ["session_id", *(c for c in session_columns(columns)
+                                                                 if c != "session_id")]
     engine = Engine(options, per_packet=packets, evidence=collector, session_columns=kept_columns)
     chunks: list[pd.DataFrame] = []
     packet_frames: list[pd.DataFrame] = []
@@ -487,15 +489,16 @@ def analyze(path: str, *, packets: bool = True, options: EngineOptions | None = 
     return Analysis(sessions, table, accounting, path, options, kept)
 
 
-def _session_columns(columns: Iterable[str] | None) -> list[str] | None:
-    """The session columns to keep, session_id first (None: all), once checked to exist."""
-    if columns is None:
-        return None
+def session_columns(names: Iterable[str]) -> list[str]:
+    """``names`` in order, each once, checked to be session columns (a UsageError names the unknown ones)."""
     known = list(session_records_empty().columns)
-    wanted = ["session_id", *(c for c in dict.fromkeys(columns) if c != "session_id")]
+    wanted = list(dict.fromkeys(names))
     unknown = [c for c in wanted if c not in known]
     if unknown:
-        raise UsageError(f"no session column {', '.join(map(repr, unknown))} (columns: {', '.join(known)})")
+        close = [m for c in unknown for m in difflib.get_close_matches(c, known, n=3)]
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise UsageError(f"no session column {', '.join(map(repr, unknown))}{hint} (the README lists all {len(known)}, "
+                         "under \"sessions --format jsonl fields\")")
     return wanted
 
 

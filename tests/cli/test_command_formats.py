@@ -1,4 +1,5 @@
-"""`--format` and `-o` on the commands whose formats are their own: plot, check, export-streams."""
+"""`--format` and `-o` on the commands whose formats are their own: plot, check, export-streams;
+and `sessions --columns` in every format."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import io
 import json
 import xml.etree.ElementTree as ET
 
+import pandas as pd
 import pytest
 
 from helpers import SAMPLE_DIR
@@ -79,3 +81,33 @@ def test_export_streams_csv_index_on_stdout(tmp_path):
     for row in rows:
         assert (tmp_path / "out" / row["file"]).stat().st_size == int(row["bytes"])
     assert "(index: stdout)" in result.stderr.decode()
+
+
+def test_sessions_columns_in_every_format(tmp_path):
+    """--columns keeps those columns in that order; filters still see every column (here
+    --time-range, on start and end, which the chosen columns leave out); the table shows the
+    columns as they are."""
+    base = ["sessions", MANY, "--columns", "history,session_id,resp_bytes",
+            "--time-range", "0.1:0.15"]
+    csv = run_tcpanalyze([*base, "-f", "csv"])
+    assert csv.returncode == 0, csv.stderr
+    lines = csv.stdout.decode().splitlines()
+    assert lines == ['"history","session_id","resp_bytes"', '"ShADadFf",5,1024', '"ShADadFf",6,1024', '"ShADadFf",7,1024']
+    rows = [json.loads(line) for line in run_tcpanalyze([*base, "-f", "jsonl"]).stdout.decode().splitlines()]
+    assert rows and all(list(row) == ["history", "session_id", "resp_bytes"] for row in rows)
+    assert [str(r["session_id"]) for r in rows] == [line.split(",")[1] for line in lines[1:]]
+    table = run_tcpanalyze(base).stdout.decode().splitlines()
+    assert table[0].split() == ["history", "session_id", "resp_bytes"] and len(table) == len(lines)
+    run_tcpanalyze([*base, "-f", "parquet", "-o", str(tmp_path / "s.parquet")])
+    assert list(pd.read_parquet(tmp_path / "s.parquet").columns) == ["history", "session_id", "resp_bytes"]
+
+
+@pytest.mark.parametrize("names, message", [
+    ("conn_stat,orig_bytes", "tcpanalyze: error: no session column 'conn_stat'; did you mean conn_state"),
+    (" , ", "tcpanalyze: error: --columns: give one or more session column names, separated by commas"),
+])
+def test_sessions_unknown_columns_fail_in_one_line_before_reading(names, message):
+    result = run_tcpanalyze(["sessions", "no-such-file.pcap", "--columns", names])
+    assert result.returncode == 2
+    err = result.stderr.decode()
+    assert err.startswith(message) and err.count("\n") == 1
