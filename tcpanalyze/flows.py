@@ -114,7 +114,12 @@ def _delete(table, i, f_u64, f_u32):
     return i
 
 
-@kernel
+@kernel(signature=(
+    "(readonly(uint64[:]), readonly(uint64[:]), readonly(uint64[:]), readonly(uint64[:]), "
+    "readonly(uint16[:]), readonly(uint16[:]), readonly(uint16[:]), readonly(uint32[:]), "
+    "readonly(uint32[:]), readonly(int64[:]), readonly(int64[:]), int64[::1], int64[::1], int64[::1], "
+    "readonly(boolean[::1]), int64, int64, uint64[:, ::1], int64[:, ::1], uint32[:, ::1], uint8[:, ::1], "
+    "int64[::1], uint8[::1], uint8[::1], uint32[:, ::1])"))
 def assign_sessions(src_hi, src_lo, dst_hi, dst_lo, src_port, dst_port, tcp_flags, seq, ack, ts_ns, frame,
                     table, counters, free_slots, likely_server, idle_timeout_ns, closed_linger_ns,
                     f_u64, f_i64, f_u32, f_u8, out_slot, out_dir, out_new, out_base):
@@ -207,7 +212,7 @@ def assign_sessions(src_hi, src_lo, dst_hi, dst_lo, src_port, dst_port, tcp_flag
         out_new[i] = new
 
 
-@kernel
+@kernel(signature="(int64[::1], readonly(int64[:]), readonly(uint64[:, ::1]), readonly(uint32[:, ::1]))")
 def release_slots(table, slots, f_u64, f_u32):
     """Remove emitted sessions from the table (unless a newer session took their 4-tuple)."""
     mask = table.size - 1
@@ -223,7 +228,7 @@ def release_slots(table, slots, f_u64, f_u32):
     return removed
 
 
-@kernel
+@kernel(signature="(readonly(int64[::1]), int64[::1], readonly(uint64[:, ::1]), readonly(uint32[:, ::1]))")
 def rehash(table, new_table, f_u64, f_u32):
     """Insert every live slot of ``table`` into the empty ``new_table``."""
     mask = new_table.size - 1

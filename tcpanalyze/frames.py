@@ -66,7 +66,7 @@ STATUS_COLUMNS: list[tuple[str, str, str]] = [
 IPV4_MAPPED = np.uint64(0xFFFF) << np.uint64(32)
 
 
-@kernel
+@kernel(signature="(readonly(int64[:]), uint8[:, ::1])")
 def _dotted_quads(addresses, out):
     """Write each IPv4 address (uint32) as dotted-quad ASCII into a row of ``out`` (uint8[n, 16])."""
     for i in range(addresses.size):

@@ -37,6 +37,7 @@ class Accounting:
     tcp_truncated: int = 0
     tcp_reassembled: int = 0
     warnings: list[str] = field(default_factory=list)
+    complete: bool = True  # every reader got to the end of its file (False: cut off or damaged)
     first_tcp_ts_ns: int | None = None  # time of the first TCP packet in file order: time 0 of relative times
 
     def add(self, packets: PacketBatch) -> None:
@@ -59,10 +60,15 @@ class Accounting:
         self.tcp_truncated += int(np.count_nonzero(tcp & ((packets["marks"] & MARK_TRUNCATED) != 0)))
         self.tcp_reassembled += int(np.count_nonzero(tcp & ((packets["marks"] & MARK_REASSEMBLED) != 0)))
 
+    def finish(self, info: CaptureInfo) -> None:
+        """A reader is done: keep its warnings, and whether it read its whole file."""
+        self.warnings.extend(info.warnings)
+        self.complete = self.complete and not info.stopped_early
+
     def as_dict(self) -> dict:
         return {"records": self.records, **self.by_class, "by_status": dict(self.by_status),
                 "other_ip_protocols": dict(self.other_ip_protocols), "tcp_truncated": self.tcp_truncated,
-                "tcp_reassembled": self.tcp_reassembled, "warnings": list(self.warnings)}
+                "tcp_reassembled": self.tcp_reassembled, "complete": self.complete, "warnings": list(self.warnings)}
 
 
 @dataclass
@@ -82,7 +88,7 @@ def iter_packet_batches(reader: CaptureReader, decoder: Decoder, accounting: Acc
         packets = decoder.decode(records)
         accounting.add(packets)
         yield packets
-    accounting.warnings.extend(reader.info.warnings)
+    accounting.finish(reader.info)
 
 
 def decode_capture(path: str, *, tcp_only: bool = True, max_records: int = BATCH_RECORDS,

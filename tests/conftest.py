@@ -11,9 +11,16 @@ from helpers import CORPUS_DIR
 
 @pytest.fixture(scope="session")
 def corpus_dir():
-    if not CORPUS_DIR.is_dir():
-        pytest.skip(f"shared corpus not found at {CORPUS_DIR}")
+    """``tests/corpus/``: the public captures the tests read (provenance in its README)."""
     return CORPUS_DIR
+
+
+def pytest_sessionstart(session):
+    """Compile every kernel before the first test (once per machine: at once when they are cached),
+    so that no test's output carries the first-run compile messages."""
+    from tcpanalyze import jit
+
+    jit.ensure_compiled()
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -28,18 +28,16 @@ from pathlib import Path
 import dpkt
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-# The shared conformance corpus sits beside the repository (``shared/`` next to ``main/``).
-CORPUS_DIR = (REPO_ROOT / ".." / "shared" / "corpus").resolve()
+# Public real-world captures, copied in with their provenance (tests/corpus/README.md).
+CORPUS_DIR = REPO_ROOT / "tests" / "corpus"
 SAMPLE_DIR = REPO_ROOT / "sample_pcaps"
 EXPECTED_DIR = SAMPLE_DIR / "expected"
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".pcap.gz", ".pcapng.gz", ".cap")
 
 
 def corpus_files() -> list[Path]:
-    """Every capture in the shared corpus (MANIFEST files left out); empty if the corpus is absent."""
-    if not CORPUS_DIR.is_dir():
-        return []
-    return sorted(p for p in CORPUS_DIR.iterdir() if p.is_file() and not p.name.startswith("MANIFEST"))
+    """Every capture in ``tests/corpus/`` (its manifests and README left out)."""
+    return sorted(p for p in CORPUS_DIR.iterdir() if p.is_file() and p.name.endswith(CAPTURE_SUFFIXES))
 
 
 def sample_files() -> list[Path]:
@@ -50,10 +48,8 @@ def sample_files() -> list[Path]:
 
 
 def corpus_manifest() -> dict[str, dict]:
-    path = CORPUS_DIR / "MANIFEST.json"
-    if not path.is_file():
-        return {}
-    return {entry["file"]: entry for entry in json.loads(path.read_text())["files"]}
+    """The corpus's MANIFEST.json entries by file name (provenance and tshark's counts)."""
+    return {entry["file"]: entry for entry in json.loads((CORPUS_DIR / "MANIFEST.json").read_text())["files"]}
 
 
 # --- TCP ---------------------------------------------------------------------------------

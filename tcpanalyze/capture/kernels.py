@@ -75,7 +75,9 @@ def units_to_ns(ts, units_per_second):
     return seconds * NS_PER_S + np.int64(fraction * (NS_PER_S / units_per_second))
 
 
-@kernel
+@kernel(signature=(
+    "(readonly(uint8[::1]), int64, boolean, int64, int64, int64, int64[::1], int64[::1], int64[::1], "
+    "int64[::1])"))
 def walk_pcap(buf, pos, big_endian, ns_per_fraction, record_header_len, max_records, rec_off, caplen, origlen, ts_ns):
     """Walk classic pcap records.
 
@@ -105,7 +107,10 @@ def walk_pcap(buf, pos, big_endian, ns_per_fraction, record_header_len, max_reco
     return n, pos, FULL
 
 
-@kernel
+@kernel(signature=(
+    "(readonly(uint8[::1]), int64, boolean, readonly(int32[::1]), readonly(int64[::1]), "
+    "readonly(int64[::1]), readonly(int64[::1]), int64, int64, int64[::1], int64[::1], int64[::1], "
+    "int64[::1], int32[::1])"))
 def walk_pcapng(buf, pos, big_endian, if_global, if_units, if_offset_ns, if_snaplen, last_ts_ns,
                 max_records, rec_off, caplen, origlen, ts_ns, iface):
     """Walk pcapng blocks of one section whose interfaces are already known.

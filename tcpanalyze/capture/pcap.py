@@ -63,5 +63,5 @@ def read_pcap(cursor: Cursor, info: CaptureInfo, max_records: int) -> Iterator[R
             continue
         warning = stop_warning(cursor, info, status, record_header_len, 8, big_endian)
         if warning:
-            info.warnings.append(warning)
+            info.stop(warning)
         return

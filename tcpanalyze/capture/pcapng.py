@@ -94,13 +94,13 @@ def read_pcapng(cursor: Cursor, info: CaptureInfo, max_records: int) -> Iterator
                     linktypes = np.append(linktypes, np.int32(iface.linktype))
                 continue
             except BlockError as exc:
-                info.warnings.append(f"{info.path}: after {info.records} records, at byte {cursor.offset}: {exc}; reading stopped")
+                info.stop(f"{info.path}: after {info.records} records, at byte {cursor.offset}: {exc}; reading stopped")
                 return
         if status == kernels.NEED_MORE and cursor.refill():
             continue
         warning = stop_warning(cursor, info, status, 12, 4, section.big_endian)
         if warning:
-            info.warnings.append(warning)
+            info.stop(warning)
         return
 
 

@@ -61,8 +61,10 @@ class CaptureReader:
     def batches(self, max_records: int = BATCH_RECORDS) -> Iterator[RecordBatch]:
         """Yield record batches in file order; warnings about the file land in ``info.warnings``."""
         if self._reader is None:
-            self.info.warnings.append(self._source.cursor.stream_error
-                                      or f"{self.info.path}: file is empty (0 bytes), no records")
+            if self._source.cursor.stream_error:
+                self.info.stop(self._source.cursor.stream_error)
+            else:
+                self.info.warnings.append(f"{self.info.path}: file is empty (0 bytes), no records")
             return
         cursor = self._source.cursor
         total = self.size_bytes if self._progress else None

@@ -55,3 +55,9 @@ class CaptureInfo:
     interfaces: list[Interface] = field(default_factory=list)
     records: int = 0
     warnings: list[str] = field(default_factory=list)
+    stopped_early: bool = False  # reading stopped before the end of the file (damage, cut off)
+
+    def stop(self, warning: str) -> None:
+        """Reading stopped before the end of the file: say why."""
+        self.warnings.append(warning)
+        self.stopped_early = True

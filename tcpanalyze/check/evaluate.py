@@ -6,6 +6,10 @@
 A scope whose metric has no data (a rate with no data packets, a percentile with no samples)
 is skipped, not failed. With a baseline, each scope is compared with the same scope of the
 baseline; a scope the baseline does not have is checked against the limit only.
+
+A capture with no TCP packets (an empty file, a header alone, records that could not be
+read) is an input error, not a pass: every rule would pass on nothing. A rule on
+``tcp_packets`` (``tcp_packets >= 0``) says that an empty capture is acceptable.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..errors import UsageError
+from ..errors import CaptureError, UsageError
 from .metrics import METRICS, Metric
 from .rules import COMPARISONS, Rule, format_limit
 from .scope import CAPTURE, ScopedView
@@ -108,6 +112,10 @@ def evaluate(rules: list[Rule], analysis, baseline=None, *, capture: str | None 
              baseline_name: str | None = None) -> CheckReport:
     """Evaluate every rule on ``analysis`` (an ``Analysis``), comparing with ``baseline`` if given."""
     _, want_anomalies = needs(rules)
+    if not any(rule.metric == "tcp_packets" for rule in rules):
+        for source in (analysis, baseline):
+            if source is not None:
+                _require_tcp(source)
     sources = [_Source(analysis, want_anomalies)]
     if baseline is not None:
         sources.append(_Source(baseline, want_anomalies))
@@ -119,6 +127,19 @@ def evaluate(rules: list[Rule], analysis, baseline=None, *, capture: str | None 
                        results, warnings)
 
 
+def _require_tcp(analysis) -> None:
+    """CaptureError if the capture gave no TCP packet at all."""
+    accounting = getattr(analysis, "accounting", None)
+    if accounting is None or accounting.by_class.get("tcp", 0):
+        return
+    name = str(getattr(analysis, "path", None) or "capture")
+    why = "; ".join(w.removeprefix(f"{name}: ") for w in accounting.warnings) or (
+        f"{accounting.records:,} records: {accounting.by_class.get('other_ip', 0):,} other IP, "
+        f"{accounting.by_class.get('non_ip', 0):,} non-IP, {accounting.by_class.get('malformed', 0):,} malformed")
+    raise CaptureError(f"{name}: no TCP packets to check ({why}); every rule would pass on nothing. "
+                       f"The rule 'tcp_packets >= 0' accepts an empty capture")
+
+
 class _Source:
     """An analysis and its anomalies (detected once, if any rule needs them)."""
 
@@ -127,8 +148,10 @@ class _Source:
         self.anomalies = anomalies_of(analysis) if want_anomalies else None
 
     def view(self, rule: Rule) -> ScopedView:
+        accounting = getattr(self.analysis, "accounting", None)
         return ScopedView(self.analysis.sessions, rule.scope, rule.filters,
-                          packets=getattr(self.analysis, "rtt_samples", None), anomalies=self.anomalies)
+                          packets=getattr(self.analysis, "rtt_samples", None), anomalies=self.anomalies,
+                          complete=accounting is None or accounting.complete)
 
 
 def _evaluate_rule(rule: Rule, source: _Source, baseline: _Source | None = None) -> RuleResult:

@@ -62,6 +62,14 @@ def sessions(view: ScopedView) -> pd.Series:
     return view.sessions.groupby("scope", sort=False).size()
 
 
+def tcp_packets(view: ScopedView) -> pd.Series:
+    return _by_scope(view, _both(view, "pkts")).sum()
+
+
+def capture_complete(view: ScopedView) -> pd.Series:
+    return pd.Series(float(view.complete), index=view.keys)
+
+
 def total_bytes(view: ScopedView) -> pd.Series:
     return _by_scope(view, _both(view, "bytes")).sum()
 
@@ -161,6 +169,11 @@ def anomaly_present(kind: str) -> Callable[[ScopedView], pd.Series]:
 def _registry() -> dict[str, Metric]:
     metrics = [
         Metric("sessions", "", "number of TCP sessions", sessions, ranks_sessions=False),
+        Metric("tcp_packets", "", "TCP packets in the sessions (a rule on it is what accepts a capture with "
+               "none: 'tcp_packets >= 0')", tcp_packets, ranks_sessions=False),
+        Metric("capture_complete", "", "whether the whole file was read (false: it was cut off or damaged, "
+               "and the other metrics cover only what came before)", capture_complete, empty=np.nan,
+               ranks_sessions=False),
         Metric("bytes", "bytes", "application bytes both ways (by sequence numbers, as Zeek counts)", total_bytes),
         Metric("missed_bytes", "bytes", "sequence space never seen in the capture (capture loss)", missed_bytes),
         Metric("retransmissions", "", "packets re-sending sequence space already sent (Wireshark's "

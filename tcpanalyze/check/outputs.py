@@ -38,7 +38,9 @@ def _limit_text(result: RuleResult) -> str:
     return ", ".join(parts)
 
 
-def _measured(outcome: ScopeOutcome) -> str:
+def _measured(outcome: ScopeOutcome, boolean: bool = False) -> str:
+    if boolean and not math.isnan(outcome.value):  # a true/false metric (has_*, capture_complete)
+        return format_limit(bool(outcome.value))
     text = _value(outcome.value)
     if outcome.baseline is not None:
         text += f" (baseline {_value(outcome.baseline)})"
@@ -51,7 +53,7 @@ def _offenders(outcome: ScopeOutcome) -> str:
 
 def scope_message(result: RuleResult, outcome: ScopeOutcome) -> str:
     """One line: where, what was measured, the limit, and the worst sessions."""
-    text = f"{outcome.label(result.rule.scope)}: {_measured(outcome)}"
+    text = f"{outcome.label(result.rule.scope)}: {_measured(outcome, isinstance(result.rule.limit, bool))}"
     if outcome.status == "pass":
         text += f" ({_limit_text(result)})"
     elif outcome.reason:

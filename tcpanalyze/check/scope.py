@@ -59,9 +59,11 @@ class ScopedView:
     """
 
     def __init__(self, sessions: pd.DataFrame, scope: str, filters: dict[str, tuple], *,
-                 packets: pd.DataFrame | None = None, anomalies: pd.DataFrame | None = None) -> None:
+                 packets: pd.DataFrame | None = None, anomalies: pd.DataFrame | None = None,
+                 complete: bool = True) -> None:
         self.scope = scope
         self.filters = filters
+        self.complete = complete  # the capture was read to its end
         self._packets = packets
         self._anomalies = anomalies
         chosen = filter_sessions(sessions, filters)
@@ -74,7 +76,7 @@ class ScopedView:
     def restrict(self, keys) -> ScopedView:
         """The same view keeping only the sessions of these scopes (for listing offenders)."""
         view = object.__new__(ScopedView)
-        view.scope, view.filters = self.scope, self.filters
+        view.scope, view.filters, view.complete = self.scope, self.filters, self.complete
         view._packets, view._anomalies = self._packets, self._anomalies
         view.sessions = self.sessions[self.sessions["scope"].isin(list(keys))]
         view.keys = pd.Index(list(keys))
@@ -83,7 +85,7 @@ class ScopedView:
     def as_sessions(self) -> ScopedView:
         """This view's sessions, each its own scope."""
         view = object.__new__(ScopedView)
-        view.scope, view.filters = "session", self.filters
+        view.scope, view.filters, view.complete = "session", self.filters, self.complete
         view._packets, view._anomalies = self._packets, self._anomalies
         unique = self.sessions.drop_duplicates("session_id")
         view.sessions = unique.assign(scope=unique["session_id"].to_numpy())

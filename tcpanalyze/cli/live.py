@@ -92,7 +92,7 @@ def live(
             _run(source, analysis, recent, AnomalyWatch(), view)
         finally:
             view.close()
-        analysis.accounting.warnings.extend(source.info.warnings)
+        analysis.accounting.finish(source.info)
         view.end(analysis.counters(), analysis.accounting.as_dict())
         _summary(analysis, recent, sys.stderr if jsonl else report_out)
 

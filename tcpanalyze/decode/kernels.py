@@ -68,6 +68,11 @@ MAX_LINK_LAYERS = 16
 MAX_IP_LAYERS = 4
 MAX_IPV6_EXTENSIONS = 16
 
+# decode_records' argument types, shared with the parallel decoder (``decode.parallel``).
+DECODE_RECORDS_SIGNATURE = (
+    "(readonly(uint8[::1]), readonly(int64[::1]), readonly(int64[::1]), readonly(int64[::1]), "
+    "readonly(int32[::1]), uint64[:, ::1], uint32[:, ::1], int32[:, ::1], uint16[:, ::1], uint8[:, ::1])")
+
 # What the link layer handed to IP: the layer-3 protocol, or a decode status if none.
 L3_IPV4 = 4
 L3_IPV6 = 6
@@ -465,7 +470,7 @@ def decode_record(i, buf, rec_off, caplen, origlen, linktype, u64, u32, i32, u16
         u8[STATUS, i] = decode_ip(buf, p, end, l3, wire_end, start, i, u64, u32, i32, u16, u8)
 
 
-@kernel
+@kernel(signature=DECODE_RECORDS_SIGNATURE)
 def decode_records(buf, rec_off, caplen, origlen, linktype, u64, u32, i32, u16, u8):
     """Decode every record of a batch, one after another (``parallel.decode_records`` for big batches).
 
@@ -478,7 +483,9 @@ def decode_records(buf, rec_off, caplen, origlen, linktype, u64, u32, i32, u16, 
         decode_record(i, buf, rec_off, caplen, origlen, linktype, u64, u32, i32, u16, u8)
 
 
-@kernel
+@kernel(signature=(
+    "(readonly(uint8[::1]), int64, int64, uint64[:, ::1], uint32[:, ::1], int32[:, ::1], uint16[:, ::1], "
+    "uint8[:, ::1])"))
 def decode_one_packet(buf, linktype, origlen, u64, u32, i32, u16, u8):
     """Decode a single packet held alone in ``buf`` into column 0 (used for rebuilt datagrams)."""
     rec_off = np.zeros(1, np.int64)

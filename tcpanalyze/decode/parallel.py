@@ -8,12 +8,13 @@ threads costs time too, so small batches use the one-thread ``kernels.decode_rec
 
 from __future__ import annotations
 
-from numba import njit, prange
+from numba import prange
 
-from .kernels import decode_record
+from ..jit import kernel
+from .kernels import DECODE_RECORDS_SIGNATURE, decode_record
 
 
-@njit(cache=True, parallel=True)
+@kernel(parallel=True, signature=DECODE_RECORDS_SIGNATURE)
 def decode_records(buf, rec_off, caplen, origlen, linktype, u64, u32, i32, u16, u8):
     """``kernels.decode_records`` with the records shared among threads (they are independent)."""
     for i in prange(rec_off.size):

@@ -89,7 +89,7 @@ def _free_segment(pool, seg_i64, idx):
     pool[1] += 1
 
 
-@kernel
+@kernel(signature="(readonly(int64[:]), uint32[:, ::1], int64[:, ::1], int64[:, ::1], int64[::1])")
 def release_segments(columns, d_u32, d_i64, seg_i64, pool):
     """Return every unacked segment of the given direction columns to the pool."""
     for c in columns:
@@ -138,7 +138,13 @@ def _scaled_window(win, flags, scale, default_scale):
     return np.int64(win)
 
 
-@kernel(nogil=True)  # runs beside zeek_packets (Engine._run_kernels)
+@kernel(nogil=True, signature=(  # runs beside zeek_packets (Engine._run_kernels)
+    "(readonly(int64[:]), readonly(uint8[:]), readonly(uint8[:]), readonly(uint16[:]), "
+    "readonly(uint32[:]), readonly(uint32[:]), readonly(uint16[:]), readonly(int32[:]), "
+    "readonly(int64[:]), readonly(int64[:]), readonly(uint32[:]), readonly(uint8[:]), "
+    "readonly(uint16[:]), readonly(uint8[:]), readonly(uint8[:]), readonly(uint32[:, :]), "
+    "readonly(uint32[:, :]), uint32[:, ::1], int64[:, ::1], int64[:, ::1], float64[:, ::1], "
+    "int8[:, ::1], int64[:, ::1], uint32[:, ::1], int64[:, ::1], int64[::1], int64, int64[:, ::1])"))
 def analyze_packets(state_column, dirn, new, tcp_flags, seq, ack, win, payload_len, ts, frame, ip_id, options, mss,
                     wscale, sack_count, dec_u32, base, d_u32, d_i64, d_sum, d_f64, d_i8, s_i64, seg_u32, seg_i64, pool,
                     default_scale, out):

@@ -291,7 +291,10 @@ def _data_sent(z_u32, z_u8, e, s, data_rel, n):
 
 # --- the kernel --------------------------------------------------------------------------------
 
-@kernel(nogil=True)  # runs beside analyze_packets (Engine._run_kernels)
+@kernel(nogil=True, signature=(  # runs beside analyze_packets (Engine._run_kernels)
+    "(readonly(int64[:]), readonly(uint8[:]), readonly(uint16[:]), readonly(uint32[:]), "
+    "readonly(uint32[:]), readonly(int32[:]), readonly(uint16[:]), readonly(boolean[:]), "
+    "readonly(uint8[:]), uint64[:, ::1], uint32[:, ::1], uint16[:, ::1], uint8[:, ::1])"))
 def zeek_packets(slot, dirn, tcp_flags, seq, ack, payload_len, win, bad_checksum, flipped_per_slot,
                  z_u64, z_u32, z_u16, z_u8):
     """Advance Zeek's connection state and history by a batch of packets, in capture order.

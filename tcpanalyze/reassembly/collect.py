@@ -88,7 +88,7 @@ class SessionCollector:
                         remaining -= set(ended["session_id"].tolist())
                         if not remaining:
                             return
-            self.accounting.warnings.extend(reader.info.warnings)
+            self.accounting.finish(reader.info)
             done.extend(_wanted(engine.emit(final=True), wanted))
             if done:
                 ended = pd.concat(done, ignore_index=True)

@@ -19,7 +19,7 @@ TH_FIN, TH_SYN, TH_RST = 0x1, 0x2, 0x4
 ABANDONED = -(1 << 62)
 
 
-@kernel
+@kernel(signature="(readonly(int64[:]), readonly(uint32[:]), readonly(uint16[:]), int64[::1])")
 def stream_offsets(starts, seq_raw, tcp_flags, out_off):
     """The stream offset of every packet's first payload byte, per direction group.
 
@@ -70,7 +70,7 @@ def stream_offsets(starts, seq_raw, tcp_flags, out_off):
             out_off[i] = out_off[i] - origin if i >= restart else ABANDONED
 
 
-@kernel
+@kernel(signature="(readonly(uint8[::1]), readonly(int64[:]), readonly(int64[:]), uint8[::1], readonly(int64[:]))")
 def gather(buf, src, length, out, dst):
     """Copy ``length[i]`` bytes from ``buf[src[i]:]`` to ``out[dst[i]:]`` for every row i.
 
@@ -130,7 +130,9 @@ def _first_writers(pieces, conflicts):
         conflicts[c, 2] = pieces[order[k], 0] if k >= 0 else -1
 
 
-@kernel
+@kernel(signature=(
+    "(readonly(int64[:]), readonly(int32[:]), readonly(int32[:]), readonly(int64[:]), "
+    "readonly(uint16[:]), readonly(uint8[::1]), boolean)"))
 def assemble(off, payload_len, payload_caplen, pay_start, tcp_flags, payload, last_wins):
     """Reassemble one direction group: bytes in stream order, gaps, overlaps, conflicts.
 

@@ -63,7 +63,7 @@ def require_boundscheck() -> None:
 
     assert numba.config.BOUNDSCHECK, "NUMBA_BOUNDSCHECK is not set in this interpreter"
     try:
-        kernels.u32be(np.zeros(2, np.uint8), 0)
+        kernels.u32be.dispatcher(np.zeros(2, np.uint8), 0)  # a helper: compiled for these types here
     except IndexError:
         return
     raise AssertionError("a compiled kernel read past its array without IndexError: cached kernels lack bounds checks")

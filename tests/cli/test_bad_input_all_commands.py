@@ -4,7 +4,8 @@ Unreadable input (missing, a directory, not a capture, gzip with nothing readabl
 one ``tcpanalyze: error: ...`` line and exit 2. Input that is readable but damaged or useless
 (an empty file, a tail cut mid-record, an absurd record length, no TCP, headers only) gives
 what could be read, a ``warning: ...`` line where something was lost, and exit 0; asking
-``follow``/``plot`` for a session such a file does not have is exit 2. Never a traceback.
+``follow``/``plot`` for a session such a file does not have is exit 2, and so is ``check`` on
+a file without TCP (a gate must not pass on nothing). Never a traceback.
 
 Runs ``tcpanalyze.cli.main`` in-process (the same entry point as the console script), so the
 command x input matrix costs seconds, not minutes; the bad files are built from sample_pcaps/.
@@ -119,7 +120,11 @@ NO_SESSIONS = {"empty", "udp-only"}
 NO_SESSION_ERROR = {
     "follow": "no session 0 in this capture (no TCP sessions at all; see `tcpanalyze sessions`)",
     "plot": "no session 0 in {path}: it has no TCP sessions",
+    "check": "{path}: no TCP packets to check ({why}); every rule would pass on nothing. "
+             "The rule 'tcp_packets >= 0' accepts an empty capture",
 }
+NO_TCP_WHY = {"empty": "file is empty (0 bytes), no records",
+              "udp-only": "2 records: 2 other IP, 0 non-IP, 0 malformed"}
 
 
 def run_main(args: list[str], monkeypatch, capsys) -> tuple[int, str, str]:
@@ -151,7 +156,8 @@ def test_damaged_or_useless_input_gives_results_and_its_warning(command, kind, t
     assert "Traceback" not in err
     if kind in NO_SESSIONS and command in NO_SESSION_ERROR:
         assert code == 2, err
-        assert err.splitlines() == [f"tcpanalyze: error: {NO_SESSION_ERROR[command].format(path=path)}"]
+        expected_error = NO_SESSION_ERROR[command].format(path=path, why=NO_TCP_WHY[kind])
+        assert err.splitlines() == [f"tcpanalyze: error: {expected_error}"]
         return
     assert code == 0, err
     warnings = [line for line in err.splitlines() if line.startswith("warning: ")]

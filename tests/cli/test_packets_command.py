@@ -16,7 +16,6 @@ import tcpanalyze
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "sample_pcaps" / "real-graceful-close.pcap"
-CORPUS = REPO.parent / "shared" / "corpus"
 CONTRACT_FIELDS = {"frame", "ts_ns", "src_addr", "src_port", "dst_addr", "dst_port", "seq_raw", "ack_raw",
                    "tcp_flags", "win_raw", "payload_len"}
 

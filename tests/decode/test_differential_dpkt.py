@@ -1,6 +1,6 @@
 """Our decoder against an independent dpkt decoder, on every real capture we have.
 
-For each capture in the shared corpus and in ``sample_pcaps/``, records are read with dpkt's
+For each capture in the corpus (``tests/corpus/``) and in ``sample_pcaps/``, records are read with dpkt's
 pcap/pcapng structures and decoded with dpkt's link, IP and TCP classes. For every TCP
 segment dpkt parses cleanly (not an IP fragment, no exception), every header field, the
 payload length and the options must equal ours, and the frames dpkt finds TCP in must be a
@@ -44,7 +44,7 @@ import dpkt
 import pandas as pd
 import pytest
 
-from helpers import CORPUS_DIR, corpus_files, sample_files
+from helpers import corpus_files, sample_files
 from tcpanalyze.capture import CaptureReader
 from tcpanalyze.frames import packets_frame
 from tcpanalyze.packets import decode_capture
@@ -470,7 +470,5 @@ def test_every_tcp_segment_dpkt_parses_decodes_identically_here(path):
         assert report["compared"] > 0, report
 
 
-def test_shared_corpus_is_found_so_the_differential_covers_it():
-    if not CORPUS_DIR.is_dir():
-        pytest.skip(f"shared corpus not found at {CORPUS_DIR}")
+def test_corpus_is_found_so_the_differential_covers_it():
     assert len(corpus_files()) >= 50

@@ -44,7 +44,7 @@ EXPECTED: dict[str, list[tuple[str, str, str | None, int | None]]] = {
     "derived-segments-removed.pcap": [("rst_teardown", "info", "10.77.0.2", 5103)],  # same abort, segments cut
     "real-rst-abort.pcap": [("rst_teardown", "info", "10.77.0.2", 5103)],  # SO_LINGER 0 on an idle session
     "real-zero-window.pcap": [("zero_window_stall", "warning", "10.77.0.2", 5105)],  # reader paused 1.5 s
-    # --- shared corpus --------------------------------------------------------------------------------
+    # --- corpus (tests/corpus/) --------------------------------------------------------------------------------
     # MANIFEST: "241 SYNs retried after ~1 s and ~3 s (listen-backlog overflow)"
     "gzip-loopback-echo-500-conns.pcap.gz": [("backlog_overflow", "warning", "127.0.0.1", 7000)],
     # AnyDesk TLS: the client resets with 954 server bytes unacknowledged (TEARDOWN_AFTER_DATA)
