@@ -18,7 +18,7 @@ _os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
 # 2M-packet benchmark capture. Only takes effect if OpenMP is not loaded yet.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = ["__version__", "Analysis", "EngineOptions", "analyze", "read_packets", "session_packets"]
 
@@ -26,9 +26,9 @@ __all__ = ["__version__", "Analysis", "EngineOptions", "analyze", "read_packets"
 def __getattr__(name: str):
     # Imported on first use, so `import tcpanalyze` stays cheap (pandas alone takes ~0.5 s).
     if name in ("Analysis", "EngineOptions", "analyze", "session_packets"):
-        from . import engine
+        from . import pipeline
 
-        return getattr(engine, name)
+        return getattr(pipeline, name)
     if name == "read_packets":
         from .packets import read_packets
 

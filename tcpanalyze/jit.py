@@ -91,6 +91,7 @@ class Kernel:
             return self.py_func(*args)
         if self.signature is None:
             raise TypeError(f"kernel {self.__qualname__} is called from Python but declares no signature")
+        ensure_compiled()  # whatever path got here (live capture, a forced mode): all kernels at once
         _state["compiled"] = True
         return self.dispatcher(*args)
 

@@ -1,12 +1,15 @@
 """Read a capture into decoded columns, with every record accounted for.
 
-``decode_capture`` is the orchestration above the capture and decode layers: it walks the
-file batch by batch, decodes each batch, counts every record into its class, and keeps the
-rows asked for. ``read_packets`` is the DataFrame face of it.
+The one read -> decode -> TCP loop: ``open_capture`` opens a file for a pass, and
+``decoded_batches`` walks it batch by batch, decodes each batch, counts every record into its
+class and hands on the TCP packets (``decode_batch`` is one step of it, for live capture).
+Every pass over a capture (the analysis drivers, stream collection) goes through it.
+``decode_capture`` keeps the rows of a whole capture; ``read_packets`` is its DataFrame face.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,7 +17,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .capture import BATCH_RECORDS, CaptureInfo, CaptureReader
+from . import jit
+from .capture import BATCH_RECORDS, CaptureInfo, CaptureReader, CaptureSpec, MergedReader, RecordBatch, open_reader
 from .capture.reader import ProgressCallback
 from .decode import Decoder, PacketBatch, status
 from .decode.columns import MARK_REASSEMBLED, MARK_TRUNCATED
@@ -81,13 +85,29 @@ class DecodedCapture:
     reassembled_payloads: dict[int, bytes]
 
 
-def iter_packet_batches(reader: CaptureReader, decoder: Decoder, accounting: Accounting,
-                        max_records: int = BATCH_RECORDS) -> Iterator[PacketBatch]:
-    """Decode a reader's batches in order, counting every record into ``accounting``."""
+@contextlib.contextmanager
+def open_capture(path: CaptureSpec, progress: ProgressCallback | None = None) -> Iterator[CaptureReader | MergedReader]:
+    """A capture (one file, or several read as one: see ``capture.merge``) opened for one pass;
+    inside, kernels run as plain Python if it is small (see ``tcpanalyze.jit``). ``progress`` is
+    called after each batch read."""
+    with open_reader(path, progress) as reader, jit.plain_python_for(reader.size_bytes):
+        yield reader
+
+
+def decode_batch(decoder: Decoder, records: RecordBatch, accounting: Accounting, tcp_only: bool = True) -> PacketBatch:
+    """Decode one batch of records, counting every record into ``accounting``: its TCP packets
+    (every record's row, with ``tcp_only=False``)."""
+    packets = decoder.decode(records)
+    accounting.add(packets)
+    return packets.select(packets["status"] == status.TCP) if tcp_only else packets
+
+
+def decoded_batches(reader: CaptureReader | MergedReader, decoder: Decoder, accounting: Accounting, *,
+                    max_records: int = BATCH_RECORDS, tcp_only: bool = True) -> Iterator[tuple[RecordBatch, PacketBatch]]:
+    """Each batch of records in file order with its decoded TCP packets (``decode_batch``); at
+    the end, the reader's warnings and whether it read the whole file go into ``accounting``."""
     for records in reader.batches(max_records):
-        packets = decoder.decode(records)
-        accounting.add(packets)
-        yield packets
+        yield records, decode_batch(decoder, records, accounting, tcp_only)
     accounting.finish(reader.info)
 
 
@@ -96,10 +116,9 @@ def decode_capture(path: str, *, tcp_only: bool = True, max_records: int = BATCH
     """Decode a whole capture; keep TCP rows only unless ``tcp_only`` is False."""
     accounting = Accounting()
     decoder = Decoder()
-    kept = []
-    with CaptureReader(path, progress) as reader:
-        for packets in iter_packet_batches(reader, decoder, accounting, max_records):
-            kept.append(packets.select(packets["status"] == status.TCP) if tcp_only else packets)
+    with open_capture(path, progress) as reader:
+        kept = [packets for _, packets in decoded_batches(reader, decoder, accounting, max_records=max_records,
+                                                          tcp_only=tcp_only)]
         info = reader.info
     return DecodedCapture(PacketBatch.concat(kept), accounting, info, decoder.fragments.payloads)
 

@@ -3,7 +3,7 @@ stderr), and afterwards no command on any kind of capture compiles anything agai
 
 Runs in a fresh numba cache directory, as a new machine would: the README's first command,
 then every kind of capture through every compiled kernel (file formats, link and IP layers,
-fragments, a lossy real-stack transfer, a flood, stream reassembly), with numba's cache
+fragments, a lossy real-stack transfer, a flood, several files merged, stream reassembly), with numba's cache
 debugging on. Each kernel must be loaded from the cache (dispatcher statistics: cache hits,
 no misses) and nothing may be saved to it.
 """
@@ -42,7 +42,7 @@ import tcpanalyze
 from tcpanalyze import jit
 from tcpanalyze.report import build_report
 with jit.mode(plain=False):
-    for path in sys.argv[1:]:
+    for path in [*sys.argv[1:], sys.argv[1:3]]:  # the last: two files merged as one capture
         analysis = tcpanalyze.analyze(path)
         build_report(analysis)
         for session_id in analysis.sessions["session_id"].head(3):

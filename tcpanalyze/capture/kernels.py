@@ -188,3 +188,47 @@ def walk_pcapng(buf, pos, big_endian, if_global, if_units, if_offset_ns, if_snap
             n += 1
         pos += blen
     return n, pos, FULL, last_ts_ns
+
+
+@kernel(signature="(readonly(uint8[::1]), readonly(int64[:]), readonly(int64[:]), uint8[::1], readonly(int64[:]))")
+def gather(buf, src, length, out, dst):
+    """Copy ``length[i]`` bytes from ``buf[src[i]:]`` to ``out[dst[i]:]`` for every row i.
+
+    Every range is checked against both buffers first; a bad one raises ValueError.
+    """
+    for i in range(src.size):
+        n = length[i]
+        if n <= 0:
+            continue
+        if src[i] < 0 or src[i] + n > buf.size or dst[i] < 0 or dst[i] + n > out.size:
+            raise ValueError("payload range outside the buffer")
+        out[dst[i] : dst[i] + n] = buf[src[i] : src[i] + n]
+
+
+@kernel(signature="(readonly(int64[::1]), int64[::1], readonly(int64[::1]), readonly(boolean[::1]), int64, int64[::1])")
+def merge_heads(ts, heads, ends, finished, limit, order):
+    """Merge the pending records of several files by timestamp, as mergecap does.
+
+    ts: the pending records' timestamps, file after file; heads[f]: the index in ts of file
+    f's next record (advanced in place); ends[f]: one past its last pending record;
+    finished[f]: no record will come from file f after those. Writes record indices into
+    ``order``, always the earliest head (ties: the lowest file), so each file keeps its own
+    order. Stops when ``order`` is full, when a file that is not finished has no pending record
+    (it must be read further first), or when the earliest head is at or after ``limit`` (where
+    a file not opened yet starts). Returns how many indices were written.
+    """
+    n = 0
+    while n < order.size:
+        best = -1
+        for f in range(heads.size):
+            if heads[f] < ends[f]:
+                if best < 0 or ts[heads[f]] < ts[heads[best]]:
+                    best = f
+            elif not finished[f]:
+                return n
+        if best < 0 or ts[heads[best]] >= limit:
+            return n
+        order[n] = heads[best]
+        heads[best] += 1
+        n += 1
+    return n

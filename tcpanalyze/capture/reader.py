@@ -9,7 +9,7 @@ from ..errors import CaptureError
 from .pcap import read_pcap, is_pcap
 from .pcapng import read_pcapng, is_pcapng
 from .records import CaptureInfo, RecordBatch
-from .sources import Source
+from .sources import GZIP_MAGIC, Source
 
 # Records per batch: large enough that kernel calls amortise, small enough to bound memory
 # (the engine's per-batch arrays and its flow table's spare room scale with it). Measured on
@@ -75,6 +75,20 @@ class CaptureReader:
                 self._progress(self.info.records, cursor.offset, total)
         if self.info.records == 0 and not self.info.warnings:
             self.info.warnings.append(f"{self.info.path}: capture holds no records (file ends after its header)")
+
+    @staticmethod
+    def size_of(path: str) -> int | None:
+        """Size of a capture file on disk, or None when it is not known up front (standard
+        input, a compressed or an irregular file)."""
+        try:
+            if path == "-" or not os.path.isfile(path):
+                return None
+            with open(path, "rb") as handle:
+                if handle.read(2) == GZIP_MAGIC:
+                    return None
+            return os.stat(path).st_size or None
+        except OSError:
+            return None
 
     @property
     def size_bytes(self) -> int | None:

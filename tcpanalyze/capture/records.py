@@ -22,13 +22,20 @@ class Interface:
     section: int = 0
 
 
+# Several files read as one capture: a record's position is its file's index shifted this
+# far, plus its offset in that (decompressed) file.
+FILE_SHIFT = 40
+
+
 @dataclass
 class RecordBatch:
     """Records read from a capture, as columns over the buffer that holds their bytes.
 
     ``buf[rec_off[i] : rec_off[i] + caplen[i]]`` is record i's packet data;
-    ``stream_offset + rec_off[i]`` is where it sits in the (decompressed) capture stream.
-    ``frame[i]`` is the record's 1-based position in the file, as Wireshark numbers frames.
+    ``stream_offset + rec_off[i]`` is where it sits in the (decompressed) capture stream, unless
+    ``positions`` says where each record sits (records merged from several files).
+    ``frame[i]`` is the record's 1-based position in the capture, as Wireshark numbers frames;
+    the frames of a batch are consecutive.
     """
 
     buf: np.ndarray
@@ -40,9 +47,21 @@ class RecordBatch:
     iface: np.ndarray
     linktype: np.ndarray
     frame: np.ndarray
+    positions: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.rec_off.size)
+
+    def stream_positions(self) -> np.ndarray:
+        """Where each record's packet data sits: its offset in the (decompressed) file, or with
+        several files ``file index << FILE_SHIFT | offset``."""
+        if self.positions is not None:
+            return self.positions
+        return self.rec_off + np.int64(self.stream_offset)
+
+    def buffer_offsets(self, frames: np.ndarray) -> np.ndarray:
+        """Where the packet data of these frames (all in this batch) start in ``buf``."""
+        return self.rec_off[frames - self.frame[0]]
 
 
 @dataclass

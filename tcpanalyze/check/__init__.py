@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from ..capture import CaptureSpec, capture_label
 from .evaluate import CheckReport, RuleResult, ScopeOutcome, evaluate, needs
 from .metrics import METRICS
 from .rules import Rule, load_rules, parse_inline, parse_rules_text
@@ -19,7 +20,7 @@ __all__ = ["CheckReport", "METRICS", "Rule", "RuleResult", "ScopeOutcome", "eval
            "parse_inline", "parse_rules_text", "run_check"]
 
 
-def run_check(path: str, rules: list[Rule], baseline: str | None = None, *, options=None, select=None,
+def run_check(path: CaptureSpec, rules: list[Rule], baseline: CaptureSpec | None = None, *, options=None, select=None,
               progress=None) -> CheckReport:
     """Analyse ``path`` (and ``baseline``) as far as the rules need, and evaluate the rules.
 
@@ -28,7 +29,7 @@ def run_check(path: str, rules: list[Rule], baseline: str | None = None, *, opti
     (an ``Analysis`` -> ``Analysis`` function) narrows both analyses before the rules see them;
     ``progress`` is the capture reader's progress callback.
     """
-    from ..engine import analyze
+    from ..pipeline import analyze
 
     evidence = any(needs(rules))
     select = select or (lambda analysis: analysis)
@@ -36,4 +37,5 @@ def run_check(path: str, rules: list[Rule], baseline: str | None = None, *, opti
     old = None
     if baseline is not None:
         old = select(analyze(baseline, packets=False, evidence=evidence, options=options, progress=progress))
-    return evaluate(rules, analysis, old, capture=str(path), baseline_name=None if baseline is None else str(baseline))
+    return evaluate(rules, analysis, old, capture=capture_label(path),
+                    baseline_name=None if baseline is None else capture_label(baseline))

@@ -9,7 +9,7 @@ import typer
 
 from ..errors import UsageError
 from ..output import Format
-from .app import EXIT_CODES, FILE_ARG, FORMAT_OPT, OUTPUT_OPT, app, output_path, report_accounting
+from .app import EXIT_CODES, FILES_ARG, FORMAT_OPT, OUTPUT_OPT, app, capture_spec, output_path, report_accounting
 from .filters import HOST_OPT, PORT_OPT, SESSION_OPT, TIME_RANGE_OPT, Filters
 
 
@@ -26,7 +26,7 @@ def parse_sets(pairs: list[str]) -> dict[str, str]:
 
 @app.command(epilog=EXIT_CODES)
 def anomalies(
-    file: str = FILE_ARG,
+    files: list[str] = FILES_ARG,
     fmt: Format = FORMAT_OPT,
     output: Path | None = OUTPUT_OPT,
     config: Path | None = typer.Option(None, "--config", "-c",
@@ -51,9 +51,10 @@ def anomalies(
 
     Example: tcpanalyze anomalies sample_pcaps/anomaly-scans.pcap --format jsonl --set port_scan.min_ports=10
     """
+    file = capture_spec(files)
     filters = Filters.parse(host, port, session, time_range)
     from ..detect import DETECTOR_COLUMNS, DetectConfig, detect_anomalies, flat_anomalies
-    from ..engine import analyze
+    from ..pipeline import analyze
     from ..output import FrameWriter
     from .progress import ReadProgress
 

@@ -17,9 +17,9 @@ from typing import Optional, TextIO
 
 import typer
 
-from .. import __version__
-from ..errors import TcpanalyzeError
+from ..errors import TcpanalyzeError, UsageError
 from ..output import Format
+from ..version import __version__
 
 # Every command's help ends with this (as its epilog), and so does the application's.
 EXIT_CODES = "Exit codes: 0 fine, 1 a check failed, 2 usage or input error (one line on stderr; --debug: traceback)."
@@ -35,7 +35,18 @@ app = typer.Typer(
 )
 _state = {"debug": False}
 
-FILE_ARG = typer.Argument(..., help="Capture file (pcap, pcapng, optionally gzip-compressed), or - for stdin.")
+FILE_ARG = typer.Argument(..., help="Capture file (pcap, pcapng, optionally gzip-compressed), a directory or a "
+                          "quoted glob of files read as one capture, or - for stdin.")
+FILES_ARG = typer.Argument(..., help="Capture file (pcap, pcapng, optionally gzip-compressed), or - for stdin. "
+                           "Several files, a directory or a quoted glob (a dumpcap ring buffer) are read as one "
+                           "capture, merged in time order as mergecap does.")
+
+
+def capture_spec(files: list[str]) -> str | list[str]:
+    """What the FILES arguments name: one path (a file, directory or glob), or several read as one."""
+    if len(files) > 1 and "-" in files:
+        raise UsageError("standard input (-) cannot be read together with other files")
+    return files[0] if len(files) == 1 else files
 FORMAT_OPT = typer.Option(Format.table, "--format", "-f", help="Output format.")
 OUTPUT_OPT = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout.")
 

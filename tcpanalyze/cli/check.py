@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from ..errors import UsageError
-from .app import EXIT_CODES, FILE_ARG, OUTPUT_OPT, app
+from .app import EXIT_CODES, FILES_ARG, OUTPUT_OPT, app, capture_spec
 from .filters import HOST_OPT, PORT_OPT, SESSION_OPT, TIME_RANGE_OPT, Filters
 
 
@@ -23,7 +23,7 @@ class CheckFormat(str, enum.Enum):
 
 @app.command(epilog=EXIT_CODES)
 def check(
-    file: str = FILE_ARG,
+    files: list[str] = FILES_ARG,
     rules: Optional[Path] = typer.Option(None, "--rules", "-r", help="TOML rules file (see docs/check.md)."),
     rule: Optional[list[str]] = typer.Option(
         None, "--rule", help="An inline rule, e.g. 'retransmission_rate < 0.02 scope=server'. Repeatable."),
@@ -55,6 +55,7 @@ def check(
 
     Example: tcpanalyze check sample_pcaps/check-clean.pcap --rule 'retransmission_rate < 0.02' --junit check.xml
     """
+    file = capture_spec(files)
     filters = Filters.parse(host, port, session, time_range)
     from ..check import load_rules, outputs, parse_inline, run_check
     from .progress import ReadProgress

@@ -36,7 +36,7 @@ from ..errors import UsageError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..engine.analysis import Analysis
+    from ..pipeline import Analysis
 
 HOST_OPT = typer.Option(None, "--host", metavar="ADDR",
                         help="Only traffic to or from this IP address (either endpoint).")

@@ -82,7 +82,7 @@ def live(
     # The -o file is opened before the capture starts: a bad path fails now, not after an hour.
     with source, open_text_output(None if jsonl else output) as report_out:
         from ..engine import EngineOptions
-        from ..engine.live import LiveAnalysis, RecentSessions
+        from ..pipeline.live import LiveAnalysis, RecentSessions
         from .live_view import JsonEvents, TerminalView
 
         analysis = LiveAnalysis(EngineOptions(idle_timeout_s=idle_timeout), wall_clock=not from_stdin)
@@ -99,7 +99,7 @@ def live(
 
 def _run(source, analysis, recent, detector, view) -> None:
     """The capture loop: every step's sessions to the view, counters and detection on a timer."""
-    from ..engine.live import follow
+    from ..pipeline.live import follow
 
     next_refresh = next_detect = time.monotonic()
     detected_at = None  # the counters the last detection saw
@@ -190,7 +190,7 @@ def _stop_on_signals(source):
 def _summary(analysis, recent, out) -> None:
     """The end-of-capture report (as ``tcpanalyze report`` prints it) of the sessions kept, then
     the record accounting and warnings on stderr."""
-    from ..engine import Analysis
+    from ..pipeline import Analysis
     from ..report import build_report
     from ..report.text import write_text
 

@@ -14,7 +14,7 @@ from collections import deque
 
 import pandas as pd
 
-from ..engine.live import LiveCounters
+from ..pipeline.live import LiveCounters
 from ..output import Format, FrameWriter, printable
 from .tables import endpoint_text
 

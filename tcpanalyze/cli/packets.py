@@ -10,13 +10,13 @@ import typer
 
 from ..errors import UsageError
 from ..output import Format
-from .app import EXIT_CODES, FILE_ARG, FORMAT_OPT, OUTPUT_OPT, app, output_path, report_accounting
+from .app import EXIT_CODES, FILES_ARG, FORMAT_OPT, OUTPUT_OPT, app, capture_spec, output_path, report_accounting
 from .filters import HOST_OPT, PORT_OPT, SESSION_OPT, TIME_RANGE_OPT, Filters
 
 
 @app.command(epilog=EXIT_CODES)
 def packets(
-    file: str = FILE_ARG,
+    files: list[str] = FILES_ARG,
     fmt: Format = FORMAT_OPT,
     output: Optional[Path] = OUTPUT_OPT,
     all_records: bool = typer.Option(False, "--all-records",
@@ -30,10 +30,11 @@ def packets(
 
     Example: tcpanalyze packets sample_pcaps/real-graceful-close.pcap --format jsonl -o packets.jsonl
     """
+    file = capture_spec(files)
     filters = Filters.parse(host, port, session, time_range)
     if all_records and filters.session_ids:
         raise UsageError("--session needs the session analysis; it cannot be used with --all-records")
-    from ..engine import analyze
+    from ..pipeline import analyze
     from ..output import FrameWriter
     from ..packets import read_packets
     from .progress import ReadProgress

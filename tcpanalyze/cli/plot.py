@@ -59,7 +59,7 @@ def plot(
     if to_stdout and sys.stdout.isatty():
         raise UsageError(f"a {image.value.upper()} image would go to the terminal: write it to a file with "
                          f"-o FILE.png (or .svg, .pdf), or pipe the output")
-    from ..engine import analyze
+    from ..pipeline import analyze
     from ..plot import session_figure
     from .progress import ReadProgress
 

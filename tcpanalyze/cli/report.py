@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from .app import EXIT_CODES, FILE_ARG, OUTPUT_OPT, app, open_text_output, report_accounting
+from .app import EXIT_CODES, FILES_ARG, OUTPUT_OPT, app, capture_spec, open_text_output, report_accounting
 from .filters import HOST_OPT, PORT_OPT, SESSION_OPT, TIME_RANGE_OPT, Filters
 
 
@@ -21,7 +21,7 @@ class ReportFormat(str, enum.Enum):
 
 @app.command(epilog=EXIT_CODES)
 def report(
-    file: str = FILE_ARG,
+    files: list[str] = FILES_ARG,
     fmt: ReportFormat = typer.Option(ReportFormat.text, "--format", "-f",
                                      help="text (tables; colour on a terminal), markdown, json (schema: "
                                           "docs/report.schema.json) or html (one self-contained file with graphs)."),
@@ -38,8 +38,9 @@ def report(
 
     Example: tcpanalyze report sample_pcaps/real-zero-window.pcap --format html -o report.html
     """
+    file = capture_spec(files)
     filters = Filters.parse(host, port, session, time_range)
-    from ..engine import analyze
+    from ..pipeline import analyze
     from ..report import REPORT_COLUMNS, build_report
     from .progress import ReadProgress
 

@@ -9,13 +9,13 @@ import typer
 
 from ..errors import UsageError
 from ..output import Format
-from .app import EXIT_CODES, FILE_ARG, FORMAT_OPT, OUTPUT_OPT, app, output_path, report_accounting
+from .app import EXIT_CODES, FILES_ARG, FORMAT_OPT, OUTPUT_OPT, app, capture_spec, output_path, report_accounting
 from .filters import HOST_OPT, PORT_OPT, SESSION_OPT, TIME_RANGE_OPT, Filters
 
 
 @app.command(epilog=EXIT_CODES)
 def sessions(
-    file: str = FILE_ARG,
+    files: list[str] = FILES_ARG,
     fmt: Format = FORMAT_OPT,
     output: Optional[Path] = OUTPUT_OPT,
     host: Optional[str] = HOST_OPT,
@@ -31,8 +31,9 @@ def sessions(
 
     Example: tcpanalyze sessions sample_pcaps/real-rst-abort.pcap --format csv --columns session_id,conn_state,history
     """
+    file = capture_spec(files)
     filters = Filters.parse(host, port, session, time_range)
-    from ..engine.analysis import iter_sessions, session_columns
+    from ..pipeline import iter_sessions, session_columns
     from ..output import FrameWriter
     from ..packets import Accounting
     from .progress import ReadProgress

@@ -32,7 +32,7 @@ class Decoder:
                        out["u64"], out["u32"], out["i32"], out["u16"], out["u8"])
         records = {
             "frame": batch.frame, "ts_ns": batch.ts_ns, "caplen": batch.caplen, "origlen": batch.origlen,
-            "iface": batch.iface, "linktype": batch.linktype, "rec_off": batch.rec_off + np.int64(batch.stream_offset),
+            "iface": batch.iface, "linktype": batch.linktype, "rec_off": batch.stream_positions(),
         }
         packets = PacketBatch(records, out)
         if np.any(packets["status"] == status.IP_FRAGMENT):

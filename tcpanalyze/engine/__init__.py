@@ -1,5 +1,9 @@
-"""Engine layer: per-packet TCP analysis and session records."""
+"""Engine layer: the streaming per-packet TCP analysis and the session records it emits.
 
-from .analysis import Analysis, Engine, EngineOptions, analyze, session_packets
+An ``Engine`` takes decoded TCP batches in capture order and keeps all state between them;
+``tcpanalyze.pipeline`` drives it over files and live captures.
+"""
 
-__all__ = ["Analysis", "Engine", "EngineOptions", "analyze", "session_packets"]
+from .streaming import Engine, EngineOptions
+
+__all__ = ["Engine", "EngineOptions"]

@@ -22,7 +22,7 @@ from .series import draw_rtt, draw_throughput, draw_window
 from .session import DIRECTIONS, session_packets
 
 if TYPE_CHECKING:
-    from ..engine.analysis import Analysis
+    from ..pipeline import Analysis
 
 __all__ = ["KINDS", "image_format", "png_bytes", "save_figure", "session_figure"]
 

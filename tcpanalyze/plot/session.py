@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ..capture import capture_label
 from ..errors import UsageError
 from ..frames import endpoint
 
 if TYPE_CHECKING:
-    from ..engine.analysis import Analysis
+    from ..pipeline import Analysis
 
 DIRECTIONS = ("orig", "resp")
 
@@ -63,7 +64,7 @@ def session_packets(analysis: Analysis, session_id: int) -> SessionPackets:
     sessions = analysis.sessions
     row = sessions[sessions["session_id"] == session_id]
     if row.empty:
-        where = f" in {analysis.path}" if analysis.path else ""
+        where = f" in {capture_label(analysis.path)}" if analysis.path else ""
         ids = sessions["session_id"]
         known = ("it has no TCP sessions" if ids.empty else f"its only session is {ids.iloc[0]}" if len(ids) == 1
                  else f"session ids run from {ids.min()} to {ids.max()}")

@@ -19,7 +19,7 @@ from .payloads import segments_from_packets
 from .stream import POLICIES, Conflict, Stream, StreamDirection, build_streams
 
 if TYPE_CHECKING:
-    from ..engine.analysis import Analysis
+    from ..pipeline import Analysis
 
 __all__ = [
     "POLICIES",

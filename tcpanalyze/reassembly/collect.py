@@ -14,13 +14,12 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
-from .. import jit
-from ..capture import CaptureReader, RecordBatch
+from ..capture import RecordBatch
 from ..capture.reader import ProgressCallback
-from ..decode import Decoder, PacketBatch, status
-from ..engine.analysis import Engine, EngineOptions
-from ..packets import Accounting
-from .kernels import gather
+from ..decode import Decoder, PacketBatch
+from ..engine import Engine, EngineOptions
+from ..packets import Accounting, decoded_batches, open_capture
+from ..capture.kernels import gather
 from .segments import Segments
 
 # Ended sessions are split off the kept rows once this many bytes are held, payload and
@@ -62,12 +61,9 @@ class SessionCollector:
         kept_bytes = 0
         flush_at = FLUSH_BYTES
         done: list[pd.DataFrame] = []
-        with CaptureReader(self.path, self.progress) as reader, jit.plain_python_for(reader.size_bytes):
-            # iter_packet_batches' loop, keeping each record batch: its buffer holds the payloads
-            for records in reader.batches():
-                packets = decoder.decode(records)
-                self.accounting.add(packets)
-                tcp = packets.select(packets["status"] == status.TCP)
+        with open_capture(self.path, self.progress) as reader:
+            # each record batch is kept with its packets: its buffer holds the payloads
+            for records, tcp in decoded_batches(reader, decoder, self.accounting):
                 ids = engine.process(tcp)
                 if len(tcp):
                     self.sessions_seen = max(self.sessions_seen, int(ids["session_id"].max()) + 1)
@@ -88,7 +84,6 @@ class SessionCollector:
                         remaining -= set(ended["session_id"].tolist())
                         if not remaining:
                             return
-            self.accounting.finish(reader.info)
             done.extend(_wanted(engine.emit(final=True), wanted))
             if done:
                 ended = pd.concat(done, ignore_index=True)
@@ -119,7 +114,8 @@ def _segments(tcp: PacketBatch, ids: dict[str, np.ndarray], rows: np.ndarray, re
     payload = np.empty(int(lengths.sum()), np.uint8)
     payload_off = tcp["payload_off"][pick].astype(np.int64)
     in_buffer = payload_off >= 0
-    gather(records.buf, tcp["rec_off"][pick] - records.stream_offset + payload_off, np.where(in_buffer, lengths, 0), payload, dst)
+    gather(records.buf, records.buffer_offsets(columns["frame"]) + payload_off, np.where(in_buffer, lengths, 0),
+           payload, dst)
     for i in np.flatnonzero(~in_buffer & (lengths > 0)):  # rebuilt from IP fragments: rare
         data = decoder.fragments.payloads[int(columns["frame"][i])]
         payload[dst[i] : dst[i] + lengths[i]] = np.frombuffer(data, np.uint8, lengths[i])

@@ -70,21 +70,6 @@ def stream_offsets(starts, seq_raw, tcp_flags, out_off):
             out_off[i] = out_off[i] - origin if i >= restart else ABANDONED
 
 
-@kernel(signature="(readonly(uint8[::1]), readonly(int64[:]), readonly(int64[:]), uint8[::1], readonly(int64[:]))")
-def gather(buf, src, length, out, dst):
-    """Copy ``length[i]`` bytes from ``buf[src[i]:]`` to ``out[dst[i]:]`` for every row i.
-
-    Every range is checked against both buffers first; a bad one raises ValueError.
-    """
-    for i in range(src.size):
-        n = length[i]
-        if n <= 0:
-            continue
-        if src[i] < 0 or src[i] + n > buf.size or dst[i] < 0 or dst[i] + n > out.size:
-            raise ValueError("payload range outside the buffer")
-        out[dst[i] : dst[i] + n] = buf[src[i] : src[i] + n]
-
-
 @kernel
 def _push(table, n, a, b, c, d):
     """Append a row to a growable i64[cap, 4] table holding n rows; returns the table."""

@@ -12,15 +12,15 @@ import numpy as np
 import pandas as pd
 
 from .. import jit
-from ..capture import CaptureReader
+from ..capture import CaptureSpec, capture_files, open_reader
+from ..capture.kernels import gather
 from ..capture.sources import Source
 from ..decode import Decoder
 from ..errors import CaptureError, UsageError
-from .kernels import gather
 from .segments import SEGMENT_COLUMNS, Segments
 
 
-def segments_from_packets(path: str | None, rows: pd.DataFrame) -> Segments:
+def segments_from_packets(path: CaptureSpec | None, rows: pd.DataFrame) -> Segments:
     """Segments for rows of an analysis' packets frame (capture order), payloads read from ``path``."""
     if path is None or path == "-":
         raise UsageError("reassembly reads payload bytes back from the capture file, and this analysis has none "
@@ -35,13 +35,16 @@ def segments_from_packets(path: str | None, rows: pd.DataFrame) -> Segments:
     payload_off = rows["payload_off"].to_numpy(np.int64)
     in_file = (payload_off >= 0) & (lengths > 0)
     rebuilt = (payload_off < 0) & (lengths > 0)
-    with Source(path) as source:
-        mapped = not source.compressed and source.cursor.buf.size > 0  # plain files are mapped whole
-        if mapped:
-            with jit.plain_python_for(int(source.cursor.buf.size)):  # a small file: numba not loaded for it
-                _copy(path, source.cursor.buf, rec_off + payload_off, np.where(in_file, lengths, 0), payload, dst)
+    files = capture_files(path)
+    mapped = False
+    if len(files) == 1:
+        with Source(files[0]) as source:
+            mapped = not source.compressed and source.cursor.buf.size > 0  # plain files are mapped whole
+            if mapped:
+                with jit.plain_python_for(int(source.cursor.buf.size)):  # a small file: numba not loaded for it
+                    _copy(path, source.cursor.buf, rec_off + payload_off, np.where(in_file, lengths, 0), payload, dst)
     if rebuilt.any() or (in_file.any() and not mapped):
-        _copy_in_one_pass(path, columns["frame"], rec_off, payload_off, np.where(in_file & ~mapped, lengths, 0),
+        _copy_in_one_pass(path, columns["frame"], payload_off, np.where(in_file & ~mapped, lengths, 0),
                           np.where(rebuilt, lengths, 0), payload, dst)
     return Segments(columns, payload)
 
@@ -53,17 +56,18 @@ def _copy(path: str, buf: np.ndarray, src: np.ndarray, lengths: np.ndarray, out:
         raise CaptureError(f"{path}: payload offsets point outside the file; was it changed after it was analysed?") from None
 
 
-def _copy_in_one_pass(path: str, frame: np.ndarray, rec_off: np.ndarray, payload_off: np.ndarray,
-                      from_file: np.ndarray, from_fragments: np.ndarray, out: np.ndarray, dst: np.ndarray) -> None:
-    """Read the capture front to back, copying ``from_file`` bytes by offset and rebuilding ``from_fragments`` rows."""
+def _copy_in_one_pass(path: CaptureSpec, frame: np.ndarray, payload_off: np.ndarray, from_file: np.ndarray,
+                      from_fragments: np.ndarray, out: np.ndarray, dst: np.ndarray) -> None:
+    """Read the capture front to back, copying ``from_file`` bytes out of the records of their
+    frames and rebuilding ``from_fragments`` rows."""
     last_needed = int(frame[(from_file > 0) | (from_fragments > 0)].max())
     last_fragment = int(frame[from_fragments > 0].max()) if from_fragments.any() else 0
     decoder = Decoder()
-    with CaptureReader(path) as reader, jit.plain_python_for(reader.size_bytes):
+    with open_reader(path) as reader, jit.plain_python_for(reader.size_bytes):
         for batch in reader.batches():
             first, last = int(batch.frame[0]), int(batch.frame[-1])
             rows = np.flatnonzero((frame >= first) & (frame <= last))
-            _copy(path, batch.buf, rec_off[rows] - batch.stream_offset + payload_off[rows], from_file[rows], out, dst[rows])
+            _copy(path, batch.buf, batch.buffer_offsets(frame[rows]) + payload_off[rows], from_file[rows], out, dst[rows])
             if first <= last_fragment:
                 decoder.decode(batch)  # rebuilds datagrams; their TCP payloads land in fragments.payloads
                 for i in rows[from_fragments[rows] > 0]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .kernels import gather
+from ..capture.kernels import gather
 
 # The per-packet columns reassembly reads, with their dtypes.
 SEGMENT_COLUMNS = {

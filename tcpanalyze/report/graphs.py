@@ -14,7 +14,7 @@ from ..frames import endpoint
 from .model import Report
 
 if TYPE_CHECKING:
-    from ..engine.analysis import Analysis
+    from ..pipeline import Analysis
 
 SEQUENCE_GRAPHS = 3
 KIND_TITLES = {"seq": "time-sequence graph", "throughput": "throughput", "rtt": "round-trip time",

@@ -22,14 +22,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .. import __version__
+from ..capture import capture_label
 from ..detect import DETECTOR_COLUMNS
 from ..detect.inputs import require_columns
 from ..frames import endpoint
+from ..version import __version__
 from .diagnose import KINDS, SEVERITIES, describe, flag_sessions
 
 if TYPE_CHECKING:
-    from ..engine.analysis import Analysis
+    from ..pipeline import Analysis
 
 SCHEMA_VERSION = 1
 # How many of each kind of session problem the problem list shows (the totals say how many more).
@@ -217,11 +218,16 @@ def _capture(analysis: "Analysis", sessions: pd.DataFrame, selection: str | None
     )
 
 
-def _file_name(path: str | None) -> str:
-    """The capture's file name without its directory; "(stdin)" and "(live)" for the others."""
+def _file_name(path) -> str:
+    """The capture's file name (or pattern) without its directory, or its first file's and how
+    many more; "(stdin)" and "(live)" for the others."""
     if path is None:
         return "(live)"
-    return "(stdin)" if path == "-" else os.path.basename(path)
+    if path == "-":
+        return "(stdin)"
+    if isinstance(path, (str, os.PathLike)):
+        return os.path.basename(os.path.normpath(path))
+    return capture_label([os.path.basename(p) for p in path])
 
 
 def _counts(column: pd.Series) -> dict[str, int]:

@@ -98,7 +98,7 @@ def build_input(kind: str, tmp_path: Path) -> Path:
 # Unreadable input: (stderr message after "tcpanalyze: error: {path}: ", exact or a prefix).
 UNREADABLE = {
     "missing": "no such file",
-    "directory": "is a directory, expected a pcap or pcapng file",
+    "directory": "is a directory without capture files (*.pcap, *.pcapng, *.cap, *.pcap.gz, *.pcapng.gz, *.cap.gz)",
     "text": "not a pcap or pcapng capture (starts with 6e 6f 74 20, expected a pcap or pcapng magic number)",
     "gzip-of-text": "gzip data that is not a pcap or pcapng capture (starts with 6e 6f 74 20, "
                     "expected a pcap or pcapng magic number)",

@@ -17,7 +17,7 @@ import pytest
 
 import tcpanalyze
 from tcpanalyze.cli.filters import Filters
-from tcpanalyze.engine.analysis import EngineOptions, iter_sessions
+from tcpanalyze.pipeline import EngineOptions, iter_sessions
 from tcpanalyze.packets import Accounting
 
 from helpers import SAMPLE_DIR

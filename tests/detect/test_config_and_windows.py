@@ -12,7 +12,7 @@ from helpers import SAMPLE_DIR
 import tcpanalyze
 from tcpanalyze.detect import ANOMALY_COLUMNS, DETECTORS, DetectConfig, detect_anomalies
 from tcpanalyze.detect.windows import busy_episodes
-from tcpanalyze.engine.analysis import session_records_empty
+from tcpanalyze.engine.streaming import session_records_empty
 from tcpanalyze.errors import UsageError
 
 

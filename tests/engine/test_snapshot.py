@@ -17,11 +17,11 @@ from helpers import sample_files
 import tcpanalyze
 from tcpanalyze import EngineOptions
 from tcpanalyze.capture import CaptureReader
-from tcpanalyze.decode import Decoder, status
-from tcpanalyze.engine.analysis import Engine
+from tcpanalyze.decode import Decoder
+from tcpanalyze.engine import Engine
 from tcpanalyze.errors import CaptureError
 from tcpanalyze.flows import SESSION_ID
-from tcpanalyze.packets import Accounting, iter_packet_batches
+from tcpanalyze.packets import Accounting, decoded_batches
 
 # Each capture is cut into about this many batches; snapshots are taken after a few of them.
 BATCHES = 6
@@ -36,7 +36,7 @@ def tcp_batches(path: Path) -> list:
             records = sum(len(batch) for batch in reader.batches())
         with CaptureReader(str(path)) as reader:
             size = max(1, -(-records // BATCHES))
-            return [b.select(b["status"] == status.TCP) for b in iter_packet_batches(reader, Decoder(), Accounting(), size)]
+            return [tcp for _, tcp in decoded_batches(reader, Decoder(), Accounting(), max_records=size)]
     except CaptureError:
         pytest.skip("not readable as a capture")
 

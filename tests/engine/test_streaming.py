@@ -18,10 +18,11 @@ import tcpanalyze
 from helpers import BASE_TS_NS, Rec, corpus_files, eth, ipv4, sample_files, tcp, write_pcap
 from tcpanalyze import EngineOptions
 from tcpanalyze.capture import CaptureReader
-from tcpanalyze.decode import Decoder, status
-from tcpanalyze.engine.analysis import Engine, iter_sessions
+from tcpanalyze.decode import Decoder
+from tcpanalyze.engine import Engine
+from tcpanalyze.pipeline import iter_sessions
 from tcpanalyze.errors import CaptureError
-from tcpanalyze.packets import Accounting, iter_packet_batches
+from tcpanalyze.packets import Accounting, decoded_batches
 
 CAPTURES = corpus_files() + sample_files()
 # Batches this small are slow on big captures; those get a prime size that still cuts
@@ -122,8 +123,8 @@ def test_engine_holds_only_the_sessions_of_the_last_few_seconds(short_sessions_c
     engine = Engine(LINGER, per_packet=False)
     chunks, live = [], []
     with CaptureReader(str(short_sessions_capture)) as reader:
-        for batch in iter_packet_batches(reader, Decoder(), Accounting(), max_records=50):
-            engine.process(batch.select(batch["status"] == status.TCP))
+        for _, packets in decoded_batches(reader, Decoder(), Accounting(), max_records=50):
+            engine.process(packets)
             chunks.extend(engine.emit())
             live.append(engine.flows.live)
     # a session closes 60 ms after it starts and lingers 5 s; one starts every second

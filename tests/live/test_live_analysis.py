@@ -12,7 +12,7 @@ from helpers import sample_files
 import tcpanalyze
 from tcpanalyze.capture.live import LiveSource
 from tcpanalyze.engine import EngineOptions
-from tcpanalyze.engine.live import LiveAnalysis, follow
+from tcpanalyze.pipeline.live import LiveAnalysis, follow
 
 PCAPNG_SAMPLES = [p for p in sample_files() if p.name.endswith(".pcapng")]
 

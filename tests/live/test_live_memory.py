@@ -21,7 +21,7 @@ RSS_GROWTH_LIMIT = 20 << 20
 CONSUMER = """
 import json, os, sys
 from tcpanalyze.capture.live import LiveSource
-from tcpanalyze.engine.live import LiveAnalysis, follow
+from tcpanalyze.pipeline.live import LiveAnalysis, follow
 
 def rss():
     with open("/proc/self/statm") as f:

@@ -1,4 +1,4 @@
-"""Orchestration: decoded batches in, per-packet analysis and finished session records out.
+"""The streaming engine: decoded TCP batches in, per-packet analysis and finished session records out.
 
 ``Engine`` keeps every piece of state between batches: the flow table, the per-session
 analysis state (per direction, per session, Zeek's endpoints, the unacked-segment pool).
@@ -7,37 +7,31 @@ memory follows the number of live sessions, not the size of the capture.
 
 A session that has seen a single packet (a scan probe, a spoofed SYN) holds no analysis
 state: its packet is set aside in a small stash, and replayed through the kernels when a
-second packet arrives or the session is emitted (``snapshot`` replays it into temporary state). The results are the same as if it had
-been analysed at once; a flood of a million one-packet sessions then costs about a
-hundred bytes each instead of a kilobyte.
+second packet arrives or the session is emitted (``snapshot`` replays it into temporary
+state). The results are the same as if it had been analysed at once; a flood of a million
+one-packet sessions then costs about a hundred bytes each instead of a kilobyte.
+
+The engine reads no file and knows no driver: ``tcpanalyze.pipeline`` feeds it.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import functools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 import pandas as pd
 from pandas.api.internals import create_dataframe_from_blocks
 
 from .. import jit, malloc
-from ..capture import BATCH_RECORDS, CaptureReader
-from ..capture.reader import ProgressCallback
-from ..decode import Decoder, PacketBatch, status
+from ..decode import PacketBatch
 from ..decode.columns import N_U32, OPT_SACK
-from ..errors import UsageError
 from ..flows import ANY_RST, CLOSE_BITS, FLIPPED, LAST_TS, ORIG_FIN, PACKETS, RESP_FIN, SESSION_ID, FlowTable
-from ..packets import Accounting, iter_packet_batches
 from ..state import Rows, SlotAllocator, StateTable
 from . import kernels, zeek
-from .evidence import PACKET_FIELDS, RESULT_FIELDS, Evidence, EvidenceFrames, markers
-from .flags import flag_lists
+from .evidence import PACKET_FIELDS, RESULT_FIELDS, Evidence, markers
 from .layout import DIRECTION_LAYOUT, RST_PKTS, SEGMENT_LAYOUT, SESSION_LAYOUT, ZERO_WIN_PKTS
 from .session import session_records
 
@@ -274,7 +268,7 @@ class Engine:
         if slots is None:
             slots = np.flatnonzero(session_id >= 0)
         slots = slots[np.argsort(session_id[slots], kind="stable")]
-        return _sessions_frame([self._peek_chunk(slots[start : start + EMIT_CHUNK])
+        return sessions_frame([self._peek_chunk(slots[start : start + EMIT_CHUNK])
                                 for start in range(0, slots.size, EMIT_CHUNK)])
 
     def _peek_chunk(self, slots: np.ndarray) -> pd.DataFrame:
@@ -337,217 +331,13 @@ def _batch_rows(packets: PacketBatch, slot, dirn, new, base) -> dict[str, np.nda
             "dec_u32": packets.matrices["u32"], "base": base}
 
 
-@dataclass
-class Analysis:
-    """What ``analyze`` found: ``sessions`` and ``packets`` DataFrames and the record accounting.
-
-    Without ``packets``, ``evidence`` holds the packets the detectors need and the RTT samples.
-    ``packets_of`` is set when ``packets`` holds only those sessions (``with_session_packets``).
-    """
-
-    sessions: pd.DataFrame
-    packets: pd.DataFrame | None
-    accounting: Accounting
-    path: str | None = None  # the capture analysed (None for a live capture)
-    options: EngineOptions | None = None
-    evidence: EvidenceFrames | None = None
-    packets_of: frozenset[int] | None = None
-
-    @property
-    def detector_packets(self) -> pd.DataFrame | None:
-        """The packets detectors read: the whole packets table, else the evidence kept in its place."""
-        if self.packets is not None and self.packets_of is None:
-            return self.packets
-        return self.evidence.packets if self.evidence is not None else None
-
-    @property
-    def rtt_samples(self) -> pd.DataFrame | None:
-        """Every ACK's RTT sample: ``session_id``, ``ack_rtt_ns`` (None when neither the whole
-        packets table nor evidence was kept)."""
-        if self.packets is not None and self.packets_of is None:
-            sampled = self.packets["ack_rtt_ns"].to_numpy() >= 0
-            return self.packets.loc[sampled, ["session_id", "ack_rtt_ns"]].reset_index(drop=True)
-        return self.evidence.rtt if self.evidence is not None else None
-
-    @property
-    def warnings(self) -> list[str]:
-        """What the reader said about the file (a damaged tail, an empty capture...)."""
-        return self.accounting.warnings
-
-    @cached_property
-    def anomalies(self) -> pd.DataFrame:
-        """Anomalies with the default thresholds, found on first use (see ``tcpanalyze.detect``)."""
-        return self._detection.anomalies
-
-    @cached_property
-    def _detection(self):
-        from ..detect import detect
-
-        return detect(self.sessions, self.detector_packets, path=self.path)
-
-    @property
-    def sessions_with_anomalies(self) -> pd.DataFrame:
-        """``sessions`` plus an ``anomalies`` column: the kinds (default thresholds) each session is part of."""
-        from ..detect import session_anomaly_kinds
-
-        return self.sessions.assign(anomalies=session_anomaly_kinds(self.sessions, self._detection))
-
-    def detect(self, config=None) -> pd.DataFrame:
-        """Anomalies with other thresholds (a ``tcpanalyze.detect.DetectConfig``); ``anomalies`` keeps the defaults."""
-        from ..detect import detect_anomalies
-
-        return detect_anomalies(self.sessions, self.detector_packets, config, self.path)
-
-    @property
-    def rereadable(self) -> bool:
-        """Whether the capture can be read again (a file, not standard input or a live capture)."""
-        return self.path is not None and self.path != "-"
-
-    def with_session_packets(self, session_ids: Iterable[int]) -> Analysis:
-        """This analysis with a packets table holding (at least) the packets of ``session_ids``:
-        itself if it kept the whole table, else the table of those sessions alone, read again
-        from the capture (``session_packets``). For graphs and views of a few sessions; anomaly
-        detection on the result still reads the evidence, not that partial table."""
-        if self.packets is not None:
-            return self
-        if not self.rereadable:
-            raise UsageError("the packets of single sessions are read again from the capture file, and this "
-                             "analysis has none (standard input or a live capture): analyse with packets=True")
-        known = set(self.sessions["session_id"].tolist())
-        wanted = [i for i in session_ids if i in known]
-        table = session_packets(self.path, wanted, options=self.options)
-        return dataclasses.replace(self, packets=table, packets_of=frozenset(wanted))
-
-    def stream(self, session_id: int, policy: str = "first"):
-        """Session ``session_id`` reassembled: ``.orig`` / ``.resp`` bytes, gaps, conflicts, and ``.chunks``.
-
-        Payload bytes are read back from the capture file. ``policy="last"`` keeps the last
-        copy of bytes that were sent twice with different contents (default: the first).
-        See :class:`tcpanalyze.reassembly.Stream`.
-        """
-        from ..reassembly import analysis_stream
-
-        return analysis_stream(self, session_id, policy)
+def session_records_empty() -> pd.DataFrame:
+    """A sessions frame with no rows and all the columns."""
+    with jit.mode(plain=True):  # no rows: nothing worth loading numba for
+        return session_records(Engine(), np.empty(0, np.int64))
 
 
-def iter_sessions(path: str, accounting: Accounting, *, options: EngineOptions | None = None,
-                  max_records: int = BATCH_RECORDS,
-                  progress: ProgressCallback | None = None) -> Iterator[pd.DataFrame]:
-    """Session records in chunks, as sessions end (streaming: memory follows live sessions).
-
-    ``progress`` is called after each batch read (see ``CaptureReader``).
-    """
-    engine = Engine(options, per_packet=False)
-    with CaptureReader(path, progress) as reader, jit.plain_python_for(reader.size_bytes):
-        for batch in iter_packet_batches(reader, Decoder(), accounting, max_records):
-            engine.process(batch.select(batch["status"] == status.TCP))
-            yield from engine.emit()
-        yield from engine.emit(final=True)
-
-
-def analyze(path: str, *, packets: bool = True, options: EngineOptions | None = None,
-            max_records: int = BATCH_RECORDS, progress: ProgressCallback | None = None,
-            evidence: bool = True, columns: Iterable[str] | None = None) -> Analysis:
-    """Analyse a capture: every TCP session and (unless ``packets=False``) every TCP packet.
-
-    Without the packets table, the analysis still keeps what anomaly detection and the report
-    read (``Analysis.evidence``): both give the same results, in far less memory and time.
-    ``evidence=False`` keeps the sessions alone (detectors then fall back on them).
-    ``columns`` keeps only those session columns (and ``session_id``), for captures of millions
-    of sessions: ``tcpanalyze.detect.DETECTOR_COLUMNS`` are what anomaly detection reads,
-    ``tcpanalyze.report.REPORT_COLUMNS`` what the report reads.
-
-    >>> result = tcpanalyze.analyze("sample_pcaps/real-graceful-close.pcap")
-    >>> result.sessions[["session_id", "conn_state", "history", "orig_bytes", "resp_bytes"]]
-    """
-    from ..frames import packets_frame
-
-    accounting = Accounting()
-    collector = Evidence() if evidence and not packets else None
-    kept_columns = None if columns is None else ["session_id", *(c for c in session_columns(columns)
-                                                                 if c != "session_id")]
-    engine = Engine(options, per_packet=packets, evidence=collector, session_columns=kept_columns)
-    chunks: list[pd.DataFrame] = []
-    packet_frames: list[pd.DataFrame] = []
-    with CaptureReader(path, progress) as reader, jit.plain_python_for(reader.size_bytes):
-        for batch in iter_packet_batches(reader, Decoder(), accounting, max_records):
-            tcp = batch.select(batch["status"] == status.TCP)
-            results = engine.process(tcp)
-            if packets:
-                packet_frames.append(_packet_rows(packets_frame(tcp), results))
-            chunks.extend(engine.emit())
-        chunks.extend(engine.emit(final=True))
-        if packets and not packet_frames:  # no records at all: still the same columns
-            packet_frames.append(_no_packet_rows(engine))
-    del engine  # its flow table and stash go before the sessions frame is built
-    kept = collector.frames() if collector is not None else None
-    table = _packets_table(packet_frames) if packets else None
-    sessions = _sessions_frame(chunks)
-    if kept_columns is not None:
-        sessions = sessions[kept_columns]  # the chunks kept these already; an empty frame has them all
-    malloc.trim()  # what the engine and the emitted chunks held, for whatever comes next
-    return Analysis(sessions, table, accounting, path, options, kept)
-
-
-def session_columns(names: Iterable[str]) -> list[str]:
-    """``names`` in order, each once, checked to be session columns (a UsageError names the unknown ones)."""
-    known = list(session_records_empty().columns)
-    wanted = list(dict.fromkeys(names))
-    unknown = [c for c in wanted if c not in known]
-    if unknown:
-        close = [m for c in unknown for m in difflib.get_close_matches(c, known, n=3)]
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise UsageError(f"no session column {', '.join(map(repr, unknown))}{hint} (the README lists all {len(known)}, "
-                         "under \"sessions --format jsonl fields\")")
-    return wanted
-
-
-def session_packets(path: str, session_ids: Iterable[int], *, options: EngineOptions | None = None,
-                    max_records: int = BATCH_RECORDS) -> pd.DataFrame:
-    """The packets table (as ``analyze`` gives it) of the sessions ``session_ids`` alone, from one
-    more pass over ``path`` that keeps no other packet and stops once they have all ended: what
-    a graph of a few sessions needs, without the packets table of the whole capture."""
-    from ..frames import packets_frame
-
-    wanted = np.fromiter(session_ids, np.int64)
-    remaining = set(wanted.tolist())
-    engine = Engine(options, per_packet=True)
-    kept: list[pd.DataFrame] = []
-    with CaptureReader(path) as reader, jit.plain_python_for(reader.size_bytes):
-        for batch in iter_packet_batches(reader, Decoder(), Accounting(), max_records):
-            tcp = batch.select(batch["status"] == status.TCP)
-            results = engine.process(tcp)
-            mine = np.isin(results["session_id"], wanted)
-            if mine.any():
-                kept.append(_packet_rows(packets_frame(tcp.select(mine)), {k: v[mine] for k, v in results.items()}))
-            for records in engine.emit():
-                remaining.difference_update(records["session_id"].tolist())
-            if not remaining:
-                break
-    if not kept:
-        kept.append(_no_packet_rows(engine))
-    return _packets_table(kept)
-
-
-def _no_packet_rows(engine: Engine) -> pd.DataFrame:
-    """A packets table with no rows and every column."""
-    from ..frames import packets_frame
-
-    empty = PacketBatch.empty()
-    return _packet_rows(packets_frame(empty), engine.process(empty))
-
-
-def _packets_table(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """One packets table from per-batch frames; the address columns stay categorical (each
-    batch has its own categories, which plain concatenation would turn into text)."""
-    table = pd.concat(frames, ignore_index=True)
-    for name in ("src_addr", "dst_addr"):
-        if len(frames) > 1 and isinstance(frames[0][name].dtype, pd.CategoricalDtype):
-            table[name] = _concat_arrays([f[name].array for f in frames])
-    return table
-
-
-def _sessions_frame(chunks: list[pd.DataFrame]) -> pd.DataFrame:
+def sessions_frame(chunks: list[pd.DataFrame]) -> pd.DataFrame:
     """One sessions frame, ordered by session id, from emitted chunks (the list is emptied).
 
     Built block by block, as pandas stores a frame (one 2-D array per numpy dtype): each block
@@ -573,7 +363,7 @@ def _sessions_frame(chunks: list[pd.DataFrame]) -> pd.DataFrame:
         if isinstance(dtype, np.dtype):
             by_dtype.setdefault(dtype, []).append(position)
         else:  # extension arrays (categories, nullable integers, text) are blocks of their own
-            values = _concat_arrays([c[name].array for c in nonempty])
+            values = concat_arrays([c[name].array for c in nonempty])
             blocks.append((values if order is None else values.take(order), np.array([position])))
     for dtype, positions in by_dtype.items():
         block = np.empty((len(positions), ids.size), dtype)
@@ -587,7 +377,7 @@ def _sessions_frame(chunks: list[pd.DataFrame]) -> pd.DataFrame:
     return create_dataframe_from_blocks(blocks, index=pd.RangeIndex(ids.size), columns=pd.Index(names))
 
 
-def _concat_arrays(parts: list) -> object:
+def concat_arrays(parts: list) -> object:
     """One array from same-typed column pieces; categoricals with different categories (the
     address columns: each chunk has its own) get the union of them."""
     first = parts[0]
@@ -601,19 +391,3 @@ def _concat_arrays(parts: list) -> object:
     if isinstance(first, pd.arrays.NumpyExtensionArray):
         return np.concatenate([p.to_numpy() for p in parts])
     return type(first)._concat_same_type(parts)
-
-
-def session_records_empty() -> pd.DataFrame:
-    """A sessions frame with no rows and all the columns."""
-    with jit.mode(plain=True):  # no rows: nothing worth loading numba for
-        return session_records(Engine(), np.empty(0, np.int64))
-
-
-def _packet_rows(frame: pd.DataFrame, results: dict[str, np.ndarray]) -> pd.DataFrame:
-    frame.insert(1, "session_id", results["session_id"])
-    frame.insert(2, "direction", np.where(results["direction"] == 0, "orig", "resp"))
-    for name in kernels.OUT_ROWS:
-        frame[name] = results[name]
-    # object dtype even with no rows: pandas would make an empty list column float64
-    frame["analysis"] = pd.Series(flag_lists(results["analysis_flags"]), index=frame.index, dtype=object)
-    return frame

@@ -28,11 +28,12 @@ import pandas as pd
 from .. import flows
 from ..capture import RecordBatch
 from ..capture.live import LiveSource
-from ..decode import Decoder, status
+from ..decode import Decoder
+from ..engine import Engine, EngineOptions
+from ..engine import layout as L
+from ..engine.streaming import NS, session_records_empty, sessions_frame
 from ..frames import address_text
-from ..packets import Accounting
-from . import layout as L
-from .analysis import NS, Engine, EngineOptions, _sessions_frame, session_records_empty
+from ..packets import Accounting, decode_batch
 
 # A live session ends after this long without packets (an idle SSH login stays one session
 # for 5 minutes; a longer silence starts a new one). Override with ``--idle-timeout``.
@@ -101,9 +102,7 @@ class LiveAnalysis:
 
     def add(self, records: RecordBatch) -> Step:
         """Analyse one batch of records."""
-        packets = self.decoder.decode(records)
-        self.accounting.add(packets)
-        tcp = packets.select(packets["status"] == status.TCP)
+        tcp = decode_batch(self.decoder, records, self.accounting)
         first_new = int(self.engine.flows.counters[2])
         closed_before = self._closed_slots()
         result = self.engine.process(tcp)
@@ -201,7 +200,7 @@ class RecentSessions:
         frame, ordered by session id."""
         chunks = list(self._chunks) if last is None else _last_rows(self._chunks, last)
         chunks += [extra] if extra is not None else []
-        return _sessions_frame(chunks) if chunks else session_records_empty()
+        return sessions_frame(chunks) if chunks else session_records_empty()
 
 
 def _last_rows(chunks: deque[pd.DataFrame], rows: int) -> list[pd.DataFrame]:

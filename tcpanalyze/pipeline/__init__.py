@@ -1,0 +1,16 @@
+"""Pipeline layer: orchestration above every other layer.
+
+A capture is read once, front to back (``tcpanalyze.packets``), through the decoder and the
+streaming engine; the result object (``Analysis``) then finds anomalies (``detect``) and
+reassembles streams (``reassembly``) on demand. ``live`` does the same for a live capture.
+
+>>> result = tcpanalyze.pipeline.analyze("sample_pcaps/real-graceful-close.pcap")
+>>> for chunk in iter_sessions("big.pcap", Accounting()): ...   # records as sessions end
+"""
+
+from ..engine import EngineOptions
+from .drivers import analyze, iter_sessions, session_columns
+from .packet_tables import session_packets
+from .result import Analysis
+
+__all__ = ["Analysis", "EngineOptions", "analyze", "iter_sessions", "session_columns", "session_packets"]

@@ -1,0 +1,120 @@
+"""The result of an analysis: sessions, packets, accounting, and what is found from them on demand.
+
+>>> result = tcpanalyze.analyze("sample_pcaps/real-graceful-close.pcap")
+>>> result.sessions, result.packets, result.accounting, result.anomalies, result.stream(0)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
+
+import pandas as pd
+
+from ..capture import CaptureSpec, capture_files
+from ..engine import EngineOptions
+from ..engine.evidence import EvidenceFrames
+from ..errors import UsageError
+from ..packets import Accounting
+from .packet_tables import session_packets
+
+
+@dataclass
+class Analysis:
+    """What ``analyze`` found: ``sessions`` and ``packets`` DataFrames and the record accounting.
+
+    Without ``packets``, ``evidence`` holds the packets the detectors need and the RTT samples.
+    ``packets_of`` is set when ``packets`` holds only those sessions (``with_session_packets``).
+    """
+
+    sessions: pd.DataFrame
+    packets: pd.DataFrame | None
+    accounting: Accounting
+    path: CaptureSpec | None = None  # the capture analysed: a file, files, or None for a live capture
+    options: EngineOptions | None = None
+    evidence: EvidenceFrames | None = None
+    packets_of: frozenset[int] | None = None
+
+    @property
+    def detector_packets(self) -> pd.DataFrame | None:
+        """The packets detectors read: the whole packets table, else the evidence kept in its place."""
+        if self.packets is not None and self.packets_of is None:
+            return self.packets
+        return self.evidence.packets if self.evidence is not None else None
+
+    @property
+    def rtt_samples(self) -> pd.DataFrame | None:
+        """Every ACK's RTT sample: ``session_id``, ``ack_rtt_ns`` (None when neither the whole
+        packets table nor evidence was kept)."""
+        if self.packets is not None and self.packets_of is None:
+            sampled = self.packets["ack_rtt_ns"].to_numpy() >= 0
+            return self.packets.loc[sampled, ["session_id", "ack_rtt_ns"]].reset_index(drop=True)
+        return self.evidence.rtt if self.evidence is not None else None
+
+    @property
+    def files(self) -> list[str]:
+        """The capture's files in the order they were named: ``packets.rec_off >> 40`` indexes this
+        list when there are several (``capture.merge``)."""
+        return [] if self.path is None else capture_files(self.path)
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the reader said about the file (a damaged tail, an empty capture...)."""
+        return self.accounting.warnings
+
+    @cached_property
+    def anomalies(self) -> pd.DataFrame:
+        """Anomalies with the default thresholds, found on first use (see ``tcpanalyze.detect``)."""
+        return self._detection.anomalies
+
+    @cached_property
+    def _detection(self):
+        from ..detect import detect
+
+        return detect(self.sessions, self.detector_packets, path=self.path)
+
+    @property
+    def sessions_with_anomalies(self) -> pd.DataFrame:
+        """``sessions`` plus an ``anomalies`` column: the kinds (default thresholds) each session is part of."""
+        from ..detect import session_anomaly_kinds
+
+        return self.sessions.assign(anomalies=session_anomaly_kinds(self.sessions, self._detection))
+
+    def detect(self, config=None) -> pd.DataFrame:
+        """Anomalies with other thresholds (a ``tcpanalyze.detect.DetectConfig``); ``anomalies`` keeps the defaults."""
+        from ..detect import detect_anomalies
+
+        return detect_anomalies(self.sessions, self.detector_packets, config, self.path)
+
+    @property
+    def rereadable(self) -> bool:
+        """Whether the capture can be read again (a file, not standard input or a live capture)."""
+        return self.path is not None and self.path != "-"
+
+    def with_session_packets(self, session_ids: Iterable[int]) -> Analysis:
+        """This analysis with a packets table holding (at least) the packets of ``session_ids``:
+        itself if it kept the whole table, else the table of those sessions alone, read again
+        from the capture (``session_packets``). For graphs and views of a few sessions; anomaly
+        detection on the result still reads the evidence, not that partial table."""
+        if self.packets is not None:
+            return self
+        if not self.rereadable:
+            raise UsageError("the packets of single sessions are read again from the capture file, and this "
+                             "analysis has none (standard input or a live capture): analyse with packets=True")
+        known = set(self.sessions["session_id"].tolist())
+        wanted = [i for i in session_ids if i in known]
+        table = session_packets(self.path, wanted, options=self.options)
+        return dataclasses.replace(self, packets=table, packets_of=frozenset(wanted))
+
+    def stream(self, session_id: int, policy: str = "first"):
+        """Session ``session_id`` reassembled: ``.orig`` / ``.resp`` bytes, gaps, conflicts, and ``.chunks``.
+
+        Payload bytes are read back from the capture file. ``policy="last"`` keeps the last
+        copy of bytes that were sent twice with different contents (default: the first).
+        See :class:`tcpanalyze.reassembly.Stream`.
+        """
+        from ..reassembly import analysis_stream
+
+        return analysis_stream(self, session_id, policy)
