@@ -23,6 +23,7 @@ TCP_HEADER_TRUNCATED = 11
 TCP_DATA_OFFSET = 12
 TCP_HEADER_PAST_IP_PAYLOAD = 13
 NON_PACKET_RECORD = 14
+IPV4_OPTION = 15
 
 CLASS_TCP = "tcp"
 CLASS_OTHER_IP = "other_ip"
@@ -47,6 +48,7 @@ STATUSES: dict[int, tuple[str, str, str]] = {
     TCP_DATA_OFFSET: ("tcp_data_offset", CLASS_MALFORMED, "TCP data offset below 5 (header shorter than 20 bytes)"),
     TCP_HEADER_PAST_IP_PAYLOAD: ("tcp_header_past_ip_payload", CLASS_MALFORMED, "TCP header (with options) runs past the IP payload"),
     NON_PACKET_RECORD: ("non_packet_record", CLASS_NON_IP, "a record that is not a packet (pcapng Custom Block), numbered as a frame like Wireshark does"),
+    IPV4_OPTION: ("ipv4_option", CLASS_MALFORMED, "IPv4 option shorter than its fields (Wireshark: Malformed Packet, TCP not dissected)"),
 }
 
 STATUS_NAMES = np.array([STATUSES[s][0] for s in range(len(STATUSES))], dtype=object)

@@ -60,6 +60,15 @@ OUT_ROWS = {"analysis_flags": OUT_FLAGS, "dupack_num": OUT_DUPACK_NUM, "dupack_f
 
 
 @kernel(inline="always")
+def unsigned_less(a, b):
+    """a < b with both int64 values read as unsigned, as Wireshark holds its time gaps (guint64):
+    a negative gap (the capture's clock stepped back) is huge, so never "within" a window."""
+    if (a < 0) == (b < 0):
+        return a < b
+    return b < 0
+
+
+@kernel(inline="always")
 def seq_diff(a, b):
     """a - b on the 32-bit sequence circle, as a signed number."""
     d = (np.int64(a) - np.int64(b)) & U32
@@ -278,9 +287,10 @@ def analyze_packets(state_column, dirn, new, tcp_flags, seq, ack, win, payload_l
             if ln > 0 and lastack_r != 0 and seq_diff((sq + ln) & U32, lastack_r) <= 0:
                 aflags |= fl.SPURIOUS_RETRANSMISSION | fl.RETRANSMISSION
             elif (seq_not_advanced and d_u32[r, DUPACKNUM] >= 2 and lastack_r == sq
-                    and since_ack < FAST_RETRANSMISSION_WINDOW_NS):
+                    and unsigned_less(since_ack, FAST_RETRANSMISSION_WINDOW_NS)):
                 aflags |= fl.FAST_RETRANSMISSION | fl.RETRANSMISSION
-            elif seq_not_advanced and since_next < threshold and nextseq != ((sq + ln + syn_fin) & U32):
+            elif (seq_not_advanced and unsigned_less(since_next, threshold)
+                    and nextseq != ((sq + ln + syn_fin) & U32)):
                 aflags |= fl.OUT_OF_ORDER
             elif seq_not_advanced:
                 aflags |= fl.RETRANSMISSION

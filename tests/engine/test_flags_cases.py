@@ -117,6 +117,16 @@ CASES: dict[str, tuple[list[Rec], dict[int, set[str]]]] = {
          C(2.51, "A", 9001, 7501)],
         {7: {"retransmission"}, 8: {"reused_ports"}, 10: {"lost_segment", "reused_ports"},
          11: {"ack_lost_segment"}}),
+    # The capture's clock steps back: Wireshark holds the time since nextseq and since the last
+    # ACK as unsigned numbers, so a negative gap is never within its windows.
+    # (1) the first segment again, stamped 50 ms before the second: not out-of-order
+    "clock_steps_back_no_out_of_order": (
+        [*handshake(), C(0.100, "PA", 1101, 5001, D), C(0.050, "PA", 1001, 5001, D), S(0.11, "A", 5001, 1201)],
+        {4: {"lost_segment"}, 5: {"retransmission"}}),
+    # (2) the missing segment after three duplicate ACKs, stamped before them: not a fast retransmission
+    "clock_steps_back_no_fast_retransmission": (
+        [*four_segments_then_dup_acks(), C(0.090, "PA", 1101, 5001, D), S(0.130, "A", 5001, 1401)],
+        {9: {"duplicate_ack"}, 10: {"duplicate_ack"}, 11: {"duplicate_ack"}, 12: {"retransmission"}}),
 }
 
 
