@@ -33,14 +33,14 @@ FLOW_LAYOUT = {
     "u64": Rows(("orig_hi", "orig_lo", "resp_hi", "resp_lo"), np.uint64),
     "i64": Rows(("session_id", "first_ts", "last_ts", "first_frame", "last_frame", "packets"), np.int64, -1),
     "u32": Rows(("orig_base_seq", "resp_base_seq", "ports"), np.uint32),
-    "u8": Rows(("orig_base_set", "resp_base_set", "flipped", "partial", "close_bits"), np.uint8),
+    "u8": Rows(("orig_base_set", "resp_base_set", "flipped", "partial", "close_bits", "ipv6"), np.uint8),
 }
 ORIG_HI, ORIG_LO, RESP_HI, RESP_LO = range(4)
 SESSION_ID, FIRST_TS, LAST_TS, FIRST_FRAME, LAST_FRAME, PACKETS = range(6)
 BASE_SEQ = 0  # + direction
 PORTS = 2  # orig_port << 16 | resp_port
 BASE_SET = 0  # + direction
-FLIPPED, PARTIAL, CLOSE_BITS = 2, 3, 4
+FLIPPED, PARTIAL, CLOSE_BITS, IPV6 = 2, 3, 4, 5
 # CLOSE_BITS: FIN seen from the originator / the responder, RST seen
 ORIG_FIN, RESP_FIN, ANY_RST = 1, 2, 4
 
@@ -66,30 +66,36 @@ def _hash(a_hi, a_lo, b_hi, b_lo, ports):
 
 
 @kernel
-def _canonical(o_hi, o_lo, r_hi, r_lo, o_port, r_port):
-    """The 4-tuple with the lower (address, port) first, so both directions share one key."""
+def _canonical(o_hi, o_lo, r_hi, r_lo, o_port, r_port, ipv6):
+    """The key of a 4-tuple: the lower (address, port) first, so both directions share one key.
+    The IP version is part of it (bit 32 of the ports word): an IPv6 session between
+    IPv4-mapped addresses (``::ffff:a.b.c.d``) is not the IPv4 session of the same numbers."""
+    version = np.int64(ipv6) << 32
     if (o_hi < r_hi) or (o_hi == r_hi and (o_lo < r_lo or (o_lo == r_lo and o_port <= r_port))):
-        return o_hi, o_lo, r_hi, r_lo, (o_port << 16) | r_port
-    return r_hi, r_lo, o_hi, o_lo, (r_port << 16) | o_port
+        return o_hi, o_lo, r_hi, r_lo, (o_port << 16) | r_port | version
+    return r_hi, r_lo, o_hi, o_lo, (r_port << 16) | o_port | version
 
 
 @kernel
-def _slot_home(slot, f_u64, f_u32, mask):
+def _slot_key(slot, f_u64, f_u32, f_u8):
+    """The key of a live slot's 4-tuple (``_canonical``)."""
     ports = np.int64(f_u32[PORTS, slot])
-    a_hi, a_lo, b_hi, b_lo, key_ports = _canonical(f_u64[ORIG_HI, slot], f_u64[ORIG_LO, slot], f_u64[RESP_HI, slot],
-                                                   f_u64[RESP_LO, slot], ports >> 16, ports & 0xFFFF)
+    return _canonical(f_u64[ORIG_HI, slot], f_u64[ORIG_LO, slot], f_u64[RESP_HI, slot], f_u64[RESP_LO, slot],
+                      ports >> 16, ports & 0xFFFF, f_u8[IPV6, slot])
+
+
+@kernel
+def _slot_home(slot, f_u64, f_u32, f_u8, mask):
+    a_hi, a_lo, b_hi, b_lo, key_ports = _slot_key(slot, f_u64, f_u32, f_u8)
     return np.int64(_hash(a_hi, a_lo, b_hi, b_lo, key_ports) & np.uint64(mask))
 
 
 @kernel
-def _probe(table, f_u64, f_u32, mask, a_hi, a_lo, b_hi, b_lo, ports):
+def _probe(table, f_u64, f_u32, f_u8, mask, a_hi, a_lo, b_hi, b_lo, ports):
     """Index of the table entry holding this canonical 4-tuple's slot, or of the empty entry it would take."""
     i = np.int64(_hash(a_hi, a_lo, b_hi, b_lo, ports) & np.uint64(mask))
     while table[i] >= 0:
-        slot = table[i]
-        p = np.int64(f_u32[PORTS, slot])
-        k_hi, k_lo, l_hi, l_lo, k_ports = _canonical(f_u64[ORIG_HI, slot], f_u64[ORIG_LO, slot],
-                                                     f_u64[RESP_HI, slot], f_u64[RESP_LO, slot], p >> 16, p & 0xFFFF)
+        k_hi, k_lo, l_hi, l_lo, k_ports = _slot_key(table[i], f_u64, f_u32, f_u8)
         if k_hi == a_hi and k_lo == a_lo and l_hi == b_hi and l_lo == b_lo and k_ports == ports:
             return i
         i = (i + 1) & mask
@@ -97,7 +103,7 @@ def _probe(table, f_u64, f_u32, mask, a_hi, a_lo, b_hi, b_lo, ports):
 
 
 @kernel
-def _delete(table, i, f_u64, f_u32):
+def _delete(table, i, f_u64, f_u32, f_u8):
     """Empty entry i, shifting later entries of its probe run back (no tombstones)."""
     mask = table.size - 1
     j = i
@@ -105,7 +111,7 @@ def _delete(table, i, f_u64, f_u32):
         j = (j + 1) & mask
         if table[j] < 0:
             break
-        home = _slot_home(table[j], f_u64, f_u32, mask)
+        home = _slot_home(table[j], f_u64, f_u32, f_u8, mask)
         # Move entry j into the hole at i unless its home lies cyclically in (i, j].
         if (i <= j and (home <= i or home > j)) or (i > j and (home <= i and home > j)):
             table[i] = table[j]
@@ -117,15 +123,16 @@ def _delete(table, i, f_u64, f_u32):
 @kernel(signature=(
     "(readonly(uint64[:]), readonly(uint64[:]), readonly(uint64[:]), readonly(uint64[:]), "
     "readonly(uint16[:]), readonly(uint16[:]), readonly(uint16[:]), readonly(uint32[:]), "
-    "readonly(uint32[:]), readonly(int64[:]), readonly(int64[:]), int64[::1], int64[::1], int64[::1], "
-    "readonly(boolean[::1]), int64, int64, uint64[:, ::1], int64[:, ::1], uint32[:, ::1], uint8[:, ::1], "
-    "int64[::1], uint8[::1], uint8[::1], uint32[:, ::1])"))
-def assign_sessions(src_hi, src_lo, dst_hi, dst_lo, src_port, dst_port, tcp_flags, seq, ack, ts_ns, frame,
+    "readonly(uint32[:]), readonly(int64[:]), readonly(int64[:]), readonly(uint8[:]), int64[::1], int64[::1], "
+    "int64[::1], readonly(boolean[::1]), int64, int64, uint64[:, ::1], int64[:, ::1], uint32[:, ::1], "
+    "uint8[:, ::1], int64[::1], uint8[::1], uint8[::1], uint32[:, ::1])"))
+def assign_sessions(src_hi, src_lo, dst_hi, dst_lo, src_port, dst_port, tcp_flags, seq, ack, ts_ns, frame, ip_version,
                     table, counters, free_slots, likely_server, idle_timeout_ns, closed_linger_ns,
                     f_u64, f_i64, f_u32, f_u8, out_slot, out_dir, out_new, out_base):
     """Give every packet its session slot and direction (0 = from the originator).
 
-    Packet columns: addresses (u64 halves), ports, tcp_flags, seq, ack (raw), ts_ns, frame.
+    Packet columns: addresses (u64 halves), ports, tcp_flags, seq, ack (raw), ts_ns, frame,
+    ip_version (4 or 6).
     table: i64[H] of live slots (-1 empty), open addressing keyed by each slot's 4-tuple;
     counters: i64[3] = table entries in use, free-slot stack top, next session id;
     free_slots: i64 stack; likely_server: bool[65536]. A packet coming more than
@@ -142,8 +149,9 @@ def assign_sessions(src_hi, src_lo, dst_hi, dst_lo, src_port, dst_port, tcp_flag
     for i in range(src_hi.size):
         s_hi, s_lo, d_hi, d_lo = src_hi[i], src_lo[i], dst_hi[i], dst_lo[i]
         sp, dp = np.int64(src_port[i]), np.int64(dst_port[i])
-        a_hi, a_lo, b_hi, b_lo, ports = _canonical(s_hi, s_lo, d_hi, d_lo, sp, dp)
-        h = _probe(table, f_u64, f_u32, mask, a_hi, a_lo, b_hi, b_lo, ports)
+        ipv6 = 1 if ip_version[i] == 6 else 0
+        a_hi, a_lo, b_hi, b_lo, ports = _canonical(s_hi, s_lo, d_hi, d_lo, sp, dp, ipv6)
+        h = _probe(table, f_u64, f_u32, f_u8, mask, a_hi, a_lo, b_hi, b_lo, ports)
         flags = tcp_flags[i]
         pure_syn = (flags & (TH_SYN | TH_ACK)) == TH_SYN
         new = 1
@@ -184,6 +192,7 @@ def assign_sessions(src_hi, src_lo, dst_hi, dst_lo, src_port, dst_port, tcp_flag
                 f_u32[PORTS, slot] = (sp << 16) | dp
             f_u8[FLIPPED, slot] = flipped
             f_u8[PARTIAL, slot] = not pure_syn
+            f_u8[IPV6, slot] = ipv6
             f_i64[SESSION_ID, slot] = counters[2]
             counters[2] += 1
             f_i64[FIRST_TS, slot] = ts_ns[i]
@@ -212,30 +221,30 @@ def assign_sessions(src_hi, src_lo, dst_hi, dst_lo, src_port, dst_port, tcp_flag
         out_new[i] = new
 
 
-@kernel(signature="(int64[::1], readonly(int64[:]), readonly(uint64[:, ::1]), readonly(uint32[:, ::1]))")
-def release_slots(table, slots, f_u64, f_u32):
+@kernel(signature=(
+    "(int64[::1], readonly(int64[:]), readonly(uint64[:, ::1]), readonly(uint32[:, ::1]), readonly(uint8[:, ::1]))"))
+def release_slots(table, slots, f_u64, f_u32, f_u8):
     """Remove emitted sessions from the table (unless a newer session took their 4-tuple)."""
     mask = table.size - 1
     removed = 0
     for slot in slots:
-        p = np.int64(f_u32[PORTS, slot])
-        a_hi, a_lo, b_hi, b_lo, ports = _canonical(f_u64[ORIG_HI, slot], f_u64[ORIG_LO, slot], f_u64[RESP_HI, slot],
-                                                   f_u64[RESP_LO, slot], p >> 16, p & 0xFFFF)
-        h = _probe(table, f_u64, f_u32, mask, a_hi, a_lo, b_hi, b_lo, ports)
+        a_hi, a_lo, b_hi, b_lo, ports = _slot_key(slot, f_u64, f_u32, f_u8)
+        h = _probe(table, f_u64, f_u32, f_u8, mask, a_hi, a_lo, b_hi, b_lo, ports)
         if table[h] == slot:
-            _delete(table, h, f_u64, f_u32)
+            _delete(table, h, f_u64, f_u32, f_u8)
             removed += 1
     return removed
 
 
-@kernel(signature="(readonly(int64[::1]), int64[::1], readonly(uint64[:, ::1]), readonly(uint32[:, ::1]))")
-def rehash(table, new_table, f_u64, f_u32):
+@kernel(signature=(
+    "(readonly(int64[::1]), int64[::1], readonly(uint64[:, ::1]), readonly(uint32[:, ::1]), readonly(uint8[:, ::1]))"))
+def rehash(table, new_table, f_u64, f_u32, f_u8):
     """Insert every live slot of ``table`` into the empty ``new_table``."""
     mask = new_table.size - 1
     for h in range(table.size):
         slot = table[h]
         if slot >= 0:
-            j = _slot_home(slot, f_u64, f_u32, mask)
+            j = _slot_home(slot, f_u64, f_u32, f_u8, mask)
             while new_table[j] >= 0:
                 j = (j + 1) & mask
             new_table[j] = slot
@@ -274,7 +283,7 @@ class FlowTable:
         if 2 * (int(self.counters[0]) + n) > self.table.size:
             size = 1 << int(np.ceil(np.log2(4 * (int(self.counters[0]) + n))))
             table = np.full(size, -1, np.int64)
-            rehash(self.table, table, self.state.m["u64"], self.state.m["u32"])
+            rehash(self.table, table, self.state.m["u64"], self.state.m["u32"], self.state.m["u8"])
             self.table = table
 
     def assign(self, packets, out_slot: np.ndarray, out_dir: np.ndarray, out_new: np.ndarray,
@@ -284,15 +293,16 @@ class FlowTable:
         m = self.state.m
         assign_sessions(packets["src_hi"], packets["src_lo"], packets["dst_hi"], packets["dst_lo"],
                         packets["src_port"], packets["dst_port"], packets["tcp_flags"], packets["seq_raw"],
-                        packets["ack_raw"], packets["ts_ns"], packets["frame"], self.table, self.counters,
-                        self.free_slots, _LIKELY, self.idle_timeout_ns, self.closed_linger_ns, m["u64"], m["i64"],
-                        m["u32"], m["u8"], out_slot, out_dir, out_new, out_base)
+                        packets["ack_raw"], packets["ts_ns"], packets["frame"], packets["ip_version"], self.table,
+                        self.counters, self.free_slots, _LIKELY, self.idle_timeout_ns, self.closed_linger_ns,
+                        m["u64"], m["i64"], m["u32"], m["u8"], out_slot, out_dir, out_new, out_base)
 
     def release(self, slots: np.ndarray) -> None:
         """Forget emitted sessions: free their slots and their 4-tuples' table entries."""
         if slots.size == 0:
             return
-        self.counters[0] -= release_slots(self.table, slots, self.state.m["u64"], self.state.m["u32"])
+        self.counters[0] -= release_slots(self.table, slots, self.state.m["u64"], self.state.m["u32"],
+                                          self.state.m["u8"])
         self.state.reset(slots)
         top = int(self.counters[1])
         self.free_slots[top : top + slots.size] = slots

@@ -97,20 +97,27 @@ def endpoint(addr: object, port: object) -> str:
     return f"[{text}]:{port}" if ":" in text else f"{text}:{port}"
 
 
-def address_text(hi: np.ndarray, lo: np.ndarray) -> pd.Categorical:
-    """Text form of 128-bit addresses (IPv4-mapped ones shown as IPv4), as a categorical."""
+def address_text(hi: np.ndarray, lo: np.ndarray, ipv6: np.ndarray) -> pd.Categorical:
+    """Text form of 128-bit addresses, as a categorical: IPv4 addresses (held IPv4-mapped)
+    dotted, IPv6 ones (``ipv6`` true) as IPv6, ``::ffff:a.b.c.d`` included."""
+    # an IPv6 address that is IPv4-mapped gets a code of its own: hi codes run to len + 1
+    mapped = (hi == 0) & ((lo & ~np.uint64(0xFFFFFFFF)) == IPV4_MAPPED)
     lo_codes, lo_uniques = pd.factorize(lo, sort=False)
     hi_codes, hi_uniques = pd.factorize(hi, sort=False)
+    hi_codes = np.where(mapped & np.asarray(ipv6, np.bool_), len(hi_uniques), hi_codes)
     width = max(len(lo_uniques), 1)
     pair_codes, pair_uniques = pd.factorize(hi_codes.astype(np.int64) * width + lo_codes, sort=False)
-    his = np.asarray(hi_uniques, np.uint64)[pair_uniques // width]
+    v6_mapped = pair_uniques // width == len(hi_uniques)
+    his = np.append(np.asarray(hi_uniques, np.uint64), np.uint64(0))[pair_uniques // width]
     los = np.asarray(lo_uniques, np.uint64)[pair_uniques % width]
-    v4 = (his == 0) & ((los & ~np.uint64(0xFFFFFFFF)) == IPV4_MAPPED)
+    dotted = (his == 0) & ((los & ~np.uint64(0xFFFFFFFF)) == IPV4_MAPPED)
     names = np.empty(pair_uniques.size, dtype=object)
-    text = np.zeros((int(v4.sum()), 16), np.uint8)
-    _dotted_quads((los[v4] & np.uint64(0xFFFFFFFF)).astype(np.int64), text)
-    names[v4] = text.view("S16").ravel().astype(str)
-    names[~v4] = [str(ipaddress.IPv6Address((int(h) << 64) | int(low))) for h, low in zip(his[~v4], los[~v4])]
+    text = np.zeros((int(dotted.sum()), 16), np.uint8)
+    _dotted_quads((los[dotted] & np.uint64(0xFFFFFFFF)).astype(np.int64), text)
+    names[dotted] = text.view("S16").ravel().astype(str)
+    names[dotted & v6_mapped] = "::ffff:" + names[dotted & v6_mapped]  # as Wireshark writes them
+    names[~dotted] = [str(ipaddress.IPv6Address((int(h) << 64) | int(low)))
+                      for h, low in zip(his[~dotted], los[~dotted])]
     return pd.Categorical.from_codes(pair_codes, categories=pd.Index(names, dtype=object))
 
 
@@ -124,11 +131,12 @@ def packets_frame(packets: PacketBatch, *, with_status: bool = False) -> pd.Data
     opts = packets["options"]
     marks = packets["marks"]
     sack_count = packets["sack_count"]
+    ipv6 = packets["ip_version"] == 6
     data: dict[str, object] = {
         "frame": packets["frame"], "ts_ns": packets["ts_ns"], "iface": packets["iface"],
         "caplen": packets["caplen"], "origlen": packets["origlen"], "ip_version": packets["ip_version"],
-        "src_addr": address_text(packets["src_hi"], packets["src_lo"]), "src_port": packets["src_port"],
-        "dst_addr": address_text(packets["dst_hi"], packets["dst_lo"]), "dst_port": packets["dst_port"],
+        "src_addr": address_text(packets["src_hi"], packets["src_lo"], ipv6), "src_port": packets["src_port"],
+        "dst_addr": address_text(packets["dst_hi"], packets["dst_lo"], ipv6), "dst_port": packets["dst_port"],
         "seq_raw": packets["seq_raw"], "ack_raw": packets["ack_raw"], "tcp_flags": packets["tcp_flags"],
         "win_raw": packets["win_raw"], "tcp_hdr_len": packets["tcp_hdr_len"], "payload_len": packets["payload_len"],
         "payload_caplen": packets["payload_caplen"], "truncated": (marks & MARK_TRUNCATED) != 0,

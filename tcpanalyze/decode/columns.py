@@ -5,7 +5,8 @@ a contiguous array). The row constants below are read by the numba kernels as co
 constants; :data:`FIELDS` maps each public name to its matrix and row.
 
 Addresses: IPv4 and IPv6 share one 128-bit representation, two uint64 halves (hi, lo) in
-network order; an IPv4 address a.b.c.d is stored as the IPv4-mapped ``::ffff:a.b.c.d``.
+network order; an IPv4 address a.b.c.d is stored as the IPv4-mapped ``::ffff:a.b.c.d`` (an IPv6
+packet between such addresses is told apart by ``ip_version``).
 """
 
 from __future__ import annotations

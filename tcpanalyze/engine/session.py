@@ -40,15 +40,16 @@ def session_records(engine: "Engine", slots: np.ndarray) -> pd.DataFrame:
     du, di, dsum, df, d8 = (engine.directions.m[k] for k in ("u32", "i64", "sum", "f64", "i8"))
     si = engine.sessions.m["i64"]
     ports = fs.m["u32"][flows.PORTS, slots].astype(np.int64)
+    ipv6 = fs.m["u8"][flows.IPV6, slots]
     first_ts = fs.m["i64"][flows.FIRST_TS, slots]
     last_ts = fs.m["i64"][flows.LAST_TS, slots]
     duration = (last_ts - first_ts) / NS
 
     rec: dict[str, object] = {
         "session_id": fs.m["i64"][flows.SESSION_ID, slots],
-        "orig_addr": address_text(fs.m["u64"][flows.ORIG_HI, slots], fs.m["u64"][flows.ORIG_LO, slots]),
+        "orig_addr": address_text(fs.m["u64"][flows.ORIG_HI, slots], fs.m["u64"][flows.ORIG_LO, slots], ipv6),
         "orig_port": (ports >> 16).astype(np.uint16),
-        "resp_addr": address_text(fs.m["u64"][flows.RESP_HI, slots], fs.m["u64"][flows.RESP_LO, slots]),
+        "resp_addr": address_text(fs.m["u64"][flows.RESP_HI, slots], fs.m["u64"][flows.RESP_LO, slots], ipv6),
         "resp_port": (ports & 0xFFFF).astype(np.uint16),
         "start": first_ts / NS,
         "end": last_ts / NS,

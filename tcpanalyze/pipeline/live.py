@@ -235,9 +235,9 @@ def _opened(tcp, result: dict[str, np.ndarray], first_new: int) -> pd.DataFrame 
             for side, a, b in (("orig", "src", "dst"), ("resp", "dst", "src"))}
     return pd.DataFrame({
         "session_id": sid[rows],
-        "orig_addr": address_text(pick["orig"]["hi"], pick["orig"]["lo"]),
+        "orig_addr": address_text(pick["orig"]["hi"], pick["orig"]["lo"], tcp["ip_version"][rows] == 6),
         "orig_port": pick["orig"]["port"],
-        "resp_addr": address_text(pick["resp"]["hi"], pick["resp"]["lo"]),
+        "resp_addr": address_text(pick["resp"]["hi"], pick["resp"]["lo"], tcp["ip_version"][rows] == 6),
         "resp_port": pick["resp"]["port"],
         "start": tcp["ts_ns"][rows] / NS,
     })
