@@ -185,11 +185,43 @@ def pw_control_word() -> bytes:
     return b"\x00\x00\x00\x00"
 
 
-def pppoe(payload: bytes, ppp_proto: int | None = None, *, length: int | None = None) -> bytes:
-    """PPPoE session header + PPP protocol field; ``length`` overrides the PPPoE payload length."""
+def pppoe(payload: bytes, ppp_proto: int | None = None, *, length: int | None = None,
+          compressed: bool = False) -> bytes:
+    """PPPoE session header + PPP protocol field (one byte if ``compressed``, RFC 1661's
+    protocol-field compression); ``length`` overrides the PPPoE payload length."""
     proto = (PPP_IPV6 if payload[0] >> 4 == 6 else PPP_IPV4) if ppp_proto is None else ppp_proto
-    plen = 2 + len(payload) if length is None else length
-    return struct.pack("!BBHHH", 0x11, 0, 0x0001, plen, proto) + payload
+    field = struct.pack("!B", proto) if compressed else struct.pack("!H", proto)
+    plen = len(field) + len(payload) if length is None else length
+    return struct.pack("!BBHH", 0x11, 0, 0x0001, plen) + field + payload
+
+
+def llc_snap(payload: bytes, ethertype: int | None = None) -> bytes:
+    """An 802.2 LLC header carrying SNAP (AA AA 03), OUI 0, then an ethertype."""
+    inner = ethertype_of(payload) if ethertype is None else ethertype
+    return b"\xaa\xaa\x03\x00\x00\x00" + struct.pack("!H", inner) + payload
+
+
+def e_tag(payload: bytes, ethertype: int | None = None) -> bytes:
+    """An IEEE 802.1BR E-Tag after its TPID: 6 bytes of tag (E-CID 5), then the next ethertype."""
+    inner = ethertype_of(payload) if ethertype is None else ethertype
+    return b"\x00\x00\x00\x05\x00\x00" + struct.pack("!H", inner) + payload
+
+
+def fabricpath(payload: bytes) -> bytes:
+    """A Cisco FabricPath FTag/TTL after its ethertype, then the original Ethernet frame."""
+    return b"\x00\x3f" + eth(payload)
+
+
+def nflog(payload: bytes, family: int | None = None, big_endian: bool = False) -> bytes:
+    """Linux NFLOG: family, version, resource id, a prefix attribute, then the packet attribute
+    (NFULA_PAYLOAD), attribute headers in the given host byte order."""
+    af = (10 if payload[0] >> 4 == 6 else 2) if family is None else family
+    order = ">" if big_endian else "<"
+
+    def attribute(kind: int, value: bytes) -> bytes:
+        return struct.pack(order + "HH", 4 + len(value), kind) + value + bytes(-len(value) % 4)
+
+    return struct.pack("!BBH", af, 0, 5) + attribute(10, b"tcpanalyze\x00") + attribute(9, payload)
 
 
 def sll(payload: bytes, protocol: int | None = None, packet_type: int = 0) -> bytes:

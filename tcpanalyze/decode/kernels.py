@@ -31,6 +31,7 @@ LINKTYPE_LOOP = 108
 LINKTYPE_LINUX_SLL = 113
 LINKTYPE_IPV4 = 228
 LINKTYPE_IPV6 = 229
+LINKTYPE_NFLOG = 239  # Linux netfilter log messages (tcpdump -i nflog:N)
 LINKTYPE_LINUX_SLL2 = 276
 LINKTYPE_NO_PACKET = -1  # capture layer's mark for records that are not packets
 
@@ -44,8 +45,17 @@ ETH_QINQ_OLD3 = 0x9300
 ETH_MPLS = 0x8847
 ETH_MPLS_MULTICAST = 0x8848
 ETH_PPPOE_SESSION = 0x8864
+ETH_FABRICPATH = 0x8903  # Cisco FabricPath: a 2-byte FTag/TTL, then the original Ethernet frame
+ETH_FCS_LEN = 4
+ETH_ETAG = 0x893F  # IEEE 802.1BR E-Tag: 6 bytes of tag after the TPID
+ETH_MAX_LENGTH = 1500  # a type field up to this is an 802.3 length: an LLC header follows
+LLC_SNAP = 0xAAAA03  # DSAP, SSAP, control of an LLC header carrying SNAP (OUI, then an ethertype)
 PPP_IPV4 = 0x0021
 PPP_IPV6 = 0x0057
+PPP_MPLS = 0x0281
+PPP_MPLS_MULTICAST = 0x0283
+NFLOG_AF_INET, NFLOG_AF_INET6 = 2, 10
+NFULA_PAYLOAD = 9  # the NFLOG attribute holding the packet
 CISCO_HDLC_UNICAST = 0x0F
 CISCO_HDLC_MULTICAST = 0x8F
 
@@ -98,6 +108,11 @@ def u16be(buf, p):
 
 
 @kernel(inline="always")
+def u16le(buf, p):
+    return (np.int64(buf[p + 1]) << 8) | np.int64(buf[p])
+
+
+@kernel(inline="always")
 def u32be(buf, p):
     return (np.int64(buf[p]) << 24) | (np.int64(buf[p + 1]) << 16) | (np.int64(buf[p + 2]) << 8) | np.int64(buf[p + 3])
 
@@ -133,6 +148,26 @@ def ethertype_chain(buf, p, end, etype, wire_end):
                 return -st.LINK_HEADER_TRUNCATED, p, wire_end
             etype = u16be(buf, p + 2)
             p += 4
+        elif etype <= ETH_MAX_LENGTH:  # 802.3: an LLC header; SNAP carries an ethertype after its OUI
+            if p + 3 > end:
+                return -st.LINK_HEADER_TRUNCATED, p, wire_end
+            if (u16be(buf, p) << 8 | np.int64(buf[p + 2])) != LLC_SNAP:
+                return -st.NON_IP, p, wire_end
+            if p + 8 > end:
+                return -st.LINK_HEADER_TRUNCATED, p, wire_end
+            etype = u16be(buf, p + 6)
+            p += 8
+        elif etype == ETH_ETAG:
+            if p + 8 > end:
+                return -st.LINK_HEADER_TRUNCATED, p, wire_end
+            etype = u16be(buf, p + 6)
+            p += 8
+        elif etype == ETH_FABRICPATH:
+            if p + 2 + 14 > end:
+                return -st.LINK_HEADER_TRUNCATED, p, wire_end
+            etype = u16be(buf, p + 2 + 12)
+            p += 2 + 14
+            wire_end -= ETH_FCS_LEN  # Wireshark takes the frame's last 4 bytes for the inner frame's FCS
         elif etype == ETH_MPLS or etype == ETH_MPLS_MULTICAST:
             bottom = False
             for _label in range(MAX_LINK_LAYERS):
@@ -158,43 +193,78 @@ def ethertype_chain(buf, p, end, etype, wire_end):
             else:
                 return -st.NON_IP, p, wire_end
         elif etype == ETH_PPPOE_SESSION:
-            if p + 8 > end:
+            if p + 7 > end:
                 return -st.LINK_HEADER_TRUNCATED, p, wire_end
-            proto = u16be(buf, p + 6)
             wire_end = min(wire_end, p + 6 + u16be(buf, p + 4))
-            p += 8
+            proto, p = ppp_protocol(buf, p + 6, end)
+            if proto < 0:
+                return -st.LINK_HEADER_TRUNCATED, p, wire_end
             if proto == PPP_IPV4:
                 return L3_IPV4, p, wire_end
             if proto == PPP_IPV6:
                 return L3_IPV6, p, wire_end
+            if proto == PPP_MPLS or proto == PPP_MPLS_MULTICAST:
+                etype = ETH_MPLS
+                continue
             return -st.NON_IP, p, wire_end
         else:
             return -st.NON_IP, p, wire_end
     return -st.NON_IP, p, wire_end
 
 
+@kernel(inline="always")
+def ppp_protocol(buf, p, end):
+    """A PPP protocol field at ``p``: (protocol, where its payload starts), protocol -1 if cut
+    off. One byte when compressed (RFC 1661 protocol-field compression: an odd first byte)."""
+    if p < end and buf[p] & 1:
+        return np.int64(buf[p]), p + 1
+    if p + 2 > end:
+        return np.int64(-1), p
+    return u16be(buf, p), p + 2
+
+
 @kernel
 def ppp_payload(buf, p, end, wire_end):
-    """PPP (optionally with HDLC address/control, or Cisco HDLC framing) to IP."""
+    """PPP (optionally with HDLC address/control, or Cisco HDLC framing) to IP, also over MPLS."""
     if p + 2 <= end and buf[p] == 0xFF and buf[p + 1] == 0x03:
         p += 2
     if p + 4 <= end and (buf[p] == CISCO_HDLC_UNICAST or buf[p] == CISCO_HDLC_MULTICAST):
         return ethertype_chain(buf, p + 4, end, u16be(buf, p + 2), wire_end)
-    if p >= end:
+    proto, p = ppp_protocol(buf, p, end)
+    if proto < 0:
         return -st.LINK_HEADER_TRUNCATED, p, wire_end
-    if buf[p] & 1:  # protocol field compressed to one byte (RFC 1661 PFC)
-        proto = np.int64(buf[p])
-        p += 1
-    else:
-        if p + 2 > end:
-            return -st.LINK_HEADER_TRUNCATED, p, wire_end
-        proto = u16be(buf, p)
-        p += 2
     if proto == PPP_IPV4:
         return L3_IPV4, p, wire_end
     if proto == PPP_IPV6:
         return L3_IPV6, p, wire_end
+    if proto == PPP_MPLS or proto == PPP_MPLS_MULTICAST:
+        return ethertype_chain(buf, p, end, ETH_MPLS, wire_end)
     return -st.NON_IP, p, wire_end
+
+
+@kernel
+def nflog_payload(buf, p, end, wire_end):
+    """Linux NFLOG: an address-family byte, a version byte and a 2-byte resource id, then
+    attributes (length, type, value, padded to 4 bytes) whose length and type are in the
+    capturing host's byte order, read little-endian as Wireshark reads them (libpcap swaps them
+    when it writes a file elsewhere); the packet is the NFULA_PAYLOAD attribute's value."""
+    if p + 4 > end:
+        return -st.LINK_HEADER_TRUNCATED, p, wire_end
+    family = np.int64(buf[p])
+    q = p + 4
+    while q + 4 <= end:
+        length, kind = u16le(buf, q), u16le(buf, q + 2)
+        if length < 4 or q + length > wire_end:
+            return -st.LINK_HEADER_TRUNCATED, q, wire_end
+        if (kind & 0x7FFF) == NFULA_PAYLOAD:
+            wire_end = min(wire_end, q + length)
+            if family == NFLOG_AF_INET:
+                return L3_IPV4, q + 4, wire_end
+            if family == NFLOG_AF_INET6:
+                return L3_IPV6, q + 4, wire_end
+            return -st.NON_IP, q + 4, wire_end
+        q += (length + 3) & ~3
+    return -st.NON_IP, q, wire_end  # a log message without the packet
 
 
 @kernel
@@ -242,6 +312,8 @@ def link_layer(buf, p, end, wire_end, linktype):
         return address_family(u32be(buf, p)), p + 4, wire_end
     if linktype == LINKTYPE_PPP or linktype == LINKTYPE_PPP_HDLC:
         return ppp_payload(buf, p, end, wire_end)
+    if linktype == LINKTYPE_NFLOG:
+        return nflog_payload(buf, p, end, wire_end)
     if linktype == LINKTYPE_C_HDLC:
         if p + 4 > end:
             return -st.LINK_HEADER_TRUNCATED, p, wire_end

@@ -18,7 +18,7 @@ from helpers import (
     AF_INET6_BSD, AF_INET6_DARWIN, AF_INET6_LINUX, ETH_ARP, ETH_MPLS, ETH_PPPOE, ETH_QINQ, ETH_VLAN, IPV6_DEST_OPTS,
     IPV6_HOP_BY_HOP, NOP, Iface, Rec, chdlc, eth, ipv4, ipv6, ipv6_fragment_header, ipv6_opts_header,
     ipv6_routing_header, loop, mpls, mss, null, ppp, pppoe, pw_control_word, sack, sack_perm, sll, sll2, tcp,
-    timestamps, udp, write_pcap, write_pcapng, wscale,
+    timestamps, udp, write_pcap, write_pcapng, wscale, llc_snap, e_tag, fabricpath, nflog,
 )
 
 PAYLOAD = b"hello, world"
@@ -29,8 +29,10 @@ V6 = ipv6("2001:db8::1", "2001:db8::2", SEGMENT, hop_limit=33)
 ADDR4 = ("192.0.2.1", "198.51.100.2")
 ADDR6 = ("2001:db8::1", "2001:db8::2")
 
-ETHERNET, NULL, PPP, RAW, RAW_BSD, RAW_OPENBSD, C_HDLC, LOOP, SLL, IPV4_LT, IPV6_LT, SLL2 = (
-    1, 0, 9, 101, 12, 14, 104, 108, 113, 228, 229, 276)
+ETHERNET, NULL, PPP, RAW, RAW_BSD, RAW_OPENBSD, C_HDLC, LOOP, SLL, IPV4_LT, IPV6_LT, SLL2, NFLOG = (
+    1, 0, 9, 101, 12, 14, 104, 108, 113, 228, 229, 276, 239)
+ETH_ETAG, ETH_FABRICPATH, PPP_MPLS, SLL_LLC = 0x893F, 0x8903, 0x0281, 0x0004
+FCS = b"\xde\xad\xbe\xef"
 
 # id -> (link type, record bytes, addresses of the innermost IP header)
 GOOD = {
@@ -47,6 +49,18 @@ GOOD = {
     "pppoe-ipv4": (ETHERNET, eth(pppoe(V4), ETH_PPPOE), ADDR4),
     "pppoe-ipv6": (ETHERNET, eth(pppoe(V6), ETH_PPPOE), ADDR6),
     "qinq-pppoe-ipv4": (ETHERNET, eth(pppoe(V4), ETH_PPPOE, vlans=((ETH_QINQ, 1), (ETH_VLAN, 2))), ADDR4),
+    "pppoe-compressed-protocol": (ETHERNET, eth(pppoe(V4, compressed=True), ETH_PPPOE), ADDR4),
+    "pppoe-mpls": (ETHERNET, eth(pppoe(mpls(V4, (16,)), PPP_MPLS), ETH_PPPOE), ADDR4),
+    "ppp-mpls": (PPP, ppp(mpls(V6, (16, 17)), PPP_MPLS), ADDR6),
+    "ethernet-802.3-llc-snap": (ETHERNET, eth(llc_snap(V4), len(llc_snap(V4))), ADDR4),
+    "vlan-802.3-llc-snap": (ETHERNET, eth(llc_snap(V6), len(llc_snap(V6)), vlans=((ETH_VLAN, 10),)), ADDR6),
+    "sll-llc-snap": (SLL, sll(llc_snap(V4), SLL_LLC), ADDR4),
+    "e-tag": (ETHERNET, eth(e_tag(V4), ETH_ETAG), ADDR4),
+    "e-tag-vlan": (ETHERNET, eth(e_tag(b"\x00\x0a\x86\xdd" + V6, ETH_VLAN), ETH_ETAG), ADDR6),
+    # the original frame keeps its FCS inside FabricPath (Wireshark strips the last 4 bytes)
+    "fabricpath": (ETHERNET, eth(fabricpath(V4), ETH_FABRICPATH) + FCS, ADDR4),
+    "nflog-ipv4": (NFLOG, nflog(V4), ADDR4),
+    "nflog-ipv6": (NFLOG, nflog(V6), ADDR6),
     "sll-ipv4": (SLL, sll(V4), ADDR4),
     "sll-ipv6": (SLL, sll(V6), ADDR6),
     "sll-vlan": (SLL, sll(b"\x00\x0a\x08\x00" + V4, ETH_VLAN), ADDR4),
@@ -88,7 +102,7 @@ def read_one(tmp_path, linktype: int, record: bytes | Rec, name: str = "one.pcap
     return df.iloc[0]
 
 
-def assert_is_the_segment(row: pd.Series, addresses: tuple[str, str]) -> None:
+def assert_is_the_segment(row: pd.Series, addresses: tuple[str, str], trailer: int = 0) -> None:
     assert row["status"] == "tcp"
     assert (row["src_addr"], row["dst_addr"]) == addresses
     assert row["ip_version"] == (6 if ":" in addresses[0] else 4)
@@ -96,14 +110,14 @@ def assert_is_the_segment(row: pd.Series, addresses: tuple[str, str]) -> None:
     assert (row["tcp_flags"], row["win_raw"], row["tcp_hdr_len"]) == (0x18, 5000, 32)
     assert (row["payload_len"], row["payload_caplen"], row["truncated"]) == (len(PAYLOAD), len(PAYLOAD), False)
     assert (row["ts_val"], row["ts_ecr"], row["options_malformed"]) == (111, 222, False)
-    assert row["caplen"] - row["payload_off"] == len(PAYLOAD)  # the payload is the record's tail
+    assert row["caplen"] - row["payload_off"] - trailer == len(PAYLOAD)  # the payload is the record's tail
 
 
 @pytest.mark.parametrize("case", list(GOOD))
 def test_tcp_segment_is_found_under_every_supported_encapsulation(tmp_path, case):
     linktype, record, addresses = GOOD[case]
     row = read_one(tmp_path, linktype, record)
-    assert_is_the_segment(row, addresses)
+    assert_is_the_segment(row, addresses, len(FCS) if case == "fabricpath" else 0)
     assert row["linktype"] == linktype
 
 
@@ -135,6 +149,10 @@ NOT_TCP = {
     "mpls-non-ip-payload": (ETHERNET, eth(mpls(b"\x20" + bytes(30), (16,)), ETH_MPLS), "non_ip"),
     "pppoe-lcp": (ETHERNET, eth(pppoe(bytes(20), 0xC021), ETH_PPPOE), "non_ip"),
     "null-unknown-family": (NULL, null(V4, 99), "non_ip"),
+    # attribute headers are little-endian (Wireshark calls the big-endian ones malformed)
+    "nflog-attributes-big-endian": (NFLOG, nflog(V4, big_endian=True), "link_header_truncated"),
+    "nflog-without-packet": (NFLOG, nflog(V4)[:20], "non_ip"),
+    "ethernet-802.3-llc-not-snap": (ETHERNET, eth(b"\x42\x42\x03" + bytes(40), 43), "non_ip"),
     "unsupported-linktype": (147, V4, "unsupported_linktype"),
     "ethernet-header-cut": (ETHERNET, eth(V4)[:13], "link_header_truncated"),
     "vlan-tag-cut": (ETHERNET, eth(b"", ETH_VLAN) + b"\x00\x0a", "link_header_truncated"),
