@@ -212,6 +212,32 @@ def fabricpath(payload: bytes) -> bytes:
     return b"\x00\x3f" + eth(payload)
 
 
+def fddi(payload: bytes) -> bytes:
+    """FDDI (LINKTYPE_FDDI): frame control, destination, source, then LLC/SNAP."""
+    return b"\x50" + MAC_B + MAC_A + llc_snap(payload)
+
+
+def ipoib(payload: bytes) -> bytes:
+    """IP over InfiniBand (LINKTYPE_IPOIB): 20-byte destination and source addresses, an
+    ethertype and two reserved bytes."""
+    return bytes(range(40)) + struct.pack("!HH", ethertype_of(payload), 0) + payload
+
+
+def arcnet(payload: bytes, protocol: int | None = None) -> bytes:
+    """Linux ARCnet (LINKTYPE_ARCNET_LINUX): source, destination, offset, protocol; RFC 1201
+    protocols (IP 0xD4, IPv6 0xC4) add a split flag and a sequence number, RFC 1051 IP (0xF0) not."""
+    proto = (0xC4 if payload[0] >> 4 == 6 else 0xD4) if protocol is None else protocol
+    return bytes([1, 2, 0, 0, proto]) + (b"" if proto == 0xF0 else b"\x00\x00\x07") + payload
+
+
+def juniper_ether(frame: bytes, extensions: bytes | None = None, flags: int = 0x01) -> bytes:
+    """Juniper Ethernet (LINKTYPE_JUNIPER_ETHER): "MGC", flags (0x01 packet in; 0x80 added with
+    extensions), then the Ethernet ``frame``."""
+    if extensions is None:
+        return b"MGC" + bytes([flags]) + frame
+    return b"MGC" + bytes([flags | 0x80]) + struct.pack("!H", len(extensions)) + extensions + frame
+
+
 def nflog(payload: bytes, family: int | None = None, big_endian: bool = False) -> bytes:
     """Linux NFLOG: family, version, resource id, a prefix attribute, then the packet attribute
     (NFULA_PAYLOAD), attribute headers in the given host byte order."""

@@ -31,7 +31,11 @@ LINKTYPE_LOOP = 108
 LINKTYPE_LINUX_SLL = 113
 LINKTYPE_IPV4 = 228
 LINKTYPE_IPV6 = 229
+LINKTYPE_FDDI = 10
+LINKTYPE_ARCNET_LINUX = 129
+LINKTYPE_JUNIPER_ETHER = 178
 LINKTYPE_NFLOG = 239  # Linux netfilter log messages (tcpdump -i nflog:N)
+LINKTYPE_IPOIB = 242  # IP over InfiniBand
 LINKTYPE_LINUX_SLL2 = 276
 LINKTYPE_NO_PACKET = -1  # capture layer's mark for records that are not packets
 
@@ -55,6 +59,13 @@ PPP_IPV6 = 0x0057
 PPP_MPLS = 0x0281
 PPP_MPLS_MULTICAST = 0x0283
 NFLOG_AF_INET, NFLOG_AF_INET6 = 2, 10
+LLC_FOLLOWS = 0  # for ethertype_chain: an 802.2 LLC header comes next (any 802.3 length does)
+FDDI_HEADER_LEN = 13  # frame control, destination, source; an LLC header follows
+IPOIB_HEADER_LEN = 44  # destination and source hardware addresses (20 bytes each), ethertype, reserved
+ARCNET_IP_RFC1051, ARCNET_IP_RFC1201, ARCNET_IPV6 = 0xF0, 0xD4, 0xC4
+ARCNET_EXCEPTION = 0xFF  # RFC 1201 split flag of an exception packet (a different layout)
+JUNIPER_MAGIC = 0x4D4743  # "MGC"
+JUNIPER_FLAG_NO_L2, JUNIPER_FLAG_EXT = 0x02, 0x80
 NFULA_PAYLOAD = 9  # the NFLOG attribute holding the packet
 CISCO_HDLC_UNICAST = 0x0F
 CISCO_HDLC_MULTICAST = 0x8F
@@ -243,6 +254,46 @@ def ppp_payload(buf, p, end, wire_end):
 
 
 @kernel
+def arcnet_payload(buf, p, end, wire_end):
+    """Linux ARCnet: source, destination, a 2-byte offset and the protocol; RFC 1051 IP follows
+    at once, RFC 1201 IP and IPv6 after a split flag and a 2-byte sequence number."""
+    if p + 5 > end:
+        return -st.LINK_HEADER_TRUNCATED, p, wire_end
+    proto = np.int64(buf[p + 4])
+    if proto == ARCNET_IP_RFC1051:
+        return L3_IPV4, p + 5, wire_end
+    if proto == ARCNET_IP_RFC1201 or proto == ARCNET_IPV6:
+        if p + 8 > end:
+            return -st.LINK_HEADER_TRUNCATED, p, wire_end
+        if buf[p + 5] == ARCNET_EXCEPTION:
+            return -st.NON_IP, p, wire_end  # nor does Wireshark find the IP header in these
+        return (L3_IPV4 if proto == ARCNET_IP_RFC1201 else L3_IPV6), p + 8, wire_end
+    return -st.NON_IP, p, wire_end
+
+
+@kernel
+def juniper_ether_payload(buf, p, end, wire_end):
+    """Juniper Ethernet: "MGC", a flags byte, extension TLVs if flagged (a 2-byte length first),
+    then the Ethernet frame (none when the flags say there is no layer 2: Wireshark then reads
+    no IP either)."""
+    if p + 4 > end:
+        return -st.LINK_HEADER_TRUNCATED, p, wire_end
+    if (u16be(buf, p) << 8 | np.int64(buf[p + 2])) != JUNIPER_MAGIC:
+        return -st.NON_IP, p, wire_end
+    flags = buf[p + 3]
+    q = p + 4
+    if flags & JUNIPER_FLAG_EXT:
+        if q + 2 > end:
+            return -st.LINK_HEADER_TRUNCATED, q, wire_end
+        q += 2 + u16be(buf, q)
+    if flags & JUNIPER_FLAG_NO_L2:
+        return -st.NON_IP, q, wire_end
+    if q + 14 > end:
+        return -st.LINK_HEADER_TRUNCATED, q, wire_end
+    return ethertype_chain(buf, q + 14, end, u16be(buf, q + 12), wire_end)
+
+
+@kernel
 def nflog_payload(buf, p, end, wire_end):
     """Linux NFLOG: an address-family byte, a version byte and a 2-byte resource id, then
     attributes (length, type, value, padded to 4 bytes) whose length and type are in the
@@ -314,6 +365,18 @@ def link_layer(buf, p, end, wire_end, linktype):
         return ppp_payload(buf, p, end, wire_end)
     if linktype == LINKTYPE_NFLOG:
         return nflog_payload(buf, p, end, wire_end)
+    if linktype == LINKTYPE_FDDI:
+        if p + FDDI_HEADER_LEN > end:
+            return -st.LINK_HEADER_TRUNCATED, p, wire_end
+        return ethertype_chain(buf, p + FDDI_HEADER_LEN, end, LLC_FOLLOWS, wire_end)
+    if linktype == LINKTYPE_IPOIB:
+        if p + IPOIB_HEADER_LEN > end:
+            return -st.LINK_HEADER_TRUNCATED, p, wire_end
+        return ethertype_chain(buf, p + IPOIB_HEADER_LEN, end, u16be(buf, p + IPOIB_HEADER_LEN - 4), wire_end)
+    if linktype == LINKTYPE_ARCNET_LINUX:
+        return arcnet_payload(buf, p, end, wire_end)
+    if linktype == LINKTYPE_JUNIPER_ETHER:
+        return juniper_ether_payload(buf, p, end, wire_end)
     if linktype == LINKTYPE_C_HDLC:
         if p + 4 > end:
             return -st.LINK_HEADER_TRUNCATED, p, wire_end

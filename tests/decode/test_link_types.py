@@ -18,7 +18,8 @@ from helpers import (
     AF_INET6_BSD, AF_INET6_DARWIN, AF_INET6_LINUX, ETH_ARP, ETH_MPLS, ETH_PPPOE, ETH_QINQ, ETH_VLAN, IPV6_DEST_OPTS,
     IPV6_HOP_BY_HOP, NOP, Iface, Rec, chdlc, eth, ipv4, ipv6, ipv6_fragment_header, ipv6_opts_header,
     ipv6_routing_header, loop, mpls, mss, null, ppp, pppoe, pw_control_word, sack, sack_perm, sll, sll2, tcp,
-    timestamps, udp, write_pcap, write_pcapng, wscale, llc_snap, e_tag, fabricpath, nflog,
+    timestamps, udp, write_pcap, write_pcapng, wscale, llc_snap, e_tag, fabricpath, nflog, fddi, ipoib, arcnet,
+    juniper_ether,
 )
 
 PAYLOAD = b"hello, world"
@@ -31,6 +32,7 @@ ADDR6 = ("2001:db8::1", "2001:db8::2")
 
 ETHERNET, NULL, PPP, RAW, RAW_BSD, RAW_OPENBSD, C_HDLC, LOOP, SLL, IPV4_LT, IPV6_LT, SLL2, NFLOG = (
     1, 0, 9, 101, 12, 14, 104, 108, 113, 228, 229, 276, 239)
+FDDI, ARCNET_LINUX, JUNIPER_ETHER, IPOIB = 10, 129, 178, 242
 ETH_ETAG, ETH_FABRICPATH, PPP_MPLS, SLL_LLC = 0x893F, 0x8903, 0x0281, 0x0004
 FCS = b"\xde\xad\xbe\xef"
 
@@ -61,6 +63,16 @@ GOOD = {
     "fabricpath": (ETHERNET, eth(fabricpath(V4), ETH_FABRICPATH) + FCS, ADDR4),
     "nflog-ipv4": (NFLOG, nflog(V4), ADDR4),
     "nflog-ipv6": (NFLOG, nflog(V6), ADDR6),
+    "fddi-ipv4": (FDDI, fddi(V4), ADDR4),
+    "fddi-ipv6": (FDDI, fddi(V6), ADDR6),
+    "ipoib-ipv4": (IPOIB, ipoib(V4), ADDR4),
+    "ipoib-ipv6": (IPOIB, ipoib(V6), ADDR6),
+    "arcnet-rfc1201-ipv4": (ARCNET_LINUX, arcnet(V4), ADDR4),
+    "arcnet-rfc1051-ipv4": (ARCNET_LINUX, arcnet(V4, 0xF0), ADDR4),
+    "arcnet-ipv6": (ARCNET_LINUX, arcnet(V6), ADDR6),
+    "juniper-ethernet": (JUNIPER_ETHER, juniper_ether(eth(V4)), ADDR4),
+    "juniper-ethernet-extensions-vlan": (JUNIPER_ETHER, juniper_ether(eth(V6, vlans=((ETH_VLAN, 10),)),
+                                                                      b"\x01\x02\x00\x00"), ADDR6),
     "sll-ipv4": (SLL, sll(V4), ADDR4),
     "sll-ipv6": (SLL, sll(V6), ADDR6),
     "sll-vlan": (SLL, sll(b"\x00\x0a\x08\x00" + V4, ETH_VLAN), ADDR4),
@@ -153,6 +165,9 @@ NOT_TCP = {
     "nflog-attributes-big-endian": (NFLOG, nflog(V4, big_endian=True), "link_header_truncated"),
     "nflog-without-packet": (NFLOG, nflog(V4)[:20], "non_ip"),
     "ethernet-802.3-llc-not-snap": (ETHERNET, eth(b"\x42\x42\x03" + bytes(40), 43), "non_ip"),
+    "juniper-no-layer-2": (JUNIPER_ETHER, juniper_ether(V4, flags=0x03), "non_ip"),
+    "arcnet-exception-packet": (ARCNET_LINUX, bytes([1, 2, 0, 0, 0xD4, 0xFF, 0xFF, 0xFF, 0xD4, 0, 0, 0]) + V4,
+                                "non_ip"),
     "unsupported-linktype": (147, V4, "unsupported_linktype"),
     "ethernet-header-cut": (ETHERNET, eth(V4)[:13], "link_header_truncated"),
     "vlan-tag-cut": (ETHERNET, eth(b"", ETH_VLAN) + b"\x00\x0a", "link_header_truncated"),
