@@ -207,7 +207,11 @@ def assign_sessions(src_hi, src_lo, dst_hi, dst_lo, src_port, dst_port, tcp_flag
         if (flags & TH_ACK) and not f_u8[BASE_SET + 1 - d, slot]:
             f_u8[BASE_SET + 1 - d, slot] = 1
             f_u32[BASE_SEQ + 1 - d, slot] = ack[i] - np.uint32(1)
-        f_i64[LAST_TS, slot] = ts_ns[i]
+        # The earliest and latest times, not the first and last packet's: where the capture's
+        # clock steps back a session still spans its packets' times, as Wireshark's
+        # conversations do, and never ends before it began.
+        f_i64[FIRST_TS, slot] = min(f_i64[FIRST_TS, slot], ts_ns[i])
+        f_i64[LAST_TS, slot] = max(f_i64[LAST_TS, slot], ts_ns[i])
         f_i64[LAST_FRAME, slot] = frame[i]
         f_i64[PACKETS, slot] += 1
         if flags & TH_FIN:

@@ -26,9 +26,8 @@ Deliberate differences of ours (checked, not skipped):
   its ticks are read as a signed 64-bit count. Those records' timestamps are not compared.
 - A Simple Packet Block carries no timestamp; ours gives it the previous packet's, so the
   column stays a plain int64 in file order. Not compared.
-- An IPv4-mapped IPv6 address (``::ffff:a.b.c.d``) is shown as ``a.b.c.d``: addresses share a
-  128-bit form where IPv4 is stored mapped (see ``tcpanalyze.decode.columns``); ``ip_version``
-  tells the two apart.
+- An IPv4-mapped IPv6 address is written ``::ffff:a.b.c.d``, as Wireshark writes it (Python's
+  ``ipaddress`` writes ``::ffff:c000:201`` before Python 3.13).
 """
 
 from __future__ import annotations
@@ -201,6 +200,19 @@ def _cisco_hdlc(data: bytes):
     return cls(data[4:])
 
 
+def _nflog(data: bytes):
+    """NFLOG: family, version, resource id, then little-endian attributes; the packet is attribute 9."""
+    family, pos = data[0], 4
+    while pos + 4 <= len(data):
+        length, kind = struct.unpack_from("<HH", data, pos)
+        if length < 4:
+            raise Skip("NFLOG attribute length")
+        if kind & 0x7FFF == 9:
+            return (dpkt.ip6.IP6 if family == 10 else dpkt.ip.IP)(data[pos + 4 : pos + length])
+        pos += (length + 3) & ~3
+    raise Skip("NFLOG message without a packet")
+
+
 def link_payload(linktype: int, data: bytes):
     """The object dpkt decodes the record's link layer to (an IP/IP6, or what it stops at)."""
     if linktype == 1:
@@ -225,13 +237,15 @@ def link_payload(linktype: int, data: bytes):
         return dpkt.pppoe.PPP(data).data
     if linktype == 104:
         return _cisco_hdlc(data)
+    if linktype == 239:
+        return _nflog(data)
     raise Skip(f"link type {linktype} not in the reference")
 
 
 def _address(raw: bytes) -> str:
     address = ipaddress.ip_address(raw)
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return str(address.ipv4_mapped)  # deliberate: see the module docstring
+        return f"::ffff:{address.ipv4_mapped}"  # Wireshark's form: see the module docstring
     return str(address)
 
 
