@@ -28,6 +28,7 @@ import importlib.metadata
 import os
 import platform
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,10 +46,13 @@ KERNEL_MODULES = ("tcpanalyze.capture.kernels", "tcpanalyze.decode.kernels", "tc
                   "tcpanalyze.flows", "tcpanalyze.engine.kernels", "tcpanalyze.engine.zeek",
                   "tcpanalyze.reassembly.kernels", "tcpanalyze.frames")
 
-# "modes": the stack of modes chosen by enclosing blocks (True: plain Python);
 # "compiled": some kernel has been compiled or loaded in this process;
 # "ready": every kernel is known to be in numba's cache (checked once per process).
-_state: dict = {"modes": [], "compiled": False, "ready": False}
+_state: dict = {"compiled": False, "ready": False}
+# Per thread, the stack of modes chosen by enclosing blocks (True: plain Python): a thread that
+# runs kernels beside another (live capture's reader, the Zeek kernel) does not take the other
+# one's block for its own, nor see it end half-way through a kernel.
+_threads = threading.local()
 # Kernels with a signature, in definition order (they register themselves).
 _entry_points: list[Kernel] = []
 
@@ -240,20 +244,20 @@ class _CompileStatus:
 def mode(plain: bool) -> Iterator[None]:
     """Run kernels as plain Python (``plain=True``) or compiled inside this block, whatever
     ``plain_python_for`` blocks inside it would choose."""
-    _state["modes"].append(plain)
+    _modes().append(plain)
     try:
         # Integer kernels wrap around on purpose; numpy scalars warn about it, numba does not.
         with np.errstate(over="ignore") if plain else contextlib.nullcontext():
             yield
     finally:
-        _state["modes"].pop()
+        _modes().pop()
 
 
 def plain_python_for(size_bytes: int | None) -> contextlib.AbstractContextManager[None]:
     """A block running kernels as plain Python if that is the faster way for an input of
     ``size_bytes`` (None: unknown): the input is small and no kernel is compiled yet in this
     process. Inside a ``mode`` block, that block's choice stands."""
-    if _state["modes"]:
+    if _modes():
         return contextlib.nullcontext()
     ensure_compiled()
     return mode(size_bytes is not None and size_bytes <= PLAIN_PYTHON_MAX_BYTES and not _state["compiled"])
@@ -261,4 +265,12 @@ def plain_python_for(size_bytes: int | None) -> contextlib.AbstractContextManage
 
 def running_plain() -> bool:
     """True while kernels run as plain Python."""
-    return bool(_state["modes"]) and _state["modes"][-1]
+    modes = _modes()
+    return bool(modes) and modes[-1]
+
+
+def _modes() -> list[bool]:
+    """This thread's stack of modes."""
+    if not hasattr(_threads, "modes"):
+        _threads.modes = []
+    return _threads.modes

@@ -57,3 +57,16 @@ def test_small_capture_report_does_not_load_numba():
     result = run_python(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.decode().split() == ["True", "False"]
+
+
+def test_each_thread_runs_kernels_in_its_own_mode():
+    """A thread running kernels beside another (live capture's reader) neither takes the other's
+    plain-Python block for its own nor sees it end in the middle of a kernel."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as other, jit.mode(plain=True):
+        assert jit.running_plain()
+        assert other.submit(jit.running_plain).result() is False
+        with jit.mode(plain=False):
+            assert not jit.running_plain()
+        assert jit.running_plain()

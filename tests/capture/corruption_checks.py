@@ -288,7 +288,8 @@ def decoder_fuzz(examples: int, seed: int) -> None:
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from helpers import (
-        Rec, eth, ipv4, ipv6, ipv6_fragment_header, ipv6_opts_header, null, sll2, tcp, timestamps, write_pcap,
+        Rec, arcnet, e_tag, eth, fabricpath, fddi, ipoib, ipv4, ipv6, ipv6_fragment_header, ipv6_opts_header,
+        juniper_ether, llc_snap, mpls, nflog, null, ppp, pppoe, sll2, tcp, timestamps, write_pcap,
     )
 
     require_boundscheck()
@@ -301,14 +302,19 @@ def decoder_fuzz(examples: int, seed: int) -> None:
         eth(ipv4("10.0.0.1", "10.0.0.2", b"z" * 16, frag_offset=16, ident=9)),
         ipv4("10.0.0.1", "10.0.0.2", ipv6("::1", "::2", tcp(3, 4)), proto=41),
     ]
-    linktypes = [0, 1, 9, 12, 14, 50, 101, 104, 108, 113, 228, 229, 276]
+    linktypes = [0, 1, 9, 10, 12, 14, 50, 101, 104, 108, 113, 129, 178, 228, 229, 239, 242, 276]
     mutated = st.tuples(st.sampled_from(seeds), st.lists(st.tuples(st.integers(0, 200), st.integers(0, 255)),
                                                          max_size=6), st.integers(0, 200)).map(
         lambda t: bytes(_mutate(t[0], t[1]))[: t[2] or None])
     # Well-formed down to TCP, with arbitrary option bytes, IPv6 extension bytes, data offsets
     # and a capture cut anywhere: the shapes where a decoder's bounds checks matter most.
-    link = st.sampled_from([(1, lambda p: eth(p)), (1, lambda p: eth(p, vlans=((0x8100, 1),))),
-                            (276, lambda p: sll2(p)), (0, lambda p: null(p)), (101, lambda p: p)])
+    link = st.sampled_from([
+        (1, lambda p: eth(p)), (1, lambda p: eth(p, vlans=((0x8100, 1),))), (276, lambda p: sll2(p)),
+        (0, lambda p: null(p)), (101, lambda p: p), (1, lambda p: eth(llc_snap(p), len(llc_snap(p)) % 1501)),
+        (1, lambda p: eth(e_tag(p), 0x893F)), (1, lambda p: eth(fabricpath(p), 0x8903)),
+        (1, lambda p: eth(pppoe(p, compressed=True), 0x8864)), (9, lambda p: ppp(mpls(p, (16,)), 0x0281)),
+        (239, nflog), (10, fddi), (242, ipoib), (129, arcnet), (178, lambda p: juniper_ether(eth(p))),
+    ])
     ipv6_ext = st.lists(st.one_of(
         st.builds(ipv6_opts_header, st.sampled_from([0, 60]), st.integers(0, 3)),
         st.builds(ipv6_fragment_header, st.integers(0, 3).map(lambda k: 8 * k), st.booleans()),
