@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..capture import capture_label
 from ..errors import CaptureError, UsageError
 from .metrics import METRICS, Metric
 from .rules import COMPARISONS, Rule, format_limit
@@ -132,7 +133,8 @@ def _require_tcp(analysis) -> None:
     accounting = getattr(analysis, "accounting", None)
     if accounting is None or accounting.by_class.get("tcp", 0):
         return
-    name = str(getattr(analysis, "path", None) or "capture")
+    path = getattr(analysis, "path", None)
+    name = capture_label(path) if path is not None else "capture"
     why = "; ".join(w.removeprefix(f"{name}: ") for w in accounting.warnings) or (
         f"{accounting.records:,} records: {accounting.by_class.get('other_ip', 0):,} other IP, "
         f"{accounting.by_class.get('non_ip', 0):,} non-IP, {accounting.by_class.get('malformed', 0):,} malformed")
