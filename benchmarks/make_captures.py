@@ -1327,11 +1327,12 @@ FLOOD_SERVER_MAC = 0x0200C612000A
 
 
 def build_mixed(scale: float, seed: int, jobs: int) -> tuple[PacketColumns, ConnectionTable]:
-    """mixed-2m: ~50,000 connections x scale, seen from a tap near the clients."""
+    """mixed-2m: ~50,000 connections x scale over 60 s x scale, seen from a tap near the clients."""
     rng = np.random.default_rng([seed, 1])
     n = max(1, round(MIXED_CONNECTIONS * scale))
     ipv6 = rng.random(n) < MIXED_IPV6_SHARE
-    plans = draw_plans(n, rng, MIXED_START_WINDOW_S, ipv6, tap_near_client=True)
+    # more connections over a proportionally longer time: the same traffic, a longer capture
+    plans = draw_plans(n, rng, MIXED_START_WINDOW_S * scale, ipv6, tap_near_client=True)
     table = mixed_connection_table(plans, ipv6, rng)
     rows, sacks = simulate_connections("mixed", seed, plans, jobs)
     packets = build_packet_columns(rows, sacks, table)
@@ -1413,10 +1414,17 @@ def flood_client_table(plans: ConnectionPlans, rng: np.random.Generator) -> Conn
     )
 
 
+# name -> (file name stem, millions of packets at scale 1, builder)
 CAPTURES = {
-    "mixed": ("mixed-2m.pcap", build_mixed),
-    "synflood": ("synflood-1m.pcap", build_synflood),
+    "mixed": ("mixed", 2, build_mixed),
+    "synflood": ("synflood", 1, build_synflood),
 }
+
+
+def capture_name(which: str, scale: float) -> str:
+    """The file name: ``mixed-2m.pcap`` at scale 1, ``mixed-20m.pcap`` at scale 10."""
+    stem, millions, _ = CAPTURES[which]
+    return f"{stem}-{millions * scale:g}m.pcap"
 
 
 def generator_fingerprint() -> str:
@@ -1428,7 +1436,7 @@ def generator_fingerprint() -> str:
 def ensure_capture(which: str, scale: float, seed: int, out_dir: Path, force: bool,
                    jobs: int) -> None:
     """Generate one capture unless a file made with the same parameters is present."""
-    name, build = CAPTURES[which]
+    name, build = capture_name(which, scale), CAPTURES[which][2]
     path = out_dir / name
     sidecar = out_dir / (name + ".params.json")
     params = {"generator": generator_fingerprint(), "capture": which, "scale": scale,

@@ -406,6 +406,44 @@ def write_pcapng(path, packets, linktype: int = 1, big_endian: bool = False, int
     return _write(path, pcapng_bytes(packets, linktype, big_endian, interfaces), gzip)
 
 
+def capture_records(path) -> list[tuple[Rec, int]]:
+    """Every record of a one-interface capture, with its link type."""
+    from tcpanalyze.capture import CaptureReader
+
+    out = []
+    with CaptureReader(str(path)) as reader:
+        for batch in reader.batches():
+            for i in range(len(batch)):
+                start, length = int(batch.rec_off[i]), int(batch.caplen[i])
+                out.append((Rec(bytes(batch.buf[start:start + length]), int(batch.ts_ns[i]), int(batch.origlen[i])),
+                            int(batch.linktype[i])))
+    assert len({linktype for _, linktype in out}) == 1
+    return out
+
+
+def split_capture(path, directory, assign, n_parts: int) -> list[Path]:
+    """The records of ``path`` written into ``n_parts`` files (record i into part ``assign(i)``),
+    pcap and pcapng in turn, both with nanosecond stamps; returns the part paths in name order."""
+    recs = capture_records(path)
+    linktype = recs[0][1]
+    parts = []
+    for k in range(n_parts):
+        mine = [rec for i, (rec, _) in enumerate(recs) if assign(i) == k]
+        if k % 2:
+            parts.append(write_pcapng(Path(directory) / f"part_{k:05d}.pcapng", mine,
+                                      interfaces=[Iface(linktype, tsresol=9, snaplen=262144)]))
+        else:
+            parts.append(write_pcap(Path(directory) / f"part_{k:05d}.pcap", mine, linktype=linktype, nanosecond=True))
+    return parts
+
+
+def ring_buffer(path, directory, files: int = 7) -> list[Path]:
+    """``path`` cut into about ``files`` consecutive files, as dumpcap's ring buffer would (a
+    session spans several of them)."""
+    size = max(1, len(capture_records(path)) // files)
+    return split_capture(path, directory, lambda i: min(i // size, files - 1), files)
+
+
 # --- running code in a fresh interpreter ---------------------------------------------------
 
 def run_python(code: str, *, stdin: bytes | None = None, env: dict[str, str] | None = None,

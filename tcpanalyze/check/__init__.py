@@ -21,21 +21,22 @@ __all__ = ["CheckReport", "METRICS", "Rule", "RuleResult", "ScopeOutcome", "eval
 
 
 def run_check(path: CaptureSpec, rules: list[Rule], baseline: CaptureSpec | None = None, *, options=None, select=None,
-              progress=None) -> CheckReport:
+              progress=None, workers: int = 1, client=None) -> CheckReport:
     """Analyse ``path`` (and ``baseline``) as far as the rules need, and evaluate the rules.
 
     Only what the rules read is kept: the sessions, and when a rule needs them the RTT samples
     and the packets anomaly detection reads (``Analysis.evidence``), never the packets table. ``select``
     (an ``Analysis`` -> ``Analysis`` function) narrows both analyses before the rules see them;
-    ``progress`` is the capture reader's progress callback.
+    ``progress`` is the capture reader's progress callback; ``workers`` and ``client`` are
+    ``analyze``'s.
     """
     from ..pipeline import analyze
 
     evidence = any(needs(rules))
     select = select or (lambda analysis: analysis)
-    analysis = select(analyze(path, packets=False, evidence=evidence, options=options, progress=progress))
-    old = None
-    if baseline is not None:
-        old = select(analyze(baseline, packets=False, evidence=evidence, options=options, progress=progress))
+    settings = {"packets": False, "evidence": evidence, "options": options, "progress": progress,
+                "workers": workers, "client": client}
+    analysis = select(analyze(path, **settings))
+    old = select(analyze(baseline, **settings)) if baseline is not None else None
     return evaluate(rules, analysis, old, capture=capture_label(path),
                     baseline_name=None if baseline is None else capture_label(baseline))

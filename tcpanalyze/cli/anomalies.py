@@ -9,7 +9,18 @@ import typer
 
 from ..errors import UsageError
 from ..output import Format
-from .app import EXIT_CODES, FILES_ARG, FORMAT_OPT, OUTPUT_OPT, app, capture_spec, output_path, report_accounting
+from .app import (
+    EXIT_CODES,
+    FILES_ARG,
+    FORMAT_OPT,
+    OUTPUT_OPT,
+    SCHEDULER_OPT,
+    WORKERS_OPT,
+    app,
+    capture_spec,
+    output_path,
+    report_accounting,
+)
 from .filters import HOST_OPT, PORT_OPT, SESSION_OPT, TIME_RANGE_OPT, Filters
 
 
@@ -39,6 +50,8 @@ def anomalies(
     port: int | None = PORT_OPT,
     session: list[int] | None = SESSION_OPT,
     time_range: str | None = TIME_RANGE_OPT,
+    workers: int = WORKERS_OPT,
+    scheduler: str | None = SCHEDULER_OPT,
 ) -> None:
     """Anomalies across sessions: SYN floods, scans, RST teardowns and storms, backlog overflow,
     zero-window stalls, retransmission storms, failed handshakes, idle exhaustion, RST injection.
@@ -54,14 +67,15 @@ def anomalies(
     file = capture_spec(files)
     filters = Filters.parse(host, port, session, time_range)
     from ..detect import DETECTOR_COLUMNS, DetectConfig, detect_anomalies, flat_anomalies
-    from ..pipeline import analyze
     from ..output import FrameWriter
+    from ..pipeline import analyze, cluster_client
     from .progress import ReadProgress
 
     cfg = DetectConfig.from_toml(str(config)) if config is not None else DetectConfig()
     cfg = cfg.with_overrides(parse_sets(sets))  # bad thresholds fail before the capture is read
-    with ReadProgress() as progress:
-        result = analyze(file, packets=False, evidence=not no_packets, columns=DETECTOR_COLUMNS, progress=progress)
+    with cluster_client(scheduler) as client, ReadProgress() as progress:
+        result = analyze(file, packets=False, evidence=not no_packets, columns=DETECTOR_COLUMNS, progress=progress,
+                         workers=workers, client=client)
     found = detect_anomalies(result.sessions, result.detector_packets, cfg, file)
     found = filters.anomalies(found, result.sessions, result.accounting.first_tcp_ts_ns)
     if fmt in (Format.csv, Format.parquet):

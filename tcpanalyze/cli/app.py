@@ -48,6 +48,12 @@ def capture_spec(files: list[str]) -> str | list[str]:
         raise UsageError("standard input (-) cannot be read together with other files")
     return files[0] if len(files) == 1 else files
 FORMAT_OPT = typer.Option(Format.table, "--format", "-f", help="Output format.")
+WORKERS_OPT = typer.Option(1, "--workers", min=1, metavar="N",
+                           help="Split the sessions among N processes, each reading the whole capture (the "
+                                "same results; faster on machines with many cores: README, \"Big captures\").")
+SCHEDULER_OPT = typer.Option(None, "--scheduler", metavar="tcp://HOST:PORT",
+                             help="Run the analysis on the workers of this Dask distributed scheduler, which "
+                                  "read the capture from storage they share with this machine (same results).")
 OUTPUT_OPT = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout.")
 
 

@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from ..errors import UsageError
-from .app import EXIT_CODES, FILES_ARG, OUTPUT_OPT, app, capture_spec
+from .app import EXIT_CODES, FILES_ARG, OUTPUT_OPT, SCHEDULER_OPT, WORKERS_OPT, app, capture_spec
 from .filters import HOST_OPT, PORT_OPT, SESSION_OPT, TIME_RANGE_OPT, Filters
 
 
@@ -41,6 +41,8 @@ def check(
     port: Optional[int] = PORT_OPT,
     session: Optional[list[int]] = SESSION_OPT,
     time_range: Optional[str] = TIME_RANGE_OPT,
+    workers: int = WORKERS_OPT,
+    scheduler: Optional[str] = SCHEDULER_OPT,
 ) -> None:
     """Check a capture against rules (retransmissions, resets, stalls, RTT, anomalies...) for CI.
 
@@ -58,14 +60,16 @@ def check(
     file = capture_spec(files)
     filters = Filters.parse(host, port, session, time_range)
     from ..check import load_rules, outputs, parse_inline, run_check
+    from ..pipeline import cluster_client
     from .progress import ReadProgress
 
     parsed = load_rules(rules) if rules is not None else []
     parsed += [parse_inline(text, f"--rule {i + 1}") for i, text in enumerate(rule or [])]
     if not parsed:
         raise UsageError("no rules: give --rules FILE or --rule 'METRIC OP LIMIT'")
-    with ReadProgress() as progress:
-        report = run_check(file, parsed, baseline, select=filters.select, progress=progress)
+    with cluster_client(scheduler) as client, ReadProgress() as progress:
+        report = run_check(file, parsed, baseline, select=filters.select, progress=progress,
+                           workers=workers, client=client)
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     writers = {CheckFormat.text: outputs.text_summary, CheckFormat.json: outputs.json_text,

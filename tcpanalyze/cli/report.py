@@ -8,7 +8,17 @@ from typing import Optional
 
 import typer
 
-from .app import EXIT_CODES, FILES_ARG, OUTPUT_OPT, app, capture_spec, open_text_output, report_accounting
+from .app import (
+    EXIT_CODES,
+    FILES_ARG,
+    OUTPUT_OPT,
+    SCHEDULER_OPT,
+    WORKERS_OPT,
+    app,
+    capture_spec,
+    open_text_output,
+    report_accounting,
+)
 from .filters import HOST_OPT, PORT_OPT, SESSION_OPT, TIME_RANGE_OPT, Filters
 
 
@@ -30,6 +40,8 @@ def report(
     port: Optional[int] = PORT_OPT,
     session: Optional[list[int]] = SESSION_OPT,
     time_range: Optional[str] = TIME_RANGE_OPT,
+    workers: int = WORKERS_OPT,
+    scheduler: Optional[str] = SCHEDULER_OPT,
 ) -> None:
     """Capture summary, problems ranked by impact, servers, and the sessions that need attention.
 
@@ -40,13 +52,13 @@ def report(
     """
     file = capture_spec(files)
     filters = Filters.parse(host, port, session, time_range)
-    from ..pipeline import analyze
+    from ..pipeline import analyze, cluster_client
     from ..report import REPORT_COLUMNS, build_report
     from .progress import ReadProgress
 
-    with ReadProgress() as progress:  # html graphs of standard input need every packet kept
+    with cluster_client(scheduler) as client, ReadProgress() as progress:  # html graphs of stdin need every packet
         analysis = filters.select(analyze(file, packets=fmt == ReportFormat.html and file == "-",
-                                          columns=REPORT_COLUMNS, progress=progress))
+                                          columns=REPORT_COLUMNS, progress=progress, workers=workers, client=client))
     the_report = build_report(analysis, selection=_selection_text(host, port, session, time_range))
     with open_text_output(output) as out:
         if fmt == ReportFormat.text:

@@ -19,12 +19,14 @@ MIN_PARALLEL_RECORDS = 1 << 14
 class Decoder:
     """Decodes record batches in file order, keeping fragment state between batches."""
 
-    def __init__(self) -> None:
+    def __init__(self, parallel: bool = True) -> None:
         self.fragments = FragmentReassembler()
+        self.parallel = parallel  # may big batches use every core (not when other processes do)
+
 
     def decode(self, batch: RecordBatch) -> PacketBatch:
         out = allocate(len(batch))
-        if len(batch) >= MIN_PARALLEL_RECORDS and not jit.running_plain():
+        if self.parallel and len(batch) >= MIN_PARALLEL_RECORDS and not jit.running_plain():
             from .parallel import decode_records
         else:
             decode_records = kernels.decode_records

@@ -17,6 +17,7 @@ The engine reads no file and knows no driver: ``tcpanalyze.pipeline`` feeds it.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -319,6 +320,10 @@ def _beside() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="tcpanalyze-zeek")
 
 
+# A forked process (a worker of ``pipeline.partitions``) has no copy of that thread: it starts its own.
+os.register_at_fork(after_in_child=_beside.cache_clear)
+
+
 def _ns(seconds: float) -> int:
     """Seconds as int64 nanoseconds, "never" (huge values) capped so the kernels can hold it."""
     return int(min(seconds * NS, 2**62))
@@ -364,7 +369,10 @@ def sessions_frame(chunks: list[pd.DataFrame]) -> pd.DataFrame:
             by_dtype.setdefault(dtype, []).append(position)
         else:  # extension arrays (categories, nullable integers, text) are blocks of their own
             values = concat_arrays([c[name].array for c in nonempty])
-            blocks.append((values if order is None else values.take(order), np.array([position])))
+            values = values if order is None else values.take(order)
+            if isinstance(values, pd.Categorical):
+                values = in_order_of_appearance(values)
+            blocks.append((values, np.array([position])))
     for dtype, positions in by_dtype.items():
         block = np.empty((len(positions), ids.size), dtype)
         for row, position in enumerate(positions):
@@ -375,6 +383,14 @@ def sessions_frame(chunks: list[pd.DataFrame]) -> pd.DataFrame:
         nonempty = [c.drop(columns=dropped) for c in nonempty]
         malloc.trim()
     return create_dataframe_from_blocks(blocks, index=pd.RangeIndex(ids.size), columns=pd.Index(names))
+
+
+def in_order_of_appearance(values: pd.Categorical) -> pd.Categorical:
+    """The same values with their categories in order of first appearance, as a single chunk
+    has them: however the chunks came (emitted as sessions ended, or from several workers),
+    the frame's categories are the same."""
+    codes, uniques = pd.factorize(values)
+    return pd.Categorical.from_codes(codes, categories=pd.Index(np.asarray(uniques), dtype=values.categories.dtype))
 
 
 def concat_arrays(parts: list) -> object:

@@ -3,6 +3,7 @@
 A capture is read once, front to back (``tcpanalyze.packets``), through the decoder and the
 streaming engine; the result object (``Analysis``) then finds anomalies (``detect``) and
 reassembles streams (``reassembly``) on demand. ``live`` does the same for a live capture.
+``partitions`` splits the work by flow among processes or the workers of a Dask cluster.
 
 >>> result = tcpanalyze.pipeline.analyze("sample_pcaps/real-graceful-close.pcap")
 >>> for chunk in iter_sessions("big.pcap", Accounting()): ...   # records as sessions end
@@ -11,6 +12,8 @@ reassembles streams (``reassembly``) on demand. ``live`` does the same for a liv
 from ..engine import EngineOptions
 from .drivers import analyze, iter_sessions, session_columns
 from .packet_tables import session_packets
+from .partitions import cluster_client
 from .result import Analysis
 
-__all__ = ["Analysis", "EngineOptions", "analyze", "iter_sessions", "session_columns", "session_packets"]
+__all__ = ["Analysis", "EngineOptions", "analyze", "cluster_client", "iter_sessions", "session_columns",
+           "session_packets"]

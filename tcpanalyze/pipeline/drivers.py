@@ -11,17 +11,14 @@ from collections.abc import Iterable, Iterator
 
 import pandas as pd
 
-from .. import malloc
-from ..capture import BATCH_RECORDS
+from ..capture import BATCH_RECORDS, CaptureSpec
 from ..capture.reader import ProgressCallback
 from ..decode import Decoder
 from ..engine import Engine, EngineOptions
-from ..engine.evidence import Evidence
-from ..engine.streaming import session_records_empty, sessions_frame
+from ..engine.streaming import session_records_empty
 from ..errors import UsageError
-from ..frames import packets_frame
 from ..packets import Accounting, decoded_batches, open_capture
-from .packet_tables import no_packet_rows, packet_rows, packets_table
+from .partitions import analyze_part, analyze_parts
 from .result import Analysis
 
 
@@ -40,9 +37,10 @@ def iter_sessions(path: str, accounting: Accounting, *, options: EngineOptions |
         yield from engine.emit(final=True)
 
 
-def analyze(path: str, *, packets: bool = True, options: EngineOptions | None = None,
+def analyze(path: CaptureSpec, *, packets: bool = True, options: EngineOptions | None = None,
             max_records: int = BATCH_RECORDS, progress: ProgressCallback | None = None,
-            evidence: bool = True, columns: Iterable[str] | None = None) -> Analysis:
+            evidence: bool = True, columns: Iterable[str] | None = None, workers: int = 1,
+            client=None) -> Analysis:
     """Analyse a capture: every TCP session and (unless ``packets=False``) every TCP packet.
 
     Without the packets table, the analysis still keeps what anomaly detection and the report
@@ -51,34 +49,31 @@ def analyze(path: str, *, packets: bool = True, options: EngineOptions | None = 
     ``columns`` keeps only those session columns (and ``session_id``), for captures of millions
     of sessions: ``tcpanalyze.detect.DETECTOR_COLUMNS`` are what anomaly detection reads,
     ``tcpanalyze.report.REPORT_COLUMNS`` what the report reads.
+    ``workers`` splits the flows among that many processes, and ``client`` (a
+    ``distributed.Client``) among the workers of a Dask cluster: the result is the same
+    (``tcpanalyze.pipeline.partitions``).
 
     >>> result = tcpanalyze.analyze("sample_pcaps/real-graceful-close.pcap")
     >>> result.sessions[["session_id", "conn_state", "history", "orig_bytes", "resp_bytes"]]
     """
-    accounting = Accounting()
-    collector = Evidence() if evidence and not packets else None
-    kept_columns = None if columns is None else ["session_id", *(c for c in session_columns(columns)
-                                                                 if c != "session_id")]
-    engine = Engine(options, per_packet=packets, evidence=collector, session_columns=kept_columns)
-    chunks: list[pd.DataFrame] = []
-    packet_frames: list[pd.DataFrame] = []
-    with open_capture(path, progress) as reader:
-        for _, tcp in decoded_batches(reader, Decoder(), accounting, max_records=max_records):
-            results = engine.process(tcp)
-            if packets:
-                packet_frames.append(packet_rows(packets_frame(tcp), results))
-            chunks.extend(engine.emit())
-        chunks.extend(engine.emit(final=True))
-        if packets and not packet_frames:  # no records at all: still the same columns
-            packet_frames.append(no_packet_rows(engine))
-    del engine  # its flow table and stash go before the sessions frame is built
-    kept = collector.frames() if collector is not None else None
-    table = packets_table(packet_frames) if packets else None
-    sessions = sessions_frame(chunks)
-    if kept_columns is not None:
-        sessions = sessions[kept_columns]  # the chunks kept these already; an empty frame has them all
-    malloc.trim()  # what the engine and the emitted chunks held, for whatever comes next
-    return Analysis(sessions, table, accounting, path, options, kept)
+    if workers < 1:
+        raise UsageError(f"workers must be at least 1, not {workers}")
+    wanted = None if columns is None else ["session_id", *(c for c in session_columns(columns) if c != "session_id")]
+    parts = workers if client is None else max(workers, _cluster_threads(client))
+    kept = wanted if wanted is None or parts == 1 or "first_frame" in wanted else [*wanted, "first_frame"]
+    settings = {"packets": packets, "options": options, "evidence": evidence, "columns": kept,
+                "max_records": max_records}
+    if parts == 1:
+        result = analyze_part(path, 0, 1, progress=progress, **settings)
+    else:
+        result = analyze_parts(path, parts, client=client, progress=progress, **settings)
+    sessions = result.sessions if kept == wanted else result.sessions[wanted]
+    return Analysis(sessions, result.packets, result.accounting, path, options, result.evidence)
+
+
+def _cluster_threads(client) -> int:
+    """How many tasks a Dask cluster runs at once (one part each)."""
+    return max(1, sum(client.nthreads().values()))
 
 
 def session_columns(names: Iterable[str]) -> list[str]:

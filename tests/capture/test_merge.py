@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import tcpanalyze
-from helpers import CORPUS_DIR, SAMPLE_DIR, Iface, Rec, write_pcap, write_pcapng
+from helpers import CORPUS_DIR, SAMPLE_DIR, Rec, capture_records, ring_buffer, split_capture, write_pcap
 from tcpanalyze.capture import CaptureReader, MergedReader, capture_files
 from tcpanalyze.capture.records import FILE_SHIFT
 from tcpanalyze.errors import CaptureError
@@ -24,35 +24,6 @@ CAPTURES = [SAMPLE_DIR / name for name in ("real-many-short-conns.pcap", "stream
            [CORPUS_DIR / "tcp-sack-fastretrans-http-206.pcap", CORPUS_DIR / "gzip-http-iso-download.pcap.gz"]
 # Columns that say where a record sits: its offset and interface in its own (part) file.
 WHERE = ["rec_off", "iface"]
-
-
-def records(path) -> list[tuple[Rec, int]]:
-    """Every record of a one-interface capture, with its link type."""
-    out = []
-    with CaptureReader(str(path)) as reader:
-        for batch in reader.batches():
-            for i in range(len(batch)):
-                start, length = int(batch.rec_off[i]), int(batch.caplen[i])
-                out.append((Rec(bytes(batch.buf[start:start + length]), int(batch.ts_ns[i]), int(batch.origlen[i])),
-                            int(batch.linktype[i])))
-    assert len({linktype for _, linktype in out}) == 1
-    return out
-
-
-def write_parts(path, directory, assign, n_parts: int) -> list:
-    """The records of ``path`` written into ``n_parts`` files (record i into part ``assign(i)``),
-    pcap and pcapng in turn, both with nanosecond stamps; returns the part paths in name order."""
-    recs = records(path)
-    linktype = recs[0][1]
-    parts = []
-    for k in range(n_parts):
-        mine = [rec for i, (rec, _) in enumerate(recs) if assign(i) == k]
-        if k % 2:
-            parts.append(write_pcapng(directory / f"part_{k:05d}.pcapng", mine,
-                                      interfaces=[Iface(linktype, tsresol=9, snaplen=262144)]))
-        else:
-            parts.append(write_pcap(directory / f"part_{k:05d}.pcap", mine, linktype=linktype, nanosecond=True))
-    return parts
 
 
 def assert_same_analysis(one: tcpanalyze.Analysis, many: tcpanalyze.Analysis) -> None:
@@ -68,9 +39,7 @@ def assert_same_analysis(one: tcpanalyze.Analysis, many: tcpanalyze.Analysis) ->
 
 @pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.name)
 def test_a_ring_buffer_reads_as_the_capture_it_was_cut_from(path, tmp_path):
-    total = len(records(path))
-    size = max(1, total // 7)  # about seven files, a session spanning several of them
-    parts = write_parts(path, tmp_path, lambda i: min(i // size, 6), 7)
+    parts = ring_buffer(path, tmp_path, 7)
     one = tcpanalyze.analyze(str(path))
     for spec in (str(tmp_path / "part_*"), [str(p) for p in reversed(parts)], str(tmp_path)):
         many = tcpanalyze.analyze(spec)
@@ -84,16 +53,16 @@ def test_a_ring_buffer_reads_as_the_capture_it_was_cut_from(path, tmp_path):
 def test_overlapping_files_merge_in_time_order(path, tmp_path):
     """Records dealt round-robin into three files, each spanning the whole capture (records that
     share a timestamp go to one file together: across files their order would be the merge's)."""
-    stamps = np.array([rec.ts_ns for rec, _ in records(path)])
+    stamps = np.array([rec.ts_ns for rec, _ in capture_records(path)])
     run = np.concatenate([[0], np.cumsum(np.diff(stamps) != 0)])
-    parts = write_parts(path, tmp_path, lambda i: run[i] % 3, 3)
+    parts = split_capture(path, tmp_path, lambda i: run[i] % 3, 3)
     assert_same_analysis(tcpanalyze.analyze(str(path)), tcpanalyze.analyze([str(p) for p in parts]))
 
 
 def test_equal_timestamps_go_to_the_file_named_first_and_each_file_keeps_its_order(tmp_path):
     """mergecap's rule: the earliest head record first, ties to the first file; a file whose
     clock steps back is not reordered."""
-    recs = records(SAMPLE_DIR / "real-refused.pcap")  # four records
+    recs = capture_records(SAMPLE_DIR / "real-refused.pcap")  # four records
     a = write_pcap(tmp_path / "a.pcap", [Rec(recs[0][0].data, 10), Rec(recs[1][0].data, 30), Rec(recs[2][0].data, 20)],
                    nanosecond=True)
     b = write_pcap(tmp_path / "b.pcap", [Rec(recs[3][0].data, 10), Rec(recs[3][0].data, 25)], nanosecond=True)
@@ -108,7 +77,7 @@ def test_equal_timestamps_go_to_the_file_named_first_and_each_file_keeps_its_ord
 
 def test_a_long_ring_buffer_keeps_one_or_two_files_open(tmp_path):
     path = SAMPLE_DIR / "real-many-short-conns.pcap"
-    write_parts(path, tmp_path, lambda i: i // 4, 50)
+    split_capture(path, tmp_path, lambda i: i // 4, 50)
     most = 0
     with MergedReader(capture_files(str(tmp_path))) as reader:
         for _ in reader.batches(3):
@@ -119,7 +88,7 @@ def test_a_long_ring_buffer_keeps_one_or_two_files_open(tmp_path):
 
 def test_damage_and_empty_files_among_many_are_reported(tmp_path):
     path = SAMPLE_DIR / "real-graceful-close.pcap"
-    parts = write_parts(path, tmp_path, lambda i: i // 100, 2)
+    parts = split_capture(path, tmp_path, lambda i: i // 100, 2)
     parts[1].write_bytes(parts[1].read_bytes()[:-30])  # the second file ends inside its last record
     write_pcap(tmp_path / "part_99999.pcap", [])
     many = tcpanalyze.analyze(str(tmp_path))
@@ -145,7 +114,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 def test_commands_take_several_files_a_directory_or_a_glob(tmp_path):
     path = SAMPLE_DIR / "stream-lossy-ipv4.pcap"
-    parts = [str(p) for p in write_parts(path, tmp_path, lambda i: i // 40, 6)]
+    parts = [str(p) for p in split_capture(path, tmp_path, lambda i: i // 40, 6)]
     single = _cli("sessions", str(path), "-f", "csv")
     assert single.returncode == 0
     for args in (parts, [str(tmp_path)], [str(tmp_path / "part_*")]):

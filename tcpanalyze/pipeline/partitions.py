@@ -1,0 +1,212 @@
+"""One capture analysed by several workers, split by flow, and merged back into one result.
+
+A capture's TCP packets are split into parts by a hash of their unordered address pair (and
+IP version): both directions of a session, every session between the same two hosts (so a
+reused 4-tuple) and the fragments of one datagram all fall into the same part. Each part is
+analysed by an engine of its own that reads and decodes the whole capture (so frame numbers,
+fragment reassembly and the record accounting are the capture's own) and keeps its part's
+packets. The merge numbers the sessions in order of their first frame, as a single engine
+does (Wireshark's ``tcp.stream``), so the result is the same as one worker's, session ids,
+per-frame flags and evidence included.
+
+The parts run in a local pool of processes (``workers``; this process analyses part 0 and
+shows the progress), or as tasks of a Dask distributed cluster (``client``) whose workers read
+the capture from storage they share with this process. The task is ``analyze_part`` either way.
+
+>>> part = analyze_part("big.pcap", 1, 4, packets=False)    # the sessions of a quarter of the flows
+>>> result = merge_parts([analyze_part("big.pcap", k, 4, packets=False) for k in range(4)])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .. import malloc
+from ..capture import BATCH_RECORDS, CaptureSpec, capture_files
+from ..capture.reader import ProgressCallback
+from ..decode import Decoder, PacketBatch
+from ..engine import Engine, EngineOptions
+from ..engine.evidence import Evidence, EvidenceFrames
+from ..engine.streaming import in_order_of_appearance, sessions_frame
+from ..errors import UsageError
+from ..frames import packets_frame
+from ..packets import Accounting, decoded_batches, open_capture
+from .packet_tables import no_packet_rows, packet_rows, packets_table
+
+# splitmix64's constants: every input bit moves about half of the output bits.
+_MIX = (np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
+
+
+@dataclass
+class Part:
+    """What one engine found: sessions (ids numbered within the part), the packets table when
+    kept, the detectors' evidence when kept, and the accounting of every record of the capture."""
+
+    sessions: pd.DataFrame
+    packets: pd.DataFrame | None
+    evidence: EvidenceFrames | None
+    accounting: Accounting
+
+
+def flow_parts(tcp: PacketBatch, parts: int) -> np.ndarray:
+    """Each packet's part, 0..parts-1: a hash of its unordered address pair and IP version."""
+    a_hi, a_lo, b_hi, b_lo = tcp["src_hi"], tcp["src_lo"], tcp["dst_hi"], tcp["dst_lo"]
+    swap = (a_hi > b_hi) | ((a_hi == b_hi) & (a_lo > b_lo))
+    h = tcp["ip_version"].astype(np.uint64)
+    for word in (np.where(swap, b_hi, a_hi), np.where(swap, b_lo, a_lo), np.where(swap, a_hi, b_hi),
+                 np.where(swap, a_lo, b_lo)):
+        h = (h ^ word) * _MIX[0]
+        h ^= h >> np.uint64(29)
+        h *= _MIX[1]
+        h ^= h >> np.uint64(32)
+    return (h % np.uint64(parts)).astype(np.int64)
+
+
+def analyze_part(path: CaptureSpec, part: int, parts: int, *, packets: bool = True,
+                 options: EngineOptions | None = None, evidence: bool = True,
+                 columns: list[str] | None = None, max_records: int = BATCH_RECORDS,
+                 progress: ProgressCallback | None = None) -> Part:
+    """Analyse the flows of part ``part`` of ``parts`` (all of them when ``parts`` is 1): see
+    ``tcpanalyze.pipeline.analyze`` for the other arguments. ``columns`` must hold
+    ``session_id`` and, with several parts, ``first_frame`` (the merge orders by it)."""
+    accounting = Accounting()
+    collector = Evidence() if evidence and not packets else None
+    engine = Engine(options, per_packet=packets, evidence=collector, session_columns=columns)
+    chunks: list[pd.DataFrame] = []
+    packet_frames: list[pd.DataFrame] = []
+    with open_capture(path, progress) as reader:
+        # one part among several: the other parts' processes have the other cores
+        for _, tcp in decoded_batches(reader, Decoder(parallel=parts == 1), accounting, max_records=max_records):
+            if parts > 1:
+                tcp = tcp.select(flow_parts(tcp, parts) == part)
+            results = engine.process(tcp)
+            if packets:
+                packet_frames.append(packet_rows(packets_frame(tcp), results))
+            chunks.extend(engine.emit())
+        chunks.extend(engine.emit(final=True))
+        if packets and not packet_frames:  # no records at all: still the same columns
+            packet_frames.append(no_packet_rows(engine))
+    del engine  # its flow table and stash go before the sessions frame is built
+    kept = collector.frames() if collector is not None else None
+    table = packets_table(packet_frames) if packets else None
+    sessions = sessions_frame(chunks)
+    if columns is not None:
+        sessions = sessions[columns]  # the chunks kept these already; an empty frame has them all
+    malloc.trim()  # what the engine and the emitted chunks held, for whatever comes next
+    return Part(sessions, table, kept, accounting)
+
+
+def merge_parts(parts: list[Part]) -> Part:
+    """One result from the parts of a capture: sessions numbered in order of first frame, and
+    the packets and evidence of every part renumbered to match, in frame order."""
+    if len(parts) == 1:
+        return parts[0]
+    first_frames = np.concatenate([p.sessions["first_frame"].to_numpy(np.int64) for p in parts])
+    order = np.argsort(first_frames, kind="stable")
+    new_ids = np.empty(order.size, np.int64)
+    new_ids[order] = np.arange(order.size)
+    bounds = np.cumsum([0, *(len(p.sessions) for p in parts)])
+    renumber = [_id_map(p.sessions["session_id"].to_numpy(np.int64), new_ids[bounds[k]:bounds[k + 1]])
+                for k, p in enumerate(parts)]
+    sessions = sessions_frame([p.sessions.assign(session_id=new_ids[bounds[k]:bounds[k + 1]])
+                               for k, p in enumerate(parts)])
+    packets = None
+    if parts[0].packets is not None:
+        frames = [_renumbered(p.packets, renumber[k]) for k, p in enumerate(parts)]
+        packets = _in_frame_order(packets_table([f for f in frames if len(f)] or frames[:1]))
+        for name in ("src_addr", "dst_addr"):  # categories as one engine's batches give them
+            packets[name] = in_order_of_appearance(packets[name].array)
+    evidence = None
+    if parts[0].evidence is not None:
+        kept = _concat([_renumbered(p.evidence.packets, renumber[k]) for k, p in enumerate(parts)])
+        rtt = _concat([_renumbered(p.evidence.rtt, renumber[k]) for k, p in enumerate(parts)])
+        evidence = EvidenceFrames(_in_frame_order(kept), rtt)
+    return Part(sessions, packets, evidence, parts[0].accounting)
+
+
+def _id_map(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """An array giving the new id of each old one (indexed by old id)."""
+    mapping = np.full(int(old.max()) + 1 if old.size else 0, -1, np.int64)
+    mapping[old] = new
+    return mapping
+
+
+def _renumbered(frame: pd.DataFrame, mapping: np.ndarray) -> pd.DataFrame:
+    return frame.assign(session_id=mapping[frame["session_id"].to_numpy(np.int64)])
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The frames one after the other; empty ones (whose dtypes may differ) left out."""
+    nonempty = [f for f in frames if len(f)] or frames[:1]
+    return nonempty[0] if len(nonempty) == 1 else pd.concat(nonempty, ignore_index=True)
+
+
+def _in_frame_order(frame: pd.DataFrame) -> pd.DataFrame:
+    frames = frame["frame"].to_numpy()
+    if bool(np.all(frames[1:] >= frames[:-1])):
+        return frame
+    return frame.iloc[np.argsort(frames, kind="stable")].reset_index(drop=True)
+
+
+def analyze_parts(path: CaptureSpec, parts: int, *, client=None, progress: ProgressCallback | None = None,
+                  **settings) -> Part:
+    """``path`` analysed in ``parts`` parts, merged: on the Dask cluster of ``client`` (a
+    ``distributed.Client``), else in a pool of ``parts - 1`` local processes beside this one.
+    ``settings`` are ``analyze_part``'s keyword arguments."""
+    if path == "-":
+        raise UsageError("standard input is read once: analyse it with one worker")
+    if client is not None:
+        shared = _absolute(path)  # the cluster's workers read the capture themselves
+        futures = client.map(analyze_part, [shared] * parts, range(parts), [parts] * parts, pure=False, **settings)
+        return merge_parts(client.gather(futures))
+    with ProcessPoolExecutor(parts - 1, mp_context=_worker_processes()) as pool:
+        others = [pool.submit(analyze_part, path, k, parts, **settings) for k in range(1, parts)]
+        mine = analyze_part(path, 0, parts, progress=progress, **settings)
+        return merge_parts([mine, *(f.result() for f in others)])
+
+
+def _worker_processes() -> multiprocessing.context.BaseContext:
+    """Where local workers come from: a fork server that has imported this module, and so the
+    analysis, but run nothing (a process that has run the parallel decoder cannot fork safely:
+    OpenMP's threads), so each worker starts in a fraction of a second."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
+
+
+def _absolute(path: CaptureSpec) -> CaptureSpec:
+    """The capture's files as absolute paths, for workers that do not share this directory."""
+    files = capture_files(path)
+    return os.path.abspath(files[0]) if len(files) == 1 else [os.path.abspath(f) for f in files]
+
+
+@contextlib.contextmanager
+def cluster_client(address: str | None) -> Iterator[object | None]:
+    """A ``distributed.Client`` connected to the Dask scheduler at ``address`` (None: no client),
+    closed on exit. A missing ``distributed`` package or an unreachable scheduler is a
+    UsageError of one line."""
+    if address is None:
+        yield None
+        return
+    try:
+        from distributed import Client
+    except ImportError:
+        raise UsageError("--scheduler needs Dask's distributed package: pip install 'tcpanalyze[cluster]'") from None
+    try:
+        client = Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise UsageError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+    with client:
+        yield client
+
+
+# How long to try reaching a Dask scheduler before giving up.
+CONNECT_TIMEOUT_S = 10
