@@ -3,7 +3,7 @@
     python benchmarks/bench.py                      # decode and engine suites on the generated captures
     python benchmarks/bench.py --suite decode       # decoder vs dpkt loop vs tshark -T fields
     python benchmarks/bench.py --suite engine       # report and sessions vs tcptrace -n -l vs tshark -z conv,tcp
-    python benchmarks/bench.py --capture X.pcap     # any capture
+    python benchmarks/bench.py --capture X.pcap     # any capture (mixed-20m.pcap: make_captures.py --which mixed --scale 10)
     python benchmarks/bench.py --skip tshark        # leave a slow tool out
 
 Every tool runs as its own process on the same file; wall time and peak RSS are per process
@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,17 +105,24 @@ class Run:
 
 
 def run_process(tool: str, argv: list[str], packets: int | None = None, env: dict | None = None) -> Run:
-    """Run one tool to completion: wall time, and peak RSS of that process alone (GNU time's %M;
-    a parent's view of its children's ru_maxrss is not per child)."""
+    """Run one tool to completion: wall time, CPU of it and its children, and peak memory: the
+    process's own peak RSS (GNU time's %M) or, when it starts worker processes, the highest sum
+    of the RSS of all its processes at once (sampled every 20 ms with psutil), whichever is higher."""
     time_cmd = shutil.which("time") or "/usr/bin/time"
     start = time.perf_counter()
-    proc = subprocess.run([time_cmd, "-f", "peak_kb=%M cpu=%U+%S", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          env=env)
+    child = subprocess.Popen([time_cmd, "-f", "peak_kb=%M cpu=%U+%S", *argv], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=env)
+    tree_peak = [0]
+    sampler = threading.Thread(target=_sample_tree_rss, args=(child, tree_peak), daemon=True)
+    sampler.start()
+    stdout, stderr = child.communicate()
     wall = time.perf_counter() - start
+    sampler.join()
+    proc = subprocess.CompletedProcess(argv, child.returncode, stdout, stderr)
     if proc.returncode != 0:
         raise SystemExit(f"{tool} failed: {' '.join(argv)}")
     timing = proc.stderr.decode(errors="replace").rsplit("peak_kb=", 1)[1].split()
-    peak_kb = int(timing[0])
+    peak_kb = max(int(timing[0]), tree_peak[0] // 1024)
     cpu = sum(float(part) for part in timing[1].removeprefix("cpu=").split("+"))
     out = proc.stdout
     detail = {}
@@ -122,6 +130,30 @@ def run_process(tool: str, argv: list[str], packets: int | None = None, env: dic
         detail = json.loads(out.strip().splitlines()[-1])
     count = packets if packets is not None else int(detail.get("tcp", 0))
     return Run(tool, wall, peak_kb / 1024, cpu, count, detail)
+
+
+def _sample_tree_rss(child: subprocess.Popen, peak: list[int]) -> None:
+    """Keep in ``peak[0]`` the highest total RSS (bytes) of ``child``'s descendants seen."""
+    try:
+        import psutil
+    except ImportError:
+        return
+    try:
+        root = psutil.Process(child.pid)
+    except psutil.Error:
+        return
+    while child.poll() is None:
+        total = 0
+        try:
+            for process in root.children(recursive=True):
+                try:
+                    total += process.memory_info().rss
+                except psutil.Error:
+                    pass
+        except psutil.Error:
+            return
+        peak[0] = max(peak[0], total)
+        time.sleep(0.02)
 
 
 def decode_suite(capture: Path, skip: set[str]) -> list[Run]:
@@ -154,6 +186,9 @@ def engine_suite(capture: Path, skip: set[str]) -> list[Run]:
     sessions = ["tcpanalyze", "sessions", str(capture), "-f", "csv", "-o", os.devnull]
     run_process("warm-up", sessions)  # compiles the kernels if the numba cache is stale
     runs = [run_process("tcpanalyze report", report, packets=packets),
+            run_process("tcpanalyze report --workers 2", [*report, "--workers", "2"], packets=packets),
+            run_process("tcpanalyze anomalies", ["tcpanalyze", "anomalies", str(capture), "-o", os.devnull],
+                        packets=packets),
             run_process("tcpanalyze sessions (CSV)", sessions, packets=packets)]
     if "tcptrace" not in skip and shutil.which("tcptrace"):
         runs.append(run_process("tcptrace -n -l", ["tcptrace", "-n", "-l", str(capture)], packets=packets))

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .frame import Finding
-from .inputs import SYN, Inputs, distinct
+from .inputs import SYN, Inputs
 from .text import endpoint, n, secs
 
 
@@ -65,35 +65,47 @@ def detect_backlog_overflow(inp: Inputs, cfg: BacklogOverflowConfig) -> list[Fin
     signals["syn_retried"] = np.zeros(inp.n, bool)
     signals["syn_retried"][retried[keep]] = True
     any_sign = signals["synack_after_ack"] | signals["data_unacked"] | signals["syn_retried"]
+    attempted, attempts_of = np.unique(inp.listener[inp.attempt], return_counts=True)
+    evidence_of = _evidence(inp, any_sign)
     findings = []
-    for listener in distinct(inp.listener[any_sign]):
-        members = np.flatnonzero(any_sign & (inp.listener == listener))
+    for members in _by_listener(inp, np.flatnonzero(any_sign)):
         if members.size < cfg.min_sessions:
             continue
-        addr, port = inp.listener_name(int(listener))
-        attempts = int((inp.attempt & (inp.listener == listener)).sum())
+        listener = int(inp.listener[members[0]])
+        addr, port = inp.listener_name(listener)
+        at = np.searchsorted(attempted, listener)
+        attempts = int(attempts_of[at]) if at < attempted.size and attempted[at] == listener else 0
         counts = {k: int(v[members].sum()) for k, v in signals.items()}
         start, end = float(inp.start[members].min()), float(inp.end[members].max())
         severe = counts["synack_after_ack"] + counts["data_unacked"] > 0
         parts = [f"{n(counts['synack_after_ack'])} with the SYN-ACK retransmitted after the client's ACK",
                  f"{n(counts['data_unacked'])} with client data never acknowledged",
                  f"{n(counts['syn_retried'])} with SYNs retried while other clients were answered"]
-        evidence = _evidence(inp, members)
         findings.append(Finding(
             "backlog_overflow", "critical" if severe else "warning", start, end, addr, port,
             f"{endpoint(addr, port)} is not accepting connections fast enough: {n(members.size)} of "
             f"{n(attempts)} connection attempts in {secs(end - start)} show a full accept queue "
             f"({', '.join(p for p in parts if not p.startswith('0 '))})",
-            inp.orig_names(members), inp.session_ids[members], evidence,
+            inp.orig_names(members), inp.session_ids[members], evidence_of(listener, members),
             {"sessions_affected": int(members.size), "attempts": attempts, **counts}))
     return findings
 
 
-def _evidence(inp: Inputs, members: np.ndarray) -> np.ndarray:
-    """SYNs and SYN-ACKs of the affected sessions (their first frames without packets)."""
+def _by_listener(inp: Inputs, rows: np.ndarray) -> list[np.ndarray]:
+    """``rows`` (ascending) grouped by listener, listeners in ascending order, rows ascending in each."""
+    rows = rows[np.argsort(inp.listener[rows], kind="stable")]
+    return np.split(rows, np.flatnonzero(np.diff(inp.listener[rows])) + 1) if rows.size else []
+
+
+def _evidence(inp: Inputs, affected: np.ndarray):
+    """A function giving the evidence of one listener's affected sessions: their SYNs and
+    SYN-ACKs (their first frames without packets). The packets are grouped once for all listeners."""
     if inp.packets is None:
-        return inp.first_frames(members)
+        return lambda listener, members: inp.first_frames(members)
     handshake = np.flatnonzero((inp.flags & SYN) != 0)
-    member = np.zeros(inp.n, bool)
-    member[members] = True
-    return inp.frames[handshake[member[inp.packet_rows[handshake]]]]
+    handshake = handshake[affected[inp.packet_rows[handshake]]]  # file order
+    keys = inp.listener[inp.packet_rows[handshake]]
+    order = np.argsort(keys, kind="stable")
+    keys, frames = keys[order], inp.frames[handshake[order]]
+    return lambda listener, members: frames[np.searchsorted(keys, listener, "left"):
+                                            np.searchsorted(keys, listener, "right")]

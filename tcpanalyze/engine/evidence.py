@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .. import malloc
+
 from .flags import ANY_RETRANSMISSION
 
 # The kept columns: the decoded fields detectors read, then the engine's per-packet results.
@@ -109,9 +111,9 @@ class Evidence:
             self._limit = max(2 * self._rows, MIN_TRIM_ROWS)
 
     def _trim(self) -> None:
-        """Drop, chunk by chunk, the packets emitted sessions do not need."""
-        trimmed = []
-        for chunk in self._chunks:
+        """Drop, chunk by chunk, the packets emitted sessions do not need (each chunk's old
+        arrays go as soon as its kept rows are copied)."""
+        for i, chunk in enumerate(self._chunks):
             ids = chunk["session_id"]
             need = np.full(ids.size, KEEP_ALL, np.int8)
             settled = ids < self._keep.size
@@ -119,12 +121,10 @@ class Evidence:
             marked = markers(chunk["tcp_flags"], chunk["analysis_flags"], chunk["payload_len"], chunk["payload_caplen"],
                              rst=False)
             keep = (need == KEEP_ALL) | ((need == KEEP_MARKERS) & marked)
-            if keep.all():
-                trimmed.append(chunk)
-            elif keep.any():
-                trimmed.append({k: v[keep] for k, v in chunk.items()})
-        self._chunks = trimmed
-        self._rows = sum(c["session_id"].size for c in trimmed)
+            if not keep.all():
+                self._chunks[i] = {k: v[keep] for k, v in chunk.items()} if keep.any() else None
+        self._chunks = [c for c in self._chunks if c is not None]
+        self._rows = sum(c["session_id"].size for c in self._chunks)
 
     def frames(self) -> EvidenceFrames:
         """The kept packets in file order, and the RTT samples (call after the last ``settle``)."""
@@ -139,11 +139,20 @@ class Evidence:
         columns["session_id"] = columns["session_id"].astype(np.int64, copy=False)
         columns["direction"] = pd.Categorical.from_codes(columns["direction"].astype(np.int8),
                                                          categories=["orig", "resp"])
-        ids = [s for s, _ in self._rtt]
-        rtt = [r for _, r in self._rtt]
-        return EvidenceFrames(pd.DataFrame(columns, copy=False), pd.DataFrame({
-            "session_id": np.concatenate(ids).astype(np.int64, copy=False) if ids else np.empty(0, np.int64),
-            "ack_rtt_ns": np.concatenate(rtt) if rtt else np.empty(0, np.int64)}))
+        frames = EvidenceFrames(pd.DataFrame(columns, copy=False), self._rtt_frame())
+        malloc.trim()  # the chunks' memory, for the sessions frame built next
+        return frames
+
+    def _rtt_frame(self) -> pd.DataFrame:
+        """The RTT samples in one frame, each piece freed as soon as it is copied in."""
+        total = sum(r.size for _, r in self._rtt)
+        ids, rtt = np.empty(total, np.int64), np.empty(total, np.int64)
+        at = 0
+        while self._rtt:
+            session_id, ns = self._rtt.pop(0)
+            ids[at:at + ns.size], rtt[at:at + ns.size] = session_id, ns
+            at += ns.size
+        return pd.DataFrame({"session_id": ids, "ack_rtt_ns": rtt}, copy=False)
 
 
 def _compact(session_id: np.ndarray) -> np.ndarray:

@@ -387,39 +387,47 @@ def _server_rtt(sessions: pd.DataFrame, samples: pd.DataFrame | None,
     0..n-1): over every ACK's RTT sample (both directions, as seen at the capture point;
     ``Analysis.rtt_samples``) when the analysis kept them, else over the sessions' mean RTTs.
     One row per server number, in order."""
+    groups = int(server.max()) + 1 if server.size else 0
     if samples is not None:
-        rows = np.searchsorted(sessions["session_id"].to_numpy(), samples["session_id"].to_numpy())
-        values, keys = samples["ack_rtt_ns"].to_numpy() / 1e6, server[rows]
+        ids = sessions["session_id"].to_numpy(np.int64)
+        row_of = np.full(int(ids.max()) + 1 if ids.size else 0, -1, np.int64)
+        row_of[ids] = np.arange(ids.size)
+        sampled = samples["session_id"].to_numpy(np.int64)
+        rows = row_of[np.minimum(sampled, row_of.size - 1)] if row_of.size else np.empty(0, np.int64)
+        known = (sampled < row_of.size) & (rows >= 0)
+        # one integer sort orders the samples by server, then by RTT (RTTs in ns fit in RTT_BITS)
+        rtt_ns = np.minimum(samples["ack_rtt_ns"].to_numpy(np.int64)[known], (1 << RTT_BITS) - 1)
+        ordered = np.sort((server[rows[known]].astype(np.int64) << RTT_BITS) | rtt_ns)
+        counts = np.bincount(ordered >> RTT_BITS, minlength=groups)
+        values = (ordered & ((1 << RTT_BITS) - 1)) / 1e6
         source = "packets"
     else:
         mean = sessions[["orig_rtt_mean_ms", "resp_rtt_mean_ms"]].max(axis=1).to_numpy()
         known = ~np.isnan(mean)
-        values, keys = mean[known], server[known]
+        order = np.lexsort((mean[known], server[known]))
+        values, counts = mean[known][order], np.bincount(server[known], minlength=groups)
         source = "sessions"
-    counts, (median, p95) = _group_quantiles(keys, values, int(server.max()) + 1 if server.size else 0, (0.5, 0.95))
+    median, p95 = (_group_quantile(values, counts, q) for q in (0.5, 0.95))
     return pd.DataFrame({"rtt_samples": counts, "rtt_median_ms": median, "rtt_p95_ms": p95}), source
 
 
-def _group_quantiles(keys: np.ndarray, values: np.ndarray, groups: int,
-                     quantiles: tuple[float, ...]) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Per group 0..groups-1: how many values, and each quantile (linear interpolation, as numpy
-    and pandas compute it; NaN for an empty group). One sort for all groups: a per-server
-    groupby over hundreds of thousands of RTT samples took several times the memory."""
-    order = np.lexsort((values, keys))
-    ordered = values[order]
-    counts = np.bincount(keys, minlength=groups)
+# An RTT sample takes this many low bits of the sort key (2**40 ns: 18 minutes).
+RTT_BITS = 40
+
+
+def _group_quantile(ordered: np.ndarray, counts: np.ndarray, q: float) -> np.ndarray:
+    """Per group, the ``q`` quantile of its values (``ordered``: grouped, each group sorted;
+    ``counts``: each group's size), by linear interpolation as numpy and pandas compute it;
+    NaN for an empty group."""
     starts = np.cumsum(counts) - counts
     has = counts > 0
-    results = []
-    for q in quantiles:
-        position = q * (counts[has] - 1)
-        low = np.floor(position).astype(np.int64)
-        high = np.minimum(low + 1, counts[has] - 1)
-        a, b = ordered[starts[has] + low], ordered[starts[has] + high]
-        result = np.full(groups, np.nan)
-        result[has] = a + (position - low) * (b - a)
-        results.append(result)
-    return counts, results
+    position = q * (counts[has] - 1)
+    low = np.floor(position).astype(np.int64)
+    high = np.minimum(low + 1, counts[has] - 1)
+    a, b = ordered[starts[has] + low], ordered[starts[has] + high]
+    result = np.full(counts.size, np.nan)
+    result[has] = a + (position - low) * (b - a)
+    return result
 
 
 def _opt(value: float) -> float | None:
