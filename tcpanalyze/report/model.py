@@ -389,42 +389,50 @@ def _server_rtt(sessions: pd.DataFrame, samples: pd.DataFrame | None,
     One row per server number, in order."""
     groups = int(server.max()) + 1 if server.size else 0
     if samples is not None:
-        ids = sessions["session_id"].to_numpy(np.int64)
-        row_of = np.full(int(ids.max()) + 1 if ids.size else 0, -1, np.int64)
-        row_of[ids] = np.arange(ids.size)
-        sampled = samples["session_id"].to_numpy(np.int64)
-        rows = row_of[np.minimum(sampled, row_of.size - 1)] if row_of.size else np.empty(0, np.int64)
-        known = (sampled < row_of.size) & (rows >= 0)
-        # one integer sort orders the samples by server, then by RTT (RTTs in ns fit in RTT_BITS)
-        rtt_ns = np.minimum(samples["ack_rtt_ns"].to_numpy(np.int64)[known], (1 << RTT_BITS) - 1)
-        ordered = np.sort((server[rows[known]].astype(np.int64) << RTT_BITS) | rtt_ns)
-        counts = np.bincount(ordered >> RTT_BITS, minlength=groups)
-        values = (ordered & ((1 << RTT_BITS) - 1)) / 1e6
-        source = "packets"
+        ordered, counts = _samples_by_server(sessions["session_id"].to_numpy(np.int64), server, samples)
+        scale, source = 1e6, "packets"  # ns to ms
     else:
         mean = sessions[["orig_rtt_mean_ms", "resp_rtt_mean_ms"]].max(axis=1).to_numpy()
         known = ~np.isnan(mean)
         order = np.lexsort((mean[known], server[known]))
-        values, counts = mean[known][order], np.bincount(server[known], minlength=groups)
-        source = "sessions"
-    median, p95 = (_group_quantile(values, counts, q) for q in (0.5, 0.95))
+        ordered, counts = mean[known][order], np.bincount(server[known], minlength=groups)
+        scale, source = 1.0, "sessions"
+    median, p95 = (_group_quantile(ordered, counts, q, scale) for q in (0.5, 0.95))
     return pd.DataFrame({"rtt_samples": counts, "rtt_median_ms": median, "rtt_p95_ms": p95}), source
+
+
+def _samples_by_server(ids: np.ndarray, server: np.ndarray, samples: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The RTT samples (ns) of the sessions ``ids`` grouped by their server (``server``, per
+    session) and sorted within each, and how many each server has. One in-place integer sort of
+    (server << RTT_BITS | ns) does both, in two arrays' memory: millions of samples."""
+    row_of = np.full(int(ids.max()) + 2 if ids.size else 1, -1, np.int64)  # the last: ids not in ``ids``
+    row_of[ids] = np.arange(ids.size)
+    rows = row_of[np.minimum(samples["session_id"].to_numpy(np.int64), row_of.size - 1)]
+    known = rows >= 0  # samples of sessions filtered out do not count
+    keys = server[rows[known]].astype(np.int64)
+    del rows
+    keys <<= RTT_BITS
+    keys |= np.minimum(samples["ack_rtt_ns"].to_numpy(np.int64)[known], (1 << RTT_BITS) - 1)
+    keys.sort()
+    counts = np.bincount(keys >> RTT_BITS, minlength=int(server.max()) + 1 if server.size else 0)
+    keys &= (1 << RTT_BITS) - 1
+    return keys, counts
 
 
 # An RTT sample takes this many low bits of the sort key (2**40 ns: 18 minutes).
 RTT_BITS = 40
 
 
-def _group_quantile(ordered: np.ndarray, counts: np.ndarray, q: float) -> np.ndarray:
-    """Per group, the ``q`` quantile of its values (``ordered``: grouped, each group sorted;
-    ``counts``: each group's size), by linear interpolation as numpy and pandas compute it;
-    NaN for an empty group."""
+def _group_quantile(ordered: np.ndarray, counts: np.ndarray, q: float, scale: float = 1.0) -> np.ndarray:
+    """Per group, the ``q`` quantile of its values (``ordered / scale``: grouped, each group
+    sorted; ``counts``: each group's size), by linear interpolation as numpy and pandas compute
+    it; NaN for an empty group."""
     starts = np.cumsum(counts) - counts
     has = counts > 0
     position = q * (counts[has] - 1)
     low = np.floor(position).astype(np.int64)
     high = np.minimum(low + 1, counts[has] - 1)
-    a, b = ordered[starts[has] + low], ordered[starts[has] + high]
+    a, b = ordered[starts[has] + low] / scale, ordered[starts[has] + high] / scale
     result = np.full(counts.size, np.nan)
     result[has] = a + (position - low) * (b - a)
     return result
