@@ -158,6 +158,16 @@ def ensure_compiled() -> None:
     _state["ready"] = True
 
 
+def load_if_compiled() -> bool:
+    """Load every kernel from the cache if this machine has compiled them (never compiles):
+    what a process that will fork workers does, so that each worker starts with them loaded."""
+    if not _stamp_matches(_stamp_path(), _fingerprint()):
+        return False
+    compile_all()
+    _state["ready"] = True
+    return True
+
+
 def _fingerprint() -> str:
     """What the cached machine code depends on: the kernels' sources, numba, Python, the CPU."""
     digest = hashlib.sha256()

@@ -2,16 +2,20 @@
 
 A capture's TCP packets are split into parts by a hash of their unordered address pair (and
 IP version): both directions of a session, every session between the same two hosts (so a
-reused 4-tuple) and the fragments of one datagram all fall into the same part. Each part is
-analysed by an engine of its own that reads and decodes the whole capture (so frame numbers,
-fragment reassembly and the record accounting are the capture's own) and keeps its part's
-packets. The merge numbers the sessions in order of their first frame, as a single engine
-does (Wireshark's ``tcp.stream``), so the result is the same as one worker's, session ids,
-per-frame flags and evidence included.
+reused 4-tuple) and the fragments of one datagram (reassembled before the split) all fall into
+the same part, and each part is analysed by an engine of its own (``PartEngine``). The merge
+numbers the sessions in order of their first frame, as a single engine does (Wireshark's
+``tcp.stream``), so the result is the same as one engine's: session ids, every session
+column, per-frame flags, the detectors' evidence.
 
-The parts run in a local pool of processes (``workers``; this process analyses part 0 and
-shows the progress), or as tasks of a Dask distributed cluster (``client``) whose workers read
-the capture from storage they share with this process. The task is ``analyze_part`` either way.
+Two ways to run the parts:
+
+- local worker processes (``workers``, ``analyze_shuffled``): this process reads and decodes
+  the capture once (standard input too) and sends each batch's packets to the worker of
+  their part, which sends its sessions back at the end;
+- the tasks of a Dask distributed cluster (``client``, ``analyze_part``): each task reads and
+  decodes the whole capture, by its absolute path on storage the workers share, and keeps its
+  part's packets (frame numbers, fragments and the record accounting are the capture's own).
 
 >>> part = analyze_part("big.pcap", 1, 4, packets=False)    # the sessions of a quarter of the flows
 >>> result = merge_parts([analyze_part("big.pcap", k, 4, packets=False) for k in range(4)])
@@ -23,22 +27,22 @@ import contextlib
 import multiprocessing
 import os
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from .. import malloc
+from .. import jit, malloc
 from ..capture import BATCH_RECORDS, CaptureSpec, capture_files
 from ..capture.reader import ProgressCallback
 from ..decode import Decoder, PacketBatch
 from ..engine import Engine, EngineOptions
 from ..engine.evidence import Evidence, EvidenceFrames
 from ..engine.streaming import in_order_of_appearance, sessions_frame
-from ..errors import UsageError
+from ..errors import TcpanalyzeError, UsageError
 from ..frames import packets_frame
 from ..packets import Accounting, decoded_batches, open_capture
+from .handoff import BatchRing, read_batch
 from .packet_tables import no_packet_rows, packet_rows, packets_table
 
 # splitmix64's constants: every input bit moves about half of the output bits.
@@ -70,38 +74,120 @@ def flow_parts(tcp: PacketBatch, parts: int) -> np.ndarray:
     return (h % np.uint64(parts)).astype(np.int64)
 
 
-def analyze_part(path: CaptureSpec, part: int, parts: int, *, packets: bool = True,
-                 options: EngineOptions | None = None, evidence: bool = True,
-                 columns: list[str] | None = None, max_records: int = BATCH_RECORDS,
-                 progress: ProgressCallback | None = None) -> Part:
-    """Analyse the flows of part ``part`` of ``parts`` (all of them when ``parts`` is 1): see
-    ``tcpanalyze.pipeline.analyze`` for the other arguments. ``columns`` must hold
-    ``session_id`` and, with several parts, ``first_frame`` (the merge orders by it)."""
+class PartEngine:
+    """One engine with what it keeps: feed it TCP batches in file order, then ``finish``."""
+
+    def __init__(self, *, packets: bool = True, options: EngineOptions | None = None, evidence: bool = True,
+                 columns: list[str] | None = None) -> None:
+        self.packets, self.columns = packets, columns
+        self.collector = Evidence() if evidence and not packets else None
+        self.engine = Engine(options, per_packet=packets, evidence=self.collector, session_columns=columns)
+        self.chunks: list[pd.DataFrame] = []
+        self.packet_frames: list[pd.DataFrame] = []
+
+    def feed(self, tcp: PacketBatch) -> None:
+        results = self.engine.process(tcp)
+        if self.packets:
+            self.packet_frames.append(packet_rows(packets_frame(tcp), results))
+        self.chunks.extend(self.engine.emit())
+
+    def finish(self, accounting: Accounting) -> Part:
+        """Every session ended: the part's result (its engine's memory goes first)."""
+        self.chunks.extend(self.engine.emit(final=True))
+        if self.packets and not self.packet_frames:  # no records at all: still the same columns
+            self.packet_frames.append(no_packet_rows(self.engine))
+        del self.engine  # its flow table and stash go before the sessions frame is built
+        kept = self.collector.frames() if self.collector is not None else None
+        table = packets_table(self.packet_frames) if self.packets else None
+        sessions = sessions_frame(self.chunks)
+        if self.columns is not None:
+            sessions = sessions[self.columns]  # the chunks kept these already; an empty frame has them all
+        malloc.trim()  # what the engine and the emitted chunks held, for whatever comes next
+        return Part(sessions, table, kept, accounting)
+
+
+def analyze_part(path: CaptureSpec, part: int, parts: int, *, max_records: int = BATCH_RECORDS,
+                 progress: ProgressCallback | None = None, **settings) -> Part:
+    """Analyse the flows of part ``part`` of ``parts`` (all of them when ``parts`` is 1),
+    reading the whole capture: what a Dask task does. ``settings`` are ``PartEngine``'s (see
+    ``tcpanalyze.pipeline.analyze``); ``columns`` must hold ``session_id`` and, with several
+    parts, ``first_frame`` (the merge orders by it)."""
     accounting = Accounting()
-    collector = Evidence() if evidence and not packets else None
-    engine = Engine(options, per_packet=packets, evidence=collector, session_columns=columns)
-    chunks: list[pd.DataFrame] = []
-    packet_frames: list[pd.DataFrame] = []
+    part_engine = PartEngine(**settings)
     with open_capture(path, progress) as reader:
         # one part among several: the other parts' processes have the other cores
         for _, tcp in decoded_batches(reader, Decoder(parallel=parts == 1), accounting, max_records=max_records):
-            if parts > 1:
-                tcp = tcp.select(flow_parts(tcp, parts) == part)
-            results = engine.process(tcp)
-            if packets:
-                packet_frames.append(packet_rows(packets_frame(tcp), results))
-            chunks.extend(engine.emit())
-        chunks.extend(engine.emit(final=True))
-        if packets and not packet_frames:  # no records at all: still the same columns
-            packet_frames.append(no_packet_rows(engine))
-    del engine  # its flow table and stash go before the sessions frame is built
-    kept = collector.frames() if collector is not None else None
-    table = packets_table(packet_frames) if packets else None
-    sessions = sessions_frame(chunks)
-    if columns is not None:
-        sessions = sessions[columns]  # the chunks kept these already; an empty frame has them all
-    malloc.trim()  # what the engine and the emitted chunks held, for whatever comes next
-    return Part(sessions, table, kept, accounting)
+            part_engine.feed(tcp.select(flow_parts(tcp, parts) == part) if parts > 1 else tcp)
+        return part_engine.finish(accounting)
+
+
+def analyze_shuffled(path: CaptureSpec, parts: int, *, max_records: int = BATCH_RECORDS,
+                     progress: ProgressCallback | None = None, **settings) -> Part:
+    """Read and decode the capture once, here, and hand each batch to ``parts`` worker
+    processes (through shared memory: ``handoff``), each of which keeps its part's packets and
+    runs that part's engine; merge what they found."""
+    accounting = Accounting()
+    context = _worker_processes()
+    ring = BatchRing(HANDOFF_SLOTS)
+    connections, workers = [], []
+    try:
+        for part in range(parts):
+            theirs, mine = context.Pipe(duplex=True)
+            worker = context.Process(target=_part_worker, args=(theirs, part, parts, settings), daemon=True)
+            worker.start()
+            theirs.close()
+            connections.append(mine)
+            workers.append(worker)
+        with _workers_failing(WORKER_PROCESS), open_capture(path, progress) as reader:
+            plain = jit.running_plain()
+            for connection in connections:
+                connection.send(plain)
+            done = [0] * parts  # batches each worker has copied its rows out of
+            for index, (_, tcp) in enumerate(decoded_batches(reader, Decoder(), accounting, max_records=max_records)):
+                for k, connection in enumerate(connections):  # the file about to be written again is free
+                    while done[k] <= index - HANDOFF_SLOTS:
+                        done[k] += connection.recv()
+                message = ring.write(index, tcp)
+                for connection in connections:
+                    connection.send(message)
+            for connection in connections:
+                connection.send(None)
+            found = []
+            for connection in connections:
+                while isinstance(answer := connection.recv(), int):
+                    pass
+                found.append(answer)
+    except BaseException:
+        for worker in workers:
+            worker.terminate()
+        raise
+    finally:
+        for worker in workers:
+            worker.join()
+        ring.close()
+    for part in found:
+        part.accounting = accounting
+    return merge_parts(found)
+
+
+# Decoded batches in shared memory at once: the reader runs this many batches ahead of the
+# slowest worker at most.
+HANDOFF_SLOTS = 4
+
+
+def _part_worker(connection, part: int, parts: int, settings: dict) -> None:
+    """A worker process: the rows of part ``part`` of each batch it is handed (it says 1 when
+    it has copied them), through one part's engine, until None; then its result goes back."""
+    with jit.mode(plain=connection.recv()):
+        part_engine = PartEngine(**settings)
+        while (message := connection.recv()) is not None:
+            batch = read_batch(message)
+            mine = batch.select(np.flatnonzero(flow_parts(batch, parts) == part))
+            del batch
+            connection.send(1)
+            part_engine.feed(mine)
+        connection.send(part_engine.finish(Accounting()))
+    connection.close()
 
 
 def merge_parts(parts: list[Part]) -> Part:
@@ -159,26 +245,39 @@ def _in_frame_order(frame: pd.DataFrame) -> pd.DataFrame:
 def analyze_parts(path: CaptureSpec, parts: int, *, client=None, progress: ProgressCallback | None = None,
                   **settings) -> Part:
     """``path`` analysed in ``parts`` parts, merged: on the Dask cluster of ``client`` (a
-    ``distributed.Client``), else in a pool of ``parts - 1`` local processes beside this one.
-    ``settings`` are ``analyze_part``'s keyword arguments."""
-    if path == "-":
-        raise UsageError("standard input is read once: analyse it with one worker")
+    ``distributed.Client``; each task reads the whole capture), else by ``parts`` local worker
+    processes fed by this one (``analyze_shuffled``). ``settings`` are ``analyze_part``'s."""
     if client is not None:
+        if path == "-":
+            raise UsageError("a Dask cluster's workers read the capture themselves: give it as a file, not standard input")
         shared = _absolute(path)  # the cluster's workers read the capture themselves
         futures = client.map(analyze_part, [shared] * parts, range(parts), [parts] * parts, pure=False, **settings)
-        return merge_parts(client.gather(futures))
-    with ProcessPoolExecutor(parts - 1, mp_context=_worker_processes()) as pool:
-        others = [pool.submit(analyze_part, path, k, parts, **settings) for k in range(1, parts)]
-        mine = analyze_part(path, 0, parts, progress=progress, **settings)
-        return merge_parts([mine, *(f.result() for f in others)])
+        with _workers_failing("a worker of the Dask cluster"):
+            return merge_parts(client.gather(futures))
+    return analyze_shuffled(path, parts, progress=progress, **settings)
+
+
+WORKER_PROCESS = "a worker process (in a script, start them under `if __name__ == \"__main__\":`)"
+
+
+@contextlib.contextmanager
+def _workers_failing(who: str) -> Iterator[None]:
+    """Our own errors from a worker as they are (a capture it cannot read...); anything else
+    (a worker that died, a cluster without tcpanalyze) as one error naming ``who`` failed."""
+    try:
+        yield
+    except TcpanalyzeError:
+        raise
+    except Exception as exc:
+        raise TcpanalyzeError(f"{who} failed: {type(exc).__name__}: {exc}".rstrip(": ")) from exc
 
 
 def _worker_processes() -> multiprocessing.context.BaseContext:
-    """Where local workers come from: a fork server that has imported this module, and so the
-    analysis, but run nothing (a process that has run the parallel decoder cannot fork safely:
-    OpenMP's threads), so each worker starts in a fraction of a second."""
+    """Where worker processes come from: a fork server that has imported this module, and so
+    the analysis, but run nothing (a process that has run the parallel decoder cannot fork
+    safely: OpenMP's threads), so each worker starts in a fraction of a second."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
+    context.set_forkserver_preload([f"{__package__}.worker_start"])
     return context
 
 

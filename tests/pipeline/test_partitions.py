@@ -117,9 +117,26 @@ def test_the_report_command_says_the_same_with_two_workers():
     assert report("--workers", "2") == report()
 
 
-def test_standard_input_cannot_be_split():
-    run = subprocess.run([sys.executable, "-m", "tcpanalyze", "report", "-", "--workers", "2"],
-                         input=(SAMPLE_DIR / "real-refused.pcap").read_bytes(), capture_output=True, timeout=300)
-    assert run.returncode == 2
-    assert run.stderr.decode().strip().splitlines() == [
-        "tcpanalyze: error: standard input is read once: analyse it with one worker"]
+def test_standard_input_is_read_once_and_split_all_the_same():
+    path = SAMPLE_DIR / "anomaly-scans.pcap"
+
+    def report(source: str, *extra: str) -> dict:
+        run = subprocess.run([sys.executable, "-m", "tcpanalyze", "report", source, "--format", "json", *extra],
+                             input=path.read_bytes(), capture_output=True, timeout=300)
+        assert run.returncode == 0, run.stderr
+        found = json.loads(run.stdout)
+        found["capture"]["file"] = None  # "(stdin)" or the file's name
+        return found
+
+    assert report("-", "--workers", "2") == report(str(path))
+
+
+def test_a_script_that_starts_workers_unguarded_gets_one_error_saying_what_to_do(tmp_path):
+    script = tmp_path / "unguarded.py"
+    script.write_text("import tcpanalyze\n"
+                      f"tcpanalyze.analyze({str(SAMPLE_DIR / 'anomaly-scans.pcap')!r}, packets=False, workers=2)\n")
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith("tcpanalyze.errors.TcpanalyzeError: a worker process (in a script, start them under "
+                           '`if __name__ == "__main__":`) failed')
