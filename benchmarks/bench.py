@@ -107,7 +107,8 @@ class Run:
 def run_process(tool: str, argv: list[str], packets: int | None = None, env: dict | None = None) -> Run:
     """Run one tool to completion: wall time, CPU of it and its children, and peak memory: the
     process's own peak RSS (GNU time's %M) or, when it starts worker processes, the highest sum
-    of the RSS of all its processes at once (sampled every 20 ms with psutil), whichever is higher."""
+    of the proportional set sizes of all its processes at once (sampled every 50 ms with
+    psutil: shared pages divided among the processes sharing them), whichever is higher."""
     time_cmd = shutil.which("time") or "/usr/bin/time"
     start = time.perf_counter()
     child = subprocess.Popen([time_cmd, "-f", "peak_kb=%M cpu=%U+%S", *argv], stdout=subprocess.PIPE,
@@ -133,7 +134,7 @@ def run_process(tool: str, argv: list[str], packets: int | None = None, env: dic
 
 
 def _sample_tree_rss(child: subprocess.Popen, peak: list[int]) -> None:
-    """Keep in ``peak[0]`` the highest total RSS (bytes) of ``child``'s descendants seen."""
+    """Keep in ``peak[0]`` the highest total PSS (bytes) of ``child``'s descendants seen."""
     try:
         import psutil
     except ImportError:
@@ -146,14 +147,14 @@ def _sample_tree_rss(child: subprocess.Popen, peak: list[int]) -> None:
         total = 0
         try:
             for process in root.children(recursive=True):
-                try:
-                    total += process.memory_info().rss
+                try:  # PSS: pages the workers share with their fork server count once
+                    total += process.memory_full_info().pss
                 except psutil.Error:
                     pass
         except psutil.Error:
             return
         peak[0] = max(peak[0], total)
-        time.sleep(0.02)
+        time.sleep(0.05)
 
 
 def decode_suite(capture: Path, skip: set[str]) -> list[Run]:

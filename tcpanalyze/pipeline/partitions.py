@@ -138,7 +138,7 @@ def analyze_shuffled(path: CaptureSpec, parts: int, *, max_records: int = BATCH_
             theirs.close()
             connections.append(mine)
             workers.append(worker)
-        with _workers_failing(WORKER_PROCESS), open_capture(path, progress) as reader:
+        with _workers_failing(WORKER_PROCESS, (EOFError, OSError)), open_capture(path, progress) as reader:
             plain = jit.running_plain()
             for connection in connections:
                 connection.send(plain)
@@ -170,6 +170,7 @@ def analyze_shuffled(path: CaptureSpec, parts: int, *, max_records: int = BATCH_
     return merge_parts(found)
 
 
+WORKER_PROCESS = "a worker process (in a script, start them under `if __name__ == \"__main__\":`)"
 # Decoded batches in shared memory at once: the reader runs this many batches ahead of the
 # slowest worker at most.
 HANDOFF_SLOTS = 4
@@ -252,23 +253,21 @@ def analyze_parts(path: CaptureSpec, parts: int, *, client=None, progress: Progr
             raise UsageError("a Dask cluster's workers read the capture themselves: give it as a file, not standard input")
         shared = _absolute(path)  # the cluster's workers read the capture themselves
         futures = client.map(analyze_part, [shared] * parts, range(parts), [parts] * parts, pure=False, **settings)
-        with _workers_failing("a worker of the Dask cluster"):
+        with _workers_failing("a worker of the Dask cluster", (Exception,)):
             return merge_parts(client.gather(futures))
     return analyze_shuffled(path, parts, progress=progress, **settings)
 
 
-WORKER_PROCESS = "a worker process (in a script, start them under `if __name__ == \"__main__\":`)"
-
 
 @contextlib.contextmanager
-def _workers_failing(who: str) -> Iterator[None]:
-    """Our own errors from a worker as they are (a capture it cannot read...); anything else
-    (a worker that died, a cluster without tcpanalyze) as one error naming ``who`` failed."""
+def _workers_failing(who: str, failures: tuple[type[BaseException], ...]) -> Iterator[None]:
+    """Our own errors as they are (a capture that cannot be read...); ``failures`` (a pipe to a
+    worker that died, a cluster without tcpanalyze...) as one error naming ``who`` failed."""
     try:
         yield
     except TcpanalyzeError:
         raise
-    except Exception as exc:
+    except failures as exc:
         raise TcpanalyzeError(f"{who} failed: {type(exc).__name__}: {exc}".rstrip(": ")) from exc
 
 
