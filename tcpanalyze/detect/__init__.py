@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .. import malloc
 from .backlog import detect_backlog_overflow
 from .config import DetectConfig
 from .floods import detect_syn_flood
@@ -92,7 +93,10 @@ def detect(sessions: pd.DataFrame, packets: pd.DataFrame | None = None, config: 
                 findings.extend(run(inp, cfg))
     findings = _drop_flood_failures(findings)
     members = [(f.kind, np.asarray(f.session_ids, dtype=np.int64)) for f in findings]
-    return Detection(anomalies_frame(findings), members)
+    detection = Detection(anomalies_frame(findings), members)
+    del inp, findings
+    malloc.trim()  # what the detectors' working arrays held, back to the system
+    return detection
 
 
 def detect_anomalies(sessions: pd.DataFrame, packets: pd.DataFrame | None = None,

@@ -38,6 +38,8 @@ RESULT_FIELDS = ("analysis_flags", "window", "rst_in_window", "copy_gap_ns")
 RESULT_DTYPES = {"analysis_flags": np.uint16, "window": np.int32, "rst_in_window": np.int8}
 # Trim the buffered rows when they pass twice what survived the last trim (and at least this many).
 MIN_TRIM_ROWS = 1 << 18
+# Copying RTT samples into one frame hands the pieces' memory back every this many samples.
+TRIM_SAMPLES = 1 << 22
 # What a session needs kept (by session id; a session not emitted yet keeps everything).
 KEEP_NONE, KEEP_MARKERS, KEEP_ALL = 0, 1, 2
 SYN_OR_FIN, SYN_FIN_RST = 0x03, 0x07
@@ -136,6 +138,7 @@ class Evidence:
         for name in list(chunks[0]):
             values = np.concatenate([c.pop(name) for c in chunks])
             columns[name] = values if order is None else values[order]
+            malloc.trim()  # the pieces just copied, back to the system before the next column
         columns["session_id"] = columns["session_id"].astype(np.int64, copy=False)
         columns["direction"] = pd.Categorical.from_codes(columns["direction"].astype(np.int8),
                                                          categories=["orig", "resp"])
@@ -148,10 +151,14 @@ class Evidence:
         total = sum(r.size for _, r in self._rtt)
         ids, rtt = np.empty(total, np.int64), np.empty(total, np.int64)
         at = 0
+        trimmed = 0
         while self._rtt:
             session_id, ns = self._rtt.pop(0)
             ids[at:at + ns.size], rtt[at:at + ns.size] = session_id, ns
             at += ns.size
+            if at - trimmed > TRIM_SAMPLES:  # the copied pieces, back to the system as it goes
+                malloc.trim()
+                trimmed = at
         return pd.DataFrame({"session_id": ids, "ack_rtt_ns": rtt}, copy=False)
 
 

@@ -24,7 +24,7 @@ import pandas as pd
 
 from ..capture import capture_label
 from ..detect import DETECTOR_COLUMNS
-from ..detect.inputs import require_columns
+from ..detect.inputs import address_codes, require_columns
 from ..frames import endpoint
 from ..version import __version__
 from .diagnose import KINDS, SEVERITIES, describe, flag_sessions
@@ -357,8 +357,9 @@ def _servers(sessions: pd.DataFrame, samples: pd.DataFrame | None) -> tuple[list
     in all, and where their RTTs come from."""
     if sessions.empty:
         return [], 0, "packets" if samples is not None else "sessions"
+    addr_codes, addr_names = address_codes(sessions["resp_addr"])  # codes: no text per session
     frame = pd.DataFrame({
-        "addr": sessions["resp_addr"].astype(str), "port": sessions["resp_port"].astype(int),
+        "addr": addr_codes, "port": sessions["resp_port"].astype(int),
         "failed": sessions["conn_state"].isin(FAILED_HANDSHAKE_STATES),
         "data": sessions["orig_data_pkts"] + sessions["resp_data_pkts"],
         "retrans": sessions["orig_retrans_data_pkts"] + sessions["resp_retrans_data_pkts"],
@@ -373,11 +374,11 @@ def _servers(sessions: pd.DataFrame, samples: pd.DataFrame | None) -> tuple[list
     total = len(table)
     table = table.head(SERVERS_SHOWN)
     servers = [Server(
-        server=endpoint(addr, port), addr=addr, port=int(port), sessions=int(row.sessions),
-        failed_handshakes=int(row.failed), data_pkts=int(row.data), retrans_pkts=int(row.retrans),
+        server=endpoint(addr_names[code], port), addr=str(addr_names[code]), port=int(port),
+        sessions=int(row.sessions), failed_handshakes=int(row.failed), data_pkts=int(row.data), retrans_pkts=int(row.retrans),
         retrans_pct=100 * row.retrans / row.data if row.data else None,
         rtt_samples=int(row.rtt_samples), rtt_median_ms=_opt(row.rtt_median_ms), rtt_p95_ms=_opt(row.rtt_p95_ms),
-        bytes=int(row.bytes)) for (addr, port), row in table.iterrows()]
+        bytes=int(row.bytes)) for (code, port), row in table.iterrows()]
     return servers, total, source
 
 
@@ -405,16 +406,22 @@ def _samples_by_server(ids: np.ndarray, server: np.ndarray, samples: pd.DataFram
     """The RTT samples (ns) of the sessions ``ids`` grouped by their server (``server``, per
     session) and sorted within each, and how many each server has. One in-place integer sort of
     (server << RTT_BITS | ns) does both, in two arrays' memory: millions of samples."""
-    row_of = np.full(int(ids.max()) + 2 if ids.size else 1, -1, np.int64)  # the last: ids not in ``ids``
-    row_of[ids] = np.arange(ids.size)
-    rows = row_of[np.minimum(samples["session_id"].to_numpy(np.int64), row_of.size - 1)]
-    known = rows >= 0  # samples of sessions filtered out do not count
-    keys = server[rows[known]].astype(np.int64)
-    del rows
+    server_of = np.full(int(ids.max()) + 1 if ids.size else 0, -1, np.int64)
+    server_of[ids] = server
+    sampled = samples["session_id"].to_numpy(np.int64)
+    rtt_ns = samples["ack_rtt_ns"].to_numpy(np.int64)
+    if sampled.size and sampled.max() >= server_of.size:  # sessions filtered out
+        known = sampled < server_of.size
+        sampled, rtt_ns = sampled[known], rtt_ns[known]
+    keys = server_of[sampled]
+    if keys.size and keys.min() < 0:  # samples of sessions filtered out do not count
+        known = keys >= 0
+        keys, rtt_ns = keys[known], rtt_ns[known]
     keys <<= RTT_BITS
-    keys |= np.minimum(samples["ack_rtt_ns"].to_numpy(np.int64)[known], (1 << RTT_BITS) - 1)
+    keys |= rtt_ns if rtt_ns.size == 0 or rtt_ns.max() < (1 << RTT_BITS) else np.minimum(rtt_ns, (1 << RTT_BITS) - 1)
     keys.sort()
-    counts = np.bincount(keys >> RTT_BITS, minlength=int(server.max()) + 1 if server.size else 0)
+    groups = int(server.max()) + 1 if server.size else 0
+    counts = np.diff(np.searchsorted(keys, np.arange(groups + 1, dtype=np.int64) << RTT_BITS))  # no temporary array
     keys &= (1 << RTT_BITS) - 1
     return keys, counts
 
