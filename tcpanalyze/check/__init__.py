@@ -12,11 +12,11 @@
 from __future__ import annotations
 
 from ..capture import CaptureSpec, capture_label
-from .evaluate import CheckReport, RuleResult, ScopeOutcome, evaluate, needs
+from .evaluate import CHECK_COLUMNS, CheckReport, RuleResult, ScopeOutcome, evaluate, needs
 from .metrics import METRICS
 from .rules import Rule, load_rules, parse_inline, parse_rules_text
 
-__all__ = ["CheckReport", "METRICS", "Rule", "RuleResult", "ScopeOutcome", "evaluate", "load_rules",
+__all__ = ["CHECK_COLUMNS", "CheckReport", "METRICS", "Rule", "RuleResult", "ScopeOutcome", "evaluate", "load_rules",
            "parse_inline", "parse_rules_text", "run_check"]
 
 
@@ -35,7 +35,7 @@ def run_check(path: CaptureSpec, rules: list[Rule], baseline: CaptureSpec | None
     evidence = any(needs(rules))
     select = select or (lambda analysis: analysis)
     settings = {"packets": False, "evidence": evidence, "options": options, "progress": progress,
-                "workers": workers, "client": client}
+                "workers": workers, "client": client, "columns": CHECK_COLUMNS}
     analysis = select(analyze(path, **settings))
     old = select(analyze(baseline, **settings)) if baseline is not None else None
     return evaluate(rules, analysis, old, capture=capture_label(path),

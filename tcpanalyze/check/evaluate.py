@@ -21,8 +21,10 @@ import numpy as np
 import pandas as pd
 
 from ..capture import capture_label
-from ..errors import CaptureError, UsageError
-from .metrics import METRICS, Metric
+from ..detect import DETECTOR_COLUMNS, DetectConfig, detect_anomalies
+from ..detect.inputs import require_columns
+from ..errors import CaptureError
+from .metrics import METRIC_COLUMNS, METRICS, Metric
 from .rules import COMPARISONS, Rule, format_limit
 from .scope import CAPTURE, ScopedView
 
@@ -102,10 +104,6 @@ def anomalies_of(analysis) -> pd.DataFrame:
     found = getattr(analysis, "anomalies", None)
     if found is not None:
         return found
-    try:
-        from ..detect import DetectConfig, detect_anomalies
-    except ImportError:
-        raise UsageError("anomaly metrics need tcpanalyze.detect, which this installation does not have") from None
     return detect_anomalies(analysis.sessions, getattr(analysis, "detector_packets", None), DetectConfig())
 
 
@@ -142,16 +140,22 @@ def _require_tcp(analysis) -> None:
                        f"The rule 'tcp_packets >= 0' accepts an empty capture")
 
 
+# The session columns ``check`` reads: its metrics' and anomaly detection's (``run_check``
+# analyses with these alone: a fraction of the memory on captures of many sessions).
+CHECK_COLUMNS = tuple(dict.fromkeys((*METRIC_COLUMNS, *DETECTOR_COLUMNS)))
+
+
 class _Source:
     """An analysis and its anomalies (detected once, if any rule needs them)."""
 
     def __init__(self, analysis, want_anomalies: bool) -> None:
         self.analysis = analysis
         self.anomalies = anomalies_of(analysis) if want_anomalies else None
+        self.sessions = analysis.sessions[list(require_columns(analysis.sessions, CHECK_COLUMNS, "check"))]
 
     def view(self, rule: Rule) -> ScopedView:
         accounting = getattr(self.analysis, "accounting", None)
-        return ScopedView(self.analysis.sessions, rule.scope, rule.filters,
+        return ScopedView(self.sessions, rule.scope, rule.filters,
                           packets=getattr(self.analysis, "rtt_samples", None), anomalies=self.anomalies,
                           complete=accounting is None or accounting.complete)
 

@@ -42,6 +42,17 @@ class Metric:
         return values.reindex(view.keys, fill_value=self.empty).astype(float)
 
 
+# The session columns metrics, scopes and rule filters read: ``evaluate`` gives rules these
+# alone (and detection's), so a metric reading another fails in every test.
+METRIC_COLUMNS = (
+    "session_id", "orig_addr", "orig_port", "resp_addr", "resp_port", "conn_state", "close_type", "irtt_ms",
+    "missed_bytes",
+    *(f"{side}_{name}" for side in ("orig", "resp") for name in (
+        "pkts", "bytes", "retrans_pkts", "out_of_order", "data_pkts", "retrans_data_pkts", "zero_window_s",
+        "zero_window_longest_s", "rtt_samples", "rtt_max_ms", "rtt_mean_ms")),
+)
+
+
 def _by_scope(view: ScopedView, values) -> pd.core.groupby.SeriesGroupBy:
     return pd.Series(np.asarray(values), index=view.sessions.index).groupby(view.sessions["scope"], sort=False)
 
