@@ -17,7 +17,7 @@ from .inputs import distinct
 
 MAX_SOURCES = 10
 MAX_LISTED = 1000
-FEW_SOURCES = 64  # up to this many events, sources are counted in plain Python
+FEW_ITEMS = 64  # sources or ids up to this many are counted and sorted in plain Python
 
 SEVERITIES = ("info", "warning", "critical")
 
@@ -61,7 +61,7 @@ class Finding:
 
 def _top_sources(sources) -> tuple[list[str], int]:
     """The MAX_SOURCES most frequent addresses (ties: first seen first) and how many distinct ones."""
-    if len(sources) <= FEW_SOURCES:  # most findings name a source or two: no numpy round trip
+    if len(sources) <= FEW_ITEMS:  # most findings name a source or two: no numpy round trip
         counts: dict = {}
         for source in sources:
             counts[source] = counts.get(source, 0) + 1
@@ -76,6 +76,8 @@ def _top_sources(sources) -> tuple[list[str], int]:
 
 
 def _capped(values, name: str, details: dict) -> list[int]:
+    if len(values) <= FEW_ITEMS:  # most findings list a session or two: no numpy round trip
+        return sorted({int(v) for v in values})
     unique = distinct(np.asarray(values, dtype=np.int64))
     if unique.size > MAX_LISTED:
         details[name] = int(unique.size)
