@@ -49,8 +49,8 @@ def capture_spec(files: list[str]) -> str | list[str]:
     return files[0] if len(files) == 1 else files
 FORMAT_OPT = typer.Option(Format.table, "--format", "-f", help="Output format.")
 WORKERS_OPT = typer.Option(1, "--workers", min=1, metavar="N",
-                           help="Split the sessions among N processes, each reading the whole capture (the "
-                                "same results; faster on machines with many cores: README, \"Big captures\").")
+                           help="Split the sessions among N worker processes fed from one read of the capture "
+                                "(the same results; meant for machines with many cores: README, \"Big captures\").")
 SCHEDULER_OPT = typer.Option(None, "--scheduler", metavar="tcp://HOST:PORT",
                              help="Run the analysis on the workers of this Dask distributed scheduler, which "
                                   "read the capture from storage they share with this machine (same results).")

@@ -23,7 +23,6 @@ class Decoder:
         self.fragments = FragmentReassembler()
         self.parallel = parallel  # may big batches use every core (not when other processes do)
 
-
     def decode(self, batch: RecordBatch) -> PacketBatch:
         out = allocate(len(batch))
         if self.parallel and len(batch) >= MIN_PARALLEL_RECORDS and not jit.running_plain():

@@ -17,7 +17,6 @@ The engine reads no file and knows no driver: ``tcpanalyze.pipeline`` feeds it.
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -318,10 +317,6 @@ BESIDE_MIN = 4096
 def _beside() -> ThreadPoolExecutor:
     """One worker thread for the kernel that runs beside the analysis kernel."""
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="tcpanalyze-zeek")
-
-
-# A forked process (a worker of ``pipeline.partitions``) has no copy of that thread: it starts its own.
-os.register_at_fork(after_in_child=_beside.cache_clear)
 
 
 def _ns(seconds: float) -> int:

@@ -208,7 +208,7 @@ def merge_parts(parts: list[Part]) -> Part:
     packets = None
     if parts[0].packets is not None:
         frames = [_renumbered(p.packets, renumber[k]) for k, p in enumerate(parts)]
-        packets = _in_frame_order(packets_table([f for f in frames if len(f)] or frames[:1]))
+        packets = _in_frame_order(packets_table(_nonempty(frames)))
         for name in ("src_addr", "dst_addr"):  # categories as one engine's batches give them
             packets[name] = in_order_of_appearance(packets[name].array)
     evidence = None
@@ -230,9 +230,14 @@ def _renumbered(frame: pd.DataFrame, mapping: np.ndarray) -> pd.DataFrame:
     return frame.assign(session_id=mapping[frame["session_id"].to_numpy(np.int64)])
 
 
+def _nonempty(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    """The frames with rows (empty ones may have other dtypes), or the first if none has any."""
+    return [f for f in frames if len(f)] or frames[:1]
+
+
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """The frames one after the other; empty ones (whose dtypes may differ) left out."""
-    nonempty = [f for f in frames if len(f)] or frames[:1]
+    """The frames one after the other, empty ones left out."""
+    nonempty = _nonempty(frames)
     return nonempty[0] if len(nonempty) == 1 else pd.concat(nonempty, ignore_index=True)
 
 
