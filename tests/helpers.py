@@ -59,6 +59,18 @@ NOP = b"\x01"
 EOL = b"\x00"
 
 
+def truth_files(spec: dict) -> list[str]:
+    """The captures a truth file (``sample_pcaps/expected/*.json``) describes: its ``file``, or its
+    ``files`` (one scenario captured at several points: real-loss-*)."""
+    return [spec["file"]] if "file" in spec else list(spec["files"])
+
+
+def tshark_counts(spec: dict, file: str) -> dict:
+    """tshark's counts of one capture of a truth file (kept per file when it has several)."""
+    observed = spec["tshark_observed"]
+    return observed[file]["counts"] if file in observed else observed["counts"]
+
+
 def flag_bits(flags: str | int) -> int:
     """``"SA"`` -> 0x12; ints pass through. Letters: F S R P A U E(CE) C(WR) N(S/AE)."""
     if isinstance(flags, int):

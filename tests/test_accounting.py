@@ -25,7 +25,7 @@ import json
 import numpy as np
 import pytest
 
-from helpers import EXPECTED_DIR, SAMPLE_DIR, corpus_files, corpus_manifest
+from helpers import EXPECTED_DIR, SAMPLE_DIR, corpus_files, corpus_manifest, truth_files, tshark_counts
 from tcpanalyze.decode import status
 from tcpanalyze.errors import CaptureError
 from tcpanalyze.frames import packets_frame
@@ -150,13 +150,14 @@ def _expected_counts(spec: dict) -> tuple[dict, dict]:
     return counts, {k: v for k, v in reasons.items() if v}
 
 
-@pytest.mark.parametrize("spec_path", EXPECTED, ids=lambda p: p.name)
-def test_sample_record_classes_and_reasons_match_expected_json(spec_path):
+@pytest.mark.parametrize("spec_path, name", [(p, f) for p in EXPECTED for f in truth_files(json.loads(p.read_text()))],
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_sample_record_classes_and_reasons_match_expected_json(spec_path, name):
     spec = json.loads(spec_path.read_text())
-    capture = SAMPLE_DIR / spec["file"]
+    capture = SAMPLE_DIR / name
     _, acc = _decode_all(capture)
     if "tshark_observed" in spec:  # real captures: tshark's view of them
-        counts = spec["tshark_observed"]["counts"]
+        counts = tshark_counts(spec, name)
         assert acc["records"] == counts["packets"]
         assert acc["tcp"] == acc["records"]  # captured with a "tcp port N" filter
         flags = decode_capture(str(capture)).packets["tcp_flags"]

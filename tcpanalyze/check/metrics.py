@@ -48,7 +48,7 @@ METRIC_COLUMNS = (
     "session_id", "orig_addr", "orig_port", "resp_addr", "resp_port", "conn_state", "close_type", "irtt_ms",
     "missed_bytes",
     *(f"{side}_{name}" for side in ("orig", "resp") for name in (
-        "pkts", "bytes", "retrans_pkts", "out_of_order", "data_pkts", "retrans_data_pkts", "zero_window_s",
+        "pkts", "bytes", "retrans_pkts", "data_pkts", "retrans_data_pkts", "zero_window_s",
         "zero_window_longest_s", "rtt_samples", "rtt_max_ms", "rtt_mean_ms")),
 )
 
@@ -90,17 +90,14 @@ def missed_bytes(view: ScopedView) -> pd.Series:
 
 
 def retransmitted_packets(view: ScopedView) -> pd.Series:
-    # Wireshark calls a segment that re-sends sequence space out_of_order rather than a
-    # retransmission when it follows the previous segment within 3 ms: on a LAN, most
-    # retransmissions seen at the sender. Both count here (as tcptrace's "rexmt data pkts").
-    return _by_scope(view, _both(view, "retrans_pkts") + _both(view, "out_of_order")).sum()
+    return _by_scope(view, _both(view, "retrans_pkts")).sum()
 
 
 def retransmission_rate(view: ScopedView) -> pd.Series:
     # Of the packets carrying data, those sent again: a re-sent SYN or FIN is not one of them
     # (counting it gave rates above 100 % on SYN retries).
     data = _by_scope(view, _both(view, "data_pkts")).sum()
-    resent = _by_scope(view, _both(view, "retrans_data_pkts") + _both(view, "out_of_order")).sum()
+    resent = _by_scope(view, _both(view, "retrans_data_pkts")).sum()
     rate = resent / data
     return rate.where(data > 0)
 
@@ -187,9 +184,8 @@ def _registry() -> dict[str, Metric]:
                ranks_sessions=False),
         Metric("bytes", "bytes", "application bytes both ways (by sequence numbers, as Zeek counts)", total_bytes),
         Metric("missed_bytes", "bytes", "sequence space never seen in the capture (capture loss)", missed_bytes),
-        Metric("retransmissions", "", "packets re-sending sequence space already sent (Wireshark's "
-               "retransmission, fast_retransmission, spurious_retransmission and out_of_order), "
-               "SYN and FIN included", retransmitted_packets),
+        Metric("retransmissions", "", "packets re-sending sequence space the sender had sent before, SYN and "
+               "FIN included (the sessions' retrans_pkts: docs/retransmissions.md)", retransmitted_packets),
         Metric("retransmission_rate", "", "retransmissions / packets carrying data", retransmission_rate,
                empty=np.nan),
         Metric("rst_teardowns", "", "sessions that carried data and ended with a RST", rst_teardowns),

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import jit
+from ..engine.flags import RESEND_DUPLICATE, RESEND_RETRANSMISSION
 from .frame import Finding
 from .inputs import RST, SYN, Inputs, distinct
 from .text import count_of, endpoint
@@ -66,7 +67,9 @@ def _overlap_conflicts(inp: Inputs) -> list[Finding]:
     from ..reassembly import build_streams
     from ..reassembly.payloads import segments_from_packets
 
-    suspects = distinct(inp.packet_rows[inp.retransmitted & (inp.packets["payload_caplen"].to_numpy() > 0)])
+    # both copies captured: a retransmission, or a copy by the header (its bytes may differ)
+    again = (inp.resend == RESEND_RETRANSMISSION) | (inp.resend == RESEND_DUPLICATE)
+    suspects = distinct(inp.packet_rows[again & (inp.packets["payload_caplen"].to_numpy() > 0)])
     if suspects.size == 0:
         return []
     records = inp.sessions.iloc[suspects]

@@ -12,7 +12,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from ..engine.flags import ANY_RETRANSMISSION
+from ..engine.evidence import retransmissions
 
 SYN, RST, ACK, FIN, PSH, URG = 0x02, 0x04, 0x10, 0x01, 0x08, 0x20
 # The session columns detectors read: ``Inputs`` keeps these alone, so a detector reading
@@ -23,7 +23,7 @@ DETECTOR_COLUMNS = (
     "resp_synacks_after_ack", "resp_highest_ack", "orig_syn_pkts", "resp_synack_pkts",
     *(f"{side}_{name}" for side in ("orig", "resp") for name in (
         "pkts", "bytes", "payload_bytes", "data_pkts", "retrans_data_pkts", "zero_window_episodes",
-        "zero_window_s", "zero_window_longest_s", "zero_window_probes")),
+        "zero_window_s", "zero_window_longest_s", "zero_window_probes", "duplicate_pkts")),
     "orig_retrans_pkts",  # backlog overflow: the client resent its data
 )
 # The handshake outcomes (tcpanalyze.engine.session) of sessions whose originator sent a SYN.
@@ -190,23 +190,21 @@ class Inputs:
         return self.sessions["orig_syn_pkts"].to_numpy(np.int64)
 
     @cached_property
+    def resend(self) -> np.ndarray:
+        """Each packet's resend kind (``engine.kernels.RESEND_*``): the packets table holds the
+        kinds as a categorical, the engine's evidence as codes."""
+        resend = self.packets["resend"]
+        return (resend.cat.codes if isinstance(resend.dtype, pd.CategoricalDtype) else resend).to_numpy()
+
+    @cached_property
     def retransmitted(self) -> np.ndarray:
-        """Packets flagged as any kind of retransmission (Wireshark's analysis flags)."""
-        return (self.analysis_flags & ANY_RETRANSMISSION) != 0
+        """Packets re-sending sequence space (``engine.evidence.retransmissions``)."""
+        return retransmissions(self.resend)
 
     @cached_property
     def analysis_flags(self) -> np.ndarray:
         """Each packet's analysis flags as bits (``tcpanalyze.engine.flags``)."""
         return self.packets["analysis_flags"].to_numpy(np.int64)
-
-    def capture_duplicates(self, within_s: float) -> np.ndarray:
-        """IPv4 data packets identical (IP ID and TCP header) to one of the last 16 data packets their
-        side sent, less than ``within_s`` earlier: the capture saw one packet twice (SPAN ports, two taps);
-        the sender did not send it again. Many stacks reuse the IP ID (or send 0) on a real
-        retransmission, which comes an RTO or at least an RTT later, hence the time limit. IPv6
-        has no IP ID: no IPv6 packet is called a duplicate."""
-        gap = self.packets["copy_gap_ns"].to_numpy(np.int64)  # the engine's (engine/kernels.py _copy_check)
-        return (gap >= 0) & (gap <= within_s * 1e9) & (self.packets["ip_version"] == 4).to_numpy()
 
     @cached_property
     def first_orig_flags(self) -> np.ndarray:

@@ -21,24 +21,14 @@ class RetransmissionStormConfig:
     min_ratio: float = 0.1
     # Ratio from which the storm is critical.
     critical_ratio: float = 0.3
-    # With packets: a copy of a packet (same IP ID and header) this soon after it is the capture's
-    # duplicate, not a retransmission (SPAN ports copy within microseconds to a few ms; a real
-    # retransmission waits at least an RTT, a timeout at least 200 ms).
-    duplicate_within_s: float = 0.005
 
 
 def detect_retransmission_storm(inp: Inputs, cfg: RetransmissionStormConfig) -> list[Finding]:
     s = inp.sessions
-    # data retransmissions over data segments: a re-sent SYN or FIN is not a data segment
+    # data retransmissions over data segments: a re-sent SYN or FIN is not a data segment; the
+    # engine does not count the network's or the capture's copies of a packet
     retrans = {side: s[f"{side}_retrans_data_pkts"].to_numpy(np.int64) for side in ("orig", "resp")}
-    duplicates = np.zeros(inp.n, np.int64)
-    if inp.packets is not None:  # copies made by the capture are not the network's retransmissions
-        copied = inp.capture_duplicates(cfg.duplicate_within_s)
-        data_retransmitted = inp.retransmitted & (inp.packets["payload_len"] > 0).to_numpy()
-        for side, from_orig in (("orig", True), ("resp", False)):
-            copies = inp.per_session_count(copied & data_retransmitted & (inp.from_orig == from_orig))
-            retrans[side] = np.maximum(retrans[side] - copies, 0)
-            duplicates += copies
+    duplicates = s["orig_duplicate_pkts"].to_numpy(np.int64) + s["resp_duplicate_pkts"].to_numpy(np.int64)
     data = {side: s[f"{side}_data_pkts"].to_numpy(np.int64) for side in ("orig", "resp")}
     total_r = retrans["orig"] + retrans["resp"]
     total_d = data["orig"] + data["resp"]
@@ -49,8 +39,8 @@ def detect_retransmission_storm(inp: Inputs, cfg: RetransmissionStormConfig) -> 
         evidence = []
         if inp.packets is not None:
             in_session = inp.packets_of(row)
-            real = data_retransmitted[in_session] & ~copied[in_session]
-            evidence = inp.frames[in_session][real]
+            evidence = inp.frames[in_session][inp.retransmitted[in_session]
+                                              & (inp.packets["payload_len"].to_numpy()[in_session] > 0)]
         details = {"retransmissions": int(total_r[row]), "data_segments": int(total_d[row]),
                    "ratio": round(float(ratio[row]), 4),
                    **{f"{side}_retransmissions": int(retrans[side][row]) for side in ("orig", "resp")},

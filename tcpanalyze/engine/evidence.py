@@ -4,7 +4,7 @@ The detectors (``tcpanalyze.detect``) read packets only of some sessions, and ta
 from the session records and from what the engine computes per packet (``rst_in_window``,
 ``copy_gap_ns``) and per session (``rst_unacked_bytes``, SYN counts...). What they read:
 
-- *marker* packets: SYN, FIN, RST, any retransmission, and data whose payload was captured
+- *marker* packets: SYN, FIN, RST, any retransmission (``retransmissions``), and data whose payload was captured
   (overlap conflicts compare payloads); a retransmission or a capture's copy is one of them;
 - every packet of a session from its first RST or its first zero window on (stall episodes,
   packets sent after a RST).
@@ -28,18 +28,19 @@ import pandas as pd
 
 from .. import malloc
 
-from .flags import ANY_RETRANSMISSION
+from .flags import RESEND_LOST_BEFORE_CAPTURE, RESEND_RETRANSMISSION
 
 # The kept columns: the decoded fields detectors read, then the engine's per-packet results.
 PACKET_FIELDS = ("frame", "ts_ns", "tcp_flags", "seq_raw", "win_raw", "payload_len", "payload_caplen", "ip_version",
                  "rec_off", "payload_off")
-RESULT_FIELDS = ("analysis_flags", "window", "rst_in_window", "copy_gap_ns")
-# 15 flag bits; at most 65535 << 14; -1, 0 or 1
-RESULT_DTYPES = {"analysis_flags": np.uint16, "window": np.int32, "rst_in_window": np.int8}
+RESULT_FIELDS = ("analysis_flags", "window", "rst_in_window", "copy_gap_ns", "resend")
+# 15 flag bits; at most 65535 << 14; -1, 0 or 1; RESEND_* codes
+RESULT_DTYPES = {"analysis_flags": np.uint16, "window": np.int32, "rst_in_window": np.int8, "resend": np.int8}
 # Trim the buffered rows when they pass twice what survived the last trim (and at least this many).
 MIN_TRIM_ROWS = 1 << 18
 # Copying RTT samples into one frame hands the pieces' memory back every this many samples.
 TRIM_SAMPLES = 1 << 22
+DIRECTIONS = ["orig", "resp"]
 # What a session needs kept (by session id; a session not emitted yet keeps everything).
 KEEP_NONE, KEEP_MARKERS, KEEP_ALL = 0, 1, 2
 SYN_OR_FIN, SYN_FIN_RST = 0x03, 0x07
@@ -56,17 +57,25 @@ def packets_needed(records: pd.DataFrame) -> np.ndarray:
     return np.where(everything, KEEP_ALL, np.where(both("retrans_pkts") > 0, KEEP_MARKERS, KEEP_NONE))
 
 
-def markers(flags: np.ndarray, analysis_flags: np.ndarray, payload_len: np.ndarray,
+def markers(flags: np.ndarray, resend: np.ndarray, payload_len: np.ndarray,
             payload_caplen: np.ndarray, *, rst: bool = True) -> np.ndarray:
     """Marker packets (see the module docstring); ``rst=False`` leaves RSTs out."""
-    return (((flags & (SYN_FIN_RST if rst else SYN_OR_FIN)) != 0) | ((analysis_flags & ANY_RETRANSMISSION) != 0)
+    return (((flags & (SYN_FIN_RST if rst else SYN_OR_FIN)) != 0) | retransmissions(resend)
             | ((payload_len > 0) & (payload_caplen > 0)))
+
+
+def retransmissions(resend: np.ndarray) -> np.ndarray:
+    """Which packets re-send sequence space, by their ``resend`` kinds (engine/kernels.py
+    RESEND_*): a retransmission seen twice, or of a segment lost before the capture point."""
+    return (resend == RESEND_RETRANSMISSION) | (resend == RESEND_LOST_BEFORE_CAPTURE)
 
 
 @dataclass
 class EvidenceFrames:
     """What ``Evidence`` kept: ``packets`` (the columns above plus session_id and direction, in
-    file order) and ``rtt`` (session_id, ack_rtt_ns: every RTT sample)."""
+    file order) and ``rtt`` (session_id, ack_rtt_ns, data_direction: every RTT sample, and
+    whose data it timed: ``orig``, the originator's segment to the responder's ACK, is the
+    round trip from the capture point to the responder)."""
 
     packets: pd.DataFrame
     rtt: pd.DataFrame
@@ -80,13 +89,14 @@ class Evidence:
         self._rows = 0
         self._limit = MIN_TRIM_ROWS
         self._keep = np.zeros(0, np.int8)  # KEEP_* by session id, for emitted sessions
-        self._rtt: list[tuple[np.ndarray, np.ndarray]] = []
+        self._rtt: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
-    def add_rtt(self, session_id: np.ndarray, ack_rtt_ns: np.ndarray) -> None:
-        """The RTT samples of packets just analysed (-1: none)."""
+    def add_rtt(self, session_id: np.ndarray, direction: np.ndarray, ack_rtt_ns: np.ndarray) -> None:
+        """The RTT samples of packets just analysed (-1: none), by the direction of the ACK."""
         sampled = ack_rtt_ns >= 0
         if sampled.any():
-            self._rtt.append((_compact(session_id[sampled]), ack_rtt_ns[sampled]))
+            data_direction = 1 - direction[sampled].astype(np.int8)  # an ACK times the other side's data
+            self._rtt.append((_compact(session_id[sampled]), ack_rtt_ns[sampled], data_direction))
 
     def add(self, session_id: np.ndarray, direction: np.ndarray, fields: dict[str, np.ndarray],
             results: dict[str, np.ndarray]) -> None:
@@ -120,7 +130,7 @@ class Evidence:
             need = np.full(ids.size, KEEP_ALL, np.int8)
             settled = ids < self._keep.size
             need[settled] = self._keep[ids[settled]]
-            marked = markers(chunk["tcp_flags"], chunk["analysis_flags"], chunk["payload_len"], chunk["payload_caplen"],
+            marked = markers(chunk["tcp_flags"], chunk["resend"], chunk["payload_len"], chunk["payload_caplen"],
                              rst=False)
             keep = (need == KEEP_ALL) | ((need == KEEP_MARKERS) & marked)
             if not keep.all():
@@ -140,26 +150,26 @@ class Evidence:
             columns[name] = values if order is None else values[order]
             malloc.trim()  # the pieces just copied, back to the system before the next column
         columns["session_id"] = columns["session_id"].astype(np.int64, copy=False)
-        columns["direction"] = pd.Categorical.from_codes(columns["direction"].astype(np.int8),
-                                                         categories=["orig", "resp"])
+        columns["direction"] = pd.Categorical.from_codes(columns["direction"].astype(np.int8), categories=DIRECTIONS)
         frames = EvidenceFrames(pd.DataFrame(columns, copy=False), self._rtt_frame())
         malloc.trim()  # the chunks' memory, for the sessions frame built next
         return frames
 
     def _rtt_frame(self) -> pd.DataFrame:
         """The RTT samples in one frame, each piece freed as soon as it is copied in."""
-        total = sum(r.size for _, r in self._rtt)
-        ids, rtt = np.empty(total, np.int64), np.empty(total, np.int64)
+        total = sum(r.size for _, r, _ in self._rtt)
+        ids, rtt, data_direction = np.empty(total, np.int64), np.empty(total, np.int64), np.empty(total, np.int8)
         at = 0
         trimmed = 0
         while self._rtt:
-            session_id, ns = self._rtt.pop(0)
-            ids[at:at + ns.size], rtt[at:at + ns.size] = session_id, ns
+            session_id, ns, sides = self._rtt.pop(0)
+            ids[at:at + ns.size], rtt[at:at + ns.size], data_direction[at:at + ns.size] = session_id, ns, sides
             at += ns.size
             if at - trimmed > TRIM_SAMPLES:  # the copied pieces, back to the system as it goes
                 malloc.trim()
                 trimmed = at
-        return pd.DataFrame({"session_id": ids, "ack_rtt_ns": rtt}, copy=False)
+        return pd.DataFrame({"session_id": ids, "ack_rtt_ns": rtt,
+                             "data_direction": pd.Categorical.from_codes(data_direction, DIRECTIONS)}, copy=False)
 
 
 def _compact(session_id: np.ndarray) -> np.ndarray:

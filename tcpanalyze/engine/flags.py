@@ -1,4 +1,5 @@
-"""Per-packet analysis flags: Wireshark's ``tcp.analysis.*`` names, one bit each.
+"""Per-packet analysis flags: Wireshark's ``tcp.analysis.*`` names, one bit each; and the
+resend kinds of the sequence-space retransmission count (docs/retransmissions.md).
 
 A fast or spurious retransmission also carries the plain ``retransmission`` bit, because
 Wireshark adds the ``tcp.analysis.retransmission`` field to those packets too (a display
@@ -32,6 +33,16 @@ FLAG_NAMES: tuple[str, ...] = (
 )
 N_FLAGS = len(FLAG_NAMES)
 ANY_RETRANSMISSION = RETRANSMISSION | FAST_RETRANSMISSION | SPURIOUS_RETRANSMISSION
+
+# What a segment carrying sequence space is, by what the capture saw of that space before
+# (the ``resend`` packet column; docs/retransmissions.md): new space; space already captured
+# (a retransmission); a hole's space whose original was never captured, sent after the packet
+# that opened the hole (the retransmission of a segment lost before the capture point); a
+# hole's space sent before it (the original, reordered on the way); an IPv4 data packet
+# identical (IP ID and TCP header) to one its side sent just before (kernels.DUPLICATE_WITHIN_NS): the
+# network or the capture copied it (SPAN ports, two taps), the sender did not send it again.
+RESEND_NONE, RESEND_RETRANSMISSION, RESEND_LOST_BEFORE_CAPTURE, RESEND_REORDERED, RESEND_DUPLICATE = range(5)
+RESEND_NAMES = ("none", "retransmission", "lost_before_capture", "reordered", "duplicate")
 
 
 def flag_lists(bits: np.ndarray) -> list[list[str]]:

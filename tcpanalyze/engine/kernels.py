@@ -18,13 +18,17 @@ import numpy as np
 from ..decode.columns import OPT_MSS, OPT_SACK, OPT_SACK_PERM, OPT_TIMESTAMP, OPT_WSCALE
 from ..decode.columns import SACK_LE1 as SACK_LE1_DECODE
 from ..decode.columns import SACK_RE1 as SACK_RE1_DECODE
+from ..decode.columns import TS_VAL as TS_VAL_DECODE
 from ..jit import kernel
 from . import flags as fl
+from .flags import (
+    RESEND_DUPLICATE, RESEND_LOST_BEFORE_CAPTURE, RESEND_NONE, RESEND_REORDERED, RESEND_RETRANSMISSION,
+)
 from .layout import (
-    BITS, BYTES_AFTER_PEER_FIN, COPY_NEXT, COPY_RING, COPY_RING_LO, DATA_END, DATA_PKTS, DSACKS, FIRST_ACK_TS, FIRST_FLAGS, DUPACKNUM, FIN_ACKED, FIN_END, FIN_TS, FIRST_RTT, FLAG_COUNT,
-    HANDSHAKE_ACK_TS, HOLE_LO, LAST_DATA_TS, LAST_SEQ, LAST_WINDOW, LASTACK, LASTACKTIME, LASTNONDUPACK, LASTSEGMENTFLAGS, LONGEST_IDLE,
+    BITS, BYTES_AFTER_PEER_FIN, COPY_NEXT, COPY_RING, COPY_RING_LO, DATA_END, DATA_PKTS, DSACKS, DUPLICATES, FIRST_ACK_TS, FIRST_FLAGS, DUPACKNUM, FIN_ACKED, FIN_END, FIN_TS, FIRST_RTT, FLAG_COUNT,
+    HANDSHAKE_ACK_TS, HOLE_LO, HOLE_ROWS, IRTT_ORIG, IRTT_RESP, LAST_DATA_TS, LAST_SEQ, LAST_WINDOW, LASTACK, LASTACKTIME, LASTNONDUPACK, LAST_SYNACK_TS, LASTSEGMENTFLAGS, LONGEST_IDLE, LOST_BEFORE_CAPTURE,
     MAX_ACK, MAX_BIF, MAX_DATA_END, MAX_END, MAX_HOLES, MAX_NEXT_SEQ, MAX_UNACKED_SEGMENTS, MAX_WIN, MAXSEQTOBEACKED, MIN_WIN, MRU_SYN_TS, MSS_VALUE, NEXTSEQ,
-    NEXTSEQFRAME, NEXTSEQTIME, PAYLOAD_BYTES, PKTS, PREV_TS, RETRANS_BYTES, RETRANS_DATA_PKTS, RETRANS_PKTS, RST_PKTS, RST_TS, RST_UNACKED,
+    NEXTSEQFRAME, NEXTSEQTIME, PAYLOAD_BYTES, PKTS, PREV_TS, REORDERED, RETRANS_BYTES, RETRANS_DATA_PKTS, RETRANS_PKTS, RST_PKTS, RST_TS, RST_UNACKED,
     RTT_AMBIGUOUS, RTT_MAX, RTT_MIN, RTT_N, RTT_SUM, RTT_SUMSQ, SACK_COUNT, SACK_LE1, SACK_PERMITTED, SACK_RE1, SCALE_NONE,
     SCALE_UNKNOWN, IS_FIRST_ACK, SEG_FRAME, SEG_NEXT, SEG_NEXTSEQ, SEG_RETRANSMITTED, SEG_SEQ, SEG_TS, SEGMENT_COUNT,
     SEGMENT_HEAD, SENT_SYN, SENT_SYNACK, SIMULTANEOUS_CLOSE, SYN_PKTS, SYN_TS, SYNACK_PKTS,
@@ -49,14 +53,23 @@ MAX_WINDOW_SHIFT = 14  # RFC 7323
 # Wireshark stores at most 3 SACK blocks per segment for its bytes-in-flight estimate.
 SACK_BLOCKS_FOR_BIF = 3
 
+# SPAN ports copy within microseconds to a few ms; a real retransmission waits an RTT at least,
+# a timeout 200 ms (and many stacks reuse the IP ID on a retransmission, hence a time limit).
+DUPLICATE_WITHIN_NS = 5_000_000
+# Sent stamps: a packet's TCP timestamp value (bit 32: present) and IPv4 ID (bit 49: present).
+STAMP_TS, STAMP_ID, STAMP_ID_SHIFT = 1 << 32, 1 << 49, 33
+# IP IDs this close (either way) are read as one counter's values; farther, as random IDs.
+IP_ID_COUNTER_SPAN = 4096
+
 # per-packet output rows (i64)
 OUT_FLAGS, OUT_DUPACK_NUM, OUT_DUPACK_FRAME, OUT_ACKS_FRAME, OUT_ACK_RTT, OUT_BIF, OUT_WIN, OUT_REL_SEQ, \
-    OUT_REL_ACK, OUT_RTO, OUT_RTO_FRAME, OUT_IRTT, OUT_DSACK, OUT_RST_IN_WINDOW, OUT_COPY_GAP = range(15)
-N_OUT = 15
+    OUT_REL_ACK, OUT_RTO, OUT_RTO_FRAME, OUT_IRTT, OUT_DSACK, OUT_RST_IN_WINDOW, OUT_COPY_GAP, OUT_RESEND = range(16)
+N_OUT = 16
 OUT_ROWS = {"analysis_flags": OUT_FLAGS, "dupack_num": OUT_DUPACK_NUM, "dupack_frame": OUT_DUPACK_FRAME,
             "acks_frame": OUT_ACKS_FRAME, "ack_rtt_ns": OUT_ACK_RTT, "bytes_in_flight": OUT_BIF, "window": OUT_WIN,
             "seq_rel": OUT_REL_SEQ, "ack_rel": OUT_REL_ACK, "rto_ns": OUT_RTO, "rto_frame": OUT_RTO_FRAME,
-            "irtt_ns": OUT_IRTT, "dsack": OUT_DSACK, "rst_in_window": OUT_RST_IN_WINDOW, "copy_gap_ns": OUT_COPY_GAP}
+            "irtt_ns": OUT_IRTT, "dsack": OUT_DSACK, "rst_in_window": OUT_RST_IN_WINDOW, "copy_gap_ns": OUT_COPY_GAP,
+            "resend": OUT_RESEND}
 
 
 @kernel(inline="always")
@@ -206,6 +219,9 @@ def analyze_packets(state_column, dirn, new, tcp_flags, seq, ack, win, payload_l
         if new[i] == 3:  # the side's base moved to the new ISN: its relative numbers restart
             d_i64[f, LAST_SEQ] = -1
             d_i64[f, MAX_END] = -1
+            d_i64[f, DATA_END] = -1
+            for k in range(MAX_HOLES):
+                d_i64[f, HOLE_LO + HOLE_ROWS * k] = -1
         elif new[i] == 4:
             d_u32[f, NEXTSEQ] = d_u32[f, MAXSEQTOBEACKED]  # a repeated SYN rewinds nextseq
         if flags & TH_ACK:
@@ -215,6 +231,8 @@ def analyze_packets(state_column, dirn, new, tcp_flags, seq, ack, win, payload_l
         lastack = np.int64(d_u32[f, LASTACK])
         window = np.int64(d_u32[f, WINDOW])
         no_sfr = (flags & SFR) == 0
+        # data that may start on the byte of a zero-window probe sent before it
+        after_probe = ln > 1 and (((nextseq - 1) & U32) == sq or (d_u32[f, LASTSEGMENTFLAGS] & fl.ZERO_WINDOW_PROBE) != 0)
         jump = False
         # 1. zero window probe
         if ln == 1 and sq == nextseq and d_u32[r, WINDOW] == 0:
@@ -307,6 +325,7 @@ def analyze_packets(state_column, dirn, new, tcp_flags, seq, ack, win, payload_l
 
         # remember the segment as unacked, and advance nextseq / maxseqtobeacked
         seg_end = (sq + ln) & U32
+        stored = -1
         if (ln > 0 or syn_fin) and d_u32[f, SEGMENT_COUNT] < MAX_UNACKED_SEGMENTS:
             seg_end = (seg_end + syn_fin) & U32
             idx = _alloc_segment(pool, seg_i64)
@@ -318,6 +337,7 @@ def analyze_packets(state_column, dirn, new, tcp_flags, seq, ack, win, payload_l
             seg_i64[idx, SEG_NEXT] = d_i64[f, SEGMENT_HEAD]
             d_i64[f, SEGMENT_HEAD] = idx
             d_u32[f, SEGMENT_COUNT] += 1
+            stored = idx
         not_probe = not (aflags & fl.ZERO_WINDOW_PROBE)
         if (seq_diff(seg_end, d_u32[f, NEXTSEQ]) > 0 or d_u32[f, NEXTSEQ] == 0) and not_probe:
             d_u32[f, NEXTSEQ] = seg_end
@@ -381,10 +401,16 @@ def analyze_packets(state_column, dirn, new, tcp_flags, seq, ack, win, payload_l
             d_i8[f, BITS] |= IS_FIRST_ACK
             if not flags & TH_ACK:
                 s_i64[s, MRU_SYN_TS] = t
+            else:
+                if s_i64[s, MRU_SYN_TS] != 0 and s_i64[s, IRTT_RESP] == 0:
+                    s_i64[s, IRTT_RESP] = t - s_i64[s, MRU_SYN_TS]
+                s_i64[s, LAST_SYNACK_TS] = t
         if (flags & (TH_SYN | TH_ACK)) == TH_ACK:
             # initial RTT: the first ACK without SYN after the most recent SYN
             if s_i64[s, MRU_SYN_TS] != 0 and s_i64[s, FIRST_RTT] == 0:
                 s_i64[s, FIRST_RTT] = t - s_i64[s, MRU_SYN_TS]
+                if s_i64[s, LAST_SYNACK_TS] != 0:
+                    s_i64[s, IRTT_ORIG] = t - s_i64[s, LAST_SYNACK_TS]
             d_i8[f, BITS] &= ~IS_FIRST_ACK
         # SACK blocks of this direction's latest segment
         n_sack = sack_count[i] if options[i] & OPT_SACK else 0
@@ -405,9 +431,15 @@ def analyze_packets(state_column, dirn, new, tcp_flags, seq, ack, win, payload_l
         out[OUT_IRTT, i] = s_i64[s, FIRST_RTT] if s_i64[s, FIRST_RTT] > 0 else -1
 
         out[OUT_FLAGS, i] = aflags
-        _account(i, s, f, r, flags, sq, ak, w, ln, t, np.int64(ip_id[i]), aflags, np.int64(base[0, i]),
-                 np.int64(base[1, i]), d_u32,
-                 d_i64, d_sum, d_f64, d_i8, s_i64, default_scale, ambiguous, out)
+        stamp = np.int64(ip_id[i]) << STAMP_ID_SHIFT | STAMP_ID if 0 < ip_id[i] <= 0xFFFF else np.int64(0)
+        if options[i] & OPT_TIMESTAMP:
+            stamp |= STAMP_TS | np.int64(dec_u32[TS_VAL_DECODE, i])
+        syn_again = (flags & TH_SYN) != 0 and d_i64[f, SYN_TS] >= 0 and new[i] != 3
+        resend = _account(i, s, f, r, flags, sq, ak, w, ln, t, np.int64(ip_id[i]), aflags, np.int64(base[0, i]),
+                          np.int64(base[1, i]), stamp, syn_again, after_probe, d_u32,
+                          d_i64, d_sum, d_f64, d_i8, s_i64, default_scale, ambiguous, out)
+        if resend == RESEND_RETRANSMISSION and stored >= 0:
+            seg_i64[stored, SEG_RETRANSMITTED] = 1  # Karn: its ACK does not time the path
 
 
 @kernel(inline="always")
@@ -453,9 +485,10 @@ def _copy_check(i, f, sq, ak, w, flags, ln, t, ipid, d_u32, d_i64, out):
 
 
 @kernel(inline="always")
-def _account(i, s, f, r, flags, sq, ak, w, ln, t, ipid, aflags, base_f, base_r, d_u32, d_i64, d_sum, d_f64, d_i8, s_i64,
-             default_scale, ambiguous, out):
-    """Session statistics for one packet: bytes, counts, RTT, windows, stalls, close."""
+def _account(i, s, f, r, flags, sq, ak, w, ln, t, ipid, aflags, base_f, base_r, stamp, syn_again, after_probe, d_u32,
+             d_i64, d_sum, d_f64, d_i8, s_i64, default_scale, ambiguous, out):
+    """Session statistics for one packet: bytes, counts, RTT, windows, stalls, close. Returns
+    the packet's RESEND_* kind."""
     d_u32[f, PKTS] += 1
     if d_i64[f, FIRST_FLAGS] < 0:
         d_i64[f, FIRST_FLAGS] = flags
@@ -463,16 +496,6 @@ def _account(i, s, f, r, flags, sq, ak, w, ln, t, ipid, aflags, base_f, base_r, 
         if aflags >> k & 1:
             d_u32[f, FLAG_COUNT + k] += 1
     d_sum[f, PAYLOAD_BYTES] += ln
-    if ln > 0:
-        d_u32[f, DATA_PKTS] += 1
-        d_i64[f, LAST_DATA_TS] = t
-        if d_i64[r, FIN_TS] >= 0 and not (aflags & fl.ANY_RETRANSMISSION):
-            d_sum[f, BYTES_AFTER_PEER_FIN] += ln
-    if aflags & fl.ANY_RETRANSMISSION:
-        d_u32[f, RETRANS_PKTS] += 1
-        d_sum[f, RETRANS_BYTES] += ln
-        if ln > 0:
-            d_u32[f, RETRANS_DATA_PKTS] += 1
 
     # 64-bit sequence numbers relative to each side's base
     rel = unwrap((sq - base_f) & U32, d_i64[f, LAST_SEQ])
@@ -480,8 +503,27 @@ def _account(i, s, f, r, flags, sq, ak, w, ln, t, ipid, aflags, base_f, base_r, 
     if flags & TH_SYN and d_i64[f, DATA_END] < 0:
         d_i64[f, DATA_END] = rel + 1  # data starts after the SYN: bytes missing before the first data count
     if ln > 0:
-        data_start = rel + (1 if flags & TH_SYN else 0)
-        d_sum[f, UNIQUE_BYTES] += _new_bytes(f, data_start, data_start + ln, d_i64)
+        _copy_check(i, f, sq, ak, w, flags, ln, t, ipid, d_u32, d_i64, out)
+    resend = _resend(f, flags, rel, ln, t, stamp, syn_again, after_probe, aflags, s_i64[s, FIRST_RTT], d_i64, d_sum)
+    if resend == RESEND_RETRANSMISSION and (stamp & STAMP_ID) and 0 <= out[OUT_COPY_GAP, i] <= DUPLICATE_WITHIN_NS:
+        resend = RESEND_DUPLICATE
+    out[OUT_RESEND, i] = resend
+    if ln > 0:
+        d_u32[f, DATA_PKTS] += 1
+        d_i64[f, LAST_DATA_TS] = t
+        if d_i64[r, FIN_TS] >= 0 and resend == RESEND_NONE:
+            d_sum[f, BYTES_AFTER_PEER_FIN] += ln
+    if resend == RESEND_RETRANSMISSION or resend == RESEND_LOST_BEFORE_CAPTURE:
+        d_u32[f, RETRANS_PKTS] += 1
+        d_sum[f, RETRANS_BYTES] += ln
+        if ln > 0:
+            d_u32[f, RETRANS_DATA_PKTS] += 1
+        if resend == RESEND_LOST_BEFORE_CAPTURE:
+            d_u32[f, LOST_BEFORE_CAPTURE] += 1
+    elif resend == RESEND_REORDERED:
+        d_u32[f, REORDERED] += 1
+    elif resend == RESEND_DUPLICATE:
+        d_u32[f, DUPLICATES] += 1
     end = rel + ln + (1 if flags & TH_SYN else 0) + (1 if flags & TH_FIN else 0)
     d_i64[f, MAX_END] = max(d_i64[f, MAX_END], end)
     out[OUT_REL_SEQ, i] = rel
@@ -492,7 +534,6 @@ def _account(i, s, f, r, flags, sq, ak, w, ln, t, ipid, aflags, base_f, base_r, 
     if flags & TH_RST:
         _rst_facts(i, s, f, r, rel, d_u32, d_i64, s_i64, out)
     if ln > 0:
-        _copy_check(i, f, sq, ak, w, flags, ln, t, ipid, d_u32, d_i64, out)
         d_i64[f, MAX_DATA_END] = max(d_i64[f, MAX_DATA_END], rel + ln)
     d_i64[f, MAX_NEXT_SEQ] = max(d_i64[f, MAX_NEXT_SEQ], rel + ln + (1 if flags & (TH_SYN | TH_FIN) else 0))
     d_i64[f, MAX_ACK] = max(d_i64[f, MAX_ACK], rel_ack)
@@ -563,19 +604,89 @@ def _account(i, s, f, r, flags, sq, ak, w, ln, t, ipid, aflags, base_f, base_r, 
     if prev != 0 and t - prev > s_i64[s, LONGEST_IDLE]:
         s_i64[s, LONGEST_IDLE] = t - prev
     s_i64[s, PREV_TS] = t
+    return resend
 
 
 @kernel(inline="always")
-def _new_bytes(f, lo, hi, d_i64):
-    """How many bytes of [lo, hi) direction column f had not carried before; marks them seen.
+def _resend(f, flags, rel, ln, t, stamp, syn_again, after_probe, aflags, first_rtt, d_i64, d_sum):
+    """The RESEND_* kind of a packet from direction column f whose sequence number is ``rel``,
+    after marking its payload and FIN seen (and counting its new payload bytes as unique).
+
+    A SYN the side had sent before, or payload or FIN the capture already carried, is a
+    retransmission, whatever its timing. Space of a hole (never captured, below space that
+    was) is the retransmission of a segment lost before the capture point when the packet was
+    sent after the one that opened the hole, and the original reordered when sent before: by
+    TCP timestamps, else IPv4 IDs from one counter, else by arrival (within half the initial
+    RTT, or 3 ms without one, is reordering). Keep-alives, zero-window probes and RSTs are none.
+    """
+    fin = 1 if flags & TH_FIN else 0
+    lo = rel + (1 if flags & TH_SYN else 0)
+    hi = lo + ln + fin
+    if hi == lo:
+        return RESEND_RETRANSMISSION if syn_again and not (aflags & fl.KEEP_ALIVE) else RESEND_NONE
+    fin_new = fin == 1 and _unseen(f, hi - 1, d_i64)
+    new, filled, hole_ts, hole_sent = _new_bytes(f, lo, hi, t, stamp, d_i64)
+    d_sum[f, UNIQUE_BYTES] += new - (1 if fin_new else 0)
+    if (flags & TH_RST) or (aflags & (fl.KEEP_ALIVE | fl.ZERO_WINDOW_PROBE)):
+        return RESEND_NONE
+    seen = (hi - lo) - new
+    if syn_again or (seen > 0 and not (seen == 1 and after_probe)):
+        return RESEND_RETRANSMISSION
+    if filled == 0:
+        return RESEND_NONE
+    later = _sent_later(stamp, hole_sent)
+    if later == 0:
+        window = first_rtt // 2 if first_rtt > 0 else OUT_OF_ORDER_DEFAULT_NS
+        later = -1 if t - hole_ts < window else 1
+    return RESEND_LOST_BEFORE_CAPTURE if later > 0 else RESEND_REORDERED
+
+
+@kernel(inline="always")
+def _sent_later(stamp, opener):
+    """1 if the packet stamped ``stamp`` was sent after the one stamped ``opener``, -1 if
+    before, 0 if the stamps cannot tell (equal timestamps, no timestamps or unrelated IDs)."""
+    if (stamp & STAMP_TS) and (opener & STAMP_TS):
+        d = seq_diff(stamp & U32, opener & U32)
+        if d != 0:
+            return 1 if d > 0 else -1
+    if (stamp & STAMP_ID) and (opener & STAMP_ID):
+        d = ((stamp >> STAMP_ID_SHIFT) - (opener >> STAMP_ID_SHIFT)) & 0xFFFF
+        if 0 < d < IP_ID_COUNTER_SPAN:
+            return 1
+        if d > 0x10000 - IP_ID_COUNTER_SPAN:
+            return -1
+    return 0
+
+
+@kernel(inline="always")
+def _unseen(f, pos, d_i64):
+    """Whether byte ``pos`` of direction column f was never captured: nothing was yet, or it is
+    at or above the end of the captured space, or in a hole."""
+    if d_i64[f, DATA_END] < 0 or pos >= d_i64[f, DATA_END]:
+        return True
+    for k in range(MAX_HOLES):
+        h = HOLE_LO + HOLE_ROWS * k
+        if d_i64[f, h] >= 0 and d_i64[f, h] <= pos < d_i64[f, h + 1]:
+            return True
+    return False
+
+
+@kernel(inline="always")
+def _new_bytes(f, lo, hi, t, stamp, d_i64):
+    """Marks [lo, hi) of direction column f seen; returns how many of its bytes had not been
+    (new), how many of those filled holes, and the opening time and sent stamp of the earliest
+    opened hole it touched (-1, -1 for none). A packet starting beyond the captured space opens
+    a hole, stamped with ``t`` and ``stamp``.
 
     The seen sequence space is everything below DATA_END except up to MAX_HOLES holes. With
     more holes open at once, the smallest is forgotten: bytes that fill it later are not
     counted as new (they count as missed, as if never captured).
     """
     new = 0
+    hole_ts = np.int64(-1)
+    hole_sent = np.int64(-1)
     for k in range(MAX_HOLES):
-        h = HOLE_LO + 2 * k
+        h = HOLE_LO + HOLE_ROWS * k
         a = d_i64[f, h]
         b = d_i64[f, h + 1]
         x = max(a, lo)
@@ -583,6 +694,9 @@ def _new_bytes(f, lo, hi, d_i64):
         if a < 0 or x >= y:
             continue
         new += y - x
+        if hole_ts < 0 or d_i64[f, h + 2] < hole_ts:
+            hole_ts = d_i64[f, h + 2]
+            hole_sent = d_i64[f, h + 3]
         if x == a and y == b:
             d_i64[f, h] = -1
             d_i64[f, h + 1] = -1
@@ -592,33 +706,36 @@ def _new_bytes(f, lo, hi, d_i64):
             d_i64[f, h + 1] = x
         else:  # the segment lands inside the hole: [a, x) stays, [y, b) becomes a hole of its own
             d_i64[f, h + 1] = x
-            _add_hole(f, y, b, d_i64)
+            _add_hole(f, y, b, d_i64[f, h + 2], d_i64[f, h + 3], d_i64)
+    filled = new
     end = d_i64[f, DATA_END]
     if end < 0:
         end = lo
     if hi > end:
         if lo > end:
-            _add_hole(f, end, lo, d_i64)
+            _add_hole(f, end, lo, t, stamp, d_i64)
         new += hi - max(lo, end)
         d_i64[f, DATA_END] = hi
-    return new
+    return new, filled, hole_ts, hole_sent
 
 
 @kernel(inline="always")
-def _add_hole(f, lo, hi, d_i64):
-    """Record [lo, hi) as never seen, in a free hole slot or in place of a smaller hole."""
+def _add_hole(f, lo, hi, ts, stamp, d_i64):
+    """Record [lo, hi) as never seen, opened at ``ts`` by a packet stamped ``stamp``, in a free
+    hole slot or in place of a smaller hole."""
     smallest = -1
     for k in range(MAX_HOLES):
-        h = HOLE_LO + 2 * k
+        h = HOLE_LO + HOLE_ROWS * k
         if d_i64[f, h] < 0:
-            d_i64[f, h] = lo
-            d_i64[f, h + 1] = hi
-            return
+            smallest = h
+            break
         if smallest < 0 or d_i64[f, h + 1] - d_i64[f, h] < d_i64[f, smallest + 1] - d_i64[f, smallest]:
             smallest = h
-    if d_i64[f, smallest + 1] - d_i64[f, smallest] < hi - lo:
+    if d_i64[f, smallest] < 0 or d_i64[f, smallest + 1] - d_i64[f, smallest] < hi - lo:
         d_i64[f, smallest] = lo
         d_i64[f, smallest + 1] = hi
+        d_i64[f, smallest + 2] = ts
+        d_i64[f, smallest + 3] = stamp
 
 
 @kernel(inline="always")

@@ -23,6 +23,11 @@ DIR_U32 = Rows((
     "syn_pkts", "synack_pkts", "rst_pkts",  # SYNs without ACK, SYN-ACKs, RSTs
     "synacks_after_ack",  # SYN-ACKs sent after the peer's first ACK without SYN (the peer's ACK was dropped)
     "zero_win_pkts",  # packets advertising a window of 0 (SYN and RST aside)
+    # segments filling a hole in the captured sequence space, by what the evidence says they are
+    # (see resend_kind): the retransmission of a segment lost before the capture point, or the
+    # original arriving late (reordering)
+    "lost_before_capture", "reordered",
+    "duplicates",  # data packets the network or the capture copied (RESEND_DUPLICATE)
     "copy_next",  # where the next data packet goes in the copy ring below
     *[f"count_{k}" for k in range(N_FLAGS)],
 ), np.uint32)
@@ -30,8 +35,9 @@ DIR_U32 = Rows((
  SACK_LE1, SACK_LE2, SACK_LE3, SACK_LE4, SACK_RE1, SACK_RE2, SACK_RE3, SACK_RE4,
  SACK_COUNT, SEGMENT_COUNT, MSS_VALUE,
  PKTS, DATA_PKTS, RETRANS_PKTS, ZW_COUNT, ZW_PROBES, RTT_N, RTT_AMBIGUOUS, DSACKS,
- RETRANS_DATA_PKTS, SYN_PKTS, SYNACK_PKTS, RST_PKTS, SYNACKS_AFTER_ACK, ZERO_WIN_PKTS, COPY_NEXT) = range(32)
-FLAG_COUNT = 32  # + flag bit index
+ RETRANS_DATA_PKTS, SYN_PKTS, SYNACK_PKTS, RST_PKTS, SYNACKS_AFTER_ACK, ZERO_WIN_PKTS, LOST_BEFORE_CAPTURE, REORDERED,
+ DUPLICATES, COPY_NEXT) = range(35)
+FLAG_COUNT = 35  # + flag bit index
 
 # times, frames and values that start as -1 ("not seen")
 DIR_I64 = Rows((
@@ -41,8 +47,10 @@ DIR_I64 = Rows((
     "first_flags", "max_ack", "first_ack_ts",  # first packet's TCP flags; highest relative ACK; first ACK without SYN
     # highest relative end of data sent; of sequence space (a SYN or FIN counts 1); scaled window of the last packet
     "max_data_end", "max_next_seq", "last_window",
-    # the payload sequence space captured so far: everything below data_end except the holes
-    "data_end", *[f"hole_{edge}{k}" for k in range(1, 5) for edge in ("lo", "hi")],
+    # the sequence space (payload and FIN) captured so far: everything below data_end except
+    # the holes; each hole with when it opened and the sent stamp (TSval, IP ID) of the packet
+    # that opened it (the first one captured beyond it)
+    "data_end", *[f"hole_{part}{k}" for k in range(1, 9) for part in ("lo", "hi", "ts", "sent")],
     # last, as only data packets touch it: the last COPY_RING data packets sent, each as
     # (31-bit hash of IP ID and TCP header) << 32 | low 32 bits of the time in ns
     *[f"copy{k}" for k in range(1, 17)],
@@ -51,9 +59,10 @@ DIR_I64 = Rows((
  LAST_SEQ, MAX_END, SYN_TS, FIN_TS, FIN_END, RST_TS, LAST_DATA_TS,
  MAX_BIF, MIN_WIN, MAX_WIN, ZW_START, RTT_MIN, RTT_MAX, FIRST_FLAGS, MAX_ACK, FIRST_ACK_TS,
  MAX_DATA_END, MAX_NEXT_SEQ, LAST_WINDOW, DATA_END) = range(25)
-HOLE_LO = DATA_END + 1  # hole k (0-3) is [HOLE_LO + 2k, HOLE_LO + 2k + 1): lo, hi (-1: no hole)
-MAX_HOLES = 4
-COPY_RING_LO = HOLE_LO + 2 * MAX_HOLES  # copy ring entry k is row COPY_RING_LO + k
+HOLE_LO = DATA_END + 1  # hole k (0-7) is rows HOLE_LO + HOLE_ROWS * k + (0, 1, 2, 3): lo, hi (-1: no hole), ts, sent
+HOLE_ROWS = 4
+MAX_HOLES = 8
+COPY_RING_LO = HOLE_LO + HOLE_ROWS * MAX_HOLES  # copy ring entry k is row COPY_RING_LO + k
 COPY_RING = 16
 
 # sums that start at 0
@@ -82,9 +91,13 @@ SCALE_NONE = -2
 
 # ---- per session ---------------------------------------------------------------------
 SESSION_I64 = Rows(("mru_syn_ts", "first_rtt", "handshake_ack_ts", "longest_idle", "prev_ts", "simultaneous_close",
-                    "rst_unacked"),  # bytes sent and not yet acknowledged (both ways) at the first RST
+                    "rst_unacked",  # bytes sent and not yet acknowledged (both ways) at the first RST
+                    # the initial RTT's two sides of the capture point: the most recent SYN to the
+                    # first SYN-ACK (responder's side); the latest SYN-ACK to the ACK (originator's)
+                    "irtt_resp", "irtt_orig", "last_synack_ts"),
                    np.int64, 0)
-MRU_SYN_TS, FIRST_RTT, HANDSHAKE_ACK_TS, LONGEST_IDLE, PREV_TS, SIMULTANEOUS_CLOSE, RST_UNACKED = range(7)
+MRU_SYN_TS, FIRST_RTT, HANDSHAKE_ACK_TS, LONGEST_IDLE, PREV_TS, SIMULTANEOUS_CLOSE, RST_UNACKED, IRTT_RESP, IRTT_ORIG, \
+    LAST_SYNACK_TS = range(10)
 
 DIRECTION_LAYOUT = {"u32": DIR_U32, "i64": DIR_I64, "sum": DIR_SUM, "f64": DIR_F64, "i8": DIR_I8}
 SESSION_LAYOUT = {"i64": SESSION_I64}
@@ -114,6 +127,8 @@ def check_layout() -> None:
     assert DIR_I64.index(f"copy{COPY_RING}") == COPY_RING_LO + COPY_RING - 1 == len(DIR_I64.names) - 1
     assert DIR_U32.index("copy_next") == COPY_NEXT
     assert SESSION_I64.index("rst_unacked") == RST_UNACKED and DIR_I64.index("hole_lo1") == HOLE_LO
-    assert DIR_I64.index(f"hole_hi{MAX_HOLES}") == HOLE_LO + 2 * MAX_HOLES - 1 == COPY_RING_LO - 1
+    assert SESSION_I64.index("last_synack_ts") == LAST_SYNACK_TS == len(SESSION_I64.names) - 1
+    assert DIR_I64.index(f"hole_sent{MAX_HOLES}") == HOLE_LO + HOLE_ROWS * MAX_HOLES - 1 == COPY_RING_LO - 1
+    assert DIR_I64.index("hole_ts1") == HOLE_LO + 2 and DIR_U32.index("reordered") == REORDERED
     assert DIR_SUM.index("zw_longest") == ZW_LONGEST
     assert DIR_I8.index("bits") == BITS and SESSION_I64.index("prev_ts") == PREV_TS

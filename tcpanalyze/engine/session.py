@@ -73,6 +73,9 @@ def session_records(engine: "Engine", slots: np.ndarray) -> pd.DataFrame:
         rec[f"{side}_retrans_pkts"] = du[cols, L.RETRANS_PKTS]
         rec[f"{side}_retrans_data_pkts"] = du[cols, L.RETRANS_DATA_PKTS]
         rec[f"{side}_retrans_bytes"] = dsum[cols, L.RETRANS_BYTES]
+        rec[f"{side}_lost_before_capture_pkts"] = du[cols, L.LOST_BEFORE_CAPTURE]
+        rec[f"{side}_reordered_pkts"] = du[cols, L.REORDERED]
+        rec[f"{side}_duplicate_pkts"] = du[cols, L.DUPLICATES]
         rec[f"{side}_missed_bytes"] = np.maximum(stream - unique, 0)
         rec[f"{side}_syn_pkts"] = du[cols, L.SYN_PKTS]
         rec[f"{side}_synack_pkts"] = du[cols, L.SYNACK_PKTS]
@@ -96,7 +99,13 @@ def session_records(engine: "Engine", slots: np.ndarray) -> pd.DataFrame:
     ], "partial")
     first_rtt = si[state, L.FIRST_RTT]
     # Wireshark's iRTT also times a RST answering the SYN; a session's iRTT is the handshake's.
-    rec["irtt_ms"] = np.where((first_rtt > 0) & (rec["handshake"] == "complete"), first_rtt / 1e6, np.nan)
+    complete = rec["handshake"] == "complete"
+    rec["irtt_ms"] = np.where((first_rtt > 0) & complete, first_rtt / 1e6, np.nan)
+    # its two sides of the capture point: to the responder and back (SYN to SYN-ACK), to the
+    # originator and back (SYN-ACK to ACK); captured at an end, that end's side is ~0
+    irtt_resp, irtt_orig = si[state, L.IRTT_RESP], si[state, L.IRTT_ORIG]
+    rec["irtt_resp_ms"] = np.where(irtt_resp > 0, irtt_resp / 1e6, np.nan)
+    rec["irtt_orig_ms"] = np.where((irtt_orig > 0) & complete, irtt_orig / 1e6, np.nan)
     # From the first SYN to the handshake's ACK: longer than the iRTT when SYNs had to be retried.
     rec["orig_first_flags"] = di[o, L.FIRST_FLAGS]
     # a full accept queue: the responder repeats its SYN-ACK because it dropped the client's ACK

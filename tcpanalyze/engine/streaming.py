@@ -228,13 +228,13 @@ class Engine:
         ``slots``, ``fields``, ``out``), and those of them it keeps: markers, and every packet of
         a session that has sent a RST or a zero window by now."""
         session_id = self.flows.state.m["i64"][SESSION_ID][slots[rows]]
-        self.evidence.add_rtt(session_id, out[kernels.OUT_ACK_RTT, rows])
+        self.evidence.add_rtt(session_id, dirn[rows], out[kernels.OUT_ACK_RTT, rows])
         cols = 2 * self.column[slots[rows]]
         u32 = self.directions.m["u32"]
         hot = np.zeros(rows.size, np.bool_)
         for row in (RST_PKTS, ZERO_WIN_PKTS):
             hot |= (u32[cols, row] > 0) | (u32[cols + 1, row] > 0)
-        keep = hot | markers(fields["tcp_flags"][rows], out[kernels.OUT_FLAGS, rows], fields["payload_len"][rows],
+        keep = hot | markers(fields["tcp_flags"][rows], out[kernels.OUT_RESEND, rows], fields["payload_len"][rows],
                              fields["payload_caplen"][rows])
         take = rows[keep]
         self.evidence.add(session_id[keep], dirn[take], {k: fields[k][take] for k in PACKET_FIELDS},

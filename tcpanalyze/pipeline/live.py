@@ -72,7 +72,7 @@ class LiveCounters:
     sessions_open: int = 0
     sessions_ended: int = 0
     data_pkts: int = 0
-    retrans_data_pkts: int = 0  # data packets Wireshark flags as retransmissions (SYN/FIN re-sends not)
+    retrans_data_pkts: int = 0  # data packets re-sending sequence space (retrans_data_pkts; SYN/FIN re-sends not)
     rst_pkts: int = 0
     zero_window_episodes: int = 0
 

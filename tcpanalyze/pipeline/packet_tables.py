@@ -14,7 +14,7 @@ import pandas as pd
 from ..capture import BATCH_RECORDS
 from ..decode import Decoder, PacketBatch
 from ..engine import Engine, EngineOptions
-from ..engine.flags import flag_lists
+from ..engine.flags import RESEND_NAMES, flag_lists
 from ..engine.kernels import OUT_ROWS
 from ..engine.streaming import concat_arrays
 from ..frames import packets_frame
@@ -67,6 +67,7 @@ def packet_rows(frame: pd.DataFrame, results: dict[str, np.ndarray]) -> pd.DataF
     frame.insert(2, "direction", np.where(results["direction"] == 0, "orig", "resp"))
     for name in OUT_ROWS:
         frame[name] = results[name]
+    frame["resend"] = pd.Categorical.from_codes(results["resend"], RESEND_NAMES)
     # object dtype even with no rows: pandas would make an empty list column float64
     frame["analysis"] = pd.Series(flag_lists(results["analysis_flags"]), index=frame.index, dtype=object)
     return frame

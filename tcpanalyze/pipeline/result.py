@@ -11,11 +11,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
+import numpy as np
 import pandas as pd
 
 from ..capture import CaptureSpec, capture_files
 from ..engine import EngineOptions
-from ..engine.evidence import EvidenceFrames
+from ..engine.evidence import DIRECTIONS, EvidenceFrames
 from ..errors import UsageError
 from ..packets import Accounting
 from .packet_tables import session_packets
@@ -46,11 +47,15 @@ class Analysis:
 
     @property
     def rtt_samples(self) -> pd.DataFrame | None:
-        """Every ACK's RTT sample: ``session_id``, ``ack_rtt_ns`` (None when neither the whole
-        packets table nor evidence was kept)."""
+        """Every ACK's RTT sample: ``session_id``, ``ack_rtt_ns`` and ``data_direction`` (whose
+        data the ACK acknowledged: ``orig`` times the capture point to the responder and back);
+        None when neither the whole packets table nor evidence was kept."""
         if self.packets is not None and self.packets_of is None:
             sampled = self.packets["ack_rtt_ns"].to_numpy() >= 0
-            return self.packets.loc[sampled, ["session_id", "ack_rtt_ns"]].reset_index(drop=True)
+            samples = self.packets.loc[sampled, ["session_id", "ack_rtt_ns"]].reset_index(drop=True)
+            from_orig = self.packets["direction"].to_numpy()[sampled] == "orig"
+            samples["data_direction"] = pd.Categorical.from_codes(from_orig.astype(np.int8), DIRECTIONS)
+            return samples
         return self.evidence.rtt if self.evidence is not None else None
 
     @property

@@ -1,7 +1,8 @@
 """The time-sequence graph, Stevens/tcptrace style, of one direction's data.
 
 Each data segment is a vertical bar from its first to its last sequence number at the time it
-was sent; retransmissions are red and marked. The other side's ACK line (the cumulative ACK),
+was sent; retransmissions (``resend``: docs/retransmissions.md) are red and marked, originals
+that arrived reordered are marked in orange. The other side's ACK line (the cumulative ACK),
 its receive-window line (ACK + advertised window: how far the sender may send), its SACK blocks,
 and the periods it advertised a zero window (shaded) are drawn on the same sequence axis.
 """
@@ -13,14 +14,15 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 
-from ..engine.flags import ANY_RETRANSMISSION, ZERO_WINDOW_PROBE
+from ..engine.evidence import retransmissions
+from ..engine.flags import RESEND_REORDERED, ZERO_WINDOW_PROBE
 from ..flows import TH_ACK, TH_RST
 from .canvas import THOUSANDS, TIME_LABEL, no_data
 from .session import SessionPackets, other
 
 SACK_BLOCKS = 4
 COLOURS = {"data": "black", "retransmission": "red", "ack": "tab:green", "window": "goldenrod",
-           "sack": "tab:purple", "zero_window": "mistyrose", "probe": "tab:brown"}
+           "sack": "tab:purple", "zero_window": "mistyrose", "probe": "tab:brown", "reordered": "darkorange"}
 
 
 def draw_seq(ax: Axes, session: SessionPackets, direction: str) -> None:
@@ -58,13 +60,18 @@ def _draw_segments(ax: Axes, session: SessionPackets, data: pd.DataFrame) -> Non
     t = session.seconds(data)
     low = data["seq_rel"].to_numpy()
     high = low + data["payload_len"].to_numpy()
-    retrans = (data["analysis_flags"].to_numpy() & ANY_RETRANSMISSION) != 0
+    resend = data["resend"].cat.codes.to_numpy()
+    retrans = retransmissions(resend)
     bars = _bars(t, low, high)
     ax.add_collection(LineCollection(bars[~retrans], colors=COLOURS["data"], linewidths=1.2, label="data segment"))
     if retrans.any():
         ax.add_collection(LineCollection(bars[retrans], colors=COLOURS["retransmission"], linewidths=1.8))
         ax.plot(t[retrans], high[retrans], linestyle="none", marker="x", markersize=6,
                 color=COLOURS["retransmission"], label="retransmission")
+    reordered = resend == RESEND_REORDERED
+    if reordered.any():
+        ax.plot(t[reordered], high[reordered], linestyle="none", marker="o", markersize=4,
+                color=COLOURS["reordered"], label="reordered (arrived after later data)")
     ax.autoscale_view()
 
 

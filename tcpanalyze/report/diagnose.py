@@ -106,7 +106,7 @@ def describe(kind: str, side: str, session: pd.Series) -> str:
     if kind == "reset":
         return _reset(session)
     if kind == "slow_handshake":
-        return f"handshake took {session['irtt_ms']:,.0f} ms"
+        return f"handshake took {session['irtt_ms']:,.0f} ms{_handshake_sides(session)}"
     if kind == "capture_loss":
         return (f"{int(session['missed_bytes']):,} bytes acknowledged but never seen by the capture "
                 "(capture loss, not network loss)")
@@ -133,6 +133,15 @@ def _duration(seconds: float) -> str:
         return f"{seconds:.1f} s"
     ms = seconds * 1000
     return f"{ms:.0f} ms" if ms >= 10 else f"{ms:.1f} ms"
+
+
+def _handshake_sides(session: pd.Series) -> str:
+    """Where the handshake's time went, either side of the capture point."""
+    resp, orig = session.get("irtt_resp_ms"), session.get("irtt_orig_ms")
+    if resp is None or orig is None or pd.isna(resp) or pd.isna(orig):
+        return ""
+    return (f" ({resp:,.0f} ms from the capture point to the server and back, "
+            f"{orig:,.0f} ms to the client and back)")
 
 
 def _retransmission(session: pd.Series) -> str:

@@ -146,8 +146,10 @@ def _servers(report: Report) -> Section:
                    empty="No TCP sessions.", note=" ".join(notes))
 
 
-_RTT_NOTES = {"packets": "RTT: every ACK's sample, both directions, as seen where the capture was taken.",
-              "sessions": "RTT: over the sessions' mean RTTs (no per-packet samples kept)."}
+_RTT_NOTES = {"packets": "RTT: from the capture point to the server and back, every sample of a client segment "
+                         "to the server's ACK (captured on the server, that is its own ACK delay).",
+              "sessions": "RTT: from the capture point to the server and back, over the sessions' mean RTTs of "
+                          "the clients' data (no per-packet samples kept)."}
 
 
 def _attention(report: Report) -> Section:

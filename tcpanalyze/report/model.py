@@ -168,7 +168,8 @@ class Report:
 
 # The session columns the report reads: the detectors' and its own (its graphs' too). ``build_report``
 # keeps these alone, so reading another fails in every test; ``tcpanalyze report`` analyses with them.
-REPORT_COLUMNS = (*DETECTOR_COLUMNS, "irtt_ms", "missed_bytes", "history", "orig_rtt_mean_ms", "resp_rtt_mean_ms")
+REPORT_COLUMNS = (*DETECTOR_COLUMNS, "irtt_ms", "irtt_resp_ms", "irtt_orig_ms", "missed_bytes", "history",
+                  "orig_rtt_mean_ms")
 
 
 def build_report(analysis: "Analysis", *, selection: str | None = None) -> Report:
@@ -385,15 +386,17 @@ def _servers(sessions: pd.DataFrame, samples: pd.DataFrame | None) -> tuple[list
 def _server_rtt(sessions: pd.DataFrame, samples: pd.DataFrame | None,
                 server: np.ndarray) -> tuple[pd.DataFrame, str]:
     """RTT median and 95th percentile per server (``server``: each session's server number,
-    0..n-1): over every ACK's RTT sample (both directions, as seen at the capture point;
-    ``Analysis.rtt_samples``) when the analysis kept them, else over the sessions' mean RTTs.
-    One row per server number, in order."""
+    0..n-1), from the capture point to the server and back: over the RTT samples of the
+    clients' data (``Analysis.rtt_samples`` timing the originator's segments to the server's
+    ACKs) when the analysis kept them, else over the sessions' ``orig_rtt_mean_ms``. The
+    other direction (the server's data to the client's ACK) times the client's side, which at
+    a capture taken on the client is its own ACK delay. One row per server number, in order."""
     groups = int(server.max()) + 1 if server.size else 0
     if samples is not None:
         ordered, counts = _samples_by_server(sessions["session_id"].to_numpy(np.int64), server, samples)
         scale, source = 1e6, "packets"  # ns to ms
     else:
-        mean = sessions[["orig_rtt_mean_ms", "resp_rtt_mean_ms"]].max(axis=1).to_numpy()
+        mean = sessions["orig_rtt_mean_ms"].to_numpy(np.float64)
         known = ~np.isnan(mean)
         order = np.lexsort((mean[known], server[known]))
         ordered, counts = mean[known][order], np.bincount(server[known], minlength=groups)
@@ -408,8 +411,9 @@ def _samples_by_server(ids: np.ndarray, server: np.ndarray, samples: pd.DataFram
     (server << RTT_BITS | ns) does both, in two arrays' memory: millions of samples."""
     server_of = np.full(int(ids.max()) + 1 if ids.size else 0, -1, np.int64)
     server_of[ids] = server
-    sampled = samples["session_id"].to_numpy(np.int64)
-    rtt_ns = samples["ack_rtt_ns"].to_numpy(np.int64)
+    towards_server = samples["data_direction"].cat.codes.to_numpy() == 0
+    sampled = samples["session_id"].to_numpy(np.int64)[towards_server]
+    rtt_ns = samples["ack_rtt_ns"].to_numpy(np.int64)[towards_server]
     if sampled.size and sampled.max() >= server_of.size:  # sessions filtered out
         known = sampled < server_of.size
         sampled, rtt_ns = sampled[known], rtt_ns[known]

@@ -43,6 +43,10 @@ EXPECTED: dict[str, list[tuple[str, str, str | None, int | None]]] = {
                               ("injection", "critical", "10.77.0.2", 5103)],
     "derived-segments-removed.pcap": [("rst_teardown", "info", "10.77.0.2", 5103)],  # same abort, segments cut
     "real-rst-abort.pcap": [("rst_teardown", "info", "10.77.0.2", 5103)],  # SO_LINGER 0 on an idle session
+    # a 12 kB bottleneck queue dropped 53 of the client's segments: the kernel's RetransSegs is 53
+    # (16 % of the data segments it sent); at the receiver 33 of them fill holes later data left
+    "real-loss-congestion-sender.pcap": [("retransmission_storm", "warning", "10.79.0.2", 5303)],
+    "real-loss-congestion-receiver.pcap": [("retransmission_storm", "warning", "10.79.0.2", 5303)],
     "real-zero-window.pcap": [("zero_window_stall", "warning", "10.77.0.2", 5105)],  # reader paused 1.5 s
     # --- corpus (tests/corpus/) --------------------------------------------------------------------------------
     # MANIFEST: "241 SYNs retried after ~1 s and ~3 s (listen-backlog overflow)"
@@ -63,8 +67,11 @@ EXPECTED: dict[str, list[tuple[str, str, str | None, int | None]]] = {
     "tcp-connect-scan-pcap-named-pcapng.pcapng": [("port_scan", "warning", "192.168.1.2", None)],
     "tcp-fast-retrans-sack-snaplen.pcap": [("rst_teardown", "info", "192.168.0.27", 80)],  # TEARDOWN_AFTER_DATA
     "tcp-fin-then-rst-http.pcap": [("rst_teardown", "info", "10.0.0.2", 80)],  # client RST after server FIN
-    # two HTTP 206 downloads, both ended by RST; the first by the server with 123 KB unacknowledged
-    "tcp-ooo-zerowindow-sack-http-206.pcap": [("rst_teardown", "warning", "65.54.95.206", 80),
+    # two HTTP 206 downloads, both ended by RST; the first by the server with 123 KB unacknowledged.
+    # The first server re-sent 108 of its 842 segments, with new IP IDs (Wireshark: 56 retransmission,
+    # 52 out_of_order labels), in bursts while the client's window was shut: a storm
+    "tcp-ooo-zerowindow-sack-http-206.pcap": [("retransmission_storm", "warning", "65.54.95.206", 80),
+                                              ("rst_teardown", "warning", "65.54.95.206", 80),
                                               ("rst_teardown", "info", "65.54.95.14", 80)],
     # hping: 23 SYNs to port 80 from one source, none answered
     "tcp-repeated-syn-same-port-hping.pcap": [("handshake_failures", "warning", "100.73.2.4", 80)],

@@ -83,7 +83,8 @@ def test_only_the_packets_detectors_read_are_kept(name):
     for session_id, level in need.items():
         mine = table[table["session_id"] == session_id]
         flags = mine["tcp_flags"].to_numpy()
-        marker = (((flags & 0x07) != 0) | ((mine["analysis_flags"].to_numpy() & 0x07) != 0)
+        resent = np.isin(mine["resend"].astype(str), ["retransmission", "lost_before_capture"])
+        marker = (((flags & 0x07) != 0) | resent
                   | ((mine["payload_len"] > 0) & (mine["payload_caplen"] > 0)).to_numpy())
         hot = ((flags & 0x04) != 0) | ((mine["win_raw"].to_numpy() == 0) & ((flags & 0x06) == 0))
         from_hot = np.cumsum(hot) > 0  # from the session's first RST or zero window on
@@ -96,6 +97,7 @@ def test_only_the_packets_detectors_read_are_kept(name):
     assert kept["frame"].is_monotonic_increasing
     # the kept rows carry the same values as the packets table
     merged = kept.merge(table, on="frame", suffixes=("", "_full"))
+    merged["resend_full"] = merged["resend_full"].cat.codes  # the kept evidence holds the codes
     from tcpanalyze.engine.evidence import PACKET_FIELDS, RESULT_FIELDS
 
     assert list(kept.columns) == ["session_id", "direction", *PACKET_FIELDS, *RESULT_FIELDS]

@@ -545,9 +545,12 @@ def test_filling_holes_in_any_order_splitting_them_counts_each_byte_once(tmp_pat
     assert (row.orig_bytes, row.orig_unique_bytes, row.orig_missed_bytes) == (90, 90, 0)
 
 
-def test_beyond_four_open_holes_the_smallest_is_forgotten(tmp_path):
-    # Five holes of 10 bytes open at once: the newest is not tracked, so its filler does
-    # not count as new data (documented bound of the per-direction hole list).
-    data = [C(0.03 + k * 0.01, "PA", 1001 + 20 * k, 5001, D10) for k in range(6)]
-    row = analyze(tmp_path, handshake() + data + [C(0.2, "PA", 1091, 5001, D10)]).sessions.iloc[0]
-    assert (row.orig_bytes, row.orig_unique_bytes, row.orig_missed_bytes) == (110, 60, 50)
+def test_beyond_eight_open_holes_the_smallest_is_forgotten(tmp_path):
+    # Nine holes of 10 bytes open at once: the newest is not tracked, so its filler does not
+    # count as new data (documented bound of the per-direction hole list), and counts as a
+    # retransmission (docs/retransmissions.md, Limits).
+    data = [C(0.03 + k * 0.01, "PA", 1001 + 20 * k, 5001, D10) for k in range(10)]
+    a = analyze(tmp_path, handshake() + data + [C(0.2, "PA", 1171, 5001, D10), C(0.3, "PA", 1091, 5001, D10)])
+    row = a.sessions.iloc[0]
+    assert (row.orig_bytes, row.orig_unique_bytes, row.orig_missed_bytes) == (190, 110, 80)
+    assert (row.orig_retrans_pkts, row.orig_lost_before_capture_pkts) == (2, 1)  # the tracked hole's filler: 1
