@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..engine.session import FAILED_HANDSHAKES
 from .scope import ScopedView
 
 ANOMALY_KINDS = ("syn_flood", "port_scan", "address_sweep", "rst_teardown", "rst_storm", "backlog_overflow",
@@ -45,7 +46,7 @@ class Metric:
 # The session columns metrics, scopes and rule filters read: ``evaluate`` gives rules these
 # alone (and detection's), so a metric reading another fails in every test.
 METRIC_COLUMNS = (
-    "session_id", "orig_addr", "orig_port", "resp_addr", "resp_port", "conn_state", "close_type", "irtt_ms",
+    "session_id", "orig_addr", "orig_port", "resp_addr", "resp_port", "conn_state", "close_type", "handshake", "irtt_ms",
     "missed_bytes",
     *(f"{side}_{name}" for side in ("orig", "resp") for name in (
         "pkts", "bytes", "retrans_pkts", "data_pkts", "retrans_data_pkts", "zero_window_s",
@@ -113,6 +114,10 @@ def refused_handshakes(view: ScopedView) -> pd.Series:
 
 def unanswered_handshakes(view: ScopedView) -> pd.Series:
     return _count(view, view.sessions["conn_state"] == "S0")
+
+
+def failed_handshakes(view: ScopedView) -> pd.Series:
+    return _count(view, view.sessions["handshake"].isin(FAILED_HANDSHAKES))
 
 
 def zero_window_stall_s(view: ScopedView) -> pd.Series:
@@ -192,6 +197,9 @@ def _registry() -> dict[str, Metric]:
         Metric("refused_handshakes", "", "connection attempts answered by a RST (conn_state REJ)",
                refused_handshakes),
         Metric("unanswered_handshakes", "", "SYNs never answered (conn_state S0)", unanswered_handshakes),
+        Metric("failed_handshakes", "", "connection attempts that never completed the handshake: refused, "
+               "unanswered, or the SYN-ACK never acknowledged (the report's servers table counts the same)",
+               failed_handshakes),
         Metric("zero_window_stall_s", "s", "time receivers advertised a zero window, summed",
                zero_window_stall_s),
         Metric("zero_window_longest_s", "s", "longest single zero-window stall", zero_window_longest_s),

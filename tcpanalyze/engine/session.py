@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from .analysis import Engine
 
 NS = 1e9
+# ``handshake`` outcomes of a connection attempt that never completed: answered by a RST, never
+# answered, or the SYN-ACK never acknowledged (what a SYN flood leaves); every command counts
+# failed handshakes with these.
+FAILED_HANDSHAKES = ("syn_synack", "refused", "unanswered")
 
 
 def _pick(values: np.ndarray, conditions: list[tuple[np.ndarray, str]],

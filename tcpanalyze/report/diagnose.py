@@ -23,9 +23,14 @@ CRITICAL, WARNING, INFO = range(3)
 # likely lost and resent (Linux's initial RTO is 1 s, RFC 6298 section 2).
 SLOW_HANDSHAKE_MS = 200.0
 LOST_SYN_HANDSHAKE_MS = 1000.0
-# Retransmitted share of data segments: a lossy path is a warning at 1 %, critical at 10 %.
+# Retransmitted share of data segments: a lossy path is a warning at 1 %, critical at 10 % -
+# given enough segments to say so: a session needs this many retransmitted data segments to be
+# a warning, and as many as the retransmission_storm detector's minimum to be critical (2 of 4
+# is 50 % of a session too short to mean anything).
 RETRANS_WARNING_PCT = 1.0
 RETRANS_CRITICAL_PCT = 10.0
+RETRANS_WARNING_MIN = 3
+RETRANS_CRITICAL_MIN = 10
 # A zero-window stall this long is a warning (a user notices a one-second freeze).
 STALL_WARNING_S = 1.0
 
@@ -46,16 +51,18 @@ def flag_sessions(sessions: pd.DataFrame) -> pd.DataFrame:
         longest = sessions[f"{side}_zero_window_longest_s"].to_numpy(float)
         stalled = sessions[f"{side}_zero_window_episodes"].to_numpy() > 0
         parts.append(_part(stalled, "zero_window", side, np.where(longest >= STALL_WARNING_S, WARNING, INFO), longest))
-    retrans = _retrans_pct(sessions)
-    parts.append(_part(retrans > 0, "retransmission", "",
-                       np.select([retrans >= RETRANS_CRITICAL_PCT, retrans >= RETRANS_WARNING_PCT], [CRITICAL, WARNING],
-                                 INFO), retrans))
+    retrans, resent = _retrans_pct(sessions)
+    parts.append(_part(retrans > 0, "retransmission", "", np.select(
+        [(retrans >= RETRANS_CRITICAL_PCT) & (resent >= RETRANS_CRITICAL_MIN),
+         (retrans >= RETRANS_WARNING_PCT) & (resent >= RETRANS_WARNING_MIN)], [CRITICAL, WARNING], INFO), retrans))
     close_type = sessions["close_type"]
-    total_bytes = (sessions["orig_bytes"] + sessions["resp_bytes"]).to_numpy(float)
     syns = sessions["orig_pkts"].to_numpy(float)
-    for kind, close, value in (("refused", "refused", syns), ("unanswered", "unanswered", syns),
-                               ("reset", "rst", total_bytes)):
-        parts.append(_part((close_type == close).to_numpy(bool), kind, "", WARNING, value))
+    for kind, close in (("refused", "refused"), ("unanswered", "unanswered")):
+        parts.append(_part((close_type == close).to_numpy(bool), kind, "", WARNING, syns))
+    # a reset is ordinary teardown (many programs close with one) unless data was still in flight
+    unacked = sessions["rst_unacked_bytes"].to_numpy(float)
+    parts.append(_part((close_type == "rst").to_numpy(bool), "reset", "", np.where(unacked > 0, WARNING, INFO),
+                       unacked))
     irtt = sessions["irtt_ms"].to_numpy(float)
     parts.append(_part(irtt >= SLOW_HANDSHAKE_MS, "slow_handshake", "",
                        np.where(irtt >= LOST_SYN_HANDSHAKE_MS, WARNING, INFO), irtt))
@@ -84,11 +91,12 @@ def _part(mask: np.ndarray, kind: str, side: str, severity: int | np.ndarray, va
             np.broadcast_to(severity, mask.shape)[rows], np.asarray(value, float)[rows])
 
 
-def _retrans_pct(sessions: pd.DataFrame) -> np.ndarray:
-    """Retransmitted data segments as a percentage of all data segments, both directions."""
+def _retrans_pct(sessions: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Retransmitted data segments as a percentage of all data segments, both directions; and
+    how many were retransmitted."""
     retrans = (sessions["orig_retrans_data_pkts"] + sessions["resp_retrans_data_pkts"]).to_numpy(float)
     data = (sessions["orig_data_pkts"] + sessions["resp_data_pkts"]).to_numpy(float)
-    return np.where(data > 0, 100 * retrans / np.maximum(data, 1), 0.0)
+    return np.where(data > 0, 100 * retrans / np.maximum(data, 1), 0.0), retrans
 
 
 def describe(kind: str, side: str, session: pd.Series) -> str:
@@ -153,24 +161,28 @@ def _retransmission(session: pd.Series) -> str:
 
 
 def _reset(session: pd.Series) -> str:
-    """Who sent the RST (Zeek's RSTO*/RSTR* states say), and what had gone through by then."""
+    """Who sent the RST, what had gone through by then, and what was still in flight."""
     side = _resetter(session)
-    sent, received = int(session[f"{side}_bytes"]), int(session[f"{_peer(side)}_bytes"])
-    text = (f"reset by the {ROLES[side]} after {sent:,} bytes each way" if sent == received else
-            f"reset by the {ROLES[side]} after {sent:,} bytes sent and {received:,} received")
-    peer_fin = "f" if side == "orig" else "F"  # Zeek history: upper case for the originator
-    if peer_fin in str(session["history"]):
-        text += f" (the {ROLES[_peer(side)]} had already sent its FIN)"
-    return text
+    if side == "both":
+        text = (f"reset by both sides after {int(session['orig_bytes']):,} bytes from the client and "
+                f"{int(session['resp_bytes']):,} from the server")
+    else:
+        sent, received = int(session[f"{side}_bytes"]), int(session[f"{_peer(side)}_bytes"])
+        text = (f"reset by the {ROLES[side]} after {sent:,} bytes each way" if sent == received else
+                f"reset by the {ROLES[side]} after {sent:,} bytes sent and {received:,} received")
+        peer_fin = "f" if side == "orig" else "F"  # Zeek history: upper case for the originator
+        if peer_fin in str(session["history"]):
+            text += f" (the {ROLES[_peer(side)]} had already sent its FIN)"
+    unacked = int(session["rst_unacked_bytes"])
+    return text + (f"; {unacked:,} bytes sent were not yet acknowledged" if unacked else "")
 
 
 def _resetter(session: pd.Series) -> str:
-    state = str(session["conn_state"])
-    if state.startswith("RSTO"):
-        return "orig"
-    if state.startswith("RSTR"):
-        return "resp"
-    return "orig" if session["closed_by"] == "orig" else "resp"
+    """orig, resp or both: who sent RSTs (the sessions' *_rst_pkts, as every command counts them)."""
+    orig, resp = session["orig_rst_pkts"] > 0, session["resp_rst_pkts"] > 0
+    if orig and resp:
+        return "both"
+    return "orig" if orig else "resp"
 
 
 def _peer(side: str) -> str:

@@ -27,6 +27,7 @@ from ..detect import DETECTOR_COLUMNS
 from ..detect.inputs import address_codes, require_columns
 from ..frames import endpoint
 from ..version import __version__
+from ..engine.session import FAILED_HANDSHAKES
 from .diagnose import KINDS, SEVERITIES, describe, flag_sessions
 
 if TYPE_CHECKING:
@@ -43,7 +44,6 @@ SERVERS_SHOWN = 20
 ATTENTION_SHOWN = 20
 # An anomaly lists at most this many of its sessions (a SYN flood has millions).
 SESSION_IDS_SHOWN = 20
-FAILED_HANDSHAKE_STATES = ("REJ", "S0")
 # Floats in the JSON form keep this many decimals (epoch seconds to the microsecond).
 FLOAT_DECIMALS = 6
 
@@ -108,7 +108,7 @@ class Server:
     addr: str
     port: int
     sessions: int
-    failed_handshakes: int  # sessions in conn_state REJ or S0
+    failed_handshakes: int  # connection attempts that did not complete the handshake (FAILED_HANDSHAKES)
     data_pkts: int
     retrans_pkts: int
     retrans_pct: float | None
@@ -168,8 +168,8 @@ class Report:
 
 # The session columns the report reads: the detectors' and its own (its graphs' too). ``build_report``
 # keeps these alone, so reading another fails in every test; ``tcpanalyze report`` analyses with them.
-REPORT_COLUMNS = (*DETECTOR_COLUMNS, "irtt_ms", "irtt_resp_ms", "irtt_orig_ms", "missed_bytes", "history",
-                  "orig_rtt_mean_ms")
+REPORT_COLUMNS = tuple(dict.fromkeys((*DETECTOR_COLUMNS, "irtt_ms", "irtt_resp_ms", "irtt_orig_ms", "missed_bytes",
+                                      "history", "orig_rtt_mean_ms", "orig_rst_pkts", "resp_rst_pkts")))
 
 
 def build_report(analysis: "Analysis", *, selection: str | None = None) -> Report:
@@ -178,9 +178,10 @@ def build_report(analysis: "Analysis", *, selection: str | None = None) -> Repor
     sessions = analysis.sessions[list(require_columns(analysis.sessions, REPORT_COLUMNS, "the report"))]
     findings = flag_sessions(sessions)
     anomalies = analysis.anomalies
-    problems, totals = _problems(sessions, findings, anomalies)
+    told = _Told(sessions, anomalies)
+    problems, totals = _problems(sessions, findings, anomalies, told)
     servers, servers_total, rtt_source = _servers(sessions, analysis.rtt_samples)
-    attention, attention_total = _attention(sessions, findings)
+    attention, attention_total = _attention(sessions, findings, told)
     return Report(
         schema_version=SCHEMA_VERSION,
         generator=f"tcpanalyze {__version__}",
@@ -239,24 +240,19 @@ def _counts(column: pd.Series) -> dict[str, int]:
 
 # -- problems -----------------------------------------------------------------------------
 
-def _problems(sessions: pd.DataFrame, findings: pd.DataFrame,
-              anomalies: pd.DataFrame) -> tuple[list[Problem], dict[str, int]]:
+def _problems(sessions: pd.DataFrame, findings: pd.DataFrame, anomalies: pd.DataFrame,
+              told: "_Told") -> tuple[list[Problem], dict[str, int]]:
     """Each kind's worst anomalies and worst sessions, ranked: severity, then anomalies before
     single sessions, then kind (``KINDS`` order), then the size of the problem. A session problem
     an anomaly of a related kind already names (listed or not) is not listed twice."""
     problems = [_anomaly_problem(a) for a in _worst_anomalies(anomalies).itertuples(index=False)]
     totals = {f"anomaly:{k}": int(v) for k, v in anomalies["kind"].value_counts().items()}
-    covered_by: dict[tuple[str, ...], np.ndarray] = {}
     for kind in KINDS:
         of_kind = findings[findings["kind"] == kind]
         if of_kind.empty:
             continue
         totals[kind] = int(of_kind["session_id"].nunique())
-        covering = ANOMALY_KINDS_COVERING.get(kind, ())
-        if covering not in covered_by:
-            covered_by[covering] = _covered(sessions, anomalies, covering)
-        covered = covered_by[covering]
-        listed = of_kind[~covered[of_kind["row"].to_numpy()]]
+        listed = of_kind[~told.sessions(kind)[of_kind["row"].to_numpy()]]
         worst = listed.sort_values(["value", "session_id"], ascending=[False, True], kind="stable")
         for f in worst.head(PROBLEMS_PER_KIND).itertuples(index=False):
             session = sessions.iloc[f.row]
@@ -266,9 +262,7 @@ def _problems(sessions: pd.DataFrame, findings: pd.DataFrame,
                 value=float(f.value), unit=_UNITS[kind],
                 target=endpoint(session["resp_addr"], session["resp_port"]),
                 session_ids=[int(f.session_id)], session_count=1))
-    order = {"anomaly": 0, "session": 1}
-    problems.sort(key=lambda p: (SEVERITIES.index(p.severity), order[p.source],
-                                 KINDS.index(p.kind) if p.kind in KINDS else -1, -(p.value or 0)))
+    problems.sort(key=_impact_order)
     for rank, problem in enumerate(problems, 1):
         problem.rank = rank
     return problems, totals
@@ -278,10 +272,26 @@ def _problems(sessions: pd.DataFrame, findings: pd.DataFrame,
 ANOMALY_KINDS_COVERING = {
     "zero_window": ("zero_window_stall",),
     "retransmission": ("retransmission_storm",),
-    "reset": ("rst_teardown", "rst_storm"),
+    "reset": ("rst_teardown", "rst_storm", "port_scan", "address_sweep", "syn_flood", "backscatter"),
     "refused": ("syn_flood", "port_scan", "address_sweep", "handshake_failures", "backlog_overflow"),
     "unanswered": ("syn_flood", "port_scan", "address_sweep", "handshake_failures", "backlog_overflow"),
 }
+
+
+class _Told:
+    """Which sessions an anomaly already tells, per kind of session finding (each covering set
+    of anomaly kinds worked out once)."""
+
+    def __init__(self, sessions: pd.DataFrame, anomalies: pd.DataFrame) -> None:
+        self._sessions, self._anomalies = sessions, anomalies
+        self._by_covering: dict[tuple[str, ...], np.ndarray] = {}
+
+    def sessions(self, kind: str) -> np.ndarray:
+        """Per session: does an anomaly of a kind that explains ``kind`` findings name it?"""
+        covering = ANOMALY_KINDS_COVERING.get(kind, ())
+        if covering not in self._by_covering:
+            self._by_covering[covering] = _covered(self._sessions, self._anomalies, covering)
+        return self._by_covering[covering]
 
 
 def _covered(sessions: pd.DataFrame, anomalies: pd.DataFrame, kinds: tuple[str, ...]) -> np.ndarray:
@@ -327,16 +337,44 @@ def _session_counts(anomalies: pd.DataFrame) -> np.ndarray:
 
 def _worst_anomalies(anomalies: pd.DataFrame) -> pd.DataFrame:
     """The ``ANOMALIES_PER_KIND`` worst anomalies of each kind (severity, then most sessions, then
-    earliest, then lowest anomaly_id), in the order ``anomalies`` had them."""
+    size, then earliest, then lowest anomaly_id), in the order ``anomalies`` had them."""
     if anomalies.empty:
         return anomalies
+    sizes = [_anomaly_value(kind, details)[0] for kind, details in zip(anomalies["kind"], anomalies["details"])]
     ranked = pd.DataFrame({"kind": anomalies["kind"].to_numpy(),
                            "severity": anomalies["severity"].map(SEVERITIES.index).to_numpy(),
-                           "sessions": -_session_counts(anomalies), "start": anomalies["start"].to_numpy(),
-                           "anomaly_id": anomalies["anomaly_id"].to_numpy()})
-    ranked = ranked.sort_values(["severity", "sessions", "start", "anomaly_id"], kind="stable")
+                           "sessions": -_session_counts(anomalies), "size": [-(v or 0) for v in sizes],
+                           "start": anomalies["start"].to_numpy(), "anomaly_id": anomalies["anomaly_id"].to_numpy()})
+    ranked = ranked.sort_values(["severity", "sessions", "size", "start", "anomaly_id"], kind="stable")
     keep = np.sort(ranked.groupby("kind", sort=False).head(ANOMALIES_PER_KIND).index.to_numpy())
     return anomalies.iloc[keep]
+
+
+# Anomaly kinds in the order a report lists them when severity and sessions affected tie: what
+# stops many clients first, then what slows sessions down, then teardown context.
+ANOMALY_ORDER = ("syn_flood", "backscatter", "port_scan", "address_sweep", "backlog_overflow", "handshake_failures",
+                 "injection", "zero_window_stall", "retransmission_storm", "idle_exhaustion", "rst_storm",
+                 "rst_teardown")
+# What sizes an anomaly of each kind (its details key) and in which unit; otherwise its sessions.
+_ANOMALY_VALUES = {"zero_window_stall": ("total_s", "s"), "retransmission_storm": ("ratio", "%"),
+                   "rst_teardown": ("unacked_bytes", "bytes")}
+
+
+def _impact_order(p: Problem) -> tuple:
+    """Problems by what users lost: severity; then sessions affected; then an anomaly before a
+    single session's problem; then kind; then the size of the problem (stall seconds, share
+    retransmitted, bytes in flight at a reset...)."""
+    kind = ANOMALY_ORDER.index(p.kind) if p.source == "anomaly" and p.kind in ANOMALY_ORDER else \
+        len(ANOMALY_ORDER) + (KINDS.index(p.kind) if p.kind in KINDS else 0)
+    return (SEVERITIES.index(p.severity), -p.session_count, p.source != "anomaly", kind, -(p.value or 0))
+
+
+def _anomaly_value(kind: str, details) -> tuple[float | None, str | None]:
+    key, unit = _ANOMALY_VALUES.get(kind, (None, None))
+    if key is None or not isinstance(details, dict) or details.get(key) is None:
+        return None, None
+    value = float(details[key])
+    return (100 * value, unit) if unit == "%" else (value, unit)
 
 
 def _anomaly_problem(a) -> Problem:
@@ -346,8 +384,9 @@ def _anomaly_problem(a) -> Problem:
     target = None
     if a.target_addr is not None and not pd.isna(a.target_addr):
         target = endpoint(a.target_addr, int(port)) if has_port else str(a.target_addr)
+    value, unit = _anomaly_value(str(a.kind), a.details)
     return Problem(rank=0, source="anomaly", kind=str(a.kind), severity=str(a.severity), message=str(a.message),
-                   value=None, unit=None, target=target, session_ids=ids[:SESSION_IDS_SHOWN],
+                   value=value, unit=unit, target=target, session_ids=ids[:SESSION_IDS_SHOWN],
                    session_count=_session_count(ids, a.details), anomaly_id=int(a.anomaly_id))
 
 
@@ -361,7 +400,7 @@ def _servers(sessions: pd.DataFrame, samples: pd.DataFrame | None) -> tuple[list
     addr_codes, addr_names = address_codes(sessions["resp_addr"])  # codes: no text per session
     frame = pd.DataFrame({
         "addr": addr_codes, "port": sessions["resp_port"].astype(int),
-        "failed": sessions["conn_state"].isin(FAILED_HANDSHAKE_STATES),
+        "failed": sessions["handshake"].isin(FAILED_HANDSHAKES),
         "data": sessions["orig_data_pkts"] + sessions["resp_data_pkts"],
         "retrans": sessions["orig_retrans_data_pkts"] + sessions["resp_retrans_data_pkts"],
         "bytes": sessions["orig_bytes"] + sessions["resp_bytes"],
@@ -455,15 +494,26 @@ def _opt(value: float) -> float | None:
 
 # -- sessions that need attention ---------------------------------------------------------
 
-def _attention(sessions: pd.DataFrame, findings: pd.DataFrame) -> tuple[list[SessionAttention], int]:
-    """Sessions with a warning or worse, worst first (severity, then how many problems, then id)."""
+def _attention(sessions: pd.DataFrame, findings: pd.DataFrame, told: _Told) -> tuple[list[SessionAttention], int]:
+    """Sessions with a problem of warning or worse that no anomaly already tells, worst first
+    (severity, then the size of their worst problem, then how many problems, then id); and how
+    many such sessions there are in all."""
     if findings.empty:
         return [], 0
-    severity = findings["severity"].cat.codes  # categories in SEVERITIES order
-    per_session = findings.assign(severity_rank=severity).groupby("row").agg(
-        worst=("severity_rank", "min"), n=("kind", "size"), session_id=("session_id", "first"))
-    serious = per_session[per_session["worst"] <= SEVERITIES.index("warning")]
-    chosen = serious.sort_values(["worst", "n", "session_id"], ascending=[True, False, True]).head(ATTENTION_SHOWN)
+    severity = findings["severity"].cat.codes.to_numpy()  # categories in SEVERITIES order
+    serious = findings[severity <= SEVERITIES.index("warning")]
+    known = np.zeros(len(serious), np.bool_)
+    for kind in serious["kind"].unique():
+        of_kind = (serious["kind"] == kind).to_numpy()
+        known[of_kind] = told.sessions(kind)[serious["row"].to_numpy()[of_kind]]
+    serious = serious[~known]
+    if serious.empty:
+        return [], 0
+    per_session = serious.assign(severity_rank=serious["severity"].cat.codes).sort_values(
+        ["severity_rank", "value"], ascending=[True, False], kind="stable").groupby("row", sort=False).agg(
+        worst=("severity_rank", "first"), value=("value", "first"), n=("kind", "size"), session_id=("session_id", "first"))
+    chosen = per_session.sort_values(["worst", "value", "n", "session_id"],
+                                     ascending=[True, False, False, True]).head(ATTENTION_SHOWN)
     out = []
     for row, summary in chosen.iterrows():
         session = sessions.iloc[row]
@@ -479,7 +529,7 @@ def _attention(sessions: pd.DataFrame, findings: pd.DataFrame) -> tuple[list[Ses
             conn_state=str(session["conn_state"]), close_type=str(session["close_type"]),
             orig_bytes=int(session["orig_bytes"]), resp_bytes=int(session["resp_bytes"]),
             severity=SEVERITIES[int(summary["worst"])], diagnoses=diagnoses))
-    return out, len(serious)
+    return out, len(per_session)
 
 
 def _clean(value: Any) -> Any:

@@ -36,7 +36,7 @@ def test_output_option_writes_each_format_to_the_file(tmp_path, fmt, opening):
     assert result.stdout == b""
     text = target.read_text()
     assert text.startswith(opening)
-    assert "reset by the server after 10,240 bytes each way" in text
+    assert "reset its session with 10.77.0.1:44804 after 10,240 bytes from the originator" in text
     assert "\x1b[" not in text  # no colour in a file
 
 

@@ -14,6 +14,7 @@ import pytest
 import tcpanalyze
 from helpers import BASE_TS_NS, EXPECTED_DIR, SAMPLE_DIR, Rec, eth, ipv4, mss, tcp, write_pcap
 from tcpanalyze.report import build_report, layout, model
+from tcpanalyze.report.diagnose import describe, flag_sessions
 from tcpanalyze.report.html import html_text
 from tcpanalyze.report.markdown import markdown_text
 from tcpanalyze.report.text import write_text
@@ -77,17 +78,19 @@ def test_zero_window_diagnosis_names_the_receiver_that_stopped_reading():
     probes = len(truth["evidence"]["zero_window_probes"]["frames"])
     server = f"{truth['server_addr']}:{truth['server_port']}"
 
-    [session] = report.attention
-    assert session.diagnoses[0].kind == "zero_window" and session.severity == "warning"
-    assert session.diagnoses[0].message == (
+    [finding] = [f for f in flag_sessions(analysis.sessions).itertuples() if f.kind == "zero_window"]
+    assert (finding.side, finding.severity) == ("resp", "warning")
+    assert describe("zero_window", "resp", analysis.sessions.iloc[0]) == (
         f"{server} stopped reading for {stall_s:.1f} s (zero window, {probes} probes); the client waited")
-    assert session.diagnoses[0].value == pytest.approx(stall_s, abs=1e-6)
+    assert finding.value == pytest.approx(stall_s, abs=1e-6)
+    # the zero_window_stall anomaly tells this session's story: it is not listed again
+    assert (report.attention, report.attention_total) == ([], 0)
     # the program stopped reading for 1.5 s; the window closed once the buffer had filled
     program_stall = truth["programs"][0]["server"]["stall_s"]
     assert program_stall - 0.2 < stall_s < program_stall
     # ranked first, as the anomaly detector's stall (which the session problem is not repeated under)
     assert (report.problems[0].kind, report.problems[0].target) == ("zero_window_stall", server)
-    assert report.problems[0].session_ids == [session.session_id]
+    assert report.problems[0].session_ids == [finding.session_id]
 
 
 @pytest.mark.parametrize("longest, text", [(1.416, "1.4 s"), (0.1, "0.1 s"), (0.035, "35 ms"),
@@ -107,11 +110,15 @@ def test_rst_abort_diagnosis_says_the_server_reset_after_the_bytes_exchanged():
     truth = expected("real-rst-abort")
     [conn] = truth["connections"]
     assert conn["first_closer"] == "resp" and conn["resp_close"] == "rst"
-    report = report_of(SAMPLE_DIR / "real-rst-abort.pcap")
-    [session] = report.attention
-    assert [d.message for d in session.diagnoses] == [f"reset by the server after {conn['resp_bytes']:,} bytes each way"]
+    analysis = tcpanalyze.analyze(str(SAMPLE_DIR / "real-rst-abort.pcap"))
+    session = analysis.sessions.iloc[0]
+    assert describe("reset", "", session) == f"reset by the server after {conn['resp_bytes']:,} bytes each way"
     assert (session.orig_bytes, session.resp_bytes) == (conn["orig_bytes"], conn["resp_bytes"])
+    report = build_report(analysis)
     assert report.capture.sessions_by_close_type == {"rst": 1}
+    # nothing was in flight: an ordinary teardown, context (info), told by the rst_teardown anomaly
+    assert [(p.kind, p.severity) for p in report.problems] == [("rst_teardown", "info")]
+    assert report.attention == []
 
 
 def test_refused_connections_count_as_failed_handshakes_of_their_server():
@@ -145,11 +152,14 @@ def test_clean_short_connections_need_no_attention_and_fill_the_server_row():
 
 def test_slow_handshake_and_retransmission_are_diagnosed_and_ranked_by_severity(slow_lossy):
     report = report_of(slow_lossy)
+    # 1 of 2 segments is 50 %, but too few to be more than info (RETRANS_WARNING_MIN)
     assert [(p.kind, p.severity, p.value) for p in session_problems(report)] == [
-        ("retransmission", "critical", 50.0), ("slow_handshake", "info", 350.0)]
-    [session] = report.attention
-    assert [d.message for d in session.diagnoses] == [
-        "50.0 % of segments retransmitted (1 of 2, by the client)", "handshake took 350 ms (300 ms from the capture point to the server and back, 50 ms to the client and back)"]
+        ("retransmission", "info", 50.0), ("slow_handshake", "info", 350.0)]
+    assert report.attention == []  # nothing of warning or worse
+    session = tcpanalyze.analyze(str(slow_lossy)).sessions.iloc[0]
+    assert [describe(kind, "", session) for kind in ("retransmission", "slow_handshake")] == [
+        "50.0 % of segments retransmitted (1 of 2, by the client)",
+        "handshake took 350 ms (300 ms from the capture point to the server and back, 50 ms to the client and back)"]
     [server] = report.servers
     assert (server.data_pkts, server.retrans_pkts, server.retrans_pct) == (2, 1, 50.0)
 
@@ -189,7 +199,7 @@ def test_capture_summary_carries_the_record_accounting():
 def test_json_form_is_plain_data_with_the_schema_version():
     data = json.loads(report_of(SAMPLE_DIR / "real-rst-abort.pcap").to_json())
     assert data["schema_version"] == tcpanalyze.report.SCHEMA_VERSION == 1
-    assert data["attention"][0]["diagnoses"][0]["kind"] == "reset"
+    assert data["problems"][0]["kind"] == "rst_teardown" and data["attention"] == []
 
 
 class _Terminal(io.StringIO):
@@ -203,7 +213,7 @@ def test_text_is_coloured_on_a_terminal_only():
     write_text(report, plain)
     write_text(report, terminal)
     assert "\x1b[" not in plain.getvalue() and "\x1b[" in terminal.getvalue()
-    assert "reset by the server after 10,240 bytes each way" in plain.getvalue()
+    assert "reset its session with 10.77.0.1:44804 after 10,240 bytes" in plain.getvalue()
 
 
 def anomaly(anomaly_id: int, kind: str, severity: str, port, session_ids: list[int], details: dict) -> dict:
@@ -227,8 +237,8 @@ def test_anomalies_rank_first_within_a_severity_and_are_not_repeated_as_session_
     ]
     assert len(report.problems[0].session_ids) == 20
     assert report.problem_totals == {"anomaly:rst_teardown": 1, "anomaly:syn_flood": 1, "reset": 1}
-    # the session still needs attention, with its own diagnosis
-    assert [d.kind for d in report.attention[0].diagnoses] == ["reset"]
+    # the rst_teardown anomaly tells the session's story: not listed again among sessions
+    assert report.attention == []
 
 
 def test_a_flood_whose_session_list_was_cut_still_covers_the_sessions_to_its_target():
@@ -240,7 +250,7 @@ def test_a_flood_whose_session_list_was_cut_still_covers_the_sessions_to_its_tar
     analysis.anomalies = pd.DataFrame([{**flood, "start": first, "end": last}]).astype({"target_port": "Int64"})
     report = build_report(analysis)
     assert [p.kind for p in report.problems] == ["syn_flood"]  # session 1 is not listed by the flood, but covered
-    assert report.problem_totals["refused"] == 2 and report.attention_total == 2
+    assert report.problem_totals["refused"] == 2 and report.attention_total == 0  # the flood tells both
 
 
 def rendered_forms(report) -> dict[str, str]:
@@ -337,5 +347,5 @@ def test_retransmitted_syns_and_fins_do_not_count_in_the_data_retransmission_sha
     assert (server.data_pkts, server.retrans_pkts, server.retrans_pct) == (3, 1, pytest.approx(100 / 3))
     [problem] = [p for p in session_problems(report) if p.kind == "retransmission"]
     assert problem.value == pytest.approx(100 / 3)
-    [diagnosis] = [d.message for d in report.attention[0].diagnoses if "retransmitted" in d.message]
-    assert diagnosis == "33.3 % of segments retransmitted (1 of 3, by the client)"
+    assert describe("retransmission", "", analysis.sessions.iloc[0]) == \
+        "33.3 % of segments retransmitted (1 of 3, by the client)"
