@@ -17,6 +17,13 @@ from typing import Optional, TextIO
 
 import typer
 
+try:  # typer bundles click from 0.20 on
+    from typer._click import exceptions as click_errors
+    from typer._click.utils import PacifyFlushWrapper
+except ImportError:  # pragma: no cover - older typer, click installed beside it
+    from click import exceptions as click_errors
+    from click.utils import PacifyFlushWrapper
+
 from ..errors import TcpanalyzeError, UsageError
 from ..output import Format
 from ..version import __version__
@@ -108,15 +115,31 @@ def main() -> None:
     # BLAS, and this process runs only ours, so tell Python that module does not exist.
     sys.modules.setdefault("scipy.linalg.cython_blas", None)
     try:
-        app()
+        code = app(standalone_mode=False)
     except TcpanalyzeError as exc:
         if _state["debug"]:
             raise
         print(f"tcpanalyze: error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
-    except BrokenPipeError:
-        # The reader of our output went away (e.g. `| head`): not an error of ours.
+    except click_errors.UsageError as exc:  # a bad option or argument: one line, and where to look
+        command = exc.ctx.command_path if exc.ctx is not None else "tcpanalyze"
+        if exc.format_message():  # (none after the help that a bare command prints)
+            print(f"tcpanalyze: error: {exc.format_message()} (see '{command} --help')", file=sys.stderr)
+        sys.exit(2)
+    except click_errors.ClickException as exc:
+        print(f"tcpanalyze: error: {exc.format_message()}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        print("tcpanalyze: aborted", file=sys.stderr)
+        sys.exit(130)
+    except (BrokenPipeError, SystemExit) as exc:
+        # The reader of our output went away (e.g. `| head`): not an error of ours, exit 0 so
+        # `set -o pipefail` scripts go on. click ends that case itself with exit 1, after
+        # wrapping stdout to silence the flush at exit: that wrapper tells it from a real exit.
+        if isinstance(exc, SystemExit) and not isinstance(sys.stdout, PacifyFlushWrapper):
+            raise
         sys.stderr.close()
         sys.exit(0)
     except KeyboardInterrupt:
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

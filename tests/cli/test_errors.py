@@ -41,10 +41,11 @@ def assert_one_line_error(result, message: str) -> None:
 
 
 def assert_usage_error(result, option: str) -> None:
+    """One line naming the option, and where to read about it."""
     stderr = result.stderr.decode()
     assert result.returncode == 2, stderr
-    assert "Traceback" not in stderr
-    assert "Usage: " in stderr and f"Invalid value for '{option}'" in " ".join(stderr.replace("│", "").split())
+    [line] = stderr.splitlines()
+    assert line.startswith(f"tcpanalyze: error: Invalid value for '{option}'") and line.endswith(" --help')")
 
 
 @pytest.mark.parametrize("command", FILE_COMMANDS)
@@ -92,3 +93,30 @@ def test_debug_shows_the_traceback(tmp_path):
     result = run_tcpanalyze(["--debug", "sessions", str(tmp_path / "nope.pcap")])
     assert result.returncode != 0
     assert "Traceback (most recent call last)" in result.stderr.decode()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["sessions", "--bogus"], "No such option: --bogus"),
+    (["sessions"], "Missing argument 'files'."),
+    (["no-such-command"], "No such command 'no-such-command'."),
+])
+def test_usage_errors_are_one_line(args, message):
+    result = run_tcpanalyze(args)
+    [line] = result.stderr.decode().splitlines()
+    assert result.returncode == 2 and line.startswith(f"tcpanalyze: error: {message}")
+
+
+@pytest.mark.parametrize("command", [["packets"], ["sessions", "-f", "jsonl"], ["report"]])
+def test_a_reader_that_stops_early_is_not_an_error(command):
+    """`tcpanalyze ... | head -1` exits 0, so `set -o pipefail` scripts go on."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "tcpanalyze", command[0], str(REPO_ROOT / "sample_pcaps" /
+                                                                                  "real-zero-window.pcap"),
+                             *command[1:]], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO_ROOT)
+    proc.stdout.readline()
+    proc.stdout.close()  # the reader goes away
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err.decode()
+    assert b"Traceback" not in err
