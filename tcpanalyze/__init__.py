@@ -21,6 +21,8 @@ _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from .version import __version__
 
 __all__ = ["__version__", "Analysis", "EngineOptions", "analyze", "read_packets", "session_packets"]
+# The user-facing subpackages, imported on first attribute access.
+SUBPACKAGES = ("check", "detect", "plot", "reassembly", "report", "testing")
 
 
 def __getattr__(name: str):
@@ -33,4 +35,8 @@ def __getattr__(name: str):
         from .packets import read_packets
 
         return read_packets
+    if name in SUBPACKAGES:  # tcpanalyze.report.build_report(...) without importing tcpanalyze.report first
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'tcpanalyze' has no attribute {name!r}")

@@ -38,6 +38,15 @@ class Analysis:
     evidence: EvidenceFrames | None = None
     packets_of: frozenset[int] | None = None
 
+    def __repr__(self) -> str:
+        """One line (the frames themselves are a ``.sessions`` / ``.packets`` away)."""
+        packets = "no packets table" if self.packets is None else f"{len(self.packets):,} packets"
+        if self.packets_of is not None:
+            packets += f" of {len(self.packets_of):,} sessions"
+        where = "live capture" if self.path is None else ", ".join(self.files) or str(self.path)
+        return (f"<Analysis of {where}: {len(self.sessions):,} sessions, {packets}, "
+                f"{self.accounting.records:,} records>")
+
     @property
     def detector_packets(self) -> pd.DataFrame | None:
         """The packets detectors read: the whole packets table, else the evidence kept in its place."""
