@@ -25,6 +25,11 @@ def packets(
     port: Optional[int] = PORT_OPT,
     session: Optional[list[int]] = SESSION_OPT,
     time_range: Optional[str] = TIME_RANGE_OPT,
+    raw: bool = typer.Option(False, "--raw", help="Sequence and ACK numbers, SACK edges and the window as on the wire "
+                                                  "(default, as Wireshark shows them: relative numbers, scaled window)."),
+    columns: Optional[str] = typer.Option(None, "--columns", help="Comma-separated columns to show (table: its "
+                                                                   "column names; csv/jsonl/parquet: the packets "
+                                                                   "table's)."),
 ) -> None:
     """TCP packets in file order with their session and Wireshark's analysis flags; accounting on stderr.
 
@@ -49,6 +54,15 @@ def packets(
             frame = result.packets
             accounting = result.accounting.as_dict()
     base_ns = int(frame["ts_ns"].iloc[0]) if len(frame) else None  # time 0 stays the capture's first packet
-    with FrameWriter(fmt, output_path(output), partial(packet_table, base_ns=base_ns)) as out:
-        out.write(filters.packets(frame, base_ns))
+    wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    view = partial(packet_table, base_ns=base_ns, raw=raw)
+    if wanted:
+        known = list(view(frame.head(0))) if fmt == "table" else list(frame.columns)
+        missing = [c for c in wanted if c not in known]
+        if missing:
+            raise UsageError(f"--columns: no column {', '.join(missing)} (there are {', '.join(known)})")
+    table_view = (lambda f: view(f)[wanted]) if wanted and fmt == "table" else view
+    selected = filters.packets(frame, base_ns)
+    with FrameWriter(fmt, output_path(output), table_view) as out:
+        out.write(selected[wanted] if wanted and fmt != "table" else selected)
     report_accounting(accounting)

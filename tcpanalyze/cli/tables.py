@@ -29,25 +29,30 @@ def session_table(frame: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def packet_table(frame: pd.DataFrame, base_ns: int | None = None) -> pd.DataFrame:
-    """The human view of a packets frame: endpoints, flag names, lengths and key options.
+def packet_table(frame: pd.DataFrame, base_ns: int | None = None, raw: bool = False) -> pd.DataFrame:
+    """The human view of a packets frame, as Wireshark shows packets: session, endpoints, flag
+    names, relative sequence and ACK numbers and the calculated (scaled) window, lengths, key
+    options (SACK edges relative too) and the analysis flags; ``raw`` shows the numbers on the
+    wire instead. Frames without the session analysis (``--all-records``) are raw.
 
     ``time_s`` counts from ``base_ns`` (default: the frame's first packet).
     """
+    relative = not raw and "seq_rel" in frame
     flags = frame["tcp_flags"].to_numpy()
     names = {int(v): flag_text(int(v)) for v in np.unique(flags)}
-    table = {
-        "frame": frame["frame"],
-        "time_s": relative_seconds(frame["ts_ns"], base_ns),
+    table = {"frame": frame["frame"], "time_s": relative_seconds(frame["ts_ns"], base_ns)}
+    if "session_id" in frame:
+        table["session"] = frame["session_id"]
+    table.update({
         "source": endpoint_text(frame["src_addr"], frame["src_port"]),
         "destination": endpoint_text(frame["dst_addr"], frame["dst_port"]),
         "flags": frame["tcp_flags"].map(names),
-        "seq": frame["seq_raw"],
-        "ack": frame["ack_raw"],
-        "win": frame["win_raw"],
+        "seq": frame["seq_rel"] if relative else frame["seq_raw"],
+        "ack": frame["ack_rel"].where(frame["ack_rel"] >= 0, 0) if relative else frame["ack_raw"],
+        "win": frame["window"] if relative else frame["win_raw"],
         "len": frame["payload_len"],
-        "options": _options_text(frame),
-    }
+        "options": _options_text(frame, _sack_base(frame) if relative else None),
+    })
     if "analysis" in frame:
         table["analysis"] = frame["analysis"].str.join(",")
     if "status" in frame:
@@ -55,21 +60,33 @@ def packet_table(frame: pd.DataFrame, base_ns: int | None = None) -> pd.DataFram
     return pd.DataFrame(table)
 
 
+def _sack_base(frame: pd.DataFrame) -> np.ndarray:
+    """Per packet, the raw number SACK edges count from: its ACK's base (the peer's ISN)."""
+    return (frame["ack_raw"].to_numpy(np.int64) - frame["ack_rel"].to_numpy(np.int64)) & 0xFFFFFFFF
+
+
 def endpoint_text(addr: pd.Series, port: pd.Series) -> pd.Series:
     text = addr.astype(object).where(~addr.astype(str).str.contains(":", regex=False), "[" + addr.astype(str) + "]")
     return text.astype(str) + ":" + port.astype(str)
 
 
-def _options_text(frame: pd.DataFrame) -> pd.Series:
+def _options_text(frame: pd.DataFrame, sack_base: np.ndarray | None) -> pd.Series:
+    """MSS, window scale, SACK-permitted, SACK blocks (relative to ``sack_base`` when given), and
+    what was cut or malformed."""
     parts = pd.Series("", index=frame.index, dtype=object)
     for column, label in (("mss", "mss="), ("wscale", "ws=")):
         present = frame[column].notna()
         parts[present] += label + frame.loc[present, column].astype(str) + " "
     parts[frame["sack_perm"]] += "sack_perm "
     for k in range(1, 5):
-        present = frame[f"sack_le{k}"].notna()
-        parts[present] += ("sack=" + frame.loc[present, f"sack_le{k}"].astype(str) + "-"
-                           + frame.loc[present, f"sack_re{k}"].astype(str) + " ")
+        present = frame[f"sack_le{k}"].notna().to_numpy()
+        edges = []
+        for edge in ("le", "re"):
+            values = frame[f"sack_{edge}{k}"].to_numpy()[present].astype(np.int64)
+            if sack_base is not None:
+                values = (values - sack_base[present]) & 0xFFFFFFFF
+            edges.append(pd.Series(values, index=frame.index[present]).astype(str))
+        parts[present] += "sack=" + edges[0] + "-" + edges[1] + " "
     parts[frame["truncated"]] += "truncated "
     parts[frame["options_malformed"]] += "bad_options "
     return parts.str.rstrip()

@@ -1,29 +1,29 @@
-"""Figures drawn with matplotlib's Agg canvas, and the look every graph shares."""
+"""Charts drawn with matplotlib's Agg canvas (PNG, SVG, PDF), and the look every graph shares."""
 
 from __future__ import annotations
 
 import io
 from pathlib import Path
 
+import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from ..errors import TcpanalyzeError, UsageError
+from .chart import Chart, Layer
 
-FIGSIZE_IN = (9.0, 4.8)
 DPI = 100
-# One colour per direction, the same in every graph (matplotlib's tab10 blue and orange).
-DIRECTION_COLOURS = {"orig": "tab:blue", "resp": "tab:orange"}
+SIZE_PX = (900, 480)  # at DPI: 9 x 4.8 inches
 SAVE_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
-TIME_LABEL = "time (s since the session's first packet)"
 THOUSANDS = FuncFormatter(lambda value, _pos: f"{value:,.0f}")
 
 
-def new_axes(title: str) -> tuple[Figure, Axes]:
+def new_axes(title: str, size_px: tuple[int, int] = SIZE_PX) -> tuple[Figure, Axes]:
     """A figure on an Agg canvas with one titled axes (no pyplot: no global state)."""
-    fig = Figure(figsize=FIGSIZE_IN, dpi=DPI, layout="constrained")
+    fig = Figure(figsize=(size_px[0] / DPI, size_px[1] / DPI), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     ax.set_title(title, fontsize=10)
@@ -31,10 +31,52 @@ def new_axes(title: str) -> tuple[Figure, Axes]:
     return fig, ax
 
 
-def no_data(ax: Axes, message: str) -> None:
-    """Say in the figure why there is nothing to draw (instead of an empty frame)."""
-    ax.set_axis_off()
-    ax.text(0.5, 0.5, message, transform=ax.transAxes, ha="center", va="center", fontsize=12, wrap=True)
+def render(chart: Chart, size_px: tuple[int, int] = SIZE_PX) -> Figure:
+    """The chart as a matplotlib figure of ``size_px`` pixels (at DPI dots per inch)."""
+    fig, ax = new_axes(chart.title, size_px)
+    if chart.message is not None:
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, chart.message, transform=ax.transAxes, ha="center", va="center", fontsize=12, wrap=True)
+        return fig
+    for layer in chart.layers:
+        _draw(ax, layer)
+    ax.autoscale_view()
+    if chart.x_range is not None:
+        ax.set_xlim(*chart.x_range)
+    if chart.y_range is not None:
+        ax.set_ylim(*chart.y_range)
+    elif chart.y_from_zero:
+        ax.set_ylim(bottom=0)
+    for note in chart.notes:
+        ax.annotate(note.text, xy=(note.x, note.y), xytext=(0, -28), textcoords="offset points", ha="center",
+                    fontsize=8, arrowprops={"arrowstyle": "->", "color": "0.3"},
+                    bbox={"boxstyle": "round", "fc": "white", "ec": "0.7", "alpha": 0.9})
+    ax.set_xlabel(chart.xlabel)
+    ax.set_ylabel(chart.ylabel)
+    if chart.thousands:
+        ax.yaxis.set_major_formatter(THOUSANDS)
+    ax.legend(loc="upper left", fontsize=8)
+    return fig
+
+
+def _draw(ax: Axes, layer: Layer) -> None:
+    label = layer.label if layer.legend else f"_{layer.label}"  # matplotlib's legend skips "_" labels
+    style = {"color": layer.colour, "label": label, "alpha": layer.alpha}
+    if layer.kind == "bars":
+        bars = np.stack([np.column_stack([layer.x, layer.y]), np.column_stack([layer.x, layer.y1])], axis=1)
+        ax.add_collection(LineCollection(bars, colors=layer.colour, linewidths=layer.width, alpha=layer.alpha,
+                                         label=label))
+    elif layer.kind == "markers":
+        ax.plot(layer.x, layer.y, linestyle="none", marker=layer.marker, markersize=5 * layer.width, **style)
+    elif layer.kind == "step":
+        ax.step(layer.x, layer.y, where="post", linewidth=layer.width, linestyle="--" if layer.dashed else "-",
+                **style)
+    elif layer.kind == "stairs":
+        ax.stairs(layer.y, layer.x, linewidth=layer.width, linestyle="--" if layer.dashed else "-", **style)
+    else:  # spans
+        for k, (start, stop) in enumerate(zip(layer.x, layer.x1)):
+            ax.axvspan(start, stop, color=layer.colour, alpha=layer.alpha, label=label if k == 0 else None,
+                       linewidth=0)
 
 
 def png_bytes(fig: Figure) -> bytes:

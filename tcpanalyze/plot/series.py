@@ -1,13 +1,13 @@
-"""Graphs over time of both directions: throughput and goodput, RTT samples, windows and bytes in flight."""
+"""Graphs over time of both directions, as ``Chart`` s: throughput and goodput, RTT samples,
+windows and bytes in flight."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
 
 from ..flows import TH_RST
-from .canvas import DIRECTION_COLOURS, THOUSANDS, TIME_LABEL, no_data
+from .chart import DIRECTION_COLOURS, TIME_LABEL, Chart, Layer
 from .session import DIRECTIONS, SessionPackets, other
 
 # About this many throughput bins across a session: enough to see the shape, few enough
@@ -17,11 +17,12 @@ MIN_BIN_S = 1e-4  # pcap timestamps are microseconds: 100 us bins still hold who
 RATE_UNITS = ((1e9, "Gbit/s"), (1e6, "Mbit/s"), (1e3, "kbit/s"), (1.0, "bit/s"))
 
 
-def draw_throughput(ax: Axes, session: SessionPackets) -> None:
+def throughput_chart(session: SessionPackets, title: str) -> Chart:
     """Throughput (all payload, retransmissions included) and goodput (new bytes only) per direction."""
+    chart = Chart(title, TIME_LABEL, y_from_zero=True)
     if not session.packets["payload_len"].any():
-        no_data(ax, "no payload in either direction: no throughput to draw")
-        return
+        chart.message = "no payload in either direction: no throughput to draw"
+        return chart
     width = bin_width(session.duration_s)
     edges = np.arange(int(np.ceil(session.duration_s / width)) + 1) * width
     if edges.size < 2:
@@ -39,17 +40,16 @@ def draw_throughput(ax: Axes, session: SessionPackets) -> None:
             continue
         colour = DIRECTION_COLOURS[direction]
         sender = session.endpoints[direction]
-        ax.stairs(throughput / scale, edges, color=colour, label=f"throughput from {sender}")
-        ax.stairs(goodput / scale, edges, color=colour, linestyle="--", label=f"goodput (new bytes) from {sender}")
-    ax.set_xlabel(TIME_LABEL)
-    ax.set_ylabel(f"{unit} (bins of {width * 1e3:g} ms)")
-    ax.set_ylim(bottom=0)
-    ax.legend(loc="best", fontsize=8)
+        chart.layers += [Layer("stairs", f"throughput from {sender}", colour, edges, throughput / scale),
+                         Layer("stairs", f"goodput (new bytes) from {sender}", colour, edges, goodput / scale,
+                               dashed=True)]
+    chart.ylabel = f"{unit} (bins of {width * 1e3:g} ms)"
+    return chart
 
 
-def draw_rtt(ax: Axes, session: SessionPackets) -> None:
+def rtt_chart(session: SessionPackets, title: str) -> Chart:
     """RTT samples from ACKs (Karn: none from retransmitted segments), by the direction of the data."""
-    drawn = False
+    chart = Chart(title, TIME_LABEL, "RTT (ms)", y_from_zero=True)
     for direction in DIRECTIONS:
         acks = session.sent(other(direction))  # the other side's ACKs time this direction's data
         acks = acks[acks["ack_rtt_ns"] > 0]
@@ -57,39 +57,34 @@ def draw_rtt(ax: Axes, session: SessionPackets) -> None:
             continue
         rtt_ms = acks["ack_rtt_ns"].to_numpy() / 1e6
         summary = f"{rtt_ms.size} samples, median {np.median(rtt_ms):.3g} ms"
-        ax.plot(session.seconds(acks), rtt_ms, linestyle="none", marker=".", markersize=6,
-                color=DIRECTION_COLOURS[direction], label=f"data from {session.endpoints[direction]}: {summary}")
-        drawn = True
-    if not drawn:
-        no_data(ax, "no RTT samples: no data segment was acknowledged unambiguously")
-        return
-    ax.set_xlabel(TIME_LABEL)
-    ax.set_ylabel("RTT (ms)")
-    ax.set_ylim(bottom=0)
-    ax.legend(loc="best", fontsize=8)
+        chart.layers.append(Layer("markers", f"data from {session.endpoints[direction]}: {summary}",
+                                  DIRECTION_COLOURS[direction], session.seconds(acks), rtt_ms, marker=".",
+                                  width=1.2, hover={"frame": acks["frame"].to_numpy()}))
+    if not chart.layers:
+        chart.message = "no RTT samples: no data segment was acknowledged unambiguously"
+    return chart
 
 
-def draw_window(ax: Axes, session: SessionPackets) -> None:
+def window_chart(session: SessionPackets, title: str) -> Chart:
     """Each side's advertised (scaled) receive window and the bytes it had in flight (resets left out)."""
+    chart = Chart(title, TIME_LABEL, "bytes", y_from_zero=True, thousands=True)
     if not ((session.packets["tcp_flags"] & TH_RST) == 0).any():
-        no_data(ax, "only resets in this session: no advertised window to draw")
-        return
+        chart.message = "only resets in this session: no advertised window to draw"
+        return chart
     for direction in DIRECTIONS:
         sent = session.sent(direction)
         sent = sent[(sent["tcp_flags"] & TH_RST) == 0]
         colour = DIRECTION_COLOURS[direction]
         if not sent.empty:
-            ax.step(session.seconds(sent), sent["window"], where="post", color=colour,
-                    label=f"window advertised by {session.endpoints[direction]}")
+            chart.layers.append(Layer("step", f"window advertised by {session.endpoints[direction]}", colour,
+                                      session.seconds(sent), sent["window"].to_numpy(),
+                                      hover={"frame": sent["frame"].to_numpy()}))
         flight = sent[sent["bytes_in_flight"] >= 0]
         if not flight.empty:
-            ax.plot(session.seconds(flight), flight["bytes_in_flight"], linestyle="none", marker=".", markersize=6,
-                    color=colour, alpha=0.6, label=f"bytes in flight from {session.endpoints[direction]}")
-    ax.set_xlabel(TIME_LABEL)
-    ax.set_ylabel("bytes")
-    ax.yaxis.set_major_formatter(THOUSANDS)
-    ax.set_ylim(bottom=0)
-    ax.legend(loc="best", fontsize=8)
+            chart.layers.append(Layer("markers", f"bytes in flight from {session.endpoints[direction]}", colour,
+                                      session.seconds(flight), flight["bytes_in_flight"].to_numpy(), marker=".",
+                                      width=1.2, alpha=0.6, hover={"frame": flight["frame"].to_numpy()}))
+    return chart
 
 
 def bin_width(duration_s: float) -> float:

@@ -1,8 +1,10 @@
-"""The graphs an HTML report embeds, drawn by ``tcpanalyze.plot``.
+"""The graphs an HTML report embeds, described by ``tcpanalyze.plot`` as charts.
 
 The worst sessions (first in the attention list, among those that carried data) get a
-time-sequence graph each; the worst of them also gets throughput, RTT and window graphs.
-With nothing needing attention, the session that carried the most bytes is drawn instead.
+time-sequence graph each, of the direction their problem hit (``problem_direction``) and, on a
+long session, of the time around it (``tcpanalyze.plot.problem_span``); the worst of them also
+gets throughput, RTT and window graphs over the same span. With nothing needing attention, the
+session that carried the most bytes is drawn instead, whole.
 """
 
 from __future__ import annotations
@@ -10,21 +12,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .. import plot
 from ..frames import endpoint
+from ..plot.session import DIRECTIONS, other
 from .model import Report
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from ..pipeline import Analysis
 
 SEQUENCE_GRAPHS = 3
 KIND_TITLES = {"seq": "time-sequence graph", "throughput": "throughput", "rtt": "round-trip time",
                "window": "advertised window and bytes in flight"}
+# Per diagnosis kind: the session column, per direction, that says how hard it hit that direction's data.
+HIT_BY = {"zero_window": "{peer}_zero_window_s",  # the data stopped by the peer's zero window
+          "retransmission": "{side}_retrans_data_pkts",
+          "capture_loss": "{side}_missed_bytes"}
 
 
 @dataclass
 class Graph:
     title: str
-    png: bytes
+    chart: plot.Chart
 
 
 def graph_sessions(report: Report, analysis: "Analysis") -> list[int]:
@@ -40,18 +50,31 @@ def graph_sessions(report: Report, analysis: "Analysis") -> list[int]:
     return worst[:SEQUENCE_GRAPHS]
 
 
-def report_graphs(report: Report, analysis: "Analysis") -> list[Graph]:
-    """PNG graphs of the worst sessions, titled."""
-    from .. import plot
+def problem_direction(session: "pd.Series", kinds: list[str]) -> str:
+    """The direction (``orig``/``resp``) whose data the session's first diagnosis of ``kinds`` (worst
+    first) hit hardest; for no such diagnosis, the direction that sent more payload."""
+    for kind in kinds:
+        if kind in HIT_BY:
+            hits = {d: session[HIT_BY[kind].format(side=d, peer=other(d))] for d in DIRECTIONS}
+            if max(hits.values()) > 0:
+                return max(DIRECTIONS, key=hits.__getitem__)
+    return "resp" if session["resp_payload_bytes"] > session["orig_payload_bytes"] else "orig"
 
+
+def report_graphs(report: Report, analysis: "Analysis") -> list[Graph]:
+    """Charts of the worst sessions, titled: the direction and span of each one's problem."""
     sessions = analysis.sessions.set_index("session_id")
     chosen = graph_sessions(report, analysis)
     analysis = analysis.with_session_packets(chosen) if chosen else analysis
+    kinds = {a.session_id: [d.kind for d in a.diagnoses] for a in report.attention}
     graphs = []
     for n, session_id in enumerate(chosen):
         row = sessions.loc[session_id]
+        direction = problem_direction(row, kinds.get(session_id, []))
+        span = plot.problem_span(plot.session_packets(analysis, session_id), direction)
         who = f"{endpoint(row['orig_addr'], row['orig_port'])} → {endpoint(row['resp_addr'], row['resp_port'])}"
+        when = f", {span[0]:.3f}–{span[1]:.3f} s" if span else ""
         for kind in (KIND_TITLES if n == 0 else ("seq",)):
-            figure = plot.session_figure(analysis, session_id, kind)
-            graphs.append(Graph(f"Session {session_id} ({who}): {KIND_TITLES[kind]}", plot.png_bytes(figure)))
+            chart = plot.session_chart(analysis, session_id, kind, direction=direction, time_range=span)
+            graphs.append(Graph(f"Session {session_id} ({who}): {KIND_TITLES[kind]}{when}", chart))
     return graphs

@@ -1,20 +1,20 @@
-"""The report as one self-contained HTML file: inline CSS, graphs as base64 PNG, no requests.
+"""The report as one self-contained HTML file: inline CSS, interactive Plotly graphs with
+plotly.js embedded once, no requests.
 
-The page declares a Content-Security-Policy that forbids loading anything but ``data:``
-images, so even a browser that would fetch something cannot: the file reads the same
-offline, attached to a ticket or opened years later.
+The page declares a Content-Security-Policy that allows only its own inline scripts and styles
+and ``data:`` images (plotly.js's icons), so even a browser that would fetch something cannot:
+the file reads the same offline, attached to a ticket or opened years later.
 """
 
 from __future__ import annotations
 
-import base64
 from html import escape
 
 from .graphs import Graph
 from .layout import Section, Table, sections
 from .model import Report
 
-CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
 
 STYLE = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1d2327;
@@ -36,7 +36,7 @@ tr.info td:first-child { border-left: 4px solid #54aeff; }
 tr.critical .sev { color: #cf222e; } tr.warning .sev { color: #9a6700; } tr.info .sev { color: #0969da; }
 .note, .empty { color: #57606a; }
 figure { margin: 1em 0 2em; }
-figure img { max-width: 100%; border: 1px solid #e5e8eb; }
+figure .plotly-graph-div { border: 1px solid #e5e8eb; }
 figcaption { color: #57606a; }
 """
 
@@ -49,7 +49,9 @@ def html_text(report: Report, graphs: list[Graph]) -> str:
     body += [_section(s) for s in sections(report)]
     if graphs:
         body.append("<h2>Graphs</h2>")
-        body += [_figure(g) for g in graphs]
+        body.append('<p class="note">Drag to zoom, shift-drag (or the toolbar) to pan, double-click to see '
+                    'everything; hover a point for its frame number.</p>')
+        body += [_figure(g, n) for n, g in enumerate(graphs)]
     return "\n".join([
         "<!DOCTYPE html>",
         '<html lang="en">',
@@ -100,7 +102,9 @@ def _cell_class(table: Table, k: int) -> str:
     return ' class="sev"' if table.columns[k] == "severity" else ""
 
 
-def _figure(graph: Graph) -> str:
-    data = base64.b64encode(graph.png).decode("ascii")
-    return (f'<figure><img src="data:image/png;base64,{data}" alt="{escape(graph.title)}">'
-            f"<figcaption>{escape(graph.title)}</figcaption></figure>")
+def _figure(graph: Graph, n: int) -> str:
+    """The n-th graph (from 0); the first carries plotly.js for all."""
+    from ..plot.interactive import html_div
+
+    div = html_div(graph.chart, div_id=f"graph-{n + 1}", include_plotlyjs=n == 0)
+    return f"<figure>{div}<figcaption>{escape(graph.title)}</figcaption></figure>"

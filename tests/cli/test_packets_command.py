@@ -51,7 +51,7 @@ def test_table_shows_one_line_per_packet_and_accounting_on_stderr():
     assert result.returncode == 0
     lines = result.stdout.decode().splitlines()
     expected = tcpanalyze.read_packets(str(SAMPLE))
-    assert lines[0].split()[:5] == ["frame", "time_s", "source", "destination", "flags"]
+    assert lines[0].split()[:6] == ["frame", "time_s", "session", "source", "destination", "flags"]
     assert len(lines) == len(expected) + 1
     records = expected.attrs["accounting"]["records"]
     assert f"{records} records: {len(expected)} TCP" in result.stderr.decode()

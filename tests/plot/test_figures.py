@@ -10,8 +10,10 @@ from matplotlib.image import imread
 
 import tcpanalyze
 from tcpanalyze.errors import UsageError
-from tcpanalyze.plot import KINDS, png_bytes, session_figure
+from tcpanalyze.plot import KINDS, png_bytes, problem_span, session_chart, session_figure, session_packets
 from tcpanalyze.plot.canvas import new_axes
+from tcpanalyze.plot.interactive import plotly_figure
+from tcpanalyze.plot.seq import WINDOW_SLACK
 
 from helpers import SAMPLE_DIR
 
@@ -167,3 +169,95 @@ def test_window_graph_of_a_reset_only_session_says_so(corpus_dir):
     assert analysis.packets.tcp_flags.tolist() == [0x14]  # one packet: RST,ACK carrying data
     ax = session_figure(analysis, 0, "window").axes[0]
     assert [t.get_text() for t in ax.texts] == ["only resets in this session: no advertised window to draw"]
+
+
+def layers(chart, label, kind=None):
+    return [layer for layer in chart.layers if layer.label == label and kind in (None, layer.kind)]
+
+
+@pytest.mark.parametrize("name", ["real-zero-window", "stream-lossy-ipv4", "real-loss-random-sender"])
+def test_seq_y_axis_fits_data_and_acks_not_the_window_edge(name):
+    analysis = tcpanalyze.analyze(str(SAMPLE_DIR / f"{name}.pcap"))
+    chart = session_chart(analysis, 0, "seq")
+    data = layers(chart, "data segment")[0]
+    ack = layers(chart, "ACK")[0].y
+    edge = layers(chart, "receive window (ACK + window)")[0].y
+    low, high = min(data.y.min(), ack.min()), max(data.y1.max(), ack.max())
+    span = high - low
+    bottom, top = chart.y_range
+    assert low - 0.06 * span <= bottom <= low and high <= top <= high + (WINDOW_SLACK + 0.06) * span
+    if edge.max() > top:  # clipped, and the note says how far it goes
+        assert [n.text for n in chart.notes] == [f"receive-window edge above the plot, up to {edge.max():,}"]
+    # the drawn figure keeps that range
+    assert session_figure(analysis, 0, "seq").axes[0].get_ylim() == pytest.approx(chart.y_range)
+
+
+def test_lossy_transfers_clip_the_window_edge_that_used_to_flatten_the_graph():
+    for name in ("stream-lossy-ipv4", "real-loss-random-sender"):
+        chart = session_chart(tcpanalyze.analyze(str(SAMPLE_DIR / f"{name}.pcap")), 0, "seq")
+        edge = layers(chart, "receive window (ACK + window)")[0]
+        assert edge.dashed and edge.y.max() > 1.5 * chart.y_range[1]
+        assert len(chart.notes) == 1 and chart.notes[0].y == chart.y_range[1]
+
+
+def test_retransmission_of_a_segment_lost_before_the_capture_has_its_own_marker():
+    analysis = tcpanalyze.analyze(str(SAMPLE_DIR / "real-loss-tail-receiver.pcap"))
+    chart = session_chart(analysis, 0, "seq")
+    label = "retransmission of a segment lost before the capture"
+    bars, = layers(chart, label, "bars")
+    marks, = layers(chart, label, "markers")
+    lost = analysis.packets[analysis.packets.resend == "lost_before_capture"]
+    assert len(lost) > 0 and marks.marker == "D" and marks.colour == bars.colour == "red"
+    assert list(marks.hover["frame"]) == lost.frame.tolist()
+    assert list(marks.y) == (lost.seq_rel + lost.payload_len).tolist()
+    assert not bars.legend and marks.legend
+
+
+def test_capture_gaps_are_the_bytes_the_capture_missed():
+    # frames 6, 14, 16 (client data) and 22 (server data) cut out: sample_pcaps/README.md
+    analysis = tcpanalyze.analyze(str(SAMPLE_DIR / "derived-segments-removed.pcap"))
+    for direction, sizes in (("orig", [1448, 2896]), ("resp", [1448])):
+        gaps, = layers(session_chart(analysis, 0, "seq", direction=direction), "capture gap (never captured)")
+        assert list(gaps.y1 - gaps.y) == sizes
+        assert sum(sizes) == analysis.sessions[f"{direction}_missed_bytes"][0]
+
+
+def test_time_range_narrows_the_graph_and_refits_its_y_axis(zero_window):
+    whole = session_chart(zero_window, 0, "seq")
+    tail = session_chart(zero_window, 0, "seq", time_range=(1.55, None))
+    assert tail.x_range == (1.55, pytest.approx(zero_window.sessions.duration[0]))
+    assert tail.y_range[0] > whole.y_range[0] + 0.3 * (whole.y_range[1] - whole.y_range[0])
+    rtt = session_chart(zero_window, 0, "rtt", time_range=(None, 0.05))
+    assert rtt.x_range == (0.0, 0.05) and rtt.y_range[0] == 0
+    ax = session_figure(zero_window, 0, "seq", time_range=(1.55, None), size_px=(1200, 600)).axes[0]
+    assert ax.get_xlim() == pytest.approx(tail.x_range)
+    assert ax.figure.get_size_inches() * ax.figure.dpi == pytest.approx((1200, 600))
+
+
+@pytest.mark.parametrize("span, message", [((5.0, None), "starts after session 0 ends"), ((1.0, 1.0), "is empty")])
+def test_time_range_outside_the_session_is_a_usage_error(zero_window, span, message):
+    with pytest.raises(UsageError, match=message):
+        session_chart(zero_window, 0, "seq", time_range=span)
+
+
+def test_problem_span_brackets_the_retransmissions_of_the_lossy_direction():
+    analysis = tcpanalyze.analyze(str(SAMPLE_DIR / "stream-lossy-ipv4.pcap"))
+    session = session_packets(analysis, 0)
+    start, end = problem_span(session, "resp")
+    sent = session.sent("resp")
+    retrans_t = session.seconds(sent[sent.resend == "retransmission"])
+    assert start < retrans_t.min() and retrans_t.max() < end
+    assert end - start < 0.5 * session.duration_s  # the 0.25 s session: its last 20 ms hold the loss
+    assert problem_span(session, "orig") is None  # the client's request had no trouble
+
+
+def test_interactive_figure_hovers_frame_numbers_and_keeps_the_ranges():
+    analysis = tcpanalyze.analyze(str(SAMPLE_DIR / "stream-lossy-ipv4.pcap"))
+    chart = session_chart(analysis, 0, "seq")
+    fig = plotly_figure(chart)
+    trace = next(t for t in fig.data if t.name == "retransmission" and t.mode == "markers")
+    retrans = analysis.packets[(analysis.packets.direction == "resp") & (analysis.packets.resend == "retransmission")]
+    assert [int(row[0]) for row in trace.customdata] == retrans.frame.tolist()
+    assert "frame %{customdata[0]}<br>" in trace.hovertemplate and "len %{customdata[2]:,}" in trace.hovertemplate
+    assert tuple(fig.layout.yaxis.range) == pytest.approx(chart.y_range)
+    assert len(fig.layout.annotations) == len(chart.notes) == 1

@@ -70,3 +70,37 @@ def test_unknown_image_suffix_is_exit_2_before_reading(tmp_path):
 
 def test_cli_kinds_are_the_library_kinds():
     assert [k.value for k in Kind] == list(tcpanalyze.plot.KINDS)
+
+
+def test_size_sets_the_png_pixels_and_time_range_the_span(tmp_path):
+    target = tmp_path / "tail.png"
+    result = run_cli("plot", str(SAMPLE), "0", "--time-range", "1.5:", "--size", "1200x600", "-o", str(target))
+    assert result.returncode == 0, result.stderr
+    assert imread(str(target)).shape[:2] == (600, 1200)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--time-range", "2:1"], "--time-range '2:1': the end comes before the start"),
+    (["--time-range", "soon"], "--time-range 'soon': expected START:END in seconds"),
+    (["--time-range", "2024-05-01T10:00:00:2024-05-01T10:00:05"], "plot takes seconds since the session's first packet"),
+    (["--size", "1200"], "--size '1200': expected WIDTHxHEIGHT in pixels, e.g. 1600x800"),
+    (["--size", "50x50"], "--size '50x50': width and height must each be 200 to 10000 pixels"),
+])
+def test_bad_time_range_or_size_is_one_line_exit_2_before_reading(args, message):
+    result = run_cli("plot", str(SAMPLE), "0", *args, "-o", "never-written.png")
+    assert result.returncode == 2
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tcpanalyze: error: ") and message in lines[0]
+
+
+def test_time_range_after_the_session_is_one_line_exit_2():
+    result = run_cli("plot", str(SAMPLE), "0", "--time-range", "3:", "-o", "never-written.png")
+    assert result.returncode == 2
+    assert result.stderr.decode().splitlines() == [
+        "tcpanalyze: error: time range 3:1.60506 s starts after session 0 ends (1.60506 s after its first packet)"]
+
+
+def test_bad_direction_is_a_usage_error():
+    result = run_cli("plot", str(SAMPLE), "0", "--direction", "up", "-o", "never-written.png")
+    assert result.returncode == 2
+    assert "Invalid value for '--direction'" in " ".join(result.stderr.decode().replace("│", "").split())
