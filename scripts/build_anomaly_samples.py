@@ -241,6 +241,58 @@ def backlog_synack() -> None:
     })
 
 
+def backscatter(rng: random.Random) -> None:
+    """SYN-ACKs and RSTs from 120 servers answering SYNs that carried our address as their source."""
+    story = Story()
+    victim = "198.51.100.80"
+    peer = ("203.0.113.200", 443)
+    # its own traffic: a full session, one caught mid-stream, one caught after its SYN, and a late RST
+    # from the same peer for an older connection: none of them unsolicited
+    conv = Conv((victim, 50000), peer, isn_c=0x70000001, ts=False)
+    t = handshake(story, conv, 0)
+    story.at(t + 100 * US, conv.c("PA", b"hello"))
+    story.at(t + 300 * US, conv.s("PA", b"world"))
+    story.at(t + 400 * US, conv.c("FA"))
+    story.at(t + 500 * US, conv.s("FA"))
+    story.at(t + 600 * US, conv.c("A"))
+    story.at(100 * MS, Conv((victim, 49000), peer, ts=False).s("RA", seq=0, win=0, opts=()))
+    mid = Conv((victim, 50001), ("203.0.113.201", 80), isn_c=0x70000002, ts=False)
+    for k in range(3):
+        story.at(200 * MS + k * MS, mid.s("A", b"x" * 1000))
+        story.at(200 * MS + k * MS + 100 * US, mid.c("A"))
+    late = Conv((victim, 50002), ("203.0.113.202", 8080), isn_c=0x70000003, ts=False)
+    late.client.nxt += 1  # its SYN went out before the capture started
+    story.at(300 * MS, late.s("SA"))
+    story.at(300 * MS + 100 * US, late.c("A"))
+    story.at(300 * MS + 200 * US, late.c("PA", b"GET / HTTP/1.1\r\n\r\n"))
+    story.at(300 * MS + 900 * US, late.s("A"))
+    # the backscatter: 1 s of SYN-ACKs (80 web servers, 2 each; the victim resets every one) and
+    # RST,ACKs (40 servers with the port closed: 20 on ssh, 20 on 25565)
+    replies = [(f"203.0.113.{1 + k % 80}", 80 if k % 2 else 443, "SA") for k in range(160)]
+    replies += [(f"192.0.2.{101 + k}", 22 if k < 20 else 25565, "RA") for k in range(40)]
+    rng.shuffle(replies)
+    for k, (server, port, flags) in enumerate(replies):
+        spoofed = Conv((victim, rng.randrange(1024, 65536)), (server, port), isn_c=rng.getrandbits(32) + 1,
+                       isn_s=rng.getrandbits(32), ts=False)
+        t = 1 * S + k * 5 * MS + rng.randrange(1000) * US
+        if flags == "SA":
+            story.at(t, spoofed.s("SA"))
+            story.at(t + 50 * US, spoofed.c("R", ack=0, opts=()))  # RFC 9293: an unexpected SYN-ACK gets a RST
+        else:
+            story.at(t, spoofed.s("RA", seq=0, win=0, opts=()))
+    story.write("anomaly-backscatter", {
+        "story": "198.51.100.80 talks to 3 servers (one full session, one caught mid-stream, one caught after its "
+                 "SYN) and gets a late RST for an older connection; from 1 s, for 1 s, servers answer SYNs that "
+                 "carried its address as their source: 160 SYN-ACKs from 80 web servers 203.0.113.1-80 (ports 80 "
+                 "and 443, 2 each), each reset by 198.51.100.80 at once, and 40 RST,ACKs from 192.0.2.101-140 "
+                 "(port 22 or 25565 closed), interleaved, one every 5 ms",
+        "target": victim, "synacks": 160, "rsts": 40, "reflectors": 120, "answered_with_rst": 160,
+        "ports": [22, 80, 443, 25565],
+        "anomalies": [{"kind": "backscatter", "target_addr": victim}],
+        "absorbed": [{"kind": "rst_storm", "target_addr": victim}],
+    })
+
+
 def main() -> None:
     rng = random.Random(20261122)
     syn_flood(rng)
@@ -249,6 +301,7 @@ def main() -> None:
     rst_injection()
     idle_exhaustion()
     backlog_synack()
+    backscatter(rng)
 
 
 if __name__ == "__main__":

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..detect import DETECTORS
 from ..engine.session import FAILED_HANDSHAKES
 from .scope import ScopedView
 
-ANOMALY_KINDS = ("syn_flood", "port_scan", "address_sweep", "rst_teardown", "rst_storm", "backlog_overflow",
-                 "zero_window_stall", "retransmission_storm", "handshake_failures", "idle_exhaustion", "injection")
+ANOMALY_KINDS = tuple(DETECTORS)  # every detector's kind: anomalies_KIND and has_KIND
 PERCENTILES = {"p50": 50, "p90": 90, "p95": 95, "p99": 99, "max": 100}
 NS_PER_MS = 1_000_000
 

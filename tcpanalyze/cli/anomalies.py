@@ -53,7 +53,7 @@ def anomalies(
     workers: int = WORKERS_OPT,
     scheduler: str | None = SCHEDULER_OPT,
 ) -> None:
-    """Anomalies across sessions: SYN floods, scans, RST teardowns and storms, backlog overflow,
+    """Anomalies across sessions: SYN floods, backscatter, scans, RST teardowns and storms, backlog overflow,
     zero-window stalls, retransmission storms, failed handshakes, idle exhaustion, RST injection.
 
     Thresholds and what each detector means: docs/anomalies.md.

@@ -1,4 +1,5 @@
-"""Anomaly detection across sessions: floods, scans, resets, stalls, backlog overflow, injection.
+"""Anomaly detection across sessions: floods, backscatter, scans, resets, stalls, backlog overflow,
+injection.
 
 >>> from tcpanalyze.detect import DetectConfig, detect_anomalies
 >>> anomalies = detect_anomalies(result.sessions, result.detector_packets)          # defaults
@@ -21,6 +22,7 @@ import pandas as pd
 
 from .. import malloc
 from .backlog import detect_backlog_overflow
+from .backscatter import detect_backscatter
 from .config import DetectConfig
 from .floods import detect_syn_flood
 from .frame import (
@@ -56,6 +58,7 @@ __all__ = [
 
 DETECTORS: dict[str, Callable[[Inputs, object], list[Finding]]] = {
     "syn_flood": detect_syn_flood,
+    "backscatter": detect_backscatter,
     "port_scan": detect_port_scan,
     "address_sweep": detect_address_sweep,
     "rst_teardown": detect_rst_teardown,
@@ -91,7 +94,7 @@ def detect(sessions: pd.DataFrame, packets: pd.DataFrame | None = None, config: 
             cfg = getattr(config, kind)
             if cfg.enabled:
                 findings.extend(run(inp, cfg))
-    findings = _drop_flood_failures(findings)
+    findings = _absorb(findings)
     members = [(f.kind, np.asarray(f.session_ids, dtype=np.int64)) for f in findings]
     detection = Detection(anomalies_frame(findings), members)
     del inp, findings
@@ -118,9 +121,42 @@ def session_anomaly_kinds(sessions: pd.DataFrame, detection: Detection) -> pd.Se
     return column.map(lambda v: v if isinstance(v, list) else [])
 
 
-def _drop_flood_failures(findings: list[Finding]) -> list[Finding]:
+def _same_service(effect: Finding, cause: Finding) -> bool:
     """A SYN flood's half-open attempts are its own evidence, not also handshake failures."""
-    floods = [(f.target_addr, f.target_port, f.start, f.end) for f in findings if f.kind == "syn_flood"]
-    return [f for f in findings if f.kind != "handshake_failures" or not any(
-        f.target_addr == a and f.target_port == p and f.start <= e and f.end >= s for a, p, s, e in floods)]
+    return (effect.target_addr, effect.target_port) == (cause.target_addr, cause.target_port)
 
+
+# Share of an RST storm's sessions that must be a scan's probes (or backscatter replies) for the
+# storm to be the scan's refusals: all of them in a scan, a handful if a server resets its clients.
+MOSTLY = 0.8
+
+
+def _mostly_its_sessions(effect: Finding, cause: Finding) -> bool:
+    """A scan's refusals (and the RSTs of backscatter) are the scan, not also an RST storm."""
+    sessions = np.asarray(effect.session_ids, dtype=np.int64)
+    return bool(sessions.size) and bool(np.isin(sessions, cause.session_ids).mean() >= MOSTLY)
+
+
+# An anomaly another one explains is reported once, by its cause: kind -> the kinds that can
+# explain it, and how to tell that one does (it must also overlap it in time).
+ABSORBED_BY: dict[str, tuple[tuple[str, ...], Callable[[Finding, Finding], bool]]] = {
+    "handshake_failures": (("syn_flood",), _same_service),
+    "rst_storm": (("port_scan", "address_sweep", "backscatter"), _mostly_its_sessions),
+}
+
+
+def _absorb(findings: list[Finding]) -> list[Finding]:
+    """``findings`` without the ones another explains; the cause lists each in ``details["absorbed"]``."""
+    cause_kinds = {kind for kinds, _ in ABSORBED_BY.values() for kind in kinds}
+    causes = [f for f in findings if f.kind in cause_kinds]
+    kept = []
+    for f in findings:
+        kinds, explains = ABSORBED_BY.get(f.kind, ((), None))
+        cause = next((c for c in causes if c.kind in kinds and c.start <= f.end and c.end >= f.start
+                      and explains(f, c)), None) if explains else None
+        if cause is None:
+            kept.append(f)
+        else:
+            cause.details.setdefault("absorbed", []).append(
+                {"kind": f.kind, "target_addr": f.target_addr, "message": f.message})
+    return kept

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import UsageError
 from .backlog import BacklogOverflowConfig
+from .backscatter import BackscatterConfig
 from .floods import SynFloodConfig
 from .handshakes import HandshakeFailuresConfig
 from .idle import IdleExhaustionConfig
@@ -33,6 +34,7 @@ class DetectConfig:
     """Thresholds of every detector; one section (field) per detector, named by its kind."""
 
     syn_flood: SynFloodConfig = field(default_factory=SynFloodConfig)
+    backscatter: BackscatterConfig = field(default_factory=BackscatterConfig)
     port_scan: PortScanConfig = field(default_factory=PortScanConfig)
     address_sweep: AddressSweepConfig = field(default_factory=AddressSweepConfig)
     rst_teardown: RstTeardownConfig = field(default_factory=RstTeardownConfig)

@@ -24,8 +24,8 @@ SEVERITIES = ("info", "warning", "critical")
 # name, dtype, meaning
 ANOMALY_COLUMNS: list[tuple[str, str, str]] = [
     ("anomaly_id", "int64", "0.. in table order"),
-    ("kind", "object", ("detector name: syn_flood, port_scan, address_sweep, rst_teardown, rst_storm, "
-                        "backlog_overflow, zero_window_stall, retransmission_storm, handshake_failures, "
+    ("kind", "object", ("detector name: syn_flood, backscatter, port_scan, address_sweep, rst_teardown, "
+                        "rst_storm, backlog_overflow, zero_window_stall, retransmission_storm, handshake_failures, "
                         "idle_exhaustion, injection")),
     ("severity", "object", "info, warning or critical"),
     ("start", "float64", "first event of the anomaly, epoch seconds"),

@@ -20,7 +20,7 @@ SYN, RST, ACK, FIN, PSH, URG = 0x02, 0x04, 0x10, 0x01, 0x08, 0x20
 DETECTOR_COLUMNS = (
     "session_id", "orig_addr", "orig_port", "resp_addr", "resp_port", "start", "end", "duration", "first_frame",
     "last_frame", "handshake", "conn_state", "close_type", "closed_by", "rst_unacked_bytes", "orig_first_flags",
-    "resp_synacks_after_ack", "resp_highest_ack", "orig_syn_pkts", "resp_synack_pkts",
+    "resp_synacks_after_ack", "resp_highest_ack", "orig_syn_pkts", "resp_synack_pkts", "orig_rst_pkts", "resp_rst_pkts",
     *(f"{side}_{name}" for side in ("orig", "resp") for name in (
         "pkts", "bytes", "payload_bytes", "data_pkts", "retrans_data_pkts", "zero_window_episodes",
         "zero_window_s", "zero_window_longest_s", "zero_window_probes", "duplicate_pkts")),
@@ -90,6 +90,13 @@ class Inputs:
     def resp(self) -> tuple[np.ndarray, np.ndarray]:
         """(codes, names) of the responder addresses."""
         return address_codes(self.sessions["resp_addr"])
+
+    @cached_property
+    def hosts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(originator codes, responder codes, names) in one code space: a host has one code on either side."""
+        (o, o_names), (r, r_names) = self.orig, self.resp
+        codes, names = pd.factorize(np.concatenate([o_names, r_names]))
+        return codes[:o_names.size][o], codes[o_names.size:][r], np.asarray(names, dtype=object)
 
     def orig_names(self, rows: np.ndarray) -> np.ndarray:
         codes, names = self.orig

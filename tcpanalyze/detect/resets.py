@@ -49,6 +49,14 @@ def _first_rsts(inp: Inputs) -> pd.DataFrame:
                          "by_orig": inp.from_orig[where]})
 
 
+def _reset_by_orig(s: pd.DataFrame) -> np.ndarray:
+    """Per session, from the sessions alone: did its originator reset it? Zeek's conn_state says
+    (RSTO, RSTR), else the side that closed it."""
+    conn_state = s["conn_state"].to_numpy()
+    closed_by_orig = s["closed_by"].to_numpy() == "orig"
+    return np.where(conn_state == "RSTO", True, np.where(conn_state == "RSTR", False, closed_by_orig))
+
+
 def detect_rst_teardown(inp: Inputs, cfg: RstTeardownConfig) -> list[Finding]:
     s = inp.sessions
     orig_bytes, resp_bytes = s["orig_bytes"].to_numpy(np.int64), s["resp_bytes"].to_numpy(np.int64)
@@ -57,9 +65,7 @@ def detect_rst_teardown(inp: Inputs, cfg: RstTeardownConfig) -> list[Finding]:
     rows = np.flatnonzero((s["close_type"] == "rst").to_numpy() & several & (orig_bytes + resp_bytes >= cfg.min_bytes))
     if rows.size == 0:
         return []
-    conn_state = s["conn_state"].to_numpy()
-    by_orig = np.where(conn_state == "RSTO", True, np.where(conn_state == "RSTR", False,
-                                                             s["closed_by"].to_numpy() == "orig"))
+    by_orig = _reset_by_orig(s)
     rst_ts, rst_frame = inp.end.copy(), s["last_frame"].to_numpy(np.int64).copy()
     in_flight = s["rst_unacked_bytes"].to_numpy(np.int64)  # at the session's first RST (engine)
     if inp.packets is not None:
@@ -96,9 +102,9 @@ def detect_rst_storm(inp: Inputs, cfg: RstStormConfig) -> list[Finding]:
     else:
         rows = np.flatnonzero(inp.sessions["close_type"].to_numpy() == "rst")
         times, frames = inp.end[rows], inp.sessions["last_frame"].to_numpy(np.int64)[rows]
-        from_orig = inp.sessions["conn_state"].to_numpy()[rows] == "RSTO"
-    sender = np.where(from_orig, inp.orig[0][rows], inp.resp[0][rows] + len(inp.orig[1]))
-    names = np.concatenate([inp.orig[1], inp.resp[1]])
+        from_orig = _reset_by_orig(inp.sessions)[rows]
+    o, r, names = inp.hosts  # one code per host: its RSTs as originator and as responder count together
+    sender = np.where(from_orig, o[rows], r[rows])
     findings = []
     for ep in busy_episodes(times, sender, cfg.window_s, cfg.min_rsts):
         t = times[ep.rows]

@@ -21,10 +21,14 @@ TEARDOWN_AFTER_DATA = "a session that carried data ended with a RST"
 EXPECTED: dict[str, list[tuple[str, str, str | None, int | None]]] = {
     # --- built for the detectors (tests/detect/test_detectors.py checks the numbers) --------------
     "anomaly-backlog-synack.pcap": [("backlog_overflow", "critical", "198.51.100.70", 8080)],
+    # 160 SYN-ACKs and 40 RSTs from 120 servers answering SYNs spoofing 198.51.100.80; its 160 RSTs
+    # back (0.99 s, an rst_storm before backscatter existed) are the backscatter's, absorbed into it
+    "anomaly-backscatter.pcap": [("backscatter", "warning", "198.51.100.80", None)],
     "anomaly-idle-exhaustion.pcap": [("idle_exhaustion", "warning", "198.51.100.60", 80)],
     # the 5 queued clients send 100 bytes and end with SO_LINGER 0 after 7 s: true teardowns
     "anomaly-real-backlog.pcap": [("rst_teardown", "info", "10.78.0.2", 6001)] * 5
     + [("backlog_overflow", "warning", "10.78.0.2", 6001)],
+    # 37 refusals in 0.85 s: no RST storm (a faster scan's would be the scan's: test_one_finding_per_cause.py)
     "anomaly-real-connect-scan.pcap": [("port_scan", "warning", "10.78.0.2", None)],
     "anomaly-real-refused.pcap": [("handshake_failures", "warning", "10.78.0.2", 6003)],
     "anomaly-real-rst-midtransfer.pcap": [("rst_teardown", "warning", "10.78.0.2", 6002)],
@@ -83,7 +87,13 @@ EXPECTED: dict[str, list[tuple[str, str, str | None, int | None]]] = {
     # Zeek's rst-inject trace: injected RST after the SYN, then the real server answers and talks on
     "tcp-rst-injection-port-reuse.pcap": [("rst_teardown", "info", "1.2.0.3", 6649),
                                           ("injection", "critical", "1.2.0.3", 6649)],
+    # the flood seen at its target: every SYN-ACK answers a captured SYN, so no backscatter
     "tcp-syn-flood-spoofed.pcap": [("syn_flood", "critical", "10.10.10.10", 25565)],
+    # MANIFEST: SYN-ACK reflection seen at the victim; 1,662 SYN-ACKs and 254 RSTs from 1,818 of its
+    # 1,820 servers (two sent other things: ssh data, a bare ACK) in 35 ms. Nothing fired before
+    # backscatter; its 10.10.10.10 never answers, so there is no RST storm to absorb
+    "tcp-synack-reflection-backscatter.pcap": [("backscatter", "warning", "10.10.10.10", None)],
+    # 1,000 ports, 5 refused: the scanned host's RSTs are far from a storm
     "tcp-syn-scan-nmap.pcap": [("port_scan", "warning", "64.13.134.52", None)],
     # IPP printer shut its window for 0.21 s (just over the 0.2 s default)
     "tcp-window-full-zero-window-ipp.pcap": [("zero_window_stall", "warning", "10.10.10.251", 631)],
