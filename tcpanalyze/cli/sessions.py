@@ -26,6 +26,12 @@ def sessions(
         None, "--columns", "-c", metavar="NAMES",
         help="Only these columns, in this order (comma-separated; the README lists them). "
              "The table then shows them as they are, not its short view."),
+    sort: Optional[str] = typer.Option(None, "--sort", metavar="COLUMN",
+                                       help="Order the sessions by this column (ascending; ties by session_id). "
+                                            "Holds every session until the end, or with --limit only the top N."),
+    desc: bool = typer.Option(False, "--desc", help="With --sort: largest first."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, metavar="N",
+                                        help="At most N sessions: the first N by --sort, else the first N to end."),
 ) -> None:
     """One row per TCP session: endpoints, bytes, flags per direction, RTT, stalls, Zeek state, close.
 
@@ -40,15 +46,52 @@ def sessions(
     from .tables import session_table
 
     chosen = None if columns is None else session_columns(_names(columns))  # checked before reading
+    order = None if sort is None else _SortedSessions(session_columns([sort])[0], desc, limit)
+    if order is None and desc:
+        raise UsageError("--desc orders by --sort COLUMN: give that too")
     accounting = Accounting()
+    written = 0
     with FrameWriter(fmt, output_path(output), session_table if chosen is None else None) as out, \
             ReadProgress() as progress:
         # Written as sessions end: memory stays bounded. Each chunk is filtered on its own.
         for chunk in iter_sessions(file, accounting, progress=progress):
             kept = filters.sessions(chunk, accounting.first_tcp_ts_ns)  # filters read their own columns
+            if order is not None:
+                order.add(kept)
+                continue
+            if limit is not None:
+                kept = kept.head(max(limit - written, 0))
             if len(kept):  # an empty first chunk would fix the table's column widths too narrow
                 out.write(kept if chosen is None else kept[chosen])
+                written += len(kept)
+        if order is not None and len(ranked := order.frame()):
+            out.write(ranked if chosen is None else ranked[chosen])
     report_accounting(accounting.as_dict())
+
+
+class _SortedSessions:
+    """Session chunks gathered in one order: all of them, or only the top ``limit`` so far."""
+
+    def __init__(self, column: str, descending: bool, limit: int | None) -> None:
+        self.column, self.descending, self.limit = column, descending, limit
+        self._chunks: list = []
+
+    def add(self, chunk) -> None:
+        if not len(chunk):
+            return
+        self._chunks.append(chunk)
+        if self.limit is not None:  # keep memory at the top N
+            self._chunks = [self.frame()]
+
+    def frame(self):
+        import pandas as pd
+
+        if not self._chunks:
+            return pd.DataFrame()
+        frame = pd.concat(self._chunks, ignore_index=True) if len(self._chunks) > 1 else self._chunks[0]
+        frame = frame.sort_values([self.column, "session_id"], ascending=[not self.descending, True],
+                                  na_position="last", kind="stable", ignore_index=True)
+        return frame if self.limit is None else frame.head(self.limit)
 
 
 def _names(text: str) -> list[str]:
