@@ -4,6 +4,8 @@ Importing this package registers every command on ``app``; ``main`` is the conso
 """
 
 from .app import app, main
-from . import anomalies, check, export_streams, follow, interfaces, live, packets, plot, report, sessions  # noqa: F401  (registers the commands)
+from . import (  # noqa: F401  (registers the commands)
+    anomalies, check, export_streams, follow, interfaces, live, packets, plot, report, sessions, stats,
+)
 
 __all__ = ["app", "main"]

@@ -11,9 +11,10 @@ reassembles streams (``reassembly``) on demand. ``live`` does the same for a liv
 
 from ..engine import EngineOptions
 from .drivers import analyze, iter_sessions, session_columns
+from .io_stats import io_stats
 from .packet_tables import session_packets
 from .partitions import cluster_client
 from .result import Analysis
 
-__all__ = ["Analysis", "EngineOptions", "analyze", "cluster_client", "iter_sessions", "session_columns",
+__all__ = ["Analysis", "EngineOptions", "analyze", "cluster_client", "io_stats", "iter_sessions", "session_columns",
            "session_packets"]

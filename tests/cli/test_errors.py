@@ -25,6 +25,7 @@ FILE_COMMANDS = {
     "plot": ["0", "-o", "{tmp}/seq.png"],
     "report": [],
     "sessions": [],
+    "stats": [],
 }
 FILTER_COMMANDS = ["anomalies", "check", "export-streams", "packets", "report", "sessions"]
 ALL_COMMANDS = [*FILE_COMMANDS, "interfaces", "live"]

@@ -1,0 +1,57 @@
+"""stats: per-interval counts, packets and bytes equal to tshark -z io,stat's."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+
+import tcpanalyze
+from cli_run import run_tcpanalyze
+from helpers import SAMPLE_DIR
+from tcpanalyze.pipeline import io_stats
+
+needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
+
+
+def tshark_io_stat(path, interval: float) -> list[tuple[int, int]]:
+    out = subprocess.run(["tshark", "-q", "-n", "-r", str(path), "-z", f"io,stat,{interval},tcp"],
+                         capture_output=True, text=True, check=True, timeout=300).stdout
+    return [(int(f), int(b)) for f, b in re.findall(r"<>\s*[\d.]+\s*\|\s*(\d+)\s*\|\s*(\d+)\s*\|", out)]
+
+
+@needs_tshark
+@pytest.mark.parametrize("name, interval", [("check-lossy.pcap", 0.25), ("real-loss-congestion-sender.pcap", 0.1),
+                                            ("stream-concurrent.pcap", 1.0), ("real-loss-tail-receiver.pcap", 0.05)])
+def test_packets_and_bytes_are_tsharks(name, interval):
+    """(Two differences, on purpose: tshark counts TCP headers quoted inside ICMP errors as TCP,
+    docs/wireshark-differences.md; and puts a last packet that falls exactly on an interval's
+    end into that interval, where we start the next.)"""
+    path = SAMPLE_DIR / name
+    ours = io_stats(str(path), interval)
+    assert list(zip(ours["packets"], ours["bytes"])) == tshark_io_stat(path, interval)
+
+
+def test_session_figures_add_up_to_the_sessions():
+    path = str(SAMPLE_DIR / "check-lossy.pcap")
+    table = io_stats(path, 0.1)
+    s = tcpanalyze.analyze(path, packets=False).sessions
+    assert table["new_sessions"].sum() == len(s)
+    assert table["retransmissions"].sum() == (s["orig_retrans_pkts"] + s["resp_retrans_pkts"]).sum()
+    assert table["rsts"].sum() == (s["orig_rst_pkts"] + s["resp_rst_pkts"]).sum()
+    assert table["zero_windows"].sum() == (s["orig_zero_window"] + s["resp_zero_window"]).sum()
+    assert table["packets"].sum() == (s["orig_pkts"] + s["resp_pkts"]).sum()
+    assert (table["end_s"] - table["start_s"]).round(9).eq(0.1).all()
+
+
+def test_command_formats_and_bad_interval():
+    path = str(SAMPLE_DIR / "check-lossy.pcap")
+    result = run_tcpanalyze(["stats", path, "--interval", "0.5", "-f", "jsonl"])
+    rows = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert result.returncode == 0 and [r["packets"] for r in rows] == io_stats(path, 0.5)["packets"].tolist()
+    bad = run_tcpanalyze(["stats", path, "--interval", "0"])
+    assert bad.returncode == 2
+    assert bad.stderr.decode().splitlines() == ["tcpanalyze: error: the interval must be a positive number of seconds, not 0.0"]
