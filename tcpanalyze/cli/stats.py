@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from ..errors import UsageError
 from ..output import Format
 from .app import EXIT_CODES, FILES_ARG, FORMAT_OPT, OUTPUT_OPT, app, capture_spec, output_path, report_accounting
 
@@ -18,6 +19,9 @@ def stats(
                                    help="Length of each interval, from the capture's first record."),
     fmt: Format = FORMAT_OPT,
     output: Optional[Path] = OUTPUT_OPT,
+    chart: Optional[Path] = typer.Option(None, "--chart", metavar="FILE",
+                                         help="Also draw the counts: .png/.svg/.pdf, or .html (interactive, "
+                                              "self-contained)."),
 ) -> None:
     """Per interval: TCP packets, bytes, new sessions, retransmissions, RSTs, zero windows.
 
@@ -27,6 +31,8 @@ def stats(
     Example: tcpanalyze stats sample_pcaps/check-lossy.pcap --interval 0.25
     """
     file = capture_spec(files)
+    if chart is not None and chart.suffix.lower() not in (".html", ".png", ".svg", ".pdf"):  # before reading
+        raise UsageError(f"{chart}: cannot tell the chart's format; use a .png, .svg, .pdf or .html file name")
     from ..output import FrameWriter
     from ..packets import Accounting
     from ..pipeline import io_stats
@@ -37,4 +43,9 @@ def stats(
         table = io_stats(file, interval, accounting=accounting, progress=progress)
     with FrameWriter(fmt, output_path(output)) as out:
         out.write(table)
+    if chart is not None:
+        from ..capture import capture_label
+        from ..plot.io_chart import io_chart, save_chart
+
+        save_chart(io_chart(table, f"TCP per interval: {capture_label(file)}"), str(chart))
     report_accounting(accounting.as_dict())

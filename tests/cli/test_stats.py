@@ -55,3 +55,19 @@ def test_command_formats_and_bad_interval():
     bad = run_tcpanalyze(["stats", path, "--interval", "0"])
     assert bad.returncode == 2
     assert bad.stderr.decode().splitlines() == ["tcpanalyze: error: the interval must be a positive number of seconds, not 0.0"]
+
+
+def test_chart_as_image_and_as_a_self_contained_page(tmp_path):
+    from PIL import Image
+
+    path = str(SAMPLE_DIR / "real-loss-congestion-sender.pcap")
+    for name in ("io.png", "io.html"):
+        result = run_tcpanalyze(["stats", path, "-i", "0.05", "--chart", str(tmp_path / name)])
+        assert result.returncode == 0, result.stderr.decode()
+    with Image.open(tmp_path / "io.png") as image:
+        assert image.size[0] > 400 and image.getextrema() != ((255, 255), (255, 255), (255, 255), (255, 255))
+    page = (tmp_path / "io.html").read_text()
+    assert page.count("Plotly.newPlot") == 1 and "retransmissions" in page
+    assert not re.search(r"<script[^>]+src=\"https?:", page)
+    bad = run_tcpanalyze(["stats", path, "--chart", str(tmp_path / "io.txt")])
+    assert bad.returncode == 2 and b"use a .png, .svg, .pdf or .html file name" in bad.stderr
