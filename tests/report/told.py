@@ -1,0 +1,24 @@
+"""The report's "one finding per cause" rule as a check the report tests share."""
+
+from __future__ import annotations
+
+from tcpanalyze.report.model import ANOMALY_KINDS_COVERING
+
+
+def told_again(analysis, report) -> list[tuple[str, int]]:
+    """(finding kind, session id) listed among session problems, or as the warning-or-worse
+    reason a session needs attention, although an anomaly of a kind that explains it names it."""
+    named: dict[int, set[str]] = {}
+    for kind, ids in zip(analysis.anomalies["kind"], analysis.anomalies["session_ids"]):
+        for i in ids:
+            named.setdefault(int(i), set()).add(kind)
+
+    def told(kind: str, session_id: int) -> bool:
+        return bool(named.get(session_id, set()) & set(ANOMALY_KINDS_COVERING.get(kind, ())))
+
+    again = [(p.kind, p.session_ids[0]) for p in report.problems if p.source == "session" and told(p.kind, p.session_ids[0])]
+    for a in report.attention:
+        reasons = [d.kind for d in a.diagnoses if d.severity != "info"]
+        if all(told(kind, a.session_id) for kind in reasons):
+            again.append((",".join(reasons), a.session_id))
+    return again
