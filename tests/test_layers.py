@@ -28,6 +28,7 @@ LAYERS = [
     ("engine",),
     ("reassembly",),
     ("detect",),
+    ("dfilter",),  # Wireshark display filters over the packets and sessions frames
     ("pipeline",),
     ("output", "report", "check", "plot"),  # what users see
     ("cli", "testing"),

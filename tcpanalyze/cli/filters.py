@@ -1,4 +1,5 @@
-"""The filters every command takes: ``--host``, ``--port``, ``--session``, ``--time-range``.
+"""The filters every command takes: ``--host``, ``--port``, ``--session``, ``--time-range``;
+and ``-Y/--filter`` (``FILTER_OPT``), a Wireshark display filter (``tcpanalyze.dfilter``).
 
 A command declares the four options (``HOST_OPT``, ``PORT_OPT``, ``SESSION_OPT``,
 ``TIME_RANGE_OPT``), turns them into a ``Filters`` with ``Filters.parse``, and applies it
@@ -46,6 +47,10 @@ TIME_RANGE_OPT = typer.Option(
     None, "--time-range", metavar="START:END",
     help="Only this time span: seconds since the first TCP packet (e.g. 1.5:3, 10:, :0.5) or ISO 8601 "
          "timestamps, UTC unless an offset is given (e.g. 2024-05-01T10:00:00:2024-05-01T10:00:05).")
+FILTER_OPT = typer.Option(
+    None, "--filter", "-Y", metavar="EXPR",
+    help="Only rows matching this Wireshark display filter, e.g. 'tcp.port == 443 && tcp.analysis.retransmission' "
+         "(packets: Wireshark's field names; sessions: the column names; the README lists them).")
 
 _SECONDS = r"\s*(\d+(?:\.\d*)?|\.\d+)?\s*"
 _RELATIVE = re.compile(f"^{_SECONDS}:{_SECONDS}$")

@@ -11,7 +11,7 @@ import typer
 from ..errors import UsageError
 from ..output import Format
 from .app import EXIT_CODES, FILES_ARG, FORMAT_OPT, OUTPUT_OPT, app, capture_spec, output_path, report_accounting
-from .filters import HOST_OPT, PORT_OPT, SESSION_OPT, TIME_RANGE_OPT, Filters
+from .filters import FILTER_OPT, HOST_OPT, PORT_OPT, SESSION_OPT, TIME_RANGE_OPT, Filters
 
 
 @app.command(epilog=EXIT_CODES)
@@ -25,6 +25,7 @@ def packets(
     port: Optional[int] = PORT_OPT,
     session: Optional[list[int]] = SESSION_OPT,
     time_range: Optional[str] = TIME_RANGE_OPT,
+    display_filter: Optional[str] = FILTER_OPT,
     raw: bool = typer.Option(False, "--raw", help="Sequence and ACK numbers, SACK edges and the window as on the wire "
                                                   "(default, as Wireshark shows them: relative numbers, scaled window)."),
     columns: Optional[str] = typer.Option(None, "--columns", help="Comma-separated columns to show (table: its "
@@ -39,6 +40,11 @@ def packets(
     filters = Filters.parse(host, port, session, time_range)
     if all_records and filters.session_ids:
         raise UsageError("--session needs the session analysis; it cannot be used with --all-records")
+    if all_records and display_filter is not None:
+        raise UsageError("--filter reads the session analysis; it cannot be used with --all-records")
+    from ..dfilter import DisplayFilter
+
+    matching = None if display_filter is None else DisplayFilter.for_packets(display_filter)
     from ..pipeline import analyze
     from ..output import FrameWriter
     from ..packets import read_packets
@@ -63,6 +69,8 @@ def packets(
             raise UsageError(f"--columns: no column {', '.join(missing)} (there are {', '.join(known)})")
     table_view = (lambda f: view(f)[wanted]) if wanted and fmt == "table" else view
     selected = filters.packets(frame, base_ns)
+    if matching is not None:
+        selected = selected[matching.mask(selected, base_ns)]
     with FrameWriter(fmt, output_path(output), table_view) as out:
         out.write(selected[wanted] if wanted and fmt != "table" else selected)
     report_accounting(accounting)

@@ -10,7 +10,7 @@ import typer
 from ..errors import UsageError
 from ..output import Format
 from .app import EXIT_CODES, FILES_ARG, FORMAT_OPT, OUTPUT_OPT, app, capture_spec, output_path, report_accounting
-from .filters import HOST_OPT, PORT_OPT, SESSION_OPT, TIME_RANGE_OPT, Filters
+from .filters import FILTER_OPT, HOST_OPT, PORT_OPT, SESSION_OPT, TIME_RANGE_OPT, Filters
 
 
 @app.command(epilog=EXIT_CODES)
@@ -22,6 +22,7 @@ def sessions(
     port: Optional[int] = PORT_OPT,
     session: Optional[list[int]] = SESSION_OPT,
     time_range: Optional[str] = TIME_RANGE_OPT,
+    display_filter: Optional[str] = FILTER_OPT,
     columns: Optional[str] = typer.Option(
         None, "--columns", "-c", metavar="NAMES",
         help="Only these columns, in this order (comma-separated; the README lists them). "
@@ -39,6 +40,7 @@ def sessions(
     """
     file = capture_spec(files)
     filters = Filters.parse(host, port, session, time_range)
+    from ..dfilter import DisplayFilter
     from ..pipeline import iter_sessions, session_columns
     from ..output import FrameWriter
     from ..packets import Accounting
@@ -46,6 +48,7 @@ def sessions(
     from .tables import session_table
 
     chosen = None if columns is None else session_columns(_names(columns))  # checked before reading
+    matching = None if display_filter is None else DisplayFilter.for_sessions(display_filter)
     order = None if sort is None else _SortedSessions(session_columns([sort])[0], desc, limit)
     if order is None and desc:
         raise UsageError("--desc orders by --sort COLUMN: give that too")
@@ -56,6 +59,8 @@ def sessions(
         # Written as sessions end: memory stays bounded. Each chunk is filtered on its own.
         for chunk in iter_sessions(file, accounting, progress=progress):
             kept = filters.sessions(chunk, accounting.first_tcp_ts_ns)  # filters read their own columns
+            if matching is not None:
+                kept = kept[matching.mask(kept)]
             if order is not None:
                 order.add(kept)
                 continue

@@ -6,6 +6,7 @@ sessions end (``packet_tables.session_packets`` reads the packets of a few sessi
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Iterable, Iterator
 
@@ -14,6 +15,7 @@ import pandas as pd
 from ..capture import BATCH_RECORDS, CaptureSpec
 from ..capture.reader import ProgressCallback
 from ..decode import Decoder
+from ..dfilter import DisplayFilter
 from ..engine import Engine, EngineOptions
 from ..engine.streaming import session_records_empty
 from ..errors import UsageError
@@ -40,7 +42,7 @@ def iter_sessions(path: str, accounting: Accounting, *, options: EngineOptions |
 def analyze(path: CaptureSpec, *, packets: bool = True, options: EngineOptions | None = None,
             max_records: int = BATCH_RECORDS, progress: ProgressCallback | None = None,
             evidence: bool = True, columns: Iterable[str] | None = None, workers: int = 1,
-            client=None) -> Analysis:
+            client=None, filter: str | None = None) -> Analysis:
     """Analyse a capture: every TCP session and (unless ``packets=False``) every TCP packet.
 
     Without the packets table, the analysis still keeps what anomaly detection and the report
@@ -49,6 +51,9 @@ def analyze(path: CaptureSpec, *, packets: bool = True, options: EngineOptions |
     ``columns`` keeps only those session columns (and ``session_id``), for captures of millions
     of sessions: ``tcpanalyze.detect.DETECTOR_COLUMNS`` are what anomaly detection reads,
     ``tcpanalyze.report.REPORT_COLUMNS`` what the report reads.
+    ``filter`` (a Wireshark display filter, ``tcpanalyze.dfilter``) keeps the packets it matches and
+    the sessions with at least one of them (their columns still count all their packets); the
+    packets table is then partial (``packets_of``), so anomalies are found from the sessions alone.
     ``workers`` splits the flows among that many processes, and ``client`` (a
     ``distributed.Client``) among the workers of a Dask cluster: the result is the same
     (``tcpanalyze.pipeline.partitions``).
@@ -58,17 +63,29 @@ def analyze(path: CaptureSpec, *, packets: bool = True, options: EngineOptions |
     """
     if workers < 1:
         raise UsageError(f"workers must be at least 1, not {workers}")
+    display_filter = None if filter is None else DisplayFilter.for_packets(filter)  # checked before reading
     wanted = None if columns is None else ["session_id", *(c for c in session_columns(columns) if c != "session_id")]
     parts = workers if client is None else max(workers, _cluster_threads(client))
     kept = wanted if wanted is None or parts == 1 or "first_frame" in wanted else [*wanted, "first_frame"]
-    settings = {"packets": packets, "options": options, "evidence": evidence, "columns": kept,
-                "max_records": max_records}
+    settings = {"packets": packets or display_filter is not None, "options": options, "evidence": evidence,
+                "columns": kept, "max_records": max_records}
     if parts == 1:
         result = analyze_part(path, 0, 1, progress=progress, **settings)
     else:
         result = analyze_parts(path, parts, client=client, progress=progress, **settings)
     sessions = result.sessions if kept == wanted else result.sessions[wanted]
-    return Analysis(sessions, result.packets, result.accounting, path, options, result.evidence)
+    analysis = Analysis(sessions, result.packets, result.accounting, path, options, result.evidence)
+    return analysis if display_filter is None else _filtered(analysis, display_filter, keep_packets=packets)
+
+
+def _filtered(analysis: Analysis, display_filter: DisplayFilter, keep_packets: bool) -> Analysis:
+    """The packets ``display_filter`` matches and the sessions they belong to."""
+    frame = analysis.packets
+    matched = frame[display_filter.mask(frame, analysis.accounting.first_tcp_ts_ns)].reset_index(drop=True)
+    ids = frozenset(matched["session_id"].tolist())
+    sessions = analysis.sessions[analysis.sessions["session_id"].isin(ids)].reset_index(drop=True)
+    return dataclasses.replace(analysis, sessions=sessions, packets=matched if keep_packets else None,
+                               packets_of=ids if keep_packets else None)
 
 
 def _cluster_threads(client) -> int:

@@ -45,7 +45,7 @@ def test_every_command_help_has_an_example_and_the_exit_codes(command):
 
 def test_all_commands_are_checked():
     assert set(COMMANDS) == {"anomalies", "check", "export-streams", "follow", "interfaces", "live", "packets",
-                             "plot", "report", "sessions"}
+                             "plot", "report", "sessions", "stats"}
 
 
 def can_capture() -> bool:

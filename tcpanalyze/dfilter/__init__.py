@@ -1,0 +1,56 @@
+"""Wireshark display filters over the packets and sessions tables.
+
+>>> keep = DisplayFilter.for_packets("tcp.port == 443 && tcp.analysis.retransmission")
+>>> packets[keep.mask(packets, base_ns=analysis.accounting.first_tcp_ts_ns)]
+
+One grammar (``grammar``), two field tables (``fields``: Wireshark's names over packets, the
+column names over sessions), one evaluator (``evaluate``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..engine.streaming import session_records_empty
+from .evaluate import check_names, mask
+from .fields import PACKET_FIELDS, Field, session_fields
+from .grammar import parse
+
+
+@dataclass(frozen=True)
+class DisplayFilter:
+    """A parsed filter checked against one field table; ``mask(frame)`` gives the rows it keeps."""
+
+    text: str
+    tree: object
+    fields: dict[str, Field] | None  # None: the frame's own columns (sessions)
+
+    @classmethod
+    def for_packets(cls, text: str) -> "DisplayFilter":
+        """A filter over the packets table, in Wireshark's field names (UsageError if bad)."""
+        return cls._checked(text, PACKET_FIELDS)
+
+    @classmethod
+    def for_sessions(cls, text: str) -> "DisplayFilter":
+        """A filter over the sessions table, in its column names (UsageError if bad)."""
+        cls._checked(text, session_fields(session_records_empty()))
+        return cls(text, parse(text), None)
+
+    @classmethod
+    def _checked(cls, text: str, fields: dict[str, Field]) -> "DisplayFilter":
+        tree = parse(text)
+        check_names(tree, fields, text)
+        return cls(text, tree, fields)
+
+    def mask(self, frame: pd.DataFrame, base_ns: int | None = None) -> np.ndarray:
+        """The rows of ``frame`` the filter keeps; ``base_ns``: time 0 of ``frame.time_relative``."""
+        fields = self.fields if self.fields is not None else session_fields(frame)
+        if self.fields is None:
+            check_names(self.tree, fields, self.text)  # a frame narrowed to some columns
+        return mask(self.tree, frame, fields, base_ns)
+
+
+__all__ = ["PACKET_FIELDS", "DisplayFilter"]

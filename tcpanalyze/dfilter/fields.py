@@ -1,0 +1,101 @@
+"""What a field name means: Wireshark's names over the packets table, our column names over
+the sessions table. One ``Field`` describes both; ``evaluate`` reads the columns it names.
+
+``PACKET_FIELDS`` is fixed (the README lists it); ``session_fields(frame)`` is read from the
+sessions frame's dtypes, so every session column is a field under its own name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ..engine.flags import FLAG_NAMES
+
+
+@dataclass(frozen=True)
+class Field:
+    """A filter field over one column, or two for either-end fields (``ip.addr``, ``tcp.port``).
+
+    ``kind``: ``number``, ``seconds`` (an int64 nanosecond column, seconds in filters), ``addr``,
+    ``text``, ``bool`` (a bare name means true) or ``label`` (presence only, as Wireshark's
+    ``tcp.analysis.*`` flags: no comparisons). ``bit`` picks one bit of the column (0/1), ``absent``
+    is the column value meaning "no such field here" (besides ``<NA>``), ``missing_as`` the value
+    shown instead where ``absent`` is found, ``version`` the IP version the field needs, and
+    ``relative`` subtracts the capture's time 0.
+    """
+
+    columns: tuple[str, ...]
+    kind: str = "number"
+    bit: int = 0
+    absent: int | None = None
+    missing_as: int | None = None
+    version: int | None = None
+    relative: bool = False
+
+
+def _either(a: str, b: str, kind: str = "number", version: int | None = None) -> Field:
+    return Field((a, b), kind, version=version)
+
+
+_TCP_FLAGS = {"fin": 0x01, "syn": 0x02, "reset": 0x04, "push": 0x08, "ack": 0x10, "urg": 0x20, "ece": 0x40,
+              "cwr": 0x80, "ns": 0x100}
+_NONE = -1  # the packets table's "not measured here" value (ack_rtt_ns, bytes_in_flight, acks_frame, ...)
+
+PACKET_FIELDS: dict[str, Field] = {
+    "frame.number": Field(("frame",)),
+    "frame.time_relative": Field(("ts_ns",), "seconds", relative=True),
+    "frame.len": Field(("origlen",)),
+    "frame.cap_len": Field(("caplen",)),
+    "ip.version": Field(("ip_version",)),
+    "ip.addr": _either("src_addr", "dst_addr", "addr", 4),
+    "ip.src": Field(("src_addr",), "addr", version=4),
+    "ip.dst": Field(("dst_addr",), "addr", version=4),
+    "ip.ttl": Field(("ttl",), version=4),
+    "ip.id": Field(("ip_id",), version=4),
+    "ipv6.addr": _either("src_addr", "dst_addr", "addr", 6),
+    "ipv6.src": Field(("src_addr",), "addr", version=6),
+    "ipv6.dst": Field(("dst_addr",), "addr", version=6),
+    "ipv6.hlim": Field(("ttl",), version=6),
+    "tcp.port": _either("src_port", "dst_port"),
+    "tcp.srcport": Field(("src_port",)),
+    "tcp.dstport": Field(("dst_port",)),
+    "tcp.stream": Field(("session_id",)),
+    "tcp.seq": Field(("seq_rel",)),
+    "tcp.seq_raw": Field(("seq_raw",)),
+    # Wireshark shows tcp.ack on every segment: 0 where the ACK flag is off
+    "tcp.ack": Field(("ack_rel",), absent=_NONE, missing_as=0),
+    "tcp.ack_raw": Field(("ack_raw",)),
+    "tcp.len": Field(("payload_len",)),
+    "tcp.hdr_len": Field(("tcp_hdr_len",)),
+    "tcp.flags": Field(("tcp_flags",)),
+    **{f"tcp.flags.{name}": Field(("tcp_flags",), bit=bit) for name, bit in _TCP_FLAGS.items()},
+    "tcp.window_size_value": Field(("win_raw",)),
+    "tcp.window_size": Field(("window",), absent=_NONE),
+    "tcp.options.mss_val": Field(("mss",)),
+    "tcp.options.wscale.shift": Field(("wscale",)),
+    "tcp.options.sack_perm": Field(("sack_perm",), "label", bit=1),
+    "tcp.options.timestamp.tsval": Field(("ts_val",)),
+    "tcp.options.timestamp.tsecr": Field(("ts_ecr",)),
+    **{f"tcp.analysis.{name}": Field(("analysis_flags",), "label", bit=1 << k) for k, name in enumerate(FLAG_NAMES)},
+    "tcp.analysis.ack_rtt": Field(("ack_rtt_ns",), "seconds", absent=_NONE),
+    "tcp.analysis.initial_rtt": Field(("irtt_ns",), "seconds", absent=_NONE),
+    "tcp.analysis.bytes_in_flight": Field(("bytes_in_flight",), absent=_NONE),
+    "tcp.analysis.acks_frame": Field(("acks_frame",), absent=_NONE),
+    "tcp.analysis.duplicate_ack_num": Field(("dupack_num",), absent=0),
+    "tcp.analysis.duplicate_ack_frame": Field(("dupack_frame",), absent=_NONE),
+}
+
+
+def session_fields(frame: pd.DataFrame) -> dict[str, Field]:
+    """Every column of a sessions frame as a field of its own name, its kind read from its dtype."""
+    def kind(name: str) -> str:
+        dtype = frame[name].dtype
+        if name.endswith("_addr"):
+            return "addr"
+        if pd.api.types.is_bool_dtype(dtype):
+            return "bool"
+        return "number" if pd.api.types.is_numeric_dtype(dtype) else "text"
+
+    return {name: Field((name,), kind(name)) for name in frame.columns}
