@@ -11,7 +11,7 @@ import typer
 
 from ..errors import UsageError
 from .app import EXIT_CODES, FILES_ARG, OUTPUT_OPT, SCHEDULER_OPT, WORKERS_OPT, app, capture_spec
-from .filters import HOST_OPT, PORT_OPT, SESSION_OPT, TIME_RANGE_OPT, Filters
+from .filters import FILTER_OPT, HOST_OPT, PORT_OPT, SESSION_OPT, TIME_RANGE_OPT, Filters
 
 
 class CheckFormat(str, enum.Enum):
@@ -41,6 +41,7 @@ def check(
     port: Optional[int] = PORT_OPT,
     session: Optional[list[int]] = SESSION_OPT,
     time_range: Optional[str] = TIME_RANGE_OPT,
+    display_filter: Optional[str] = FILTER_OPT,
     workers: int = WORKERS_OPT,
     scheduler: Optional[str] = SCHEDULER_OPT,
 ) -> None:
@@ -49,9 +50,9 @@ def check(
     Prints each rule's result: the measured value, the limit, the worst sessions. --junit,
     --json and --github write other forms of the same results alongside the main output.
 
-    --host, --port, --session and --time-range narrow the capture (and the baseline) before
-    any rule sees it: the sessions that pass, with all their packets; anomalies are then
-    detected among those. A rule's own filters (host=, port=, server=, ...) narrow further.
+    --host, --port, --session, --time-range and -Y (a Wireshark display filter: the sessions
+    with a packet it matches) narrow the capture (and the baseline) before any rule sees it:
+    the sessions that pass, with all their packets; anomalies are then detected among those. A rule's own filters (host=, port=, server=, ...) narrow further.
 
     Exit code: 1 when a rule of error severity failed (failed warnings do not count).
 
@@ -69,7 +70,7 @@ def check(
         raise UsageError("no rules: give --rules FILE or --rule 'METRIC OP LIMIT'")
     with cluster_client(scheduler) as client, ReadProgress() as progress:
         report = run_check(file, parsed, baseline, select=filters.select, progress=progress,
-                           workers=workers, client=client)
+                           workers=workers, client=client, display_filter=display_filter)
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     writers = {CheckFormat.text: outputs.text_summary, CheckFormat.json: outputs.json_text,

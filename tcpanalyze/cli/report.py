@@ -19,7 +19,7 @@ from .app import (
     open_text_output,
     report_accounting,
 )
-from .filters import HOST_OPT, PORT_OPT, SESSION_OPT, TIME_RANGE_OPT, Filters
+from .filters import FILTER_OPT, HOST_OPT, PORT_OPT, SESSION_OPT, TIME_RANGE_OPT, Filters
 
 
 class ReportFormat(str, enum.Enum):
@@ -40,13 +40,15 @@ def report(
     port: Optional[int] = PORT_OPT,
     session: Optional[list[int]] = SESSION_OPT,
     time_range: Optional[str] = TIME_RANGE_OPT,
+    display_filter: Optional[str] = FILTER_OPT,
     workers: int = WORKERS_OPT,
     scheduler: Optional[str] = SCHEDULER_OPT,
 ) -> None:
     """Capture summary, problems ranked by impact, servers, and the sessions that need attention.
 
-    With filters, the report covers the sessions that pass them (each with all its packets);
-    the record counts stay those of the whole file.
+    With filters, the report covers the sessions that pass them (each with all its packets; with
+    -Y, the sessions with a packet the display filter matches); the record counts stay those of
+    the whole file.
 
     Example: tcpanalyze report sample_pcaps/real-zero-window.pcap --format html -o report.html
     """
@@ -58,8 +60,9 @@ def report(
 
     with cluster_client(scheduler) as client, ReadProgress() as progress:  # html graphs of stdin need every packet
         analysis = filters.select(analyze(file, packets=fmt == ReportFormat.html and file == "-",
-                                          columns=REPORT_COLUMNS, progress=progress, workers=workers, client=client))
-    the_report = build_report(analysis, selection=_selection_text(host, port, session, time_range))
+                                          columns=REPORT_COLUMNS, progress=progress, workers=workers, client=client,
+                                          filter=display_filter))
+    the_report = build_report(analysis, selection=_selection_text(host, port, session, time_range, display_filter))
     with open_text_output(output) as out:
         if fmt == ReportFormat.text:
             from ..report.text import write_text
@@ -80,9 +83,10 @@ def report(
 
 
 def _selection_text(host: Optional[str], port: Optional[int], session: Optional[list[int]],
-                    time_range: Optional[str]) -> str | None:
+                    time_range: Optional[str], display_filter: Optional[str]) -> str | None:
     """The filters as the user gave them, for the report to say what it covers."""
     parts = [f"--host {host}" if host is not None else "", f"--port {port}" if port is not None else "",
              *(f"--session {s}" for s in session or ()),
-             f"--time-range {time_range}" if time_range is not None else ""]
+             f"--time-range {time_range}" if time_range is not None else "",
+             f"-Y '{display_filter}'" if display_filter is not None else ""]
     return " ".join(p for p in parts if p) or None
