@@ -16,7 +16,7 @@ from helpers import REPO_ROOT
 from tcpanalyze.check import parse_inline, run_check
 from tcpanalyze.engine.session import FAILED_HANDSHAKES
 from tcpanalyze.report import build_report
-from told import told_again
+from report_cases import told_again
 
 
 @pytest.fixture(scope="module")

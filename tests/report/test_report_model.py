@@ -12,14 +12,13 @@ import pandas as pd
 import pytest
 
 import tcpanalyze
-from helpers import BASE_TS_NS, EXPECTED_DIR, SAMPLE_DIR, Rec, eth, ipv4, mss, tcp, write_pcap
+from helpers import EXPECTED_DIR, SAMPLE_DIR, mss, write_pcap
+from report_cases import at, c2s, s2c
 from tcpanalyze.report import build_report, layout, model
 from tcpanalyze.report.diagnose import describe, flag_sessions
 from tcpanalyze.report.html import html_text
 from tcpanalyze.report.markdown import markdown_text
 from tcpanalyze.report.text import write_text
-
-CLIENT, SERVER = "10.0.0.1", "10.0.0.2"
 
 
 def expected(name: str) -> dict:
@@ -33,18 +32,6 @@ def report_of(path):
 def session_problems(report) -> list:
     """The problems found in single sessions (anomaly detection may add others around them)."""
     return [p for p in report.problems if p.source == "session"]
-
-
-def at(ms: float, packet: bytes) -> Rec:
-    return Rec(eth(packet), ts_ns=BASE_TS_NS + round(ms * 1e6))
-
-
-def c2s(**kw) -> bytes:
-    return ipv4(CLIENT, SERVER, tcp(40000, 80, **kw))
-
-
-def s2c(**kw) -> bytes:
-    return ipv4(SERVER, CLIENT, tcp(80, 40000, **kw))
 
 
 @pytest.fixture(scope="module")

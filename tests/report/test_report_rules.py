@@ -6,26 +6,13 @@ from __future__ import annotations
 import pytest
 
 import tcpanalyze
-from helpers import BASE_TS_NS, SAMPLE_DIR, Rec, eth, ipv4, tcp, write_pcap
+from helpers import SAMPLE_DIR, write_pcap
 from tcpanalyze.check import parse_inline, run_check
 from tcpanalyze.engine.session import FAILED_HANDSHAKES
 from tcpanalyze.report import build_report
-from told import told_again
+from report_cases import at, c2s, s2c, told_again
 
-CLIENT, SERVER = "10.0.0.1", "10.0.0.2"
 SEGMENT = b"x" * 100
-
-
-def at(ms: float, packet: bytes) -> Rec:
-    return Rec(eth(packet), ts_ns=BASE_TS_NS + round(ms * 1e6))
-
-
-def c2s(**kw) -> bytes:
-    return ipv4(CLIENT, SERVER, tcp(40000, 80, **kw))
-
-
-def s2c(**kw) -> bytes:
-    return ipv4(SERVER, CLIENT, tcp(80, 40000, **kw))
 
 
 def transfer(tmp_path, segments: int, resent: set[int], name: str = "t") -> str:

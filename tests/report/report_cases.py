@@ -1,8 +1,24 @@
-"""The report's "one finding per cause" rule as a check the report tests share."""
+"""What the report tests share: hand-built packets of one client and one server, and the
+report's "one finding per cause" rule as a check."""
 
 from __future__ import annotations
 
+from helpers import BASE_TS_NS, Rec, eth, ipv4, tcp
 from tcpanalyze.report.model import ANOMALY_KINDS_COVERING
+
+CLIENT, SERVER = "10.0.0.1", "10.0.0.2"
+
+
+def at(ms: float, packet: bytes) -> Rec:
+    return Rec(eth(packet), ts_ns=BASE_TS_NS + round(ms * 1e6))
+
+
+def c2s(**kw) -> bytes:
+    return ipv4(CLIENT, SERVER, tcp(40000, 80, **kw))
+
+
+def s2c(**kw) -> bytes:
+    return ipv4(SERVER, CLIENT, tcp(80, 40000, **kw))
 
 
 def told_again(analysis, report) -> list[tuple[str, int]]:
