@@ -26,7 +26,8 @@ from .flags import (
 )
 from .layout import (
     BITS, BYTES_AFTER_PEER_FIN, COPY_NEXT, COPY_RING, COPY_RING_LO, DATA_END, DATA_PKTS, DSACKS, DUPLICATES, FIRST_ACK_TS, FIRST_FLAGS, DUPACKNUM, FIN_ACKED, FIN_END, FIN_TS, FIRST_RTT, FLAG_COUNT,
-    HANDSHAKE_ACK_TS, HOLE_LO, HOLE_ROWS, IRTT_ORIG, IRTT_RESP, LAST_DATA_TS, LAST_SEQ, LAST_WINDOW, LASTACK, LASTACKTIME, LASTNONDUPACK, LAST_SYNACK_TS, LASTSEGMENTFLAGS, LONGEST_IDLE, LOST_BEFORE_CAPTURE,
+    ANCHOR_ACK, ANCHOR_END, ANCHOR_ID, HANDSHAKE_ACK_TS, HOLE_LO, ID_PAIRS, ID_STEPS, LAST_IP_ID, MAX_PAYLOAD, REFILLED, SENT_TO,
+    SINCE_ANCHOR, HOLE_ROWS, IRTT_ORIG, IRTT_RESP, LAST_DATA_TS, LAST_SEQ, LAST_WINDOW, LASTACK, LASTACKTIME, LASTNONDUPACK, LAST_SYNACK_TS, LASTSEGMENTFLAGS, LONGEST_IDLE, LOST_BEFORE_CAPTURE,
     MAX_ACK, MAX_BIF, MAX_DATA_END, MAX_END, MAX_HOLES, MAX_NEXT_SEQ, MAX_UNACKED_SEGMENTS, MAX_WIN, MAXSEQTOBEACKED, MIN_WIN, MRU_SYN_TS, MSS_VALUE, NEXTSEQ,
     NEXTSEQFRAME, NEXTSEQTIME, PAYLOAD_BYTES, PKTS, PREV_TS, REORDERED, RETRANS_BYTES, RETRANS_DATA_PKTS, RETRANS_PKTS, RST_PKTS, RST_TS, RST_UNACKED,
     RTT_AMBIGUOUS, RTT_MAX, RTT_MIN, RTT_N, RTT_SUM, RTT_SUMSQ, SACK_COUNT, SACK_LE1, SACK_PERMITTED, SACK_RE1, SCALE_NONE,
@@ -60,6 +61,14 @@ DUPLICATE_WITHIN_NS = 5_000_000
 STAMP_TS, STAMP_ID, STAMP_ID_SHIFT = 1 << 32, 1 << 49, 33
 # IP IDs this close (either way) are read as one counter's values; farther, as random IDs.
 IP_ID_COUNTER_SPAN = 4096
+# A sender's IPv4 IDs count its packets (one counter per connection, as Linux keeps) when at
+# least 9 in 10 of at least this many consecutive packets in order at the frontier took the
+# next ID; gaps of this many IDs or more are not read as lost packets.
+ID_MIN_PAIRS = 8
+ID_GAP_LIMIT = 1024
+# No sender's loss probe or retransmission timer fires sooner than this after the session's
+# previous packet; a missing ID closer than that is a capture that reordered (loopback, SMP).
+TAIL_RESEND_MIN_IDLE_NS = 1_000_000
 
 # per-packet output rows (i64)
 OUT_FLAGS, OUT_DUPACK_NUM, OUT_DUPACK_FRAME, OUT_ACKS_FRAME, OUT_ACK_RTT, OUT_BIF, OUT_WIN, OUT_REL_SEQ, \
@@ -504,7 +513,14 @@ def _account(i, s, f, r, flags, sq, ak, w, ln, t, ipid, aflags, base_f, base_r, 
         d_i64[f, DATA_END] = rel + 1  # data starts after the SYN: bytes missing before the first data count
     if ln > 0:
         _copy_check(i, f, sq, ak, w, flags, ln, t, ipid, d_u32, d_i64, out)
-    resend = _resend(f, flags, rel, ln, t, stamp, syn_again, after_probe, aflags, s_i64[s, FIRST_RTT], d_i64, d_sum)
+        d_u32[f, MAX_PAYLOAD] = max(d_u32[f, MAX_PAYLOAD], ln)
+    rel_ack = -1
+    if flags & TH_ACK:
+        rel_ack = unwrap((ak - base_r) & U32, d_i64[r, LAST_SEQ])
+    end_before = d_i64[f, DATA_END]
+    resend = _resend(f, flags, rel, rel_ack, ln, t, stamp, ipid, syn_again, after_probe, aflags, s_i64[s, FIRST_RTT],
+                     t - s_i64[s, PREV_TS], d_u32, d_i64, d_sum)
+    _note_sender_id(f, ipid, flags, rel, rel_ack, ln, end_before, resend, d_u32, d_i64)
     if resend == RESEND_RETRANSMISSION and (stamp & STAMP_ID) and 0 <= out[OUT_COPY_GAP, i] <= DUPLICATE_WITHIN_NS:
         resend = RESEND_DUPLICATE
     out[OUT_RESEND, i] = resend
@@ -527,9 +543,6 @@ def _account(i, s, f, r, flags, sq, ak, w, ln, t, ipid, aflags, base_f, base_r, 
     end = rel + ln + (1 if flags & TH_SYN else 0) + (1 if flags & TH_FIN else 0)
     d_i64[f, MAX_END] = max(d_i64[f, MAX_END], end)
     out[OUT_REL_SEQ, i] = rel
-    rel_ack = -1
-    if flags & TH_ACK:
-        rel_ack = unwrap((ak - base_r) & U32, d_i64[r, LAST_SEQ])
     out[OUT_REL_ACK, i] = rel_ack
     if flags & TH_RST:
         _rst_facts(i, s, f, r, rel, d_u32, d_i64, s_i64, out)
@@ -608,7 +621,8 @@ def _account(i, s, f, r, flags, sq, ak, w, ln, t, ipid, aflags, base_f, base_r, 
 
 
 @kernel(inline="always")
-def _resend(f, flags, rel, ln, t, stamp, syn_again, after_probe, aflags, first_rtt, d_i64, d_sum):
+def _resend(f, flags, rel, rel_ack, ln, t, stamp, ipid, syn_again, after_probe, aflags, first_rtt, idle, d_u32, d_i64,
+            d_sum):
     """The RESEND_* kind of a packet from direction column f whose sequence number is ``rel``,
     after marking its payload and FIN seen (and counting its new payload bytes as unique).
 
@@ -617,13 +631,16 @@ def _resend(f, flags, rel, ln, t, stamp, syn_again, after_probe, aflags, first_r
     was) is the retransmission of a segment lost before the capture point when the packet was
     sent after the one that opened the hole, and the original reordered when sent before: by
     TCP timestamps, else IPv4 IDs from one counter, else by arrival (within half the initial
-    RTT, or 3 ms without one, is reordering). Keep-alives, zero-window probes and RSTs are none.
+    RTT, or 3 ms without one, is reordering). New space at the frontier is the retransmission
+    of a segment lost before the capture point when the sender's IPv4 IDs say it was sent
+    before (``_frontier_resend``). Keep-alives, zero-window probes and RSTs are none.
     """
     fin = 1 if flags & TH_FIN else 0
     lo = rel + (1 if flags & TH_SYN else 0)
     hi = lo + ln + fin
     if hi == lo:
         return RESEND_RETRANSMISSION if syn_again and not (aflags & fl.KEEP_ALIVE) else RESEND_NONE
+    end_before = d_i64[f, DATA_END]
     fin_new = fin == 1 and _unseen(f, hi - 1, d_i64)
     new, filled, hole_ts, hole_sent = _new_bytes(f, lo, hi, t, stamp, d_i64)
     d_sum[f, UNIQUE_BYTES] += new - (1 if fin_new else 0)
@@ -633,12 +650,90 @@ def _resend(f, flags, rel, ln, t, stamp, syn_again, after_probe, aflags, first_r
     if syn_again or (seen > 0 and not (seen == 1 and after_probe)):
         return RESEND_RETRANSMISSION
     if filled == 0:
+        frontier = new == hi - lo and 0 <= end_before <= lo
+        if frontier and _frontier_resend(f, ipid, lo, hi, ln, rel_ack, end_before, idle, d_u32, d_i64):
+            return RESEND_LOST_BEFORE_CAPTURE
         return RESEND_NONE
     later = _sent_later(stamp, hole_sent)
     if later == 0:
         window = first_rtt // 2 if first_rtt > 0 else OUT_OF_ORDER_DEFAULT_NS
         later = -1 if t - hole_ts < window else 1
     return RESEND_LOST_BEFORE_CAPTURE if later > 0 else RESEND_REORDERED
+
+
+@kernel(inline="always")
+def _frontier_resend(f, ipid, lo, hi, ln, rel_ack, end_before, idle, d_u32, d_i64):
+    """Whether new space [lo, hi) at or beyond the frontier of direction column f re-sends
+    space its sender had sent before in packets lost before the capture point (a tail loss
+    resent by a loss probe or timeout, or the last segments of a burst resent in recovery: no
+    later data overtook them, so they left no hole).
+
+    The evidence is the sender's IPv4 ID counter, used only where the IDs count this
+    connection's packets (``ID_MIN_PAIRS``): the IDs between the anchor (the latest packet that
+    carried new space) and this packet that the capture lacks are packets sent and lost. Those
+    that carried the space between the anchor and ``lo`` (at least one per largest payload) are
+    originals, and as many as the holes still open could be lost re-sends of those; any beyond
+    them is counted as this packet's original, when the sender was re-sending since the anchor,
+    or the ID just before this one is missing too and the session was idle for a timer's
+    shortest wait (``idle``: since the session's previous packet). Only while the sender
+    acknowledges nothing new since the anchor: with new data from the peer to acknowledge, a
+    missing ID may be a lost pure ACK. The lost packets beyond this one's original mark the space that follows
+    as sent before (``SENT_TO``, full-sized segments only): the rest of the burst.
+    """
+    if ipid <= 0 or ipid > 0xFFFF or d_i64[f, ANCHOR_ID] < 0:
+        return False
+    if lo < d_i64[f, SENT_TO]:
+        return True
+    if rel_ack != d_i64[f, ANCHOR_ACK]:
+        return False
+    pairs = np.int64(d_u32[f, ID_PAIRS])
+    if pairs < ID_MIN_PAIRS or np.int64(d_u32[f, ID_STEPS]) * 10 < pairs * 9:
+        return False
+    unseen = ((ipid - d_i64[f, ANCHOR_ID] - 1) & 0xFFFF) - np.int64(d_u32[f, SINCE_ANCHOR])
+    seg = max(np.int64(d_u32[f, MAX_PAYLOAD]), 1)
+    gap = lo - d_i64[f, ANCHOR_END]
+    open_bytes = -(lo - end_before)  # the hole this packet opened is part of the gap
+    for k in range(MAX_HOLES):
+        h = HOLE_LO + HOLE_ROWS * k
+        if d_i64[f, h] >= 0:
+            open_bytes += d_i64[f, h + 1] - d_i64[f, h]
+    leftover = unseen - ((gap + seg - 1) // seg if gap > 0 else 0) - (open_bytes + seg - 1) // seg
+    missing_before = ((ipid - d_i64[f, LAST_IP_ID] - 1) & 0xFFFF) > 0
+    timer = missing_before and idle >= TAIL_RESEND_MIN_IDLE_NS
+    if leftover <= 0 or unseen >= ID_GAP_LIMIT or not (timer or d_u32[f, REFILLED]):
+        return False
+    d_i64[f, SENT_TO] = lo + leftover * seg if ln >= seg else hi
+    return True
+
+
+@kernel(inline="always")
+def _note_sender_id(f, ipid, flags, rel, rel_ack, ln, end_before, resend, d_u32, d_i64):
+    """After a packet from direction column f: the state ``_frontier_resend`` reads. A packet
+    carrying new space becomes the anchor; others count as captured since it; re-sent space
+    (or an anchor that was itself a re-send) marks the sender re-sending; pure ACKs and originals in order at the frontier count the
+    pairs whose IDs tell whether they count this connection's packets."""
+    if ipid <= 0 or ipid > 0xFFFF:
+        return
+    last = d_i64[f, LAST_IP_ID]
+    d_i64[f, LAST_IP_ID] = ipid
+    lo = rel + (1 if flags & TH_SYN else 0)
+    hi = lo + ln + (1 if flags & TH_FIN else 0)
+    if flags & TH_SYN or (hi > lo and (end_before < 0 or hi > end_before)):
+        d_i64[f, ANCHOR_ID] = ipid
+        d_i64[f, ANCHOR_END] = hi
+        d_i64[f, ANCHOR_ACK] = rel_ack
+        d_i64[f, SENT_TO] = max(d_i64[f, SENT_TO], hi)
+        d_u32[f, SINCE_ANCHOR] = 0
+        d_u32[f, REFILLED] = 1 if resend == RESEND_LOST_BEFORE_CAPTURE else 0
+    else:
+        d_u32[f, SINCE_ANCHOR] += 1
+        if hi > lo:
+            d_u32[f, REFILLED] = 1
+    in_order = hi == lo or (lo == end_before and resend == RESEND_NONE)
+    if in_order and last >= 0 and not flags & TH_SYN:
+        d_u32[f, ID_PAIRS] += 1
+        if ((ipid - last) & 0xFFFF) == 1:
+            d_u32[f, ID_STEPS] += 1
 
 
 @kernel(inline="always")

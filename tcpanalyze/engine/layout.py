@@ -29,6 +29,10 @@ DIR_U32 = Rows((
     "lost_before_capture", "reordered",
     "duplicates",  # data packets the network or the capture copied (RESEND_DUPLICATE)
     "copy_next",  # where the next data packet goes in the copy ring below
+    # the sender's IPv4 IDs (see _frontier_resend): packets captured since the anchor (the
+    # latest packet that carried new sequence space), the largest payload, and of the
+    # consecutive packets in order at the frontier, how many and how many had the next ID
+    "since_anchor", "max_payload", "id_pairs", "id_steps", "refilled",
     *[f"count_{k}" for k in range(N_FLAGS)],
 ), np.uint32)
 (NEXTSEQ, MAXSEQTOBEACKED, LASTACK, WINDOW, LASTSEGMENTFLAGS, DUPACKNUM,
@@ -36,8 +40,8 @@ DIR_U32 = Rows((
  SACK_COUNT, SEGMENT_COUNT, MSS_VALUE,
  PKTS, DATA_PKTS, RETRANS_PKTS, ZW_COUNT, ZW_PROBES, RTT_N, RTT_AMBIGUOUS, DSACKS,
  RETRANS_DATA_PKTS, SYN_PKTS, SYNACK_PKTS, RST_PKTS, SYNACKS_AFTER_ACK, ZERO_WIN_PKTS, LOST_BEFORE_CAPTURE, REORDERED,
- DUPLICATES, COPY_NEXT) = range(35)
-FLAG_COUNT = 35  # + flag bit index
+ DUPLICATES, COPY_NEXT, SINCE_ANCHOR, MAX_PAYLOAD, ID_PAIRS, ID_STEPS, REFILLED) = range(40)
+FLAG_COUNT = 40  # + flag bit index
 
 # times, frames and values that start as -1 ("not seen")
 DIR_I64 = Rows((
@@ -47,6 +51,9 @@ DIR_I64 = Rows((
     "first_flags", "max_ack", "first_ack_ts",  # first packet's TCP flags; highest relative ACK; first ACK without SYN
     # highest relative end of data sent; of sequence space (a SYN or FIN counts 1); scaled window of the last packet
     "max_data_end", "max_next_seq", "last_window",
+    # the anchor's IPv4 ID, sequence end and relative ACK, the sequence space the sender is
+    # known to have sent before (resent frontier segments), the last packet's IPv4 ID
+    "anchor_id", "anchor_end", "anchor_ack", "sent_to", "last_ip_id",
     # the sequence space (payload and FIN) captured so far: everything below data_end except
     # the holes; each hole with when it opened and the sent stamp (TSval, IP ID) of the packet
     # that opened it (the first one captured beyond it)
@@ -58,7 +65,7 @@ DIR_I64 = Rows((
 (NEXTSEQTIME, NEXTSEQFRAME, LASTACKTIME, LASTNONDUPACK, SEGMENT_HEAD,
  LAST_SEQ, MAX_END, SYN_TS, FIN_TS, FIN_END, RST_TS, LAST_DATA_TS,
  MAX_BIF, MIN_WIN, MAX_WIN, ZW_START, RTT_MIN, RTT_MAX, FIRST_FLAGS, MAX_ACK, FIRST_ACK_TS,
- MAX_DATA_END, MAX_NEXT_SEQ, LAST_WINDOW, DATA_END) = range(25)
+ MAX_DATA_END, MAX_NEXT_SEQ, LAST_WINDOW, ANCHOR_ID, ANCHOR_END, ANCHOR_ACK, SENT_TO, LAST_IP_ID, DATA_END) = range(30)
 HOLE_LO = DATA_END + 1  # hole k (0-7) is rows HOLE_LO + HOLE_ROWS * k + (0, 1, 2, 3): lo, hi (-1: no hole), ts, sent
 HOLE_ROWS = 4
 MAX_HOLES = 8
@@ -125,7 +132,8 @@ def check_layout() -> None:
     assert DIR_I64.index("first_ack_ts") == FIRST_ACK_TS and DIR_I64.index("data_end") == DATA_END
     assert DIR_I64.index("last_window") == LAST_WINDOW and DIR_I64.index("copy1") == COPY_RING_LO
     assert DIR_I64.index(f"copy{COPY_RING}") == COPY_RING_LO + COPY_RING - 1 == len(DIR_I64.names) - 1
-    assert DIR_U32.index("copy_next") == COPY_NEXT
+    assert DIR_U32.index("copy_next") == COPY_NEXT and DIR_U32.index("refilled") == REFILLED
+    assert DIR_I64.index("anchor_id") == ANCHOR_ID and DIR_I64.index("last_ip_id") == LAST_IP_ID
     assert SESSION_I64.index("rst_unacked") == RST_UNACKED and DIR_I64.index("hole_lo1") == HOLE_LO
     assert SESSION_I64.index("last_synack_ts") == LAST_SYNACK_TS == len(SESSION_I64.names) - 1
     assert DIR_I64.index(f"hole_sent{MAX_HOLES}") == HOLE_LO + HOLE_ROWS * MAX_HOLES - 1 == COPY_RING_LO - 1
