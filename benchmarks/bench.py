@@ -3,6 +3,7 @@
     python benchmarks/bench.py                      # decode and engine suites on the generated captures
     python benchmarks/bench.py --suite decode       # decoder vs dpkt loop vs tshark -T fields
     python benchmarks/bench.py --suite engine       # report and sessions vs tcptrace -n -l vs tshark -z conv,tcp
+    python benchmarks/bench.py --suite filter       # display filters: packets -Y vs tshark -Y, same expressions
     python benchmarks/bench.py --capture X.pcap     # any capture (mixed-20m.pcap: make_captures.py --which mixed --scale 10)
     python benchmarks/bench.py --skip tshark        # leave a slow tool out
 
@@ -126,7 +127,7 @@ def run_process(tool: str, argv: list[str], packets: int | None = None, env: dic
     peak_kb = max(int(timing[0]), tree_peak[0] // 1024)
     cpu = sum(float(part) for part in timing[1].removeprefix("cpu=").split("+"))
     out = proc.stdout
-    detail = {}
+    detail = {"stdout_lines": out.count(b"\n")}
     if out.strip().startswith(b"{"):
         detail = json.loads(out.strip().splitlines()[-1])
     count = packets if packets is not None else int(detail.get("tcp", 0))
@@ -199,6 +200,46 @@ def engine_suite(capture: Path, skip: set[str]) -> list[Run]:
     return runs
 
 
+# Display filters as users write them: an analysis flag, ports and flags, an address range and length.
+FILTER_EXPRESSIONS = (
+    "tcp.analysis.retransmission",
+    "tcp.port == 443 && tcp.flags.reset == 1",
+    "ip.src == 10.0.0.0/8 and tcp.len > 1000",
+)
+
+
+def filter_suite(capture: Path, skip: set[str]) -> list[tuple[str, Run, Run | None]]:
+    """Each of FILTER_EXPRESSIONS applied to the whole capture: ``packets -Y EXPR`` (the matching
+    frames' numbers as CSV) against ``tshark -Y EXPR -T fields -e frame.number``; both must
+    select the same number of frames."""
+    packets = _packet_count(capture)
+    results = []
+    for expression in FILTER_EXPRESSIONS:
+        with tempfile.TemporaryDirectory() as tmp:
+            ours_out = Path(tmp) / "ours.csv"
+            ours = run_process("tcpanalyze packets -Y", ["tcpanalyze", "packets", str(capture), "-Y", expression,
+                                                          "--columns", "frame", "-f", "csv", "-o", str(ours_out)],
+                               packets=packets)
+            ours.detail["matched"] = max(len(ours_out.read_text().splitlines()) - 1, 0)
+            theirs = None
+            if "tshark" not in skip and shutil.which("tshark"):
+                theirs = run_process("tshark -Y", ["tshark", "-n", "-r", str(capture), "-Y", expression, "-T",
+                                                   "fields", "-e", "frame.number"], packets=packets)
+                theirs.detail["matched"] = theirs.detail["stdout_lines"]
+        results.append((expression, ours, theirs))
+    return results
+
+
+def filter_report(capture: Path, skip: set[str]) -> None:
+    print(f"\nDisplay filters: {capture.name}")
+    print(f"{'expression':44} {'ours s':>8} {'tshark s':>9} {'ratio':>7} {'frames':>10} {'tshark frames':>14}")
+    for expression, ours, theirs in filter_suite(capture, skip):
+        their_s = f"{theirs.wall_s:9.2f}" if theirs else f"{'-':>9}"
+        ratio = f"{theirs.wall_s / ours.wall_s:6.1f}x" if theirs else f"{'-':>7}"
+        their_n = f"{theirs.detail['matched']:14,}" if theirs else f"{'-':>14}"
+        print(f"{expression:44} {ours.wall_s:8.2f} {their_s} {ratio} {ours.detail['matched']:10,} {their_n}")
+
+
 def _packet_count(capture: Path) -> int:
     from tcpanalyze.capture import CaptureReader
 
@@ -227,9 +268,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--capture", type=Path, default=DEFAULT_CAPTURE)
     parser.add_argument("--skip", action="append", default=[], help="tool to leave out: dpkt, tshark, tcptrace")
-    parser.add_argument("--suite", choices=["decode", "engine", "all"], default="all")
+    parser.add_argument("--suite", choices=["decode", "engine", "filter", "all"], default="all")
     args = parser.parse_args()
-    if not args.capture.exists() or (args.suite != "decode" and not FLOOD_CAPTURE.exists()):
+    if not args.capture.exists() or (args.suite in ("engine", "all") and not FLOOD_CAPTURE.exists()):
         if args.capture != DEFAULT_CAPTURE:
             raise SystemExit(f"{args.capture}: no such file")
         subprocess.run([sys.executable, str(HERE / "make_captures.py"), "--which", "all"], check=True)
@@ -245,6 +286,8 @@ def main() -> None:
                   f"{small.peak_rss_mb:.0f} MB")
     if args.suite in ("decode", "all"):
         decode_report(args.capture, skip)
+    if args.suite in ("filter", "all"):
+        filter_report(args.capture, skip)
 
 
 def decode_report(capture: Path, skip: set[str]) -> None:

@@ -2,7 +2,7 @@
 
 >>> import tcpanalyze
 >>> result = tcpanalyze.analyze("sample_pcaps/real-graceful-close.pcap")
->>> result.sessions, result.packets, result.accounting
+>>> result.sessions, result.packets, result.accounting, result.summary()
 >>> tcpanalyze.read_packets("trace.pcap")      # decoded TCP packets only, no session analysis
 """
 
@@ -22,7 +22,7 @@ from .version import __version__
 
 __all__ = ["__version__", "Analysis", "EngineOptions", "analyze", "read_packets", "session_packets"]
 # The user-facing subpackages, imported on first attribute access.
-SUBPACKAGES = ("check", "detect", "plot", "reassembly", "report", "testing")
+SUBPACKAGES = ("check", "detect", "dfilter", "frames", "pipeline", "plot", "reassembly", "report", "testing")
 
 
 def __getattr__(name: str):

@@ -1,12 +1,21 @@
 """DataFrame schemas, in one place: column names, dtypes and meanings users rely on.
 
-Options a segment did not carry are missing values (pandas nullable dtypes), not zeros.
-Addresses are categoricals of their usual text form (dotted quad or RFC 5952 IPv6).
+Options a segment did not carry are missing values (pandas nullable dtypes), not zeros, and
+what the engine marks "none here" with -1 is ``<NA>`` too (``ENGINE_MISSING``,
+``SESSION_MISSING``), so ``packets.ack_rtt_ns.mean()`` is the mean of the samples.
+Addresses are categoricals of their usual text form (dotted quad or RFC 5952 IPv6), codes
+(``conn_state``, ``close_type``...) categoricals of their fixed values (``SESSION_CODES``),
+and every timestamp has a ``datetime64[ns, UTC]`` column beside its number: ``time`` beside
+``ts_ns``, ``start_time``/``end_time`` beside ``start``/``end``.
+
+>>> packets_frame(batch)["time"]           # datetime64[ns, UTC]
+>>> public_sessions(records)["conn_state"]  # category
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -22,6 +31,7 @@ from .jit import kernel
 PACKET_COLUMNS: list[tuple[str, str, str]] = [
     ("frame", "int64", "1-based position of the record in the file, counting every record (Wireshark's frame number)"),
     ("ts_ns", "int64", "capture timestamp, integer nanoseconds since the Unix epoch"),
+    ("time", "datetime64[ns, UTC]", "the same timestamp as a pandas datetime"),
     ("iface", "int32", "capture interface index (pcapng: global IDB order; pcap: 0)"),
     ("caplen", "int64", "bytes captured of the record"),
     ("origlen", "int64", "bytes of the record on the wire"),
@@ -53,7 +63,7 @@ PACKET_COLUMNS: list[tuple[str, str, str]] = [
     ("fragment_overlap", "bool", "the fragments it was rebuilt from overlapped"),
     ("ip_length_exceeds_frame", "bool", "IP length larger than the frame carried; the frame's length was used (as Wireshark)"),
     ("rec_off", "int64", "offset of the record's packet data in the (decompressed) capture stream"),
-    ("payload_off", "int32", "offset of the TCP payload from the record start; -1 if rebuilt from fragments"),
+    ("payload_off", "Int32", "offset of the TCP payload from the record start; <NA> if rebuilt from fragments"),
 ]
 STATUS_COLUMNS: list[tuple[str, str, str]] = [
     ("record_class", "category", "tcp, other_ip, non_ip or malformed"),
@@ -126,6 +136,17 @@ def nullable(values: np.ndarray, present: np.ndarray) -> pd.arrays.IntegerArray:
     return pd.arrays.IntegerArray(np.ascontiguousarray(values), ~present)
 
 
+def missing_below_zero(values: np.ndarray) -> pd.arrays.IntegerArray:
+    """Integers with ``<NA>`` where the engine or decoder wrote -1 ("none here")."""
+    values = np.asarray(values)
+    return nullable(values, values >= 0)
+
+
+def utc_times(ts_ns: np.ndarray) -> pd.arrays.DatetimeArray:
+    """Epoch nanoseconds as ``datetime64[ns, UTC]`` values."""
+    return pd.to_datetime(np.asarray(ts_ns, np.int64), unit="ns", utc=True).array
+
+
 def packets_frame(packets: PacketBatch, *, with_status: bool = False) -> pd.DataFrame:
     """One row per decoded record, columns as in :data:`PACKET_COLUMNS`."""
     opts = packets["options"]
@@ -133,7 +154,8 @@ def packets_frame(packets: PacketBatch, *, with_status: bool = False) -> pd.Data
     sack_count = packets["sack_count"]
     ipv6 = packets["ip_version"] == 6
     data: dict[str, object] = {
-        "frame": packets["frame"], "ts_ns": packets["ts_ns"], "iface": packets["iface"],
+        "frame": packets["frame"], "ts_ns": packets["ts_ns"], "time": utc_times(packets["ts_ns"]),
+        "iface": packets["iface"],
         "caplen": packets["caplen"], "origlen": packets["origlen"], "ip_version": packets["ip_version"],
         "src_addr": address_text(packets["src_hi"], packets["src_lo"], ipv6), "src_port": packets["src_port"],
         "dst_addr": address_text(packets["dst_hi"], packets["dst_lo"], ipv6), "dst_port": packets["dst_port"],
@@ -155,7 +177,7 @@ def packets_frame(packets: PacketBatch, *, with_status: bool = False) -> pd.Data
         "options_malformed": (opts & OPT_MALFORMED) != 0, "ip_id": packets["ip_id"], "ttl": packets["ttl"],
         "reassembled": (marks & MARK_REASSEMBLED) != 0, "fragment_overlap": (marks & MARK_FRAGMENT_OVERLAP) != 0,
         "ip_length_exceeds_frame": (marks & MARK_IP_LENGTH_EXCEEDS_FRAME) != 0,
-        "rec_off": packets["rec_off"], "payload_off": packets["payload_off"],
+        "rec_off": packets["rec_off"], "payload_off": missing_below_zero(packets["payload_off"]),
     })
     if with_status:
         codes = packets["status"]
@@ -164,3 +186,89 @@ def packets_frame(packets: PacketBatch, *, with_status: bool = False) -> pd.Data
         data["ip_proto"] = packets["ip_proto"]
         data["linktype"] = packets["linktype"]
     return pd.DataFrame(data, copy=False)
+
+
+# The engine's per-packet results (``Engine.process``) where -1 means "none here": <NA> in the packets table.
+ENGINE_MISSING = ("dupack_frame", "acks_frame", "ack_rtt_ns", "bytes_in_flight", "ack_rel", "rto_ns", "rto_frame",
+                  "irtt_ns", "copy_gap_ns")
+DIRECTIONS = ("orig", "resp")  # the values of a packet's ``direction``: which end sent it
+
+
+def engine_columns(results: dict[str, np.ndarray], names: Iterable[str]) -> dict[str, object]:
+    """The engine's per-packet results ``names`` as packets-table columns: -1 as ``<NA>``,
+    ``rst_in_window`` (1 in, 0 out, -1 unknown or not a RST) as a nullable boolean."""
+    columns: dict[str, object] = {}
+    for name in names:
+        values = results[name]
+        if name in ENGINE_MISSING:
+            columns[name] = missing_below_zero(values)
+        elif name == "rst_in_window":
+            columns[name] = pd.arrays.BooleanArray(values == 1, values < 0)
+        else:
+            columns[name] = values
+    return columns
+
+
+def directions(codes: np.ndarray) -> pd.Categorical:
+    """Direction codes (0 the originator's, 1 the responder's) as the ``orig``/``resp`` categorical."""
+    return pd.Categorical.from_codes(np.asarray(codes, np.int8), DIRECTIONS)
+
+
+# Session columns holding codes, with every value they take, in the order the README explains them.
+CONN_STATES = ("S0", "S1", "SF", "REJ", "S2", "S3", "RSTO", "RSTR", "RSTOS0", "RSTRH", "SH", "SHR", "OTH")
+ENDPOINT_STATES = ("SYN-SENT", "SYN-RECEIVED", "ESTABLISHED", "FIN-WAIT-1", "FIN-WAIT-2", "CLOSE-WAIT", "CLOSING",
+                   "LAST-ACK", "TIME-WAIT", "CLOSED", "unknown")
+SESSION_CODES: dict[str, tuple[str, ...] | None] = {
+    "conn_state": CONN_STATES,
+    "history": None,  # Zeek's history letters: the categories are the values found
+    "handshake": ("complete", "syn_synack", "refused", "unanswered", "partial_synack", "partial"),
+    "window_scaling": ("on", "off", "unknown"),
+    "close_type": ("fin", "rst", "refused", "unanswered", "open"),
+    "closed_by": ("orig", "resp", "simultaneous", "none"),
+    "orig_state": ENDPOINT_STATES,
+    "resp_state": ENDPOINT_STATES,
+}
+# Session columns where the engine writes -1 for "none": <NA> in the sessions table.
+SESSION_MISSING = ("orig_highest_ack", "resp_highest_ack", "orig_first_flags")
+# Datetime columns (to the microsecond) and the epoch-seconds column each is made from (they follow it).
+SESSION_TIMES = {"start_time": "start", "end_time": "end"}
+
+
+def public_sessions(frame: pd.DataFrame) -> pd.DataFrame:
+    """The sessions frame as users get it: codes as categoricals, -1 as ``<NA>``, a datetime
+    column after ``start`` and ``end``; columns it does not hold are left out. Idempotent.
+
+    >>> public_sessions(records)[["start", "start_time", "conn_state"]].dtypes
+    """
+    changed = {}
+    for name, categories in SESSION_CODES.items():
+        if name in frame and not isinstance(frame[name].dtype, pd.CategoricalDtype):
+            changed[name] = _codes(frame[name], categories)
+    for name in SESSION_MISSING:
+        if name in frame and not isinstance(frame[name].dtype, pd.api.extensions.ExtensionDtype):
+            changed[name] = missing_below_zero(frame[name].to_numpy())
+    times = {name: source for name, source in SESSION_TIMES.items() if source in frame and name not in frame}
+    if not changed and not times:
+        return frame
+    frame = frame.assign(**changed)  # a new frame: the caller's stays as it was
+    for name, source in times.items():
+        frame.insert(frame.columns.get_loc(source) + 1, name, seconds_to_utc(frame[source].to_numpy(np.float64)))
+    return frame
+
+
+def seconds_to_utc(seconds: np.ndarray) -> pd.arrays.DatetimeArray:
+    """Epoch seconds (float) as ``datetime64[ns, UTC]``, to the microsecond: a float64 of
+    today's epoch seconds holds no finer digits (about 0.24 us apart)."""
+    micros = np.round(seconds * 1e6).astype(np.int64)
+    return pd.to_datetime(micros, unit="us", utc=True).as_unit("ns").array
+
+
+def _codes(values: pd.Series, categories: tuple[str, ...] | None) -> pd.Categorical:
+    """Text codes as a categorical of ``categories`` (None: the sorted values found)."""
+    if categories is None:
+        return pd.Categorical(values.to_numpy(object))
+    text = values.to_numpy(object)
+    unknown = values.notna().to_numpy() & ~np.isin(text, categories)
+    if unknown.any():  # a value the table above lacks would silently become <NA>
+        raise ValueError(f"{values.name}: no category for {text[unknown][0]!r}")
+    return pd.Categorical(text, categories=list(categories))

@@ -72,8 +72,8 @@ class FrameWriter:
             self._write_parquet(frame)
         elif self.fmt == Format.jsonl:
             for start in range(0, len(frame), CHUNK_ROWS):
-                text = frame.iloc[start : start + CHUNK_ROWS].to_json(orient="records", lines=True,
-                                                                      default_handler=str)
+                text = frame.iloc[start : start + CHUNK_ROWS].to_json(orient="records", lines=True, date_format="iso",
+                                                                      date_unit="ns", default_handler=str)
                 self._out.write(text if text.endswith("\n") or not text else text + "\n")
         elif self.fmt == Format.csv:
             self._write_csv(frame)
@@ -116,7 +116,7 @@ class FrameWriter:
 
         table = pa.Table.from_pandas(frame, preserve_index=False)
         if self._parquet is None:
-            self._schema = table.schema
+            self._schema = _wide_dictionaries(table.schema)
             self._parquet = pq.ParquetWriter(self._path, self._schema)
         self._parquet.write_table(table.cast(self._schema))
 
@@ -145,6 +145,16 @@ class FrameWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _wide_dictionaries(schema):
+    """``schema`` with every dictionary (categorical) column indexed by int32: a later chunk may
+    have more categories than the first one's index type holds."""
+    import pyarrow as pa
+
+    fields = [f.with_type(pa.dictionary(pa.int32(), f.type.value_type)) if pa.types.is_dictionary(f.type) else f
+              for f in schema]
+    return pa.schema(fields, metadata=schema.metadata)
 
 
 def _flatten_lists(chunk: pd.DataFrame) -> pd.DataFrame:

@@ -21,22 +21,24 @@ __all__ = ["CHECK_COLUMNS", "CheckReport", "METRICS", "Rule", "RuleResult", "Sco
 
 
 def run_check(path: CaptureSpec, rules: list[Rule], baseline: CaptureSpec | None = None, *, options=None, select=None,
-              progress=None, workers: int = 1, client=None, display_filter: str | None = None) -> CheckReport:
+              progress=None, workers: int = 1, client=None, display_filter: str | None = None,
+              filter_engine: str = "builtin") -> CheckReport:
     """Analyse ``path`` (and ``baseline``) as far as the rules need, and evaluate the rules.
 
     Only what the rules read is kept: the sessions, and when a rule needs them the RTT samples
     and the packets anomaly detection reads (``Analysis.evidence``), never the packets table. ``select``
     (an ``Analysis`` -> ``Analysis`` function) narrows both analyses before the rules see them;
     ``progress`` is the capture reader's progress callback; ``workers``, ``client`` and
-    ``display_filter`` (``analyze``'s ``filter``: the sessions with a packet it matches) are
-    ``analyze``'s.
+    ``display_filter`` (``analyze``'s ``filter``: the sessions with a packet it matches) and
+    ``filter_engine`` are ``analyze``'s.
     """
     from ..pipeline import analyze
 
     evidence = any(needs(rules))
     select = select or (lambda analysis: analysis)
     settings = {"packets": False, "evidence": evidence, "options": options, "progress": progress,
-                "workers": workers, "client": client, "columns": CHECK_COLUMNS, "filter": display_filter}
+                "workers": workers, "client": client, "columns": CHECK_COLUMNS, "filter": display_filter,
+                "filter_engine": filter_engine}
     analysis = select(analyze(path, **settings))
     old = select(analyze(baseline, **settings)) if baseline is not None else None
     return evaluate(rules, analysis, old, capture=capture_label(path),

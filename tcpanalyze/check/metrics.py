@@ -146,7 +146,7 @@ def ack_rtt(q: int) -> Callable[[ScopedView], pd.Series]:
     def compute(view: ScopedView) -> pd.Series:
         if view.has_packets:
             p = view.packets
-            sampled = p["ack_rtt_ns"] >= 0
+            sampled = p["ack_rtt_ns"].notna().to_numpy()
             return _percentile(p["ack_rtt_ns"][sampled] / NS_PER_MS, p["scope"][sampled], q)
         # Without packets: each direction's mean RTT (its max for "max") stands for its samples.
         s = view.sessions

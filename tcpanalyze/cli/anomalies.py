@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 
 import typer
@@ -40,7 +41,7 @@ def anomalies(
     files: list[str] = FILES_ARG,
     fmt: Format = FORMAT_OPT,
     output: Path | None = OUTPUT_OPT,
-    config: Path | None = typer.Option(None, "--config", "-c",
+    config: Path | None = typer.Option(None, "--config",
                                        help="TOML file of thresholds: \\[syn_flood] min_rate_per_s = 50 ..."),
     sets: list[str] = typer.Option([], "--set", metavar="KEY=VALUE",
                                    help="Override one threshold, e.g. --set port_scan.min_ports=10 (repeatable)."),
@@ -80,7 +81,8 @@ def anomalies(
     found = filters.anomalies(found, result.sessions, result.accounting.first_tcp_ts_ns)
     if fmt in (Format.csv, Format.parquet):
         found = flat_anomalies(found, lists=fmt == Format.csv)
-    with FrameWriter(fmt, output_path(output), anomaly_table) as out:
+    view = partial(anomaly_table, day0_ns=result.accounting.first_tcp_ts_ns)
+    with FrameWriter(fmt, output_path(output), view) as out:
         out.write(found)
     report_accounting(result.accounting.as_dict())
     if found.empty and fmt == Format.table:
@@ -90,16 +92,18 @@ def anomalies(
               file=sys.stderr)
 
 
-def anomaly_table(frame):
-    """The human view of anomalies: short columns, the sentence last."""
+def anomaly_table(frame, day0_ns: int | None = None):
+    """The human view of anomalies: short columns, the sentence last (``start_utc`` as
+    ``tables.utc_text`` writes it)."""
     import pandas as pd
 
     from ..detect.text import endpoint
+    from .tables import utc_text
 
     target = [endpoint(a, None if pd.isna(p) else int(p)) for a, p in zip(frame["target_addr"], frame["target_port"])]
     return pd.DataFrame({
         "id": frame["anomaly_id"],
-        "start_utc": pd.to_datetime(frame["start"], unit="s").dt.strftime("%H:%M:%S.%f").str[:-3],
+        "start_utc": utc_text(frame["start"], day0_ns),
         "dur_s": (frame["end"] - frame["start"]).map("{:.3f}".format),
         "kind": frame["kind"],
         "severity": frame["severity"],

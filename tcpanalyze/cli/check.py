@@ -11,7 +11,17 @@ import typer
 
 from ..errors import UsageError
 from .app import EXIT_CODES, FILES_ARG, OUTPUT_OPT, SCHEDULER_OPT, WORKERS_OPT, app, capture_spec
-from .filters import FILTER_OPT, HOST_OPT, PORT_OPT, SESSION_OPT, TIME_RANGE_OPT, Filters
+from .filters import (
+    FILTER_OPT,
+    HOST_OPT,
+    PORT_OPT,
+    SESSION_OPT,
+    TIME_RANGE_OPT,
+    TSHARK_OPT,
+    Filters,
+    filter_engine,
+    tshark_needs_filter,
+)
 
 
 class CheckFormat(str, enum.Enum):
@@ -42,6 +52,7 @@ def check(
     session: Optional[list[int]] = SESSION_OPT,
     time_range: Optional[str] = TIME_RANGE_OPT,
     display_filter: Optional[str] = FILTER_OPT,
+    tshark: bool = TSHARK_OPT,
     workers: int = WORKERS_OPT,
     scheduler: Optional[str] = SCHEDULER_OPT,
 ) -> None:
@@ -60,6 +71,7 @@ def check(
     """
     file = capture_spec(files)
     filters = Filters.parse(host, port, session, time_range)
+    tshark_needs_filter(display_filter, tshark)
     from ..check import load_rules, outputs, parse_inline, run_check
     from ..pipeline import cluster_client
     from .progress import ReadProgress
@@ -70,7 +82,8 @@ def check(
         raise UsageError("no rules: give --rules FILE or --rule 'METRIC OP LIMIT'")
     with cluster_client(scheduler) as client, ReadProgress() as progress:
         report = run_check(file, parsed, baseline, select=filters.select, progress=progress,
-                           workers=workers, client=client, display_filter=display_filter)
+                           workers=workers, client=client, display_filter=display_filter,
+                           filter_engine=filter_engine(tshark))
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     writers = {CheckFormat.text: outputs.text_summary, CheckFormat.json: outputs.json_text,

@@ -26,7 +26,17 @@ import typer
 
 from ..errors import TcpanalyzeError, UsageError
 from .app import EXIT_CODES, FILE_ARG, app, report_accounting
-from .filters import HOST_OPT, PORT_OPT, SESSION_OPT, TIME_RANGE_OPT, Filters
+from .filters import (
+    FILTER_OPT,
+    HOST_OPT,
+    PORT_OPT,
+    SESSION_OPT,
+    TIME_RANGE_OPT,
+    TSHARK_OPT,
+    Filters,
+    matching_sessions,
+    tshark_needs_filter,
+)
 from .follow import POLICY_OPT, Policy
 
 INDEX_FIELDS = ("session_id", "direction", "file", "bytes", "stream_bytes", "gaps", "missing_bytes", "conflicts",
@@ -59,10 +69,13 @@ def export_streams(
     port: Optional[int] = PORT_OPT,
     session: Optional[list[int]] = SESSION_OPT,
     time_range: Optional[str] = TIME_RANGE_OPT,
+    display_filter: Optional[str] = FILTER_OPT,
+    tshark: bool = TSHARK_OPT,
 ) -> None:
     """Write each direction of each TCP session to its own file (like tcpflow) and an index, in one pass.
 
-    With filters, only the sessions that pass them are written.
+    With filters, only the sessions that pass them are written (with -Y, the sessions with a
+    packet the display filter matches: a first pass finds them).
 
     Example: tcpanalyze export-streams sample_pcaps/real-many-short-conns.pcap streams/ --port 5108
     """
@@ -77,8 +90,8 @@ def export_streams(
     index_path = output if output is not None else directory / f"index.{fmt.value}"
     accounting = Accounting()
     files = total = with_gaps = with_conflicts = 0
-    wanted = set(filters.session_ids) or None  # only these sessions' payload is kept while reading
     with _index_writer(index_path, fmt) as write_row, ReadProgress() as progress:
+        wanted = _wanted_sessions(file, filters, display_filter, tshark, progress)  # only their payload is kept
         for records, segments in SessionCollector(file, accounting, wanted, progress=progress):
             records = filters.sessions(records, accounting.first_tcp_ts_ns)
             for stream in build_streams(records, segments, policy.value):
@@ -103,6 +116,17 @@ def export_streams(
     print(f"{files} stream files, {total} bytes, written to {directory} (index: {where}); "
           f"{with_gaps} with gaps, {with_conflicts} with overlap conflicts", file=sys.stderr)
     report_accounting(accounting.as_dict())
+
+
+def _wanted_sessions(file: str, filters: Filters, display_filter: Optional[str], tshark: bool,
+                     progress) -> set[int] | None:
+    """The session ids ``--session`` and ``-Y`` allow (None: every session)."""
+    wanted = set(filters.session_ids) or None
+    tshark_needs_filter(display_filter, tshark)
+    if display_filter is None:
+        return wanted
+    matching = set(matching_sessions(file, display_filter, tshark, progress).sessions["session_id"].tolist())
+    return matching if wanted is None else wanted & matching
 
 
 @contextmanager

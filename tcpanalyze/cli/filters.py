@@ -1,5 +1,8 @@
 """The filters every command takes: ``--host``, ``--port``, ``--session``, ``--time-range``;
-and ``-Y/--filter`` (``FILTER_OPT``), a Wireshark display filter (``tcpanalyze.dfilter``).
+and ``-Y/--filter`` (``FILTER_OPT``), a Wireshark display filter (``tcpanalyze.dfilter``),
+evaluated by tshark with ``--tshark`` (``TSHARK_OPT``). ``matching_sessions`` and
+``pick_session`` serve the commands that read a capture again for chosen sessions (``follow``,
+``export-streams``, ``plot``).
 
 A command declares the four options (``HOST_OPT``, ``PORT_OPT``, ``SESSION_OPT``,
 ``TIME_RANGE_OPT``), turns them into a ``Filters`` with ``Filters.parse``, and applies it
@@ -51,6 +54,11 @@ FILTER_OPT = typer.Option(
     None, "--filter", "-Y", metavar="EXPR",
     help="Only rows matching this Wireshark display filter, e.g. 'tcp.port == 443 && tcp.analysis.retransmission' "
          "(packets: Wireshark's field names; sessions: the column names; the README lists them).")
+
+TSHARK_OPT = typer.Option(
+    False, "--tshark",
+    help="Have tshark evaluate -Y on the file: any Wireshark field, Wireshark's exact semantics, slower "
+         "(needs tshark and one capture file).")
 
 _SECONDS = r"\s*(\d+(?:\.\d*)?|\.\d+)?\s*"
 _RELATIVE = re.compile(f"^{_SECONDS}:{_SECONDS}$")
@@ -210,3 +218,57 @@ class Filters:
         if self.session_ids:
             keep &= frame["session_id"].isin(self.session_ids).to_numpy()
         return keep
+
+
+def filter_engine(tshark: bool) -> str:
+    """The ``--tshark`` flag as ``analyze``'s ``filter_engine``."""
+    return "tshark" if tshark else "builtin"
+
+
+def tshark_needs_filter(display_filter: Optional[str], tshark: bool) -> None:
+    """UsageError for ``--tshark`` without ``-Y``."""
+    if tshark and display_filter is None:
+        raise UsageError("--tshark evaluates a display filter: give -Y EXPR too")
+
+
+def matching_sessions(file: str | list[str], display_filter: Optional[str], tshark: bool,
+                      progress=None) -> "Analysis":
+    """The sessions of ``file`` (no packets table but from standard input), only those with a
+    packet ``display_filter`` matches when it is given: the first pass of a command that then
+    reads chosen sessions again."""
+    from ..pipeline import analyze
+
+    if display_filter is not None and file == "-":
+        raise UsageError("-Y needs a second pass over the capture for the sessions it picks: "
+                         "give a file, not standard input")
+    tshark_needs_filter(display_filter, tshark)
+    # standard input is read once: keep every packet for what comes next
+    return analyze(file, packets=file == "-", evidence=False, filter=display_filter,
+                   filter_engine=filter_engine(tshark), progress=progress)
+
+
+def chosen_session(file: str, session_id: Optional[int], display_filter: Optional[str], tshark: bool,
+                   progress=None) -> int:
+    """``pick_session`` for a command that reads the chosen session itself (a pass of
+    ``matching_sessions`` first only when there is a display filter)."""
+    tshark_needs_filter(display_filter, tshark)
+    if display_filter is None:
+        return pick_session(session_id, [], None)
+    matching = matching_sessions(file, display_filter, tshark, progress).sessions["session_id"].tolist()
+    return pick_session(session_id, matching, display_filter)
+
+
+def pick_session(session_id: Optional[int], matching: list[int], display_filter: Optional[str]) -> int:
+    """The session to show: ``session_id``, which must match ``display_filter`` if one is given,
+    else the first session that does; UsageError when there is none."""
+    if display_filter is None:
+        if session_id is None:
+            raise UsageError("give a SESSION id, or -Y EXPR for the first session with a matching packet")
+        return session_id
+    if not matching:
+        raise UsageError(f"no session has a packet matching -Y {display_filter!r}")
+    if session_id is None:
+        return matching[0]
+    if session_id not in matching:
+        raise UsageError(f"session {session_id} has no packet matching -Y {display_filter!r}")
+    return session_id

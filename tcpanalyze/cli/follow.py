@@ -16,6 +16,7 @@ import typer
 
 from ..errors import UsageError
 from .app import EXIT_CODES, FILE_ARG, OUTPUT_OPT, app
+from .filters import FILTER_OPT, TSHARK_OPT, chosen_session
 
 
 class StreamFormat(str, enum.Enum):
@@ -36,7 +37,8 @@ class Policy(str, enum.Enum):
     last = "last"
 
 
-SESSION_ARG = typer.Argument(..., help="Session id, as `tcpanalyze sessions` numbers them (like Wireshark's tcp.stream).")
+SESSION_ARG = typer.Argument(None, help="Session id, as `tcpanalyze sessions` numbers them (like Wireshark's "
+                                         "tcp.stream); with -Y, optional: the first session with a matching packet.")
 POLICY_OPT = typer.Option(Policy.first, "--policy",
                           help="Bytes sent twice with different contents: keep the first copy seen, or the last.")
 
@@ -44,17 +46,22 @@ POLICY_OPT = typer.Option(Policy.first, "--policy",
 @app.command(epilog=EXIT_CODES)
 def follow(
     file: str = FILE_ARG,
-    session_id: int = SESSION_ARG,
+    session_id: Optional[int] = SESSION_ARG,
     direction: Direction = typer.Option(Direction.both, "--direction", "-d", help="Which side's bytes."),
     fmt: StreamFormat = typer.Option(StreamFormat.text, "--format", "-f",
                                      help="raw: exactly the bytes (one direction, to a file or pipe); hexdump; "
                                           "text (escaped, turns labelled); jsonl (chunks, data in base64)."),
     output: Optional[Path] = OUTPUT_OPT,
     policy: Policy = POLICY_OPT,
+    display_filter: Optional[str] = FILTER_OPT,
+    tshark: bool = TSHARK_OPT,
 ) -> None:
     """The bytes of one TCP session in order, each once: gaps marked, differing retransmissions reported.
 
-    The session is chosen by its id: --host, --port, --session and --time-range do not apply.
+    The session is chosen by its id, or with -Y by a packet it holds (as Wireshark's Follow TCP
+    Stream on a selected packet): the first session with a packet the display filter matches;
+    given both, the session must have such a packet. --host, --port, --session and
+    --time-range do not apply.
 
     Example: tcpanalyze follow sample_pcaps/real-graceful-close.pcap 0 --direction orig --format raw -o request.bin
     """
@@ -72,6 +79,7 @@ def follow(
     accounting = Accounting()
     stream = None
     with ReadProgress() as progress:
+        session_id = chosen_session(file, session_id, display_filter, tshark, progress)
         collector = SessionCollector(file, accounting, {session_id}, progress=progress)
         for records, segments in collector:
             stream = next(build_streams(records, segments, policy.value))

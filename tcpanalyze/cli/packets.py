@@ -11,7 +11,17 @@ import typer
 from ..errors import UsageError
 from ..output import Format
 from .app import EXIT_CODES, FILES_ARG, FORMAT_OPT, OUTPUT_OPT, app, capture_spec, output_path, report_accounting
-from .filters import FILTER_OPT, HOST_OPT, PORT_OPT, SESSION_OPT, TIME_RANGE_OPT, Filters
+from .filters import (
+    FILTER_OPT,
+    HOST_OPT,
+    PORT_OPT,
+    SESSION_OPT,
+    TIME_RANGE_OPT,
+    TSHARK_OPT,
+    Filters,
+    filter_engine,
+    tshark_needs_filter,
+)
 
 
 @app.command(epilog=EXIT_CODES)
@@ -26,6 +36,7 @@ def packets(
     session: Optional[list[int]] = SESSION_OPT,
     time_range: Optional[str] = TIME_RANGE_OPT,
     display_filter: Optional[str] = FILTER_OPT,
+    tshark: bool = TSHARK_OPT,
     raw: bool = typer.Option(False, "--raw", help="Sequence and ACK numbers, SACK edges and the window as on the wire "
                                                   "(default, as Wireshark shows them: relative numbers, scaled window)."),
     columns: Optional[str] = typer.Option(None, "--columns", help="Comma-separated columns to show (table: its "
@@ -42,9 +53,10 @@ def packets(
         raise UsageError("--session needs the session analysis; it cannot be used with --all-records")
     if all_records and display_filter is not None:
         raise UsageError("--filter reads the session analysis; it cannot be used with --all-records")
-    from ..dfilter import DisplayFilter
+    from ..dfilter import packet_filter
 
-    matching = None if display_filter is None else DisplayFilter.for_packets(display_filter)
+    tshark_needs_filter(display_filter, tshark)
+    matching = None if display_filter is None else packet_filter(display_filter, file, filter_engine(tshark))
     from ..pipeline import analyze
     from ..output import FrameWriter
     from ..packets import read_packets

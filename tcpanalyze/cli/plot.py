@@ -13,7 +13,7 @@ import typer
 
 from ..errors import TcpanalyzeError, UsageError
 from .app import EXIT_CODES, FILE_ARG, app, report_accounting
-from .filters import TimeRange
+from .filters import FILTER_OPT, TSHARK_OPT, TimeRange, matching_sessions, pick_session
 
 SIZE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
 # Pixels per side: below, the legend covers the graph; above, a PNG grows past 100 MB.
@@ -43,12 +43,13 @@ class ImageFormat(str, enum.Enum):
 @app.command(epilog=EXIT_CODES)
 def plot(
     file: str = FILE_ARG,
-    session: int = typer.Argument(..., help="Session id (the id column of `tcpanalyze sessions`)."),
+    session: Optional[int] = typer.Argument(None, help="Session id (the id column of `tcpanalyze sessions`); with "
+                                                       "-Y, optional: the first session with a matching packet."),
     kind: Kind = typer.Option(Kind.seq, "--kind", "-k",
                               help="seq: time-sequence graph; throughput: throughput and goodput; "
                                    "rtt: RTT samples; window: advertised windows and bytes in flight."),
     direction: Optional[Direction] = typer.Option(
-        None, "--direction", help="seq only: whose data to draw (default: the side that sent more)."),
+        None, "--direction", "-d", help="seq only: whose data to draw (default: the side that sent more)."),
     time_range: Optional[str] = typer.Option(
         None, "--time-range", metavar="START:END",
         help="Only this span, in seconds since the session's first packet (e.g. 1.5:3, 10:, :0.5)."),
@@ -59,10 +60,14 @@ def plot(
         None, "--format", "-f", help="Image format (default: from the -o suffix, .png, .svg or .pdf, else png)."),
     output: Optional[Path] = typer.Option(
         None, "--output", "-o", help="Image file. Without it: the image on stdout (not to a terminal)."),
+    display_filter: Optional[str] = FILTER_OPT,
+    tshark: bool = TSHARK_OPT,
 ) -> None:
     """Draw one graph of one TCP session: time-sequence (tcptrace style), throughput, RTT or window.
 
-    The session is chosen by its id (--host, --port and --session do not apply).
+    The session is chosen by its id, or with -Y by a packet it holds: the first session with a
+    packet the display filter matches (given both, the session must have one). --host,
+    --port and --session do not apply.
     --time-range is the span drawn, in seconds since the session's first packet.
 
     Example: tcpanalyze plot sample_pcaps/real-zero-window.pcap 0 --kind seq -o seq.png
@@ -71,18 +76,17 @@ def plot(
     image = _image_format(fmt, None if to_stdout else output)  # fails before the capture is read
     span = None if time_range is None else _time_range(time_range)
     size_px = None if size is None else _size(size)
+    if display_filter is None:
+        pick_session(session, [], None)  # no id and no -Y: a usage error before the capture is read
     if to_stdout and sys.stdout.isatty():
         raise UsageError(f"a {image.value.upper()} image would go to the terminal: write it to a file with "
                          f"-o FILE.png (or .svg, .pdf), or pipe the output")
-    from ..pipeline import analyze
     from ..plot import SIZE_PX, session_figure
     from .progress import ReadProgress
 
-    with ReadProgress() as progress:
-        if file == "-":  # standard input is read once: keep every packet
-            analysis = analyze(file, progress=progress)
-        else:  # the sessions, then a second pass for this session's packets alone
-            analysis = analyze(file, packets=False, evidence=False, progress=progress)
+    with ReadProgress() as progress:  # the sessions, then a second pass for this session's packets alone
+        analysis = matching_sessions(file, display_filter, tshark, progress)
+    session = pick_session(session, analysis.sessions["session_id"].tolist(), display_filter)
     analysis = analysis.with_session_packets([session])
     fig = session_figure(analysis, session, kind.value, direction=direction.value if direction else None,
                          time_range=span, size_px=size_px or SIZE_PX)

@@ -19,7 +19,17 @@ from .app import (
     open_text_output,
     report_accounting,
 )
-from .filters import FILTER_OPT, HOST_OPT, PORT_OPT, SESSION_OPT, TIME_RANGE_OPT, Filters
+from .filters import (
+    FILTER_OPT,
+    HOST_OPT,
+    PORT_OPT,
+    SESSION_OPT,
+    TIME_RANGE_OPT,
+    TSHARK_OPT,
+    Filters,
+    filter_engine,
+    tshark_needs_filter,
+)
 
 
 class ReportFormat(str, enum.Enum):
@@ -41,6 +51,7 @@ def report(
     session: Optional[list[int]] = SESSION_OPT,
     time_range: Optional[str] = TIME_RANGE_OPT,
     display_filter: Optional[str] = FILTER_OPT,
+    tshark: bool = TSHARK_OPT,
     workers: int = WORKERS_OPT,
     scheduler: Optional[str] = SCHEDULER_OPT,
 ) -> None:
@@ -54,6 +65,7 @@ def report(
     """
     file = capture_spec(files)
     filters = Filters.parse(host, port, session, time_range)
+    tshark_needs_filter(display_filter, tshark)
     from ..pipeline import analyze, cluster_client
     from ..report import REPORT_COLUMNS, build_report
     from .progress import ReadProgress
@@ -61,7 +73,7 @@ def report(
     with cluster_client(scheduler) as client, ReadProgress() as progress:  # html graphs of stdin need every packet
         analysis = filters.select(analyze(file, packets=fmt == ReportFormat.html and file == "-",
                                           columns=REPORT_COLUMNS, progress=progress, workers=workers, client=client,
-                                          filter=display_filter))
+                                          filter=display_filter, filter_engine=filter_engine(tshark)))
     the_report = build_report(analysis, selection=_selection_text(host, port, session, time_range, display_filter))
     with open_text_output(output) as out:
         if fmt == ReportFormat.text:

@@ -2,18 +2,45 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
+import numpy as np
 import typer
 
 from ..errors import UsageError
+
+if TYPE_CHECKING:
+    import pandas as pd
 from ..output import Format
 from .app import EXIT_CODES, FILES_ARG, FORMAT_OPT, OUTPUT_OPT, app, capture_spec, output_path, report_accounting
 from .filters import FILTER_OPT, HOST_OPT, PORT_OPT, SESSION_OPT, TIME_RANGE_OPT, Filters
 
 
-@app.command(epilog=EXIT_CODES)
+SESSIONS_HELP = "\n\n".join(" ".join(paragraph.split()) for paragraph in """\
+One row per TCP session: endpoints, bytes, flags per direction, RTT, stalls, Zeek state, close.
+
+The two ends are the originator (orig_ columns: the side that opened the connection, as Zeek
+decides it) and the responder (resp_). Sessions come in session_id order (order of first
+packet), each written once it and every earlier one have ended (--as-they-end: as each ends).
+
+conn_state (Zeek's): S0 SYN seen, no reply; S1 established, not closed; SF normal open and
+close; REJ SYN answered by a RST (refused); S2 established, the originator closed, no reply;
+S3 established, the responder closed, no reply; RSTO the originator reset; RSTR the
+responder reset; RSTOS0 the originator sent a SYN then a RST, no SYN-ACK; RSTRH the
+responder sent a SYN-ACK then a RST, no SYN; SH the originator sent a SYN then a FIN, no
+SYN-ACK; SHR the responder sent a SYN-ACK then a FIN, no SYN; OTH no SYN seen, mid-stream.
+
+history (Zeek's; upper case from the originator, lower case from the responder): S SYN, H
+SYN-ACK, A pure ACK, D data, F FIN, R RST, C bad checksum, G content gap, T retransmission,
+W zero window, I inconsistent packet, Q multi-flag packet, ^ direction flipped.
+
+Example: tcpanalyze sessions sample_pcaps/real-rst-abort.pcap --format csv --columns session_id,conn_state,history
+""".split("\n\n"))  # rich keeps line breaks: one line per paragraph
+
+
+@app.command(epilog=EXIT_CODES, help=SESSIONS_HELP)
 def sessions(
     files: list[str] = FILES_ARG,
     fmt: Format = FORMAT_OPT,
@@ -24,7 +51,7 @@ def sessions(
     time_range: Optional[str] = TIME_RANGE_OPT,
     display_filter: Optional[str] = FILTER_OPT,
     columns: Optional[str] = typer.Option(
-        None, "--columns", "-c", metavar="NAMES",
+        None, "--columns", metavar="NAMES",
         help="Only these columns, in this order (comma-separated; the README lists them). "
              "The table then shows them as they are, not its short view."),
     sort: Optional[str] = typer.Option(None, "--sort", metavar="COLUMN",
@@ -32,12 +59,12 @@ def sessions(
                                             "Holds every session until the end, or with --limit only the top N."),
     desc: bool = typer.Option(False, "--desc", help="With --sort: largest first."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, metavar="N",
-                                        help="At most N sessions: the first N by --sort, else the first N to end."),
+                                        help="At most N sessions: the first N by --sort, else by session_id."),
+    as_they_end: bool = typer.Option(False, "--as-they-end",
+                                     help="Write each session as soon as it ends (end order), holding none back: "
+                                          "memory stays bounded when a long session is open while many end."),
 ) -> None:
-    """One row per TCP session: endpoints, bytes, flags per direction, RTT, stalls, Zeek state, close.
-
-    Example: tcpanalyze sessions sample_pcaps/real-rst-abort.pcap --format csv --columns session_id,conn_state,history
-    """
+    """One row per TCP session (the help text is ``SESSIONS_HELP``)."""
     file = capture_spec(files)
     filters = Filters.parse(host, port, session, time_range)
     from ..dfilter import DisplayFilter
@@ -53,11 +80,14 @@ def sessions(
     if order is None and desc:
         raise UsageError("--desc orders by --sort COLUMN: give that too")
     accounting = Accounting()
+    in_order = None if as_they_end or order is not None else _InIdOrder()
     written = 0
-    with FrameWriter(fmt, output_path(output), session_table if chosen is None else None) as out, \
+    view = None if chosen is not None else lambda frame: session_table(frame, accounting.first_tcp_ts_ns)
+    with FrameWriter(fmt, output_path(output), view) as out, \
             ReadProgress() as progress:
-        # Written as sessions end: memory stays bounded. Each chunk is filtered on its own.
-        for chunk in iter_sessions(file, accounting, progress=progress):
+        # Written as sessions end (in session_id order: each waits for the earlier ones), chunk by chunk.
+        chunks = iter_sessions(file, accounting, progress=progress)
+        for chunk in chunks if in_order is None else in_order.reordered(chunks):
             kept = filters.sessions(chunk, accounting.first_tcp_ts_ns)  # filters read their own columns
             if matching is not None:
                 kept = kept[matching.mask(kept)]
@@ -72,6 +102,34 @@ def sessions(
         if order is not None and len(ranked := order.frame()):
             out.write(ranked if chosen is None else ranked[chosen])
     report_accounting(accounting.as_dict())
+
+
+class _InIdOrder:
+    """Session chunks, as sessions end, put in session_id order: ids count from 0 in order of
+    first packet, so a session is released once every lower id has been. Memory holds the
+    sessions that ended while an earlier one was still open (all later ones, behind a session
+    open from start to end)."""
+
+    def __init__(self) -> None:
+        self._next = 0
+        self._held = None
+
+    def reordered(self, chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        """The sessions of ``chunks`` (each ordered by session_id), in session_id order."""
+        import pandas as pd
+
+        for chunk in chunks:
+            held = chunk if self._held is None else pd.concat([self._held, chunk], ignore_index=True)
+            held = held.sort_values("session_id", kind="stable", ignore_index=True)
+            ids = held["session_id"].to_numpy()
+            behind = np.flatnonzero(ids != self._next + np.arange(ids.size))
+            ready = int(behind[0]) if behind.size else ids.size
+            self._next += ready
+            self._held = held.iloc[ready:] if ready < ids.size else None
+            if ready:
+                yield held.iloc[:ready]
+        if self._held is not None:
+            yield self._held  # (ids are contiguous: nothing is left here unless numbering skipped one)
 
 
 class _SortedSessions:

@@ -15,7 +15,7 @@ from .app import EXIT_CODES, FILES_ARG, FORMAT_OPT, OUTPUT_OPT, app, capture_spe
 @app.command(epilog=EXIT_CODES)
 def stats(
     files: list[str] = FILES_ARG,
-    interval: float = typer.Option(1.0, "--interval", "-i", metavar="SECONDS",
+    interval: float = typer.Option(1.0, "--interval", metavar="SECONDS",
                                    help="Length of each interval, from the capture's first record."),
     fmt: Format = FORMAT_OPT,
     output: Optional[Path] = OUTPUT_OPT,

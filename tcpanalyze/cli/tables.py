@@ -8,13 +8,26 @@ import pandas as pd
 from ..output import flag_text, relative_seconds
 
 
-def session_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """The human view of sessions: who talked to whom, how much, how it went and ended."""
+def utc_text(seconds: pd.Series, day0_ns: int | None = None) -> pd.Series:
+    """Epoch seconds as UTC ``HH:MM:SS.mmm``, with the date in front on any other UTC day than
+    the one of ``day0_ns`` (the capture's first packet; default: the earliest of ``seconds``):
+    a capture that spans days shows them."""
+    if seconds.empty:
+        return pd.Series([], index=seconds.index, dtype=object)
+    times = pd.to_datetime(seconds.to_numpy(np.float64), unit="s")
+    day0 = (times.min() if day0_ns is None else pd.Timestamp(day0_ns, unit="ns")).normalize()
+    text = np.where(times.normalize() == day0, times.strftime("%H:%M:%S.%f"), times.strftime("%Y-%m-%d %H:%M:%S.%f"))
+    return pd.Series(text, index=seconds.index, dtype=object).str[:-3]
+
+
+def session_table(frame: pd.DataFrame, day0_ns: int | None = None) -> pd.DataFrame:
+    """The human view of sessions: who talked to whom, how much, how it went and ended
+    (``day0_ns``: the capture's first packet, whose day ``start_utc`` leaves out)."""
     retrans = frame["orig_retrans_pkts"] + frame["resp_retrans_pkts"]
     rtt = frame[["orig_rtt_mean_ms", "resp_rtt_mean_ms"]].max(axis=1)
     return pd.DataFrame({
         "id": frame["session_id"],
-        "start_utc": pd.to_datetime(frame["start"], unit="s").dt.strftime("%H:%M:%S.%f").str[:-3],
+        "start_utc": utc_text(frame["start"], day0_ns),
         "originator": endpoint_text(frame["orig_addr"], frame["orig_port"]),
         "responder": endpoint_text(frame["resp_addr"], frame["resp_port"]),
         "dur_s": frame["duration"].map("{:.3f}".format),
@@ -22,7 +35,7 @@ def session_table(frame: pd.DataFrame) -> pd.DataFrame:
         "bytes": frame["orig_bytes"].astype(str) + "/" + frame["resp_bytes"].astype(str),
         "state": frame["conn_state"] if "conn_state" in frame else "",
         "history": frame["history"] if "history" in frame else "",
-        "close": frame["close_type"] + "/" + frame["closed_by"],
+        "close": frame["close_type"].astype(str) + "/" + frame["closed_by"].astype(str),
         "retrans": retrans,
         "irtt_ms": frame["irtt_ms"].map(lambda v: "" if pd.isna(v) else f"{v:.1f}"),
         "rtt_ms": rtt.map(lambda v: "" if pd.isna(v) else f"{v:.1f}"),
@@ -48,7 +61,7 @@ def packet_table(frame: pd.DataFrame, base_ns: int | None = None, raw: bool = Fa
         "destination": endpoint_text(frame["dst_addr"], frame["dst_port"]),
         "flags": frame["tcp_flags"].map(names),
         "seq": frame["seq_rel"] if relative else frame["seq_raw"],
-        "ack": frame["ack_rel"].where(frame["ack_rel"] >= 0, 0) if relative else frame["ack_raw"],
+        "ack": frame["ack_rel"].fillna(0) if relative else frame["ack_raw"],
         "win": frame["window"] if relative else frame["win_raw"],
         "len": frame["payload_len"],
         "options": _options_text(frame, _sack_base(frame) if relative else None),
@@ -62,7 +75,7 @@ def packet_table(frame: pd.DataFrame, base_ns: int | None = None, raw: bool = Fa
 
 def _sack_base(frame: pd.DataFrame) -> np.ndarray:
     """Per packet, the raw number SACK edges count from: its ACK's base (the peer's ISN)."""
-    return (frame["ack_raw"].to_numpy(np.int64) - frame["ack_rel"].to_numpy(np.int64)) & 0xFFFFFFFF
+    return (frame["ack_raw"].to_numpy(np.int64) - frame["ack_rel"].to_numpy(np.int64, na_value=0)) & 0xFFFFFFFF
 
 
 def endpoint_text(addr: pd.Series, port: pd.Series) -> pd.Series:

@@ -40,7 +40,7 @@ def _signals(inp: Inputs) -> dict[str, np.ndarray]:
     handshake = s["handshake"].to_numpy()
     data_retried = ((handshake == "complete") & (s["orig_data_pkts"] > 0).to_numpy()
                     & (s["orig_retrans_pkts"] > 0).to_numpy())
-    data_unacked = data_retried & (s["resp_highest_ack"] <= 1).to_numpy()  # no ACK past the client's SYN
+    data_unacked = data_retried & (s["resp_highest_ack"].fillna(-1) <= 1).to_numpy(bool)  # no ACK past the client's SYN
     syn_retried = inp.orig_syns >= 2
     synack_after_ack = (s["resp_synacks_after_ack"] > 0).to_numpy()
     return {"synack_after_ack": synack_after_ack, "data_unacked": data_unacked, "syn_retried": syn_retried}

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from .. import jit
 from ..engine.flags import RESEND_DUPLICATE, RESEND_RETRANSMISSION
@@ -50,8 +51,8 @@ def _in_window(inp: Inputs, p: int) -> bool | None:
     """Whether RST packet ``p`` fell inside the window its receiver would accept (None: unknown;
     the engine's ``rst_in_window``: next sequence number of the sender up to the receiver's last
     advertised window)."""
-    value = int(inp.packets["rst_in_window"].iloc[p])
-    return None if value < 0 else bool(value)
+    value = inp.packets["rst_in_window"].iloc[p]  # <NA> in the packets table, -1 in the evidence
+    return None if pd.isna(value) or value < 0 else bool(value)
 
 
 def detect_injection(inp: Inputs, cfg: InjectionConfig) -> list[Finding]:

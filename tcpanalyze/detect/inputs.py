@@ -216,4 +216,4 @@ class Inputs:
     @cached_property
     def first_orig_flags(self) -> np.ndarray:
         """TCP flags of each session's first packet from its originator (-1: none)."""
-        return self.sessions["orig_first_flags"].to_numpy(np.int64)
+        return self.sessions["orig_first_flags"].to_numpy(np.int64, na_value=-1)

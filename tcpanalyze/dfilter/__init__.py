@@ -4,7 +4,8 @@
 >>> packets[keep.mask(packets, base_ns=analysis.accounting.first_tcp_ts_ns)]
 
 One grammar (``grammar``), two field tables (``fields``: Wireshark's names over packets, the
-column names over sessions), one evaluator (``evaluate``).
+column names over sessions), one evaluator (``evaluate``); or tshark itself (``tshark``), for
+the fields we do not have.
 """
 
 from __future__ import annotations
@@ -14,10 +15,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..capture import CaptureSpec
 from ..engine.streaming import session_records_empty
+from ..errors import UsageError
+from ..frames import public_sessions
 from .evaluate import check_names, mask
 from .fields import PACKET_FIELDS, Field, session_fields
 from .grammar import parse
+from .tshark import TsharkFilter
+
+ENGINES = ("builtin", "tshark")  # who evaluates a packets filter: our columns, or tshark on the file
+TSHARK_HINT = "; or --tshark (analyze: filter_engine=\"tshark\") for any Wireshark field"
 
 
 @dataclass(frozen=True)
@@ -31,18 +39,18 @@ class DisplayFilter:
     @classmethod
     def for_packets(cls, text: str) -> "DisplayFilter":
         """A filter over the packets table, in Wireshark's field names (UsageError if bad)."""
-        return cls._checked(text, PACKET_FIELDS)
+        return cls._checked(text, PACKET_FIELDS, TSHARK_HINT)
 
     @classmethod
     def for_sessions(cls, text: str) -> "DisplayFilter":
         """A filter over the sessions table, in its column names (UsageError if bad)."""
-        cls._checked(text, session_fields(session_records_empty()))
+        cls._checked(text, session_fields(public_sessions(session_records_empty())))
         return cls(text, parse(text), None)
 
     @classmethod
-    def _checked(cls, text: str, fields: dict[str, Field]) -> "DisplayFilter":
+    def _checked(cls, text: str, fields: dict[str, Field], other_way: str = "") -> "DisplayFilter":
         tree = parse(text)
-        check_names(tree, fields, text)
+        check_names(tree, fields, text, other_way)
         return cls(text, tree, fields)
 
     def mask(self, frame: pd.DataFrame, base_ns: int | None = None) -> np.ndarray:
@@ -53,4 +61,16 @@ class DisplayFilter:
         return mask(self.tree, frame, fields, base_ns)
 
 
-__all__ = ["PACKET_FIELDS", "DisplayFilter"]
+def packet_filter(text: str, path: CaptureSpec, engine: str = "builtin") -> DisplayFilter | TsharkFilter:
+    """The display filter ``text`` over the packets of ``path``: compiled here over the packets
+    table (``builtin``, fast, the fields of ``PACKET_FIELDS``) or run by tshark on the file
+    (``tshark``: any Wireshark field, exact semantics, slower). UsageError if bad.
+
+    >>> packet_filter("http.request", "trace.pcap", engine="tshark").mask(packets)
+    """
+    if engine not in ENGINES:
+        raise UsageError(f"filter engine {engine!r}: use one of {', '.join(ENGINES)}")
+    return TsharkFilter.run(path, text) if engine == "tshark" else DisplayFilter.for_packets(text)
+
+
+__all__ = ["ENGINES", "PACKET_FIELDS", "DisplayFilter", "TsharkFilter", "packet_filter"]

@@ -25,13 +25,14 @@ from .grammar import Logic, Name, Not, Quoted, Test
 _ORDER = {"==": operator.eq, "<": operator.lt, ">": operator.gt, "<=": operator.le, ">=": operator.ge}
 
 
-def check_names(tree, fields: dict[str, Field], text: str) -> None:
-    """UsageError naming the closest fields for the first name ``fields`` does not have."""
+def check_names(tree, fields: dict[str, Field], text: str, other_way: str = "") -> None:
+    """UsageError naming the closest fields for the first name ``fields`` does not have
+    (``other_way``: what else the user can do, said last)."""
     for name in _names(tree):
         if name.text not in fields:
             close = difflib.get_close_matches(name.text, list(fields), n=3, cutoff=0.6)
             hint = f"; did you mean {', '.join(close)}?" if close else " (the README lists the fields)"
-            raise UsageError(f"display filter {text!r}: no field {name.text!r} at column {name.at}{hint}")
+            raise UsageError(f"display filter {text!r}: no field {name.text!r} at column {name.at}{hint}{other_way}")
 
 
 def _names(tree):
@@ -78,23 +79,20 @@ def _occurrence(frame: pd.DataFrame, column: str, field: Field, base_ns: int | N
     """(values, present) of one column for ``field``: numbers as an int64/float64 array, addresses
     and text as a ``(codes, uniques)`` pair."""
     series = frame[column]
-    present = series.notna().to_numpy(bool, copy=True)
+    # a field Wireshark shows with a value where the column has none (missing_as) is present
+    present = series.notna().to_numpy(bool, copy=True) if field.missing_as is None else np.ones(len(series), bool)
     if field.version is not None:
         present &= frame["ip_version"].to_numpy() == field.version
     if field.kind in ("addr", "text"):
         codes, uniques = pd.factorize(series.astype(object) if field.kind == "addr" else series)
         return (codes, np.asarray(uniques, dtype=object)), present
     float_column = pd.api.types.is_float_dtype(series.dtype)
-    values = series.to_numpy(dtype=np.float64 if float_column else np.int64, na_value=0)
+    values = series.to_numpy(dtype=np.float64 if float_column else np.int64, na_value=field.missing_as or 0)
     if field.bit:
         values = (values & field.bit) != 0
         return values.astype(np.int64), present & (values if field.kind == "label" else True)
     if field.absent is not None:
-        none = values == field.absent
-        if field.missing_as is None:
-            present &= ~none
-        else:
-            values = np.where(none, field.missing_as, values)
+        present &= values != field.absent
     if field.relative:
         values = values - (base_ns or 0)
     return values, present

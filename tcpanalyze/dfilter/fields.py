@@ -21,8 +21,9 @@ class Field:
     ``kind``: ``number``, ``seconds`` (an int64 nanosecond column, seconds in filters), ``addr``,
     ``text``, ``bool`` (a bare name means true) or ``label`` (presence only, as Wireshark's
     ``tcp.analysis.*`` flags: no comparisons). ``bit`` picks one bit of the column (0/1), ``absent``
-    is the column value meaning "no such field here" (besides ``<NA>``), ``missing_as`` the value
-    shown instead where ``absent`` is found, ``version`` the IP version the field needs, and
+    is a column value meaning "no such field here" (besides ``<NA>``), ``missing_as`` the value
+    Wireshark shows where the column is ``<NA>`` (the field is then present), ``version`` the IP
+    version the field needs, and
     ``relative`` subtracts the capture's time 0.
     """
 
@@ -41,7 +42,6 @@ def _either(a: str, b: str, kind: str = "number", version: int | None = None) ->
 
 _TCP_FLAGS = {"fin": 0x01, "syn": 0x02, "reset": 0x04, "push": 0x08, "ack": 0x10, "urg": 0x20, "ece": 0x40,
               "cwr": 0x80, "ns": 0x100}
-_NONE = -1  # the packets table's "not measured here" value (ack_rtt_ns, bytes_in_flight, acks_frame, ...)
 
 PACKET_FIELDS: dict[str, Field] = {
     "frame.number": Field(("frame",)),
@@ -65,26 +65,26 @@ PACKET_FIELDS: dict[str, Field] = {
     "tcp.seq": Field(("seq_rel",)),
     "tcp.seq_raw": Field(("seq_raw",)),
     # Wireshark shows tcp.ack on every segment: 0 where the ACK flag is off
-    "tcp.ack": Field(("ack_rel",), absent=_NONE, missing_as=0),
+    "tcp.ack": Field(("ack_rel",), missing_as=0),
     "tcp.ack_raw": Field(("ack_raw",)),
     "tcp.len": Field(("payload_len",)),
     "tcp.hdr_len": Field(("tcp_hdr_len",)),
     "tcp.flags": Field(("tcp_flags",)),
     **{f"tcp.flags.{name}": Field(("tcp_flags",), bit=bit) for name, bit in _TCP_FLAGS.items()},
     "tcp.window_size_value": Field(("win_raw",)),
-    "tcp.window_size": Field(("window",), absent=_NONE),
+    "tcp.window_size": Field(("window",)),
     "tcp.options.mss_val": Field(("mss",)),
     "tcp.options.wscale.shift": Field(("wscale",)),
     "tcp.options.sack_perm": Field(("sack_perm",), "label", bit=1),
     "tcp.options.timestamp.tsval": Field(("ts_val",)),
     "tcp.options.timestamp.tsecr": Field(("ts_ecr",)),
     **{f"tcp.analysis.{name}": Field(("analysis_flags",), "label", bit=1 << k) for k, name in enumerate(FLAG_NAMES)},
-    "tcp.analysis.ack_rtt": Field(("ack_rtt_ns",), "seconds", absent=_NONE),
-    "tcp.analysis.initial_rtt": Field(("irtt_ns",), "seconds", absent=_NONE),
-    "tcp.analysis.bytes_in_flight": Field(("bytes_in_flight",), absent=_NONE),
-    "tcp.analysis.acks_frame": Field(("acks_frame",), absent=_NONE),
+    "tcp.analysis.ack_rtt": Field(("ack_rtt_ns",), "seconds"),
+    "tcp.analysis.initial_rtt": Field(("irtt_ns",), "seconds"),
+    "tcp.analysis.bytes_in_flight": Field(("bytes_in_flight",)),
+    "tcp.analysis.acks_frame": Field(("acks_frame",)),
     "tcp.analysis.duplicate_ack_num": Field(("dupack_num",), absent=0),
-    "tcp.analysis.duplicate_ack_frame": Field(("dupack_frame",), absent=_NONE),
+    "tcp.analysis.duplicate_ack_frame": Field(("dupack_frame",)),
 }
 
 

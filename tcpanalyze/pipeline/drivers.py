@@ -15,10 +15,11 @@ import pandas as pd
 from ..capture import BATCH_RECORDS, CaptureSpec
 from ..capture.reader import ProgressCallback
 from ..decode import Decoder
-from ..dfilter import DisplayFilter
+from ..dfilter import DisplayFilter, TsharkFilter, packet_filter
 from ..engine import Engine, EngineOptions
 from ..engine.streaming import session_records_empty
 from ..errors import UsageError
+from ..frames import SESSION_TIMES, public_sessions
 from ..packets import Accounting, decoded_batches, open_capture
 from .partitions import analyze_part, analyze_parts
 from .result import Analysis
@@ -35,14 +36,14 @@ def iter_sessions(path: str, accounting: Accounting, *, options: EngineOptions |
     with open_capture(path, progress) as reader:
         for _, tcp in decoded_batches(reader, Decoder(), accounting, max_records=max_records):
             engine.process(tcp)
-            yield from engine.emit()
-        yield from engine.emit(final=True)
+            yield from map(public_sessions, engine.emit())
+        yield from map(public_sessions, engine.emit(final=True))
 
 
 def analyze(path: CaptureSpec, *, packets: bool = True, options: EngineOptions | None = None,
             max_records: int = BATCH_RECORDS, progress: ProgressCallback | None = None,
             evidence: bool = True, columns: Iterable[str] | None = None, workers: int = 1,
-            client=None, filter: str | None = None) -> Analysis:
+            client=None, filter: str | None = None, filter_engine: str = "builtin") -> Analysis:
     """Analyse a capture: every TCP session and (unless ``packets=False``) every TCP packet.
 
     Without the packets table, the analysis still keeps what anomaly detection and the report
@@ -54,6 +55,7 @@ def analyze(path: CaptureSpec, *, packets: bool = True, options: EngineOptions |
     ``filter`` (a Wireshark display filter, ``tcpanalyze.dfilter``) keeps the packets it matches and
     the sessions with at least one of them (their columns still count all their packets); the
     packets table is then partial (``packets_of``), so anomalies are found from the sessions alone.
+    ``filter_engine="tshark"`` has tshark evaluate it on the file (any Wireshark field, slower).
     ``workers`` splits the flows among that many processes, and ``client`` (a
     ``distributed.Client``) among the workers of a Dask cluster: the result is the same
     (``tcpanalyze.pipeline.partitions``).
@@ -63,22 +65,24 @@ def analyze(path: CaptureSpec, *, packets: bool = True, options: EngineOptions |
     """
     if workers < 1:
         raise UsageError(f"workers must be at least 1, not {workers}")
-    display_filter = None if filter is None else DisplayFilter.for_packets(filter)  # checked before reading
+    display_filter = None if filter is None else packet_filter(filter, path, filter_engine)  # before reading
     wanted = None if columns is None else ["session_id", *(c for c in session_columns(columns) if c != "session_id")]
     parts = workers if client is None else max(workers, _cluster_threads(client))
-    kept = wanted if wanted is None or parts == 1 or "first_frame" in wanted else [*wanted, "first_frame"]
+    computed = None if wanted is None else list(dict.fromkeys(SESSION_TIMES.get(c, c) for c in wanted))
+    kept = computed if computed is None or parts == 1 or "first_frame" in computed else [*computed, "first_frame"]
     settings = {"packets": packets or display_filter is not None, "options": options, "evidence": evidence,
                 "columns": kept, "max_records": max_records}
     if parts == 1:
         result = analyze_part(path, 0, 1, progress=progress, **settings)
     else:
         result = analyze_parts(path, parts, client=client, progress=progress, **settings)
-    sessions = result.sessions if kept == wanted else result.sessions[wanted]
+    sessions = public_sessions(result.sessions)  # codes as categoricals, <NA> for none, datetimes
+    sessions = sessions if wanted is None or list(sessions.columns) == wanted else sessions[wanted]
     analysis = Analysis(sessions, result.packets, result.accounting, path, options, result.evidence)
     return analysis if display_filter is None else _filtered(analysis, display_filter, keep_packets=packets)
 
 
-def _filtered(analysis: Analysis, display_filter: DisplayFilter, keep_packets: bool) -> Analysis:
+def _filtered(analysis: Analysis, display_filter: DisplayFilter | TsharkFilter, keep_packets: bool) -> Analysis:
     """The packets ``display_filter`` matches and the sessions they belong to."""
     frame = analysis.packets
     matched = frame[display_filter.mask(frame, analysis.accounting.first_tcp_ts_ns)].reset_index(drop=True)
@@ -95,7 +99,7 @@ def _cluster_threads(client) -> int:
 
 def session_columns(names: Iterable[str]) -> list[str]:
     """``names`` in order, each once, checked to be session columns (a UsageError names the unknown ones)."""
-    known = list(session_records_empty().columns)
+    known = list(public_sessions(session_records_empty()).columns)
     wanted = list(dict.fromkeys(names))
     unknown = [c for c in wanted if c not in known]
     if unknown:

@@ -17,7 +17,7 @@ from ..engine import Engine, EngineOptions
 from ..engine.flags import RESEND_NAMES, flag_lists
 from ..engine.kernels import OUT_ROWS
 from ..engine.streaming import concat_arrays
-from ..frames import packets_frame
+from ..frames import directions, engine_columns, packets_frame
 from ..packets import Accounting, decoded_batches, open_capture
 
 
@@ -25,7 +25,10 @@ def session_packets(path: str, session_ids: Iterable[int], *, options: EngineOpt
                     max_records: int = BATCH_RECORDS) -> pd.DataFrame:
     """The packets table (as ``analyze`` gives it) of the sessions ``session_ids`` alone, from one
     more pass over ``path`` that keeps no other packet and stops once they have all ended: what
-    a graph of a few sessions needs, without the packets table of the whole capture."""
+    a graph of a few sessions needs, without the packets table of the whole capture.
+
+    >>> tcpanalyze.session_packets("sample_pcaps/check-lossy.pcap", [1, 5])
+    """
     wanted = np.fromiter(session_ids, np.int64)
     remaining = set(wanted.tolist())
     engine = Engine(options, per_packet=True)
@@ -64,9 +67,9 @@ def packets_table(frames: list[pd.DataFrame]) -> pd.DataFrame:
 def packet_rows(frame: pd.DataFrame, results: dict[str, np.ndarray]) -> pd.DataFrame:
     """A batch's packets frame with the engine's per-packet results (``Engine.process``) added."""
     frame.insert(1, "session_id", results["session_id"])
-    frame.insert(2, "direction", np.where(results["direction"] == 0, "orig", "resp"))
-    for name in OUT_ROWS:
-        frame[name] = results[name]
+    frame.insert(2, "direction", directions(results["direction"]))
+    for name, values in engine_columns(results, (n for n in OUT_ROWS if n != "resend")).items():
+        frame[name] = values
     frame["resend"] = pd.Categorical.from_codes(results["resend"], RESEND_NAMES)
     # object dtype even with no rows: pandas would make an empty list column float64
     frame["analysis"] = pd.Series(flag_lists(results["analysis_flags"]), index=frame.index, dtype=object)

@@ -2,6 +2,7 @@
 
 >>> result = tcpanalyze.analyze("sample_pcaps/real-graceful-close.pcap")
 >>> result.sessions, result.packets, result.accounting, result.anomalies, result.stream(0)
+>>> result.summary(), result.packets_with_sessions(["conn_state"])
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ class Analysis:
 
     Without ``packets``, ``evidence`` holds the packets the detectors need and the RTT samples.
     ``packets_of`` is set when ``packets`` holds only those sessions (``with_session_packets``).
+
+    >>> result = tcpanalyze.analyze("sample_pcaps/real-rst-abort.pcap")
+    >>> result.sessions.conn_state.value_counts(), result.packets.ack_rtt_ns.mean()
     """
 
     sessions: pd.DataFrame
@@ -60,12 +64,53 @@ class Analysis:
         data the ACK acknowledged: ``orig`` times the capture point to the responder and back);
         None when neither the whole packets table nor evidence was kept."""
         if self.packets is not None and self.packets_of is None:
-            sampled = self.packets["ack_rtt_ns"].to_numpy() >= 0
+            sampled = self.packets["ack_rtt_ns"].notna().to_numpy()
             samples = self.packets.loc[sampled, ["session_id", "ack_rtt_ns"]].reset_index(drop=True)
+            samples["ack_rtt_ns"] = samples["ack_rtt_ns"].to_numpy(np.int64)  # every row has a sample
             from_orig = self.packets["direction"].to_numpy()[sampled] == "orig"
             samples["data_direction"] = pd.Categorical.from_codes(from_orig.astype(np.int8), DIRECTIONS)
             return samples
         return self.evidence.rtt if self.evidence is not None else None
+
+    def summary(self) -> pd.Series:
+        """The analysis in a few numbers: the capture's span, records, packets, sessions by
+        ``conn_state`` and ``close_type``, bytes each way, anomalies found.
+
+        >>> tcpanalyze.analyze("sample_pcaps/real-rst-abort.pcap").summary()
+        """
+        sessions = self.sessions
+        figures: dict[str, object] = {
+            "records": self.accounting.records, "tcp_records": self.accounting.by_class["tcp"],
+            "packets": None if self.packets is None else len(self.packets), "sessions": len(sessions),
+        }
+        if "start_time" in sessions and "end_time" in sessions:
+            figures["first_packet"] = sessions["start_time"].min() if len(sessions) else pd.NaT
+            figures["last_packet"] = sessions["end_time"].max() if len(sessions) else pd.NaT
+        for side in DIRECTIONS:
+            if f"{side}_bytes" in sessions:
+                figures[f"{side}_bytes"] = int(sessions[f"{side}_bytes"].sum())
+        for column in ("conn_state", "close_type"):
+            if column in sessions:
+                counts = sessions[column].value_counts(sort=False)
+                figures.update({f"{column}={code}": int(n) for code, n in counts.items() if n})
+        figures["anomalies"] = len(self.anomalies)
+        return pd.Series(figures, dtype=object, name="summary")
+
+    def packets_with_sessions(self, columns: Iterable[str] = ("conn_state", "close_type")) -> pd.DataFrame:
+        """The packets table with each packet's session's ``columns`` beside it (one row per
+        packet, in the same order).
+
+        >>> result.packets_with_sessions(["conn_state", "orig_addr", "resp_addr"])
+        >>> _.groupby("conn_state", observed=True).ack_rtt_ns.mean()
+        """
+        if self.packets is None:
+            raise UsageError("this analysis kept no packets table: analyse with packets=True")
+        wanted = [c for c in dict.fromkeys(columns) if c != "session_id"]
+        unknown = [c for c in wanted if c not in self.sessions]
+        if unknown:
+            raise UsageError(f"no session column {', '.join(map(repr, unknown))} in this analysis")
+        lookup = self.sessions[["session_id", *wanted]]
+        return self.packets.merge(lookup, on="session_id", how="left", sort=False, validate="many_to_one")
 
     @property
     def files(self) -> list[str]:
@@ -91,13 +136,19 @@ class Analysis:
 
     @property
     def sessions_with_anomalies(self) -> pd.DataFrame:
-        """``sessions`` plus an ``anomalies`` column: the kinds (default thresholds) each session is part of."""
+        """``sessions`` plus an ``anomalies`` column: the kinds (default thresholds) each session is part of.
+
+        >>> result.sessions_with_anomalies.query("anomalies.str.len() > 0")
+        """
         from ..detect import session_anomaly_kinds
 
         return self.sessions.assign(anomalies=session_anomaly_kinds(self.sessions, self._detection))
 
     def detect(self, config=None) -> pd.DataFrame:
-        """Anomalies with other thresholds (a ``tcpanalyze.detect.DetectConfig``); ``anomalies`` keeps the defaults."""
+        """Anomalies with other thresholds (a ``tcpanalyze.detect.DetectConfig``); ``anomalies`` keeps the defaults.
+
+        >>> result.detect(DetectConfig().with_overrides({"port_scan.min_ports": "10"}))
+        """
         from ..detect import detect_anomalies
 
         return detect_anomalies(self.sessions, self.detector_packets, config, self.path)
@@ -111,7 +162,11 @@ class Analysis:
         """This analysis with a packets table holding (at least) the packets of ``session_ids``:
         itself if it kept the whole table, else the table of those sessions alone, read again
         from the capture (``session_packets``). For graphs and views of a few sessions; anomaly
-        detection on the result still reads the evidence, not that partial table."""
+        detection on the result still reads the evidence, not that partial table.
+
+        >>> lean = tcpanalyze.analyze("big.pcap", packets=False)
+        >>> lean.with_session_packets([3]).packets
+        """
         if self.packets is not None:
             return self
         if not self.rereadable:
@@ -128,6 +183,9 @@ class Analysis:
         Payload bytes are read back from the capture file. ``policy="last"`` keeps the last
         copy of bytes that were sent twice with different contents (default: the first).
         See :class:`tcpanalyze.reassembly.Stream`.
+
+        >>> stream = result.stream(0)
+        >>> stream.orig.data[:16], stream.orig.gaps
         """
         from ..reassembly import analysis_stream
 

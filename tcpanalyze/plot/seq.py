@@ -46,13 +46,13 @@ def seq_chart(session: SessionPackets, direction: str, title: str, x_range: tupl
         return chart
     acks = session.sent(other(direction))
     flags = acks["tcp_flags"]
-    acks = acks[((flags & TH_ACK) != 0) & ((flags & TH_RST) == 0) & (acks["ack_rel"] >= 0)]
+    acks = acks[((flags & TH_ACK) != 0) & ((flags & TH_RST) == 0) & acks["ack_rel"].notna()]
     chart.layers += _zero_window(session, acks) + _segments(session, data) + _gaps(session, data)
     scale = list(chart.layers)  # what the y-axis fits: data, gaps, ACKs (spans have no y)
     edge = None
     if not acks.empty:
         t = session.seconds(acks)
-        ack = acks["ack_rel"].to_numpy()
+        ack = acks["ack_rel"].to_numpy(np.int64)
         hover = {"frame": acks["frame"].to_numpy(), "ack": ack, "window": acks["window"].to_numpy()}
         ack_line = Layer("step", "ACK", COLOURS["ack"], t, ack, hover=hover)
         edge = Layer("step", "receive window (ACK + window)", COLOURS["window"], t, ack + hover["window"],
@@ -136,7 +136,7 @@ def _gaps(session: SessionPackets, data: pd.DataFrame) -> list[Layer]:
 def _sack(session: SessionPackets, acks: pd.DataFrame) -> list[Layer]:
     """SACK blocks as bars at the time of the ACK that carried them, in relative sequence numbers."""
     t = session.seconds(acks)
-    ack_rel = acks["ack_rel"].to_numpy()
+    ack_rel = acks["ack_rel"].to_numpy(np.int64)
     ack_raw = acks["ack_raw"].to_numpy().astype(np.int64)
     frames = acks["frame"].to_numpy()
     parts = []

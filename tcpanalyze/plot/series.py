@@ -52,7 +52,7 @@ def rtt_chart(session: SessionPackets, title: str) -> Chart:
     chart = Chart(title, TIME_LABEL, "RTT (ms)", y_from_zero=True)
     for direction in DIRECTIONS:
         acks = session.sent(other(direction))  # the other side's ACKs time this direction's data
-        acks = acks[acks["ack_rtt_ns"] > 0]
+        acks = acks[acks["ack_rtt_ns"].fillna(0).to_numpy() > 0]
         if acks.empty:
             continue
         rtt_ms = acks["ack_rtt_ns"].to_numpy() / 1e6
@@ -79,7 +79,7 @@ def window_chart(session: SessionPackets, title: str) -> Chart:
             chart.layers.append(Layer("step", f"window advertised by {session.endpoints[direction]}", colour,
                                       session.seconds(sent), sent["window"].to_numpy(),
                                       hover={"frame": sent["frame"].to_numpy()}))
-        flight = sent[sent["bytes_in_flight"] >= 0]
+        flight = sent[sent["bytes_in_flight"].notna().to_numpy()]
         if not flight.empty:
             chart.layers.append(Layer("markers", f"bytes in flight from {session.endpoints[direction]}", colour,
                                       session.seconds(flight), flight["bytes_in_flight"].to_numpy(), marker=".",

@@ -32,7 +32,7 @@ def segments_from_packets(path: CaptureSpec | None, rows: pd.DataFrame) -> Segme
     columns["pay_start"] = dst
     payload = np.empty(int(lengths.sum()), np.uint8)
     rec_off = rows["rec_off"].to_numpy(np.int64)
-    payload_off = rows["payload_off"].to_numpy(np.int64)
+    payload_off = rows["payload_off"].to_numpy(np.int64, na_value=-1)  # <NA>: rebuilt from fragments
     in_file = (payload_off >= 0) & (lengths > 0)
     rebuilt = (payload_off < 0) & (lengths > 0)
     files = capture_files(path)

@@ -36,7 +36,7 @@ STALL_WARNING_S = 1.0
 
 # Finding kinds in the order a report lists them when severities tie.
 KINDS = ("zero_window", "retransmission", "refused", "unanswered", "reset", "slow_handshake", "capture_loss")
-ROLES = {"orig": "client", "resp": "server"}
+ROLES = {"orig": "originator", "resp": "responder"}  # the two ends, as every command names them
 SIDES = ("orig", "resp", "")  # a finding's side: who it is about ("" for the session as a whole)
 
 
@@ -148,8 +148,8 @@ def _handshake_sides(session: pd.Series) -> str:
     resp, orig = session.get("irtt_resp_ms"), session.get("irtt_orig_ms")
     if resp is None or orig is None or pd.isna(resp) or pd.isna(orig):
         return ""
-    return (f" ({resp:,.0f} ms from the capture point to the server and back, "
-            f"{orig:,.0f} ms to the client and back)")
+    return (f" ({resp:,.0f} ms from the capture point to the {ROLES['resp']} and back, "
+            f"{orig:,.0f} ms to the {ROLES['orig']} and back)")
 
 
 def _retransmission(session: pd.Series) -> str:
@@ -164,8 +164,8 @@ def _reset(session: pd.Series) -> str:
     """Who sent the RST, what had gone through by then, and what was still in flight."""
     side = _resetter(session)
     if side == "both":
-        text = (f"reset by both sides after {int(session['orig_bytes']):,} bytes from the client and "
-                f"{int(session['resp_bytes']):,} from the server")
+        text = (f"reset by both sides after {int(session['orig_bytes']):,} bytes from the {ROLES['orig']} and "
+                f"{int(session['resp_bytes']):,} from the {ROLES['resp']}")
     else:
         sent, received = int(session[f"{side}_bytes"]), int(session[f"{_peer(side)}_bytes"])
         text = (f"reset by the {ROLES[side]} after {sent:,} bytes each way" if sent == received else

@@ -146,10 +146,11 @@ def _servers(report: Report) -> Section:
                    empty="No TCP sessions.", note=" ".join(notes))
 
 
-_RTT_NOTES = {"packets": "RTT: from the capture point to the server and back, every sample of a client segment "
-                         "to the server's ACK (captured on the server, that is its own ACK delay).",
-              "sessions": "RTT: from the capture point to the server and back, over the sessions' mean RTTs of "
-                          "the clients' data (no per-packet samples kept)."}
+_RTT_NOTES = {"packets": "RTT: from the capture point to the server (a responder's address:port) and back, every "
+                         "sample of an originator's segment to the responder's ACK (captured on the server, that "
+                         "is its own ACK delay).",
+              "sessions": "RTT: from the capture point to the server (a responder's address:port) and back, over "
+                          "the sessions' mean RTTs of the originators' data (no per-packet samples kept)."}
 
 
 def _attention(report: Report) -> Section:
@@ -159,6 +160,6 @@ def _attention(report: Report) -> Section:
     shown = len(report.attention)
     note = f"{count(shown)} of {count(report.attention_total)} shown." if shown < report.attention_total else ""
     return Section("Sessions that need attention",
-                   table=Table(["session", "client", "server", "state", "duration s", "bytes", "diagnosis"],
+                   table=Table(["session", "originator", "responder", "state", "duration s", "bytes", "diagnosis"],
                                rows, {0, 4, 5}, [a.severity for a in report.attention]),
                    empty="No session needs attention.", note=note)

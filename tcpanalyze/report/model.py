@@ -6,7 +6,7 @@ lay it out. ``Report.as_dict()`` is the JSON form, documented field by field in
 
 >>> report = build_report(tcpanalyze.analyze("sample_pcaps/real-zero-window.pcap"))
 >>> report.attention[0].diagnoses[0].message
-'10.77.0.2:5105 stopped reading for 1.4 s (zero window, 2 probes); the client waited'
+'10.77.0.2:5105 stopped reading for 1.4 s (zero window, 2 probes); the originator waited'
 """
 
 from __future__ import annotations

@@ -64,3 +64,21 @@ def test_every_example_runs_as_written(command, tmp_path):
     assert b"Traceback" not in result.stderr
     written = [p for p in workdir.rglob("*") if p.is_file() and not p.is_relative_to(workdir / "sample_pcaps")]
     assert result.stdout or any(p.stat().st_size for p in written), "the example produced nothing"
+
+
+def test_a_short_option_means_the_same_long_option_in_every_command():
+    meanings: dict[str, set[str]] = {}
+    for name, command in CLICK_APP.commands.items():
+        for param in command.params:
+            longs = [o for o in param.opts if o.startswith("--")]
+            for short in (o for o in param.opts if re.fullmatch(r"-[A-Za-z]", o)):
+                meanings.setdefault(short, set()).update(longs)
+    assert {s: m for s, m in meanings.items() if len(m) > 1} == {}
+    assert meanings["-Y"] == {"--filter"} and meanings["-f"] == {"--format"} and meanings["-o"] == {"--output"}
+
+
+def test_sessions_help_explains_the_conn_state_and_history_codes():
+    text = help_text("sessions")
+    for code in ("S0", "SF", "REJ", "RSTO", "RSTR", "RSTOS0", "RSTRH", "SHR", "OTH"):
+        assert f"{code} " in text
+    assert "upper case from the originator" in text

@@ -20,15 +20,15 @@ def jsonl(*args: str) -> list[dict]:
 def test_sort_desc_limit_is_the_top_n_with_ties_by_session_id():
     s = tcpanalyze.analyze(LOSSY, packets=False).sessions
     expected = s.sort_values(["orig_retrans_pkts", "session_id"], ascending=[False, True]).head(3)
-    rows = jsonl("--sort", "orig_retrans_pkts", "--desc", "--limit", "3", "-c", "session_id,orig_retrans_pkts")
+    rows = jsonl("--sort", "orig_retrans_pkts", "--desc", "--limit", "3", "--columns", "session_id,orig_retrans_pkts")
     assert [r["session_id"] for r in rows] == expected["session_id"].tolist()
     # the same without --limit, cut afterwards: the running top N loses nothing
-    everything = jsonl("--sort", "orig_retrans_pkts", "--desc", "-c", "session_id")
+    everything = jsonl("--sort", "orig_retrans_pkts", "--desc", "--columns", "session_id")
     assert [r["session_id"] for r in everything][:3] == expected["session_id"].tolist() and len(everything) == len(s)
 
 
 def test_ascending_and_limit_alone():
-    rows = jsonl("--sort", "duration", "-c", "session_id,duration")
+    rows = jsonl("--sort", "duration", "--columns", "session_id,duration")
     assert [r["duration"] for r in rows] == sorted(r["duration"] for r in rows)
     assert len(jsonl("--limit", "2")) == 2
 

@@ -62,7 +62,7 @@ def test_chart_as_image_and_as_a_self_contained_page(tmp_path):
 
     path = str(SAMPLE_DIR / "real-loss-congestion-sender.pcap")
     for name in ("io.png", "io.html"):
-        result = run_tcpanalyze(["stats", path, "-i", "0.05", "--chart", str(tmp_path / name)])
+        result = run_tcpanalyze(["stats", path, "--interval", "0.05", "--chart", str(tmp_path / name)])
         assert result.returncode == 0, result.stderr.decode()
     with Image.open(tmp_path / "io.png") as image:
         assert image.size[0] > 400 and image.getextrema() != ((255, 255), (255, 255), (255, 255), (255, 255))

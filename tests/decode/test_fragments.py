@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 
+import pandas as pd
 import pytest
 
 import tcpanalyze
@@ -42,7 +43,7 @@ def assert_rebuilt_in(df, decoded, frame: int, payload: bytes = PAYLOAD, overlap
     row = df.set_index("frame").loc[frame]
     assert (row["status"], row["reassembled"], row["fragment_overlap"]) == ("tcp", True, overlap)
     assert (row["src_port"], row["dst_port"], row["seq_raw"], row["ack_raw"]) == (40000, 80, 0xCAFEBABE, 7)
-    assert (row["payload_len"], row["payload_caplen"], row["payload_off"]) == (len(payload), len(payload), -1)
+    assert (row["payload_len"], row["payload_caplen"], row["payload_off"]) == (len(payload), len(payload), pd.NA)
     assert decoded.reassembled_payloads[frame] == payload
     others = df[df["frame"] != frame]
     assert (others["status"] == "ip_fragment").all()

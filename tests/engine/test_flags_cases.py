@@ -15,6 +15,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import tcpanalyze
@@ -176,7 +177,7 @@ def test_duplicate_acks_are_numbered_and_point_at_the_last_new_ack(tmp_path):
     assert packets.loc[[9, 10, 11], "dupack_num"].tolist() == [1, 2, 3]
     assert packets.loc[[9, 10, 11], "dupack_frame"].tolist() == [8, 8, 8]
     others = packets.drop(index=[9, 10, 11])
-    assert (others.dupack_num == 0).all() and (others.dupack_frame == -1).all()
+    assert (others.dupack_num == 0).all() and others.dupack_frame.isna().all()
 
 
 @needs_tshark
@@ -184,7 +185,7 @@ def test_duplicate_ack_numbers_and_frames_equal_tsharks(tmp_path):
     path = _capture(tmp_path, "fast_retransmission")
     packets = tcpanalyze.analyze(str(path)).packets
     theirs = tshark_fields(path, ["tcp.analysis.duplicate_ack_num", "tcp.analysis.duplicate_ack_frame"])
-    ours = {int(f): [str(n) if n else "", str(fr) if fr >= 0 else ""]
+    ours = {int(f): [str(n) if n else "", "" if pd.isna(fr) else str(fr)]
             for f, n, fr in zip(packets.frame, packets.dupack_num, packets.dupack_frame)}
     assert ours == theirs
 
@@ -198,22 +199,23 @@ def simple_transfer() -> list[Rec]:
             C(0.300, "FA", 1501, 5051), S(0.310, "FA", 5051, 1502), C(0.320, "A", 1502, 5052)]
 
 
-# frame: (acks_frame, ack_rtt_ns, bytes_in_flight), -1 where Wireshark shows nothing (tshark 4.0.17);
+# frame: (acks_frame, ack_rtt_ns, bytes_in_flight), <NA> (here None) where Wireshark shows nothing (tshark 4.0.17);
 # a FIN without payload has no bytes in flight
 SIMPLE_TRANSFER_EXPECTED = {
-    1: (-1, -1, -1), 2: (1, 10_000_000, -1), 3: (2, 10_000_000, -1),
-    4: (-1, -1, 100), 5: (-1, -1, 200), 6: (5, 29_000_000, -1),
-    7: (-1, -1, 100), 8: (-1, -1, 200), 9: (-1, -1, 300),
-    10: (8, 28_000_000, -1), 11: (9, 37_000_000, 50), 12: (11, 30_000_000, -1),
-    13: (-1, -1, -1), 14: (13, 10_000_000, -1), 15: (14, 10_000_000, -1),
+    1: (None, None, None), 2: (1, 10_000_000, None), 3: (2, 10_000_000, None),
+    4: (None, None, 100), 5: (None, None, 200), 6: (5, 29_000_000, None),
+    7: (None, None, 100), 8: (None, None, 200), 9: (None, None, 300),
+    10: (8, 28_000_000, None), 11: (9, 37_000_000, 50), 12: (11, 30_000_000, None),
+    13: (None, None, None), 14: (13, 10_000_000, None), 15: (14, 10_000_000, None),
 }
 
 
 def test_ack_rtt_acked_frame_and_bytes_in_flight_of_a_simple_transfer(tmp_path):
     path = write_pcap(tmp_path / "transfer.pcap", simple_transfer())
     packets = tcpanalyze.analyze(str(path)).packets
-    ours = {int(f): (int(a), int(r), int(b)) for f, a, r, b in
-            zip(packets.frame, packets.acks_frame, packets.ack_rtt_ns, packets.bytes_in_flight)}
+    columns = packets[["acks_frame", "ack_rtt_ns", "bytes_in_flight"]].astype(object)
+    ours = {int(f): tuple(None if pd.isna(v) else int(v) for v in row)
+            for f, row in zip(packets.frame, columns.itertuples(index=False))}
     assert ours == SIMPLE_TRANSFER_EXPECTED
 
 
@@ -224,6 +226,6 @@ def test_ack_rtt_acked_frame_and_bytes_in_flight_equal_tsharks(tmp_path):
     theirs = tshark_fields(path, ["tcp.analysis.acks_frame", "tcp.analysis.ack_rtt", "tcp.analysis.bytes_in_flight"])
     for f, acks, rtt, bif in zip(packets.frame, packets.acks_frame, packets.ack_rtt_ns, packets.bytes_in_flight):
         t_acks, t_rtt, t_bif = theirs[int(f)]
-        assert (str(acks) if acks >= 0 else "") == t_acks, f"frame {f} acks_frame"
-        assert (round(float(t_rtt) * 1e9) if t_rtt else -1) == rtt, f"frame {f} ack_rtt"
-        assert (str(bif) if bif >= 0 else "") == t_bif, f"frame {f} bytes_in_flight"
+        assert ("" if pd.isna(acks) else str(acks)) == t_acks, f"frame {f} acks_frame"
+        assert (round(float(t_rtt) * 1e9) if t_rtt else None) == (None if pd.isna(rtt) else rtt), f"frame {f} ack_rtt"
+        assert ("" if pd.isna(bif) else str(bif)) == t_bif, f"frame {f} bytes_in_flight"

@@ -16,6 +16,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import tcpanalyze
@@ -135,7 +136,7 @@ def test_synack_with_a_new_isn_rebases_only_the_packets_after_it(tmp_path, max_r
     # from a base that only the second one set, whatever the batch boundaries.
     result = analyze(tmp_path, synack_with_new_isn(), max_records=max_records)
     assert result.packets.seq_rel.tolist() == [0, 0, 0, 1, 1, 1]
-    assert result.packets.ack_rel.tolist() == [-1, 1, 1, 1, 1, 6]
+    assert result.packets.ack_rel.tolist() == [pd.NA, 1, 1, 1, 1, 6]
     row = result.sessions.iloc[0]
     assert (row.orig_bytes, row.resp_bytes, row.missed_bytes) == (5, 0, 0)
 
@@ -180,7 +181,7 @@ def test_session_id_is_tsharks_tcp_stream_on_every_packet(path):
 def test_relative_sequence_numbers_and_scaled_windows_are_tsharks_on_every_packet(path):
     result, theirs = real_file_comparison(path)
     p = result.packets
-    # acknowledgement numbers only where the ACK flag is on (ours is -1 elsewhere; tshark
+    # acknowledgement numbers only where the ACK flag is on (ours is <NA> elsewhere; tshark
     # shows whatever the field holds)
     acked = (p.tcp_flags & 0x10) != 0
     ours = {int(f): (str(s), str(a) if has_ack else "", str(w))
@@ -259,8 +260,8 @@ def test_wrapping_sequence_numbers_are_tsharks(tmp_path):
     packets = tcpanalyze.analyze(str(path)).packets
     theirs = tshark_fields(path, ["tcp.seq", "tcp.ack"])
     assert packets.seq_rel.tolist() == [int(v[0]) for v in theirs.values()]
-    # tshark shows ack 0 where the ACK flag is off; ours is -1 there
-    assert packets.ack_rel.tolist() == [int(v[1]) if f & 0x10 else -1
+    # tshark shows ack 0 where the ACK flag is off; ours is <NA> there
+    assert packets.ack_rel.tolist() == [int(v[1]) if f & 0x10 else pd.NA
                                         for f, v in zip(packets.tcp_flags, theirs.values())]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pandas as pd
 import pytest
 from helpers import Rec, eth, ipv4, tcp, write_pcap
 
@@ -138,7 +139,7 @@ def test_segment_rebuilt_from_ip_fragments_is_read_from_the_fragments(tmp_path):
                              pkt(ISN_C + 201, b"tail")]
     analysis, s = stream_of(tmp_path, packets)
     rebuilt = analysis.packets[analysis.packets["reassembled"]]
-    assert rebuilt["payload_off"].tolist() == [-1] and rebuilt["frame"].tolist() == [6]
+    assert rebuilt["payload_off"].tolist() == [pd.NA] and rebuilt["frame"].tolist() == [6]
     assert s.orig.data == payload + b"tail"
     assert s.resp.data == b"first"
 

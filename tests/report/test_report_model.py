@@ -68,7 +68,7 @@ def test_zero_window_diagnosis_names_the_receiver_that_stopped_reading():
     [finding] = [f for f in flag_sessions(analysis.sessions).itertuples() if f.kind == "zero_window"]
     assert (finding.side, finding.severity) == ("resp", "warning")
     assert describe("zero_window", "resp", analysis.sessions.iloc[0]) == (
-        f"{server} stopped reading for {stall_s:.1f} s (zero window, {probes} probes); the client waited")
+        f"{server} stopped reading for {stall_s:.1f} s (zero window, {probes} probes); the originator waited")
     assert finding.value == pytest.approx(stall_s, abs=1e-6)
     # the zero_window_stall anomaly tells this session's story: it is not listed again
     assert (report.attention, report.attention_total) == ([], 0)
@@ -90,7 +90,7 @@ def test_short_zero_windows_are_said_in_milliseconds(longest, text):
                          "orig_zero_window_probes": 0, "orig_zero_window_longest_s": longest,
                          "orig_zero_window_s": longest})
     assert describe("zero_window", "orig", session) == (
-        f"10.0.0.1:5000 stopped reading for {text} (zero window, 0 probes); the server waited")
+        f"10.0.0.1:5000 stopped reading for {text} (zero window, 0 probes); the responder waited")
 
 
 def test_rst_abort_diagnosis_says_the_server_reset_after_the_bytes_exchanged():
@@ -99,7 +99,7 @@ def test_rst_abort_diagnosis_says_the_server_reset_after_the_bytes_exchanged():
     assert conn["first_closer"] == "resp" and conn["resp_close"] == "rst"
     analysis = tcpanalyze.analyze(str(SAMPLE_DIR / "real-rst-abort.pcap"))
     session = analysis.sessions.iloc[0]
-    assert describe("reset", "", session) == f"reset by the server after {conn['resp_bytes']:,} bytes each way"
+    assert describe("reset", "", session) == f"reset by the responder after {conn['resp_bytes']:,} bytes each way"
     assert (session.orig_bytes, session.resp_bytes) == (conn["orig_bytes"], conn["resp_bytes"])
     report = build_report(analysis)
     assert report.capture.sessions_by_close_type == {"rst": 1}
@@ -145,8 +145,8 @@ def test_slow_handshake_and_retransmission_are_diagnosed_and_ranked_by_severity(
     assert report.attention == []  # nothing of warning or worse
     session = tcpanalyze.analyze(str(slow_lossy)).sessions.iloc[0]
     assert [describe(kind, "", session) for kind in ("retransmission", "slow_handshake")] == [
-        "50.0 % of segments retransmitted (1 of 2, by the client)",
-        "handshake took 350 ms (300 ms from the capture point to the server and back, 50 ms to the client and back)"]
+        "50.0 % of segments retransmitted (1 of 2, by the originator)",
+        "handshake took 350 ms (300 ms from the capture point to the responder and back, 50 ms to the originator and back)"]
     [server] = report.servers
     assert (server.data_pkts, server.retrans_pkts, server.retrans_pct) == (2, 1, 50.0)
 
@@ -335,4 +335,4 @@ def test_retransmitted_syns_and_fins_do_not_count_in_the_data_retransmission_sha
     [problem] = [p for p in session_problems(report) if p.kind == "retransmission"]
     assert problem.value == pytest.approx(100 / 3)
     assert describe("retransmission", "", analysis.sessions.iloc[0]) == \
-        "33.3 % of segments retransmitted (1 of 3, by the client)"
+        "33.3 % of segments retransmitted (1 of 3, by the originator)"
