@@ -1,196 +1,312 @@
-"""Live capture: Wireshark's dumpcap writes pcapng to a pipe, and we read it as it arrives.
+"""Live capture: dumpcap writes pcapng files, and we read them as they grow.
 
-``Dumpcap`` runs dumpcap on an interface (``dumpcap -i IFACE -w - -n``); ``LiveSource``
-reads any pcapng stream on a file descriptor (dumpcap's pipe, or standard input) with the
-same compiled walker as files. A reader thread takes whatever bytes the pipe holds, hands
-over every complete block as a record batch and keeps the partial tail for the next read,
-so a batch follows each burst of traffic; the consumer gets ``None`` when nothing arrived
-for a while, to do its periodic work.
+``LiveSource.capture`` starts :class:`Dumpcap` on an interface, writing the ``--write`` file
+(or a ring buffer of files in a temporary directory), and a reader thread follows those files
+with the same compiled walker as for any file: the end of the one being written, then the next
+one of the ring. dumpcap never waits for us: when the analysis falls behind, the files hold
+the backlog and the reader catches up (``progress`` says how far behind it is). A source over a
+file descriptor (``--from-stdin``) reads a pcapng stream as it comes. The consumer gets record
+batches, and ``None`` when nothing arrived for a while, to do its periodic work.
 
 >>> with LiveSource.capture("lo", bpf="tcp port 80", duration_s=10) as source:
 ...     for batch in source.batches():
 ...         ...   # a RecordBatch, or None after a quiet tick
+...     source.losses()   # what the kernel dropped, what we read of what dumpcap wrote
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import queue
-import re
 import select
-import signal
-import subprocess
+import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 import numpy as np
 
-from ..errors import CaptureError, TcpanalyzeError, UsageError
+from ..errors import CaptureError, UsageError
+from .dumpcap import BUFFER_MIB, DELIVERY_S, Dumpcap, DumpcapStatistics, list_interfaces  # noqa: F401  (cli.interfaces uses it)
+from .follow import FileCursor, trailing_statistics
 from .pcapng import is_pcapng, read_pcapng
 from .reader import BATCH_RECORDS
 from .records import CaptureInfo, RecordBatch
 from .sources import Cursor
 
-INSTALL_HINT = "install Wireshark's command-line tools (Debian/Ubuntu: apt-get install tshark) or put dumpcap on PATH"
-PERMISSION_HINT = ("run as root, or let dumpcap capture: sudo setcap cap_net_raw,cap_net_admin=eip "
-                   "$(command -v dumpcap) (Debian: sudo dpkg-reconfigure wireshark-common, then join the wireshark group)")
-# Most bytes taken from the pipe per read: under load a batch covers many blocks, when
-# traffic trickles each burst becomes its own small batch.
+# Most bytes taken from a pipe per read: under load a batch covers many blocks, when traffic
+# trickles each burst becomes its own small batch.
 READ_CHUNK = 4 << 20
-# Pipe buffer asked for dumpcap's output (Linux's default limit for unprivileged users).
-PIPE_BYTES = 1 << 20
-# How often a waiting reader looks at the stop flag, and how long the consumer waits for a
-# batch before it gets a quiet tick.
+# How often a reader waiting on a pipe looks at the stop flag, and how long the consumer waits
+# for a batch before it gets a quiet tick.
 POLL_S = 0.2
-# libpcap hands packets to dumpcap in blocks, at the latest after dumpcap's 250 ms read
-# timeout; dumpcap stopped sooner drops the packets of the block not yet handed over.
-DELIVERY_S = 0.5
-# Batches waiting for the consumer; a full queue stops reading, and the pipe (then
-# dumpcap's own buffer) absorbs the backlog.
+# Batches read ahead of the analysis. A full queue pauses our reader only: dumpcap goes on
+# writing its files.
 QUEUE_BATCHES = 8
+# Without --write, dumpcap writes a ring of this many files of this size (kB) in a temporary
+# directory: disk use stays bounded on a capture of hours, and the analysis may fall up to
+# about (files - 1) x size behind before a file it has not read is replaced.
+TEMP_RING = (8, 64_000)
 _END = object()
 
 
-def find_dumpcap() -> str:
-    """Path of dumpcap, found the way pyshark finds Wireshark's tools (its config.ini, then PATH)."""
-    from pyshark.tshark.tshark import TSharkNotFoundException, get_process_path
+@dataclass(frozen=True)
+class CaptureProgress:
+    """How far the analysis is behind the capture, now."""
 
-    try:
-        return get_process_path(process_name="dumpcap")
-    except TSharkNotFoundException:
-        raise CaptureError(f"dumpcap not found: {INSTALL_HINT}") from None
+    captured: int | None  # packets dumpcap has written (None: a stream nobody counts for us)
+    analysed: int         # records handed to the analysis
+    behind_bytes: int     # capture bytes written and not analysed yet
+    # While data waits: how long ago the last analysed packet was captured (before any, since the
+    # capture started), so the waiting packets are at most this old; 0 when caught up.
+    behind_s: float
+    files_missed: int     # ring files replaced before the reader got to them
+
+    @property
+    def behind_packets(self) -> int:
+        return max(0, self.captured - self.analysed) if self.captured is not None else 0
 
 
 @dataclass(frozen=True)
-class CaptureInterface:
-    """One interface dumpcap can capture on (``dumpcap -D -M``)."""
+class CaptureLosses:
+    """Where packets went missing between the wire and the analysis, once the capture ended.
 
-    index: int
-    name: str
-    description: str
-    addresses: tuple[str, ...]
-    loopback: bool
-
-
-def list_interfaces() -> list[CaptureInterface]:
-    """The interfaces dumpcap can capture on, with descriptions and addresses.
-
-    pyshark's ``get_tshark_interfaces`` runs ``tshark -D``, which also lists extcap sources
-    dumpcap cannot open and gives names only; dumpcap's machine-readable list says more.
-    """
-    result = subprocess.run([find_dumpcap(), "-D", "-M"], capture_output=True, text=True, errors="replace")
-    if result.returncode != 0:
-        raise dumpcap_failure(result.stderr, "")
-    interfaces = []
-    for line in result.stdout.splitlines():
-        # "N. name<TAB>vendor description<TAB>friendly name<TAB>type<TAB>addr,addr<TAB>loopback|network..."
-        fields = line.split("\t")
-        number, _, name = fields[0].partition(". ")
-        if not number.isdigit() or len(fields) < 6:
-            continue
-        interfaces.append(CaptureInterface(
-            index=int(number), name=name, description=fields[2] or fields[1],
-            addresses=tuple(a for a in fields[4].split(",") if a), loopback=fields[5] == "loopback"))
-    return interfaces
-
-
-class Dumpcap:
-    """A running ``dumpcap -i IFACE -w - -n``: pcapng on the pipe ``fd``, messages kept for errors.
-
-    dumpcap runs in its own session, so a Ctrl-C reaches only us: ``interrupt`` then asks it
-    to finish (SIGINT), and every packet it captured is still read from the pipe.
+    ``captured`` (dumpcap wrote) against ``analysed`` (we read) is the loss between capture and
+    analysis, zero unless a ring file was replaced unread; the kernel and interface drops are
+    dumpcap's own counts (:class:`DumpcapStatistics`), also as its files' Interface Statistics
+    Blocks (``isb``) when it wrote them.
     """
 
-    def __init__(self, interface: str, *, bpf: str | None = None, duration_s: float | None = None,
-                 count: int | None = None) -> None:
-        self.interface = interface
-        self.bpf = bpf
-        command = [find_dumpcap(), "-i", interface, "-w", "-", "-n", "-q"]
-        if bpf:
-            command += ["-f", bpf]
-        if duration_s is not None:
-            command += ["-a", f"duration:{duration_s:g}"]
-        if count is not None:
-            command += ["-c", str(count)]
-        self._messages = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=self._messages,
-                                        stdin=subprocess.DEVNULL, start_new_session=True)
-        try:  # room for a burst while we are busy (the first batch waits for numba to load)
-            fcntl.fcntl(self.fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-        except OSError:
-            pass  # the system's pipe-max-size is lower: the default pipe still works
+    analysed: int
+    statistics: list[DumpcapStatistics] = field(default_factory=list)
+    files_missed: int = 0
+    isb: list[dict] = field(default_factory=list)
 
     @property
-    def fd(self) -> int:
-        return self.process.stdout.fileno()
+    def captured(self) -> int | None:
+        return sum(s.captured for s in self.statistics) if self.statistics else None
 
-    def interrupt(self, delay_s: float = 0.0) -> None:
-        """Ask dumpcap to stop capturing (in ``delay_s``); it writes what it has and exits."""
-        if delay_s > 0:
-            timer = threading.Timer(delay_s, self.interrupt)
-            timer.daemon = True
-            timer.start()
-        elif self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+    @property
+    def matched(self) -> int:
+        return sum(s.matched for s in self.statistics)
 
-    def finish(self, records: int) -> list[str]:
-        """Wait for dumpcap to exit; its failure raised (or, after ``records`` were read, a warning)."""
-        code = self.process.wait()
-        self._messages.seek(0)
-        stderr = self._messages.read().decode("utf-8", "replace")
-        warnings = []
-        # dumpcap exits 0 when stopped by a signal, a duration or a count; anything else failed.
-        if code != 0:
-            failure = dumpcap_failure(stderr, self.interface, self.bpf)
-            if records == 0:
-                raise failure
-            warnings.append(f"{self.interface}: capture ended early: {failure}")
-        for name, received, dropped in _DROPS.findall(stderr):
-            if int(dropped):
-                warnings.append(f"{name}: dumpcap dropped {dropped} of {received} packets "
-                                f"(they are missing from the analysis and the written file)")
-        return warnings
+    @property
+    def dropped(self) -> int:
+        return sum(s.dropped for s in self.statistics)
+
+    @property
+    def drop_pct(self) -> float:
+        """Dropped share of the packets that passed the capture filter, in percent."""
+        return 100.0 * self.dropped / self.matched if self.matched else 0.0
+
+    @property
+    def lost_before_analysis(self) -> int:
+        return self.captured - self.analysed if self.captured is not None else 0
+
+    def as_dict(self) -> dict:
+        return {
+            "captured": self.captured, "analysed": self.analysed, "lost_before_analysis": self.lost_before_analysis,
+            "matched": self.matched, "dropped": self.dropped, "drop_pct": round(self.drop_pct, 3),
+            "kernel_dropped": sum(s.kernel_dropped for s in self.statistics),
+            "dumpcap_dropped": sum(s.dumpcap_dropped for s in self.statistics),
+            "flushed": sum(s.flushed for s in self.statistics),
+            "interface_dropped": sum(s.interface_dropped for s in self.statistics),
+            "files_missed": self.files_missed, "isb": self.isb,
+        }
+
+    def sentences(self) -> list[str]:
+        """What was lost, in words (nothing when nothing was)."""
+        said = []
+        for s in self.statistics:
+            if s.dropped:
+                said.append(f"{s.interface}: {s.dropped} of the {s.matched} packets that passed the capture filter "
+                            f"were dropped before dumpcap wrote them ({100.0 * s.dropped / s.matched:.1f}%: "
+                            f"kernel {s.kernel_dropped}, dumpcap {s.dumpcap_dropped}, flushed {s.flushed}); "
+                            f"they are missing from the analysis and the written file")
+            if s.interface_dropped:
+                said.append(f"{s.interface}: the interface dropped {s.interface_dropped} packets (all traffic, "
+                            f"before the capture filter)")
+        if self.lost_before_analysis:
+            said.append(f"{self.lost_before_analysis} of the {self.captured} packets dumpcap wrote were not analysed "
+                        f"(ring files replaced before they were read: {self.files_missed})")
+        return said
+
+
+class LiveSource:
+    """Record batches of a live capture as they arrive: dumpcap's files (``capture``) or a pcapng
+    stream on a file descriptor (``write_path`` keeps a copy of the stream).
+
+    ``info`` counts records and collects warnings as for a file; ``started`` is set once the
+    capture is running (dumpcap writes its file header once the interface is open).
+    """
+
+    def __init__(self, fd: int | None = None, *, label: str, dumpcap: Dumpcap | None = None,
+                 write_path: str | None = None, temp_dir: str | None = None, max_records: int = BATCH_RECORDS) -> None:
+        self.info = CaptureInfo(path=label, file_format="pcapng")
+        self.dumpcap = dumpcap
+        self.started = threading.Event()
+        self._fd = fd
+        self._stop = threading.Event()
+        self._tee = _open_for_writing(write_path) if write_path else None
+        self._temp_dir = temp_dir
+        self._max_records = max_records
+        self._queue: queue.Queue = queue.Queue(QUEUE_BATCHES)
+        self._thread = threading.Thread(target=self._pump, name="tcpanalyze-live-reader", daemon=True)
+        self._files_missed = 0
+        self._finished_bytes = 0  # sizes of the files read to their end
+        self._current: BinaryIO | None = None  # the file being read
+        self._analysed = (0, 0, None)  # records, bytes, last timestamp (ns) handed to the consumer
+        self._last_file: str | None = None
+        self._started_ns: int | None = None  # when the capture started (its first bytes were read)
+
+    @classmethod
+    def capture(cls, interface: str, *, bpf: str | None = None, duration_s: float | None = None,
+                count: int | None = None, write_path: str | None = None, ring: tuple[int, int] | None = None,
+                buffer_mib: int = BUFFER_MIB) -> "LiveSource":
+        """Capture on ``interface`` with dumpcap into ``write_path`` (a ring of ``(files, file_kb)``
+        named after it, with ``ring``), or a temporary ring; stop after ``duration_s`` or ``count``."""
+        temp_dir = None
+        if write_path is None:
+            temp_dir = tempfile.mkdtemp(prefix="tcpanalyze-live-")
+            write_path, ring = os.path.join(temp_dir, "live.pcapng"), TEMP_RING
+        elif ring is None:
+            _open_for_writing(write_path).close()  # a path that cannot be written fails now, in our words
+        else:
+            _check_directory(write_path)  # dumpcap names the ring's files after the path, in its directory
+        try:
+            dumpcap = Dumpcap(interface, write_path, bpf=bpf, duration_s=duration_s, count=count, ring=ring,
+                              buffer_mib=buffer_mib)
+        except BaseException:
+            if temp_dir:
+                shutil.rmtree(temp_dir, ignore_errors=True)
+            raise
+        return cls(label=interface, dumpcap=dumpcap, temp_dir=temp_dir)
+
+    def batches(self, tick_s: float = POLL_S) -> Iterator[RecordBatch | None]:
+        """Record batches as data arrives; ``None`` after ``tick_s`` without any. Ends with the capture."""
+        self._thread.start()
+        while True:
+            try:
+                item = self._queue.get(timeout=tick_s)
+            except queue.Empty:
+                yield None
+                continue
+            if item is _END:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            batch, end = item
+            self._analysed = (self._analysed[0] + len(batch), end, int(batch.ts_ns[-1]))
+            yield batch
+        self._thread.join()
+        if self.dumpcap is not None:
+            self.info.warnings.extend(self.dumpcap.finish(self.info.records))
+
+    def progress(self) -> CaptureProgress:
+        """How far the batches handed out are behind what was captured."""
+        records, analysed_bytes, last_ts = self._analysed
+        written = self._finished_bytes
+        current = self._current
+        try:
+            written += os.fstat(current.fileno()).st_size if current is not None else 0
+        except (OSError, ValueError):
+            pass  # the file closed just now: its bytes are in _finished_bytes
+        captured = self.dumpcap.captured if self.dumpcap is not None else None
+        behind_bytes = max(0, written - analysed_bytes) if self.dumpcap is not None else 0
+        waiting = behind_bytes > 0 or (captured is not None and captured > records)
+        since_ns = last_ts if last_ts is not None else self._started_ns
+        behind_s = max(0.0, (time.time_ns() - since_ns) / 1e9) if waiting and since_ns is not None else 0.0
+        return CaptureProgress(captured, records, behind_bytes, behind_s, self._files_missed)
+
+    def losses(self) -> CaptureLosses:
+        """What was lost from the wire to the analysis (after ``batches`` ended)."""
+        if self.dumpcap is None:
+            return CaptureLosses(analysed=self.info.records)
+        isb = trailing_statistics(self._last_file) if self._last_file else []
+        return CaptureLosses(analysed=self.info.records, statistics=list(self.dumpcap.statistics),
+                             files_missed=self._files_missed,
+                             isb=[{"interface": s.interface, **s.counters} for s in isb])
+
+    def stop(self) -> None:
+        """End the capture; what dumpcap captured until now is still read and handed over."""
+        if self.dumpcap is not None:
+            self.dumpcap.interrupt(delay_s=DELIVERY_S)
+        else:
+            self._stop.set()
 
     def close(self) -> None:
-        self.interrupt()
+        self._stop.set()
+        if self.dumpcap is not None:
+            self.dumpcap.close()
+        if self._tee is not None:
+            self._tee.close()
+        if self._temp_dir is not None:
+            shutil.rmtree(self._temp_dir, ignore_errors=True)
+
+    def __enter__(self) -> "LiveSource":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _pump(self) -> None:
+        """The reader thread: queue every batch with the capture byte it reaches, then an end mark."""
         try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process.stdout.close()
-        self._messages.close()
+            if self.dumpcap is not None:
+                self._follow_files(self.dumpcap)
+            else:
+                self._read_stream(PipeCursor(self._fd, self.info.path, self._stop, self._tee), self.info)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            self._queue.put(exc)
+        finally:
+            self._queue.put(_END)
 
+    def _read_stream(self, cursor: Cursor, info: CaptureInfo, base: int = 0) -> None:
+        if cursor.ensure(4) and not self.started.is_set():
+            self._started_ns = time.time_ns()
+            self.started.set()
+        if cursor.remaining and not is_pcapng(cursor.peek(4)):
+            raise CaptureError(f"{info.path}: the live stream is not pcapng (starts with {cursor.peek(4).hex(' ')})")
+        if cursor.remaining:
+            for batch in read_pcapng(cursor, info, self._max_records):
+                self._queue.put((batch, base + cursor.offset))
 
-def dumpcap_failure(stderr: str, interface: str, bpf: str | None = None) -> TcpanalyzeError:
-    """dumpcap's complaint as an error whose one line says what is wrong and how to fix it."""
-    if "There is no device named" in stderr or "There is no interface with that" in stderr \
-            or "No such device" in stderr:
-        return CaptureError(f"unknown interface {interface!r}: `tcpanalyze interfaces` lists the ones "
-                            f"that can be captured")
-    if "permission" in stderr.lower() or "Operation not permitted" in stderr:
-        return CaptureError(f"no permission to capture on {interface!r}: {PERMISSION_HINT}")
-    if "Invalid capture filter" in stderr:
-        reason = re.search(r"isn't a valid capture filter \((.+)\)", stderr)
-        return UsageError(f"invalid capture filter {bpf!r}: {reason.group(1) if reason else 'syntax error'} "
-                          f"(the syntax is in `man pcap-filter`)")
-    lines = [line.strip() for line in stderr.splitlines()
-             if line.strip() and not line.startswith(("Capturing on", "File:"))]
-    return CaptureError(f"dumpcap failed: {lines[0] if lines else 'no message'}")
-
-
-_DROPS = re.compile(r"Packets received/dropped on interface '(.*?)': (\d+)/(\d+)")
+    def _follow_files(self, dumpcap: Dumpcap) -> None:
+        """Each file dumpcap writes, read as it grows until dumpcap has moved on from it."""
+        index = 0
+        while (path := dumpcap.wait_file(index)) is not None:
+            try:
+                fh = open(path, "rb")
+            except FileNotFoundError:
+                self._files_missed += 1  # the ring replaced it before we got to it
+                index += 1
+                continue
+            # Each file numbers its own interfaces (the same ones: dumpcap describes them again in
+            # every file of a ring); frame numbers go on from the files before.
+            file_info = CaptureInfo(path=path, file_format="pcapng", records=self.info.records)
+            with fh:
+                self._current = fh
+                done = index
+                cursor = FileCursor(fh, path, done=lambda: dumpcap.file_done(done), stop=self._stop)
+                self._read_stream(cursor, file_info, self._finished_bytes)
+                self._finished_bytes += cursor.read_bytes
+                self._current = None
+            self.info.records = file_info.records
+            self.info.interfaces = self.info.interfaces or file_info.interfaces
+            self.info.warnings.extend(file_info.warnings)
+            self.info.stopped_early |= file_info.stopped_early
+            self._last_file = path
+            index += 1
 
 
 class PipeCursor(Cursor):
     """A cursor over a pipe: each refill waits for data, then takes all the pipe holds.
 
     Every chunk read is also written to ``tee`` (if given), byte for byte, so the file is the
-    stream dumpcap produced. ``stop`` (an Event) ends the input at the next wait.
+    stream that came in. ``stop`` (an Event) ends the input at the next wait.
     """
 
     def __init__(self, fd: int, label: str, stop: threading.Event, tee: BinaryIO | None = None) -> None:
@@ -227,96 +343,15 @@ class PipeCursor(Cursor):
         return True
 
 
-class LiveSource:
-    """A pcapng stream arriving on a file descriptor, read as record batches as it comes.
-
-    With ``dumpcap`` (a running :class:`Dumpcap`), the stream is its pipe and its exit status
-    and messages become errors and warnings when the stream ends. ``info`` counts records
-    and collects warnings as for a file; ``write_path`` keeps a copy of the stream.
-    """
-
-    def __init__(self, fd: int, *, label: str, dumpcap: Dumpcap | None = None, write_path: str | None = None,
-                 max_records: int = BATCH_RECORDS) -> None:
-        self.info = CaptureInfo(path=label, file_format="pcapng")
-        self.dumpcap = dumpcap
-        # Set when the stream's first bytes arrive: dumpcap writes its header once the
-        # interface is open, so from then on every packet on the wire is captured.
-        self.started = threading.Event()
-        self._stop = threading.Event()
-        self._tee = _open_tee(write_path) if write_path else None
-        self._cursor = PipeCursor(fd, label, self._stop, self._tee)
-        self._max_records = max_records
-        self._queue: queue.Queue = queue.Queue(QUEUE_BATCHES)
-        self._thread = threading.Thread(target=self._pump, name="tcpanalyze-live-reader", daemon=True)
-
-    @classmethod
-    def capture(cls, interface: str, *, bpf: str | None = None, duration_s: float | None = None,
-                count: int | None = None, write_path: str | None = None) -> "LiveSource":
-        """Capture on ``interface`` with dumpcap (stopping after ``duration_s`` or ``count`` packets)."""
-        dumpcap = Dumpcap(interface, bpf=bpf, duration_s=duration_s, count=count)
-        try:
-            return cls(dumpcap.fd, label=interface, dumpcap=dumpcap, write_path=write_path)
-        except BaseException:
-            dumpcap.close()
-            raise
-
-    def batches(self, tick_s: float = POLL_S) -> Iterator[RecordBatch | None]:
-        """Record batches as data arrives; ``None`` after ``tick_s`` without any. Ends with the stream."""
-        self._thread.start()
-        while True:
-            try:
-                item = self._queue.get(timeout=tick_s)
-            except queue.Empty:
-                yield None
-                continue
-            if item is _END:
-                break
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-        self._thread.join()
-        if self.dumpcap is not None:
-            self.info.warnings.extend(self.dumpcap.finish(self.info.records))
-
-    def stop(self) -> None:
-        """End the capture; what dumpcap captured until now is still read and handed over."""
-        if self.dumpcap is not None:
-            self.dumpcap.interrupt(delay_s=DELIVERY_S)
-        else:
-            self._stop.set()
-
-    def close(self) -> None:
-        self._stop.set()
-        if self.dumpcap is not None:
-            self.dumpcap.close()
-        if self._tee is not None:
-            self._tee.close()
-
-    def __enter__(self) -> "LiveSource":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _pump(self) -> None:
-        """The reader thread: walk the stream and queue its batches, then an end mark."""
-        try:
-            cursor = self._cursor
-            if cursor.ensure(4):
-                self.started.set()
-            if cursor.remaining and not is_pcapng(cursor.peek(4)):
-                raise CaptureError(f"{self.info.path}: the live stream is not pcapng "
-                                   f"(starts with {cursor.peek(4).hex(' ')})")
-            if cursor.remaining:
-                for batch in read_pcapng(cursor, self.info, self._max_records):
-                    self._queue.put(batch)
-        except BaseException as exc:  # handed to the consumer, which raises it
-            self._queue.put(exc)
-        finally:
-            self._queue.put(_END)
+def _check_directory(path: str) -> None:
+    """Files can be created beside ``path``."""
+    try:
+        tempfile.TemporaryFile(dir=os.path.dirname(path) or ".").close()
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write: {exc.strerror}") from None
 
 
-def _open_tee(path: str) -> BinaryIO:
+def _open_for_writing(path: str) -> BinaryIO:
     try:
         return open(path, "wb")
     except OSError as exc:

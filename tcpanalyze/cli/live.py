@@ -1,8 +1,10 @@
 """``tcpanalyze live``: capture on an interface and analyse as packets arrive.
 
-dumpcap (Wireshark's capture engine) writes pcapng to a pipe; the same kernels and engine
-as for files analyse it in batches. Sessions are reported as they close and as they end (or idle
-out), with running counters and anomalies, and the capture ends with the report of what was seen.
+dumpcap (Wireshark's capture engine) writes pcapng files (the ``--write`` file, or a ring in a
+temporary directory) and the same kernels and engine as for files follow them in batches, so the
+capture never waits for the analysis. Sessions are reported as they close and as they end (or idle
+out), with rates, counters, top talkers and anomalies; the capture ends with what was lost on the
+way (dumpcap's drop counts) and the report of what was seen.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Optional
 
 import typer
 
+from ..capture.dumpcap import BUFFER_MIB
 from ..errors import UsageError
 from .app import EXIT_CODES, OUTPUT_OPT, app, open_text_output, output_path, report_accounting
 
@@ -42,7 +45,13 @@ def live(
     bpf: Optional[str] = typer.Option(None, "--filter", help="Capture filter, in libpcap (tcpdump) syntax."),
     duration: Optional[float] = typer.Option(None, "--duration", min=0.001, help="Stop after this many seconds."),
     count: Optional[int] = typer.Option(None, "--count", "-c", min=1, help="Stop after this many packets (captured, after the filter)."),
-    write: Optional[Path] = typer.Option(None, "--write", "-w", help="Also save the capture (pcapng, the bytes dumpcap wrote)."),
+    write: Optional[Path] = typer.Option(None, "--write", "-w",
+                                         help="dumpcap writes the capture here (pcapng; the analysis reads this file)."),
+    ring: Optional[int] = typer.Option(None, "--ring", min=2,
+                                       help="With --write: a ring buffer of this many files named after it (dumpcap -b files:N)."),
+    ring_size: int = typer.Option(100, "--ring-size", min=1, help="With --ring: megabytes per file (dumpcap -b filesize)."),
+    buffer: int = typer.Option(BUFFER_MIB, "--buffer", min=1,
+                               help="Kernel capture buffer in MiB (dumpcap -B): room for bursts while dumpcap is not running."),
     fmt: LiveFormat = typer.Option(LiveFormat.table, "--format", "-f",
                                    help="table: a view on the terminal; jsonl: events on stdout (or -o)."),
     output: Optional[Path] = OUTPUT_OPT,
@@ -57,7 +66,8 @@ def live(
     (to stdout, or the -o file).
 
     --format jsonl writes one JSON object per line to stdout (or the -o file): start, session_closed (as soon as a session closes),
-    session_end (its final record, when it ends), anomaly, anomaly_update, stats (every second), end.
+    session_end (its final record, when it ends), anomaly, anomaly_update, stats (every second: rates, counters, lag behind
+    the capture, top talkers and servers), capture_loss (a warning), end (with dumpcap's drop counts).
 
     Needs dumpcap (Wireshark) and the right to capture: root, or dumpcap's capabilities.
 
@@ -71,13 +81,16 @@ def live(
 
     if from_stdin == (interface is not None):
         raise UsageError("live needs an interface: -i IFACE (`tcpanalyze interfaces` lists them)")
-    if from_stdin and (bpf or duration or count):
-        raise UsageError("--filter, --duration and --count apply to an interface, not to --from-stdin")
+    if from_stdin and (bpf or duration or count or ring):
+        raise UsageError("--filter, --duration, --count and --ring apply to an interface, not to --from-stdin")
+    if ring is not None and write is None:
+        raise UsageError("--ring needs --write: the ring's files are named after it")
     write_path = None if write is None else str(write)
     if from_stdin:
         source = LiveSource(sys.stdin.fileno(), label="<stdin>", write_path=write_path)
     else:
-        source = LiveSource.capture(interface, bpf=bpf, duration_s=duration, count=count, write_path=write_path)
+        source = LiveSource.capture(interface, bpf=bpf, duration_s=duration, count=count, write_path=write_path,
+                                    ring=None if ring is None else (ring, ring_size * 1000), buffer_mib=buffer)
     jsonl = fmt == LiveFormat.jsonl
     # The -o file is opened before the capture starts: a bad path fails now, not after an hour.
     with source, open_text_output(None if jsonl else output) as report_out:
@@ -92,8 +105,10 @@ def live(
             _run(source, analysis, recent, AnomalyWatch(), view)
         finally:
             view.close()
+        losses = source.losses()
+        source.info.warnings.extend(losses.sentences())
         analysis.accounting.finish(source.info)
-        view.end(analysis.counters(), analysis.accounting.as_dict())
+        view.end(analysis.counters(), analysis.accounting.as_dict(), losses)
         _summary(analysis, recent, sys.stderr if jsonl else report_out)
 
 
@@ -104,6 +119,7 @@ def _run(source, analysis, recent, detector, view) -> None:
     next_refresh = next_detect = time.monotonic()
     detected_at = None  # the counters the last detection saw
     announced = False
+    interval = _Interval(analysis)
     with _stop_on_signals(source):
         for step in follow(source, analysis, tick_s=TICK_S):
             if not announced and source.started.is_set():
@@ -122,10 +138,28 @@ def _run(source, analysis, recent, detector, view) -> None:
                     detected_at = counters
                 next_detect = now + DETECT_EVERY_S
             if now >= next_refresh:
-                view.refresh(analysis.counters())
+                view.refresh(interval.status(source.progress()))
                 next_refresh = now + view.refresh_s
     if analysis.counters() != detected_at:
         view.anomalies(*detector.update(recent.frame()))
+
+
+class _Interval:
+    """The view's status at each refresh: rates and top talkers over the time since the last one."""
+
+    def __init__(self, analysis) -> None:
+        self._analysis = analysis
+        self._counters = analysis.counters()
+        self._at = time.monotonic()
+
+    def status(self, progress):
+        from .live_view import TOP, LiveStatus
+
+        counters, now = self._analysis.counters(), time.monotonic()
+        talkers, servers = self._analysis.traffic.take(TOP)
+        status = LiveStatus(counters, counters.rates_since(self._counters, now - self._at), progress, talkers, servers)
+        self._counters, self._at = counters, now
+        return status
 
 
 class AnomalyWatch:

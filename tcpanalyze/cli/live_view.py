@@ -1,25 +1,57 @@
 """What ``tcpanalyze live`` shows while it captures: a rich view for people, JSON events for machines.
 
-Both views take the same calls from the capture loop: ``opened``, ``closed`` and ``ended``
-for sessions, ``anomalies`` for new and grown detections, ``refresh`` with the running
-counters (at most every ``refresh_s``), ``close`` when the capture stops and ``end`` with the
-final counts.
+Both views take the same calls from the capture loop: ``started``; ``opened``, ``closed`` and
+``ended`` for sessions; ``anomalies`` for new and grown detections; ``refresh`` with a
+:class:`LiveStatus` (at most every ``refresh_s``); ``close`` when the capture stops; ``end``
+with the final counts and what was lost on the way (``CaptureLosses``).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections import deque
+from collections import Counter, deque
+from dataclasses import asdict, dataclass
 
 import pandas as pd
 
-from ..pipeline.live import LiveCounters
+from ..capture.live import CaptureLosses, CaptureProgress
+from ..frames import public_sessions
 from ..output import Format, FrameWriter, printable
+from ..pipeline.live import IntervalRates, LiveCounters
 from .tables import endpoint_text
 
-RECENT_EVENTS = 12
+RECENT_EVENTS = 10
 RECENT_ANOMALIES = 6
+TOP = 5
+# Packets dropped before dumpcap wrote them, as a share of those that passed the capture
+# filter, above which the loss is a warning: past 1 % the sessions' retransmission and
+# missing-data counts are more the capture's doing than the network's.
+DROP_WARNING_PCT = 1.0
+# A lag the view shows in yellow: the analysis is working through a backlog.
+LAG_WARNING_S = 1.0
+
+
+@dataclass(frozen=True)
+class LiveStatus:
+    """Everything a refresh shows: totals, the last interval's rates, how far the analysis is
+    behind the capture, and the interval's top talkers and servers."""
+
+    counters: LiveCounters
+    rates: IntervalRates
+    progress: CaptureProgress
+    talkers: pd.DataFrame  # addr, packets, bytes
+    servers: pd.DataFrame  # addr, port, packets, bytes
+
+
+def loss_warning(losses: CaptureLosses) -> str | None:
+    """The warning a capture's losses deserve, if any."""
+    if losses.drop_pct > DROP_WARNING_PCT:
+        return (f"{losses.dropped} of {losses.matched} packets ({losses.drop_pct:.1f}%) were dropped before dumpcap "
+                f"wrote them: the analysis is missing them")
+    if losses.lost_before_analysis:
+        return f"{losses.lost_before_analysis} packets dumpcap wrote were not analysed"
+    return None
 
 
 class JsonEvents:
@@ -27,14 +59,18 @@ class JsonEvents:
     running), ``session_closed`` (a session closed, FIN both ways or a RST: its record as it
     stands), ``session_end`` (the session ended and is freed: its final record; fields of both as
     in ``sessions --format jsonl``), ``anomaly`` (a new detection), ``anomaly_update`` (a reported
-    one grew: the same ``anomaly_id``, its new extent), ``stats`` (the running counters, every
-    second) and ``end`` (final counters and record accounting)."""
+    one grew: the same ``anomaly_id``, its new extent), ``stats`` (every second: the running
+    counters, the last interval's ``rates``, ``capture`` progress, ``top_talkers``,
+    ``top_servers``, ``anomalies`` by severity), ``capture_loss`` (a warning: packets lost between
+    the wire and the analysis) and ``end`` (final counters, ``capture`` losses, record accounting)."""
 
     refresh_s = 1.0
 
     def __init__(self, label: str, path: str | None = None) -> None:
         self._label = label
         self._writer = FrameWriter(Format.jsonl, path)
+        self._severities: Counter[str] = Counter()
+        self._files_missed = 0
 
     def started(self) -> None:
         """The capture is running: traffic from now on is seen."""
@@ -45,23 +81,38 @@ class JsonEvents:
 
     def closed(self, sessions: pd.DataFrame | None) -> None:
         if sessions is not None:
-            self._frame("session_closed", sessions)
+            self._frame("session_closed", public_sessions(sessions))
 
     def ended(self, sessions: pd.DataFrame) -> None:
-        self._frame("session_end", sessions)
+        self._frame("session_end", public_sessions(sessions))
 
     def anomalies(self, found: pd.DataFrame, grown: pd.DataFrame) -> None:
+        self._severities.update(found["severity"].astype(str))
         self._frame("anomaly", found)
         self._frame("anomaly_update", grown)
 
-    def refresh(self, counters: LiveCounters) -> None:
-        self._line({"event": "stats", "time": round(time.time(), 3), **counters.as_dict()})
+    def refresh(self, status: LiveStatus) -> None:
+        progress = status.progress
+        if progress.files_missed > self._files_missed:
+            self._files_missed = progress.files_missed
+            self._line({"event": "capture_loss", "time": round(time.time(), 3), "severity": "warning",
+                        "files_missed": progress.files_missed,
+                        "message": f"ring files replaced before they were analysed: {progress.files_missed}"})
+        self._line({"event": "stats", "time": round(time.time(), 3), **status.counters.as_dict(),
+                    "rates": asdict(status.rates), "capture": _progress_dict(progress),
+                    "top_talkers": status.talkers.to_dict("records"), "top_servers": status.servers.to_dict("records"),
+                    "anomalies": dict(self._severities)})
 
     def close(self) -> None:
         self._writer.flush()
 
-    def end(self, counters: LiveCounters, accounting: dict) -> None:
-        self._line({"event": "end", "time": round(time.time(), 3), **counters.as_dict(), "accounting": accounting})
+    def end(self, counters: LiveCounters, accounting: dict, losses: CaptureLosses) -> None:
+        warning = loss_warning(losses)
+        if warning:
+            self._line({"event": "capture_loss", "time": round(time.time(), 3), "severity": "warning",
+                        **losses.as_dict(), "message": warning})
+        self._line({"event": "end", "time": round(time.time(), 3), **counters.as_dict(), "capture": losses.as_dict(),
+                    "anomalies": dict(self._severities), "accounting": accounting})
         self._writer.close()
 
     def _frame(self, event: str, frame: pd.DataFrame) -> None:
@@ -73,11 +124,13 @@ class JsonEvents:
 
     def _line(self, record: dict) -> None:
         self._writer.write_line(json.dumps(record))
+        self._writer.flush()
 
 
 class TerminalView:
-    """A rich view on stderr, redrawn ``1 / refresh_s`` times a second: counters, the latest
-    sessions opening and closing, and anomalies as they are detected."""
+    """A rich view on stderr, redrawn ``1 / refresh_s`` times a second: traffic rates, session
+    counts, how far the analysis is behind dumpcap, top talkers and servers, anomalies by
+    severity (info ones only counted) and the latest sessions opening and closing."""
 
     refresh_s = 0.5
 
@@ -89,9 +142,11 @@ class TerminalView:
         self._state = "starting dumpcap"
         self._started = time.monotonic()
         self._events: deque[tuple[str, ...]] = deque(maxlen=RECENT_EVENTS)
-        self._anomalies: dict[int, tuple[str, ...]] = {}  # by anomaly_id, the latest RECENT_ANOMALIES
-        self._anomaly_count = 0
-        self._live = Live(console=Console(stderr=True), auto_refresh=False, transient=True)
+        self._anomalies: dict[int, tuple[str, ...]] = {}  # by anomaly_id, the latest RECENT_ANOMALIES not info
+        self._severities: Counter[str] = Counter()
+        self._info_kinds: Counter[str] = Counter()
+        self._console = Console(stderr=True)
+        self._live = Live(console=self._console, auto_refresh=False, transient=True)
         self._live.start()
 
     def started(self) -> None:
@@ -109,22 +164,29 @@ class TerminalView:
         self._add_events("end", sessions, _outcome(sessions.tail(RECENT_EVENTS)))
 
     def anomalies(self, found: pd.DataFrame, grown: pd.DataFrame) -> None:
-        """New anomalies are added, grown ones replace their row (the latest RECENT_ANOMALIES shown)."""
-        self._anomaly_count += len(found)
+        """New anomalies are counted by severity; warnings and critical ones are listed (grown ones
+        replace their row, the latest RECENT_ANOMALIES shown), info ones only counted by kind."""
+        self._severities.update(found["severity"].astype(str))
+        self._info_kinds.update(found.loc[found["severity"] == "info", "kind"].astype(str))
         for row in pd.concat([found, grown]).itertuples():
+            if row.severity == "info":
+                continue
             self._anomalies.pop(row.anomaly_id, None)
             self._anomalies[row.anomaly_id] = (str(row.severity), str(row.kind), printable(str(row.message)))
         for anomaly_id in list(self._anomalies)[:-RECENT_ANOMALIES]:
             del self._anomalies[anomaly_id]
 
-    def refresh(self, counters: LiveCounters) -> None:
-        self._live.update(self._render(counters), refresh=True)
+    def refresh(self, status: LiveStatus) -> None:
+        self._live.update(self._render(status), refresh=True)
 
     def close(self) -> None:
         self._live.stop()
 
-    def end(self, counters: LiveCounters, accounting: dict) -> None:
-        """The report that follows says it all."""
+    def end(self, counters: LiveCounters, accounting: dict, losses: CaptureLosses) -> None:
+        """The report that follows says it all; a capture that lost packets gets a warning first."""
+        warning = loss_warning(losses)
+        if warning:
+            self._console.print(f"[bold red]warning:[/] {warning}", highlight=False)
 
     def _add_events(self, what: str, sessions: pd.DataFrame, details: list[str]) -> None:
         recent = sessions.tail(RECENT_EVENTS)
@@ -134,34 +196,99 @@ class TerminalView:
         for start, sid, orig, resp, detail in rows:
             self._events.append((what, str(sid), start, orig, resp, detail))
 
-    def _render(self, c: LiveCounters):
+    def _render(self, status: LiveStatus):
         from rich.console import Group
         from rich.table import Table
         from rich.text import Text
 
+        c, r, p = status.counters, status.rates, status.progress
         elapsed = time.monotonic() - self._started
         header = Text(f"tcpanalyze live: {self._state} on {printable(self._label)}, {elapsed:.0f} s "
                       f"(Ctrl-C stops and prints the report)", style="bold")
-        counters = Table(box=None, pad_edge=False)
-        for name in ("packets", "TCP", "sessions", "open", "ended", "retrans", "RST", "zero win", "anomalies"):
-            counters.add_column(name, justify="right")
-        counters.add_row(str(c.records), str(c.tcp_packets), str(c.sessions_started), str(c.sessions_open),
-                         str(c.sessions_ended), f"{c.retrans_data_pkts} ({c.retrans_pct:.2f}%)", str(c.rst_pkts),
-                         str(c.zero_window_episodes), str(self._anomaly_count))
-        events = Table(title="sessions", title_justify="left", box=None, pad_edge=False)
+        summary = Table.grid(padding=(0, 2))
+        summary.add_column(style="bold cyan")
+        summary.add_column()
+        summary.add_row("traffic", f"{r.packets_per_s:,.0f} packets/s   {_bits(r.bits_per_s)}   "
+                                   f"{r.sessions_started_per_s:,.1f} sessions/s   retrans {r.retrans_pct:.2f}%   "
+                                   f"RST {r.rst_per_s:,.1f}/s ({r.rst_pct:.2f}%)   over the last {r.interval_s:.1f} s")
+        summary.add_row("sessions", f"{c.sessions_started:,} started: {c.sessions_open:,} open, "
+                                    f"{c.sessions_lingering:,} closed and lingering, {c.sessions_ended:,} ended   "
+                                    f"({c.sessions_closed:,} closed in all)")
+        summary.add_row("totals", f"{c.records:,} packets ({c.tcp_packets:,} TCP), {_bytes(c.wire_bytes)}, "
+                                  f"{c.retrans_data_pkts:,} retransmitted ({c.retrans_pct:.2f}%), "
+                                  f"{c.rst_pkts:,} RST, {c.zero_window_episodes:,} zero windows")
+        summary.add_row("capture", Text.from_markup(_capture_line(p)))
+        summary.add_row("anomalies", self._severity_line())
+        parts = [header, summary, _top_tables(status)]
+        if self._anomalies:
+            found = Table(box=None, pad_edge=False, show_header=False)
+            for _ in range(3):
+                found.add_column()
+            for row in self._anomalies.values():
+                found.add_row(*row, style="red" if row[0] == "critical" else "yellow")
+            parts.append(found)
+        events = Table(title="latest sessions", title_justify="left", box=None, pad_edge=False)
         for name in ("", "id", "start", "originator", "responder", "how it went"):
             events.add_column(name)
         for row in self._events:
             events.add_row(*row, style="green" if row[0] == "open" else None)
-        parts = [header, counters, events]
-        if self._anomalies:
-            found = Table(title="anomalies", title_justify="left", box=None, pad_edge=False)
-            for name in ("severity", "kind", "what"):
-                found.add_column(name)
-            for row in self._anomalies.values():
-                found.add_row(*row, style="red" if row[0] == "critical" else "yellow")
-            parts.append(found)
+        parts.append(events)
         return Group(*parts)
+
+    def _severity_line(self) -> str:
+        counts = ", ".join(f"{self._severities[s]} {s}" for s in ("critical", "warning") if self._severities[s])
+        info = self._severities["info"]
+        if info:
+            kinds = ", ".join(f"{kind} {n}" for kind, n in self._info_kinds.most_common())
+            counts += f"{', ' if counts else ''}{info} info ({kinds}; not listed)"
+        return counts or "none"
+
+
+def _capture_line(p: CaptureProgress) -> str:
+    written = f"dumpcap wrote {p.captured:,}, " if p.captured is not None else ""
+    behind = f"lag {p.behind_s:.1f} s ({p.behind_packets:,} packets, {_bytes(p.behind_bytes)})"
+    behind = f"[yellow]{behind}[/]" if p.behind_s >= LAG_WARNING_S else behind
+    missed = f", [bold red]ring files replaced unread: {p.files_missed}[/]" if p.files_missed else ""
+    return f"{written}analysed {p.analysed:,}: {behind}{missed}   kernel drops: dumpcap counts them when it stops"
+
+
+def _top_tables(status: LiveStatus):
+    """Top talkers and top servers side by side, as rates over the last interval."""
+    from rich.table import Table
+
+    seconds = max(status.rates.interval_s, 1e-9)
+    talkers, servers = status.talkers, status.servers
+    tables = []
+    for title, frame, names in (
+            ("top talkers (sent)", talkers, talkers["addr"].map(printable)),
+            ("top servers (both ways)", servers, endpoint_text(servers["addr"], servers["port"]) if len(servers) else [])):
+        table = Table(title=title, title_justify="left", box=None, pad_edge=False)
+        for name, justify in (("address", "left"), ("packets/s", "right"), ("bits/s", "right")):
+            table.add_column(name, justify=justify)
+        for name, packets, size in zip(names, frame["packets"], frame["bytes"]):
+            table.add_row(name, f"{packets / seconds:,.0f}", _bits(8 * size / seconds))
+        tables.append(table)
+    grid = Table.grid(padding=(0, 6))
+    grid.add_row(*tables)
+    return grid
+
+
+def _progress_dict(p: CaptureProgress) -> dict:
+    return {**asdict(p), "behind_packets": p.behind_packets, "behind_s": round(p.behind_s, 3)}
+
+
+def _bits(per_s: float) -> str:
+    for unit, scale in (("Gbit/s", 1e9), ("Mbit/s", 1e6), ("kbit/s", 1e3)):
+        if per_s >= scale:
+            return f"{per_s / scale:.1f} {unit}"
+    return f"{per_s:.0f} bit/s"
+
+
+def _bytes(size: float) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size:.0f} B"
 
 
 def _outcome(sessions: pd.DataFrame) -> list[str]:

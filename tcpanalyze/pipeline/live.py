@@ -12,7 +12,13 @@ packet time only.
 >>> for step in follow(LiveSource.capture("lo", duration_s=10), analysis):
 ...     step.opened, step.closed, step.ended   # newest sessions started; records of those that closed, ended
 >>> analysis.counters().as_dict()
+>>> analysis.traffic.take(5)         # top talkers and servers since the last take
 >>> analysis.newest_live(1000)       # records of the newest live sessions, as they stand now
+
+Sessions are counted so that ``started == open + lingering + ended`` at any time: a session is
+open until it closes (FIN both ways, or a RST), then lingers ``closed_linger_s`` for late
+packets, then ends; one that stays silent ``idle_timeout_s`` ends without closing.
+``closed`` counts every session that closed, lingering or ended.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from ..engine import layout as L
 from ..engine.streaming import NS, session_records_empty, sessions_frame
 from ..frames import address_text
 from ..packets import Accounting, decode_batch
+from .talkers import TrafficTally
 
 # A live session ends after this long without packets (an idle SSH login stays one session
 # for 5 minutes; a longer silence starts a new one). Override with ``--idle-timeout``.
@@ -67,10 +74,13 @@ class LiveCounters:
     """Running totals of a live capture (ended sessions plus the analysed packets of live ones)."""
 
     records: int = 0
+    wire_bytes: int = 0  # the records' original lengths (as on the wire)
     tcp_packets: int = 0
     sessions_started: int = 0
-    sessions_open: int = 0
-    sessions_ended: int = 0
+    sessions_open: int = 0       # alive, not closed
+    sessions_lingering: int = 0  # closed, not ended yet
+    sessions_closed: int = 0     # closed (FIN both ways, or a RST), lingering or ended
+    sessions_ended: int = 0      # emitted and freed: closed and lingered, or idle
     data_pkts: int = 0
     retrans_data_pkts: int = 0  # data packets re-sending sequence space (retrans_data_pkts; SYN/FIN re-sends not)
     rst_pkts: int = 0
@@ -83,6 +93,41 @@ class LiveCounters:
 
     def as_dict(self) -> dict:
         return {**asdict(self), "retrans_pct": round(self.retrans_pct, 3)}
+
+    def rates_since(self, earlier: "LiveCounters", seconds: float) -> "IntervalRates":
+        """What changed since ``earlier``, ``seconds`` ago, as rates."""
+        seconds = max(seconds, 1e-9)
+        data = self.data_pkts - earlier.data_pkts
+        retrans = self.retrans_data_pkts - earlier.retrans_data_pkts
+        tcp = self.tcp_packets - earlier.tcp_packets
+        rst = self.rst_pkts - earlier.rst_pkts
+        return IntervalRates(
+            interval_s=round(seconds, 3),
+            packets_per_s=round((self.records - earlier.records) / seconds, 1),
+            bits_per_s=round(8 * (self.wire_bytes - earlier.wire_bytes) / seconds, 1),
+            sessions_started_per_s=round((self.sessions_started - earlier.sessions_started) / seconds, 2),
+            retrans_pct=round(100.0 * retrans / data, 3) if data > 0 else 0.0,
+            rst_per_s=round(rst / seconds, 2),
+            rst_pct=round(100.0 * rst / tcp, 3) if tcp > 0 else 0.0,
+        )
+
+
+@dataclass(frozen=True)
+class IntervalRates:
+    """Rates over one interval: packets and bits per second, sessions started per second, the
+    retransmitted share of data packets and RST packets (per second, and share of TCP packets).
+
+    Retransmissions are counted when a session's counts reach the totals (as packets are
+    analysed), so the retransmitted share of an interval is of the data packets analysed in it.
+    """
+
+    interval_s: float
+    packets_per_s: float
+    bits_per_s: float
+    sessions_started_per_s: float
+    retrans_pct: float
+    rst_per_s: float
+    rst_pct: float
 
 
 class LiveAnalysis:
@@ -98,19 +143,23 @@ class LiveAnalysis:
         self.decoder = Decoder()
         self.accounting = Accounting()
         self.wall_clock = wall_clock
-        self._ended = LiveCounters()
+        self.traffic = TrafficTally()
+        self._totals = LiveCounters()  # what is counted outside the engine: ended sessions, bytes, RSTs, closes
 
     def add(self, records: RecordBatch) -> Step:
         """Analyse one batch of records."""
         tcp = decode_batch(self.decoder, records, self.accounting)
+        self._totals.wire_bytes += int(records.origlen.sum())
         first_new = int(self.engine.flows.counters[2])
         closed_before = self._closed_slots()
         result = self.engine.process(tcp)
-        self._ended.rst_pkts += int(np.count_nonzero(tcp["tcp_flags"] & TCP_RST))
+        self._totals.rst_pkts += int(np.count_nonzero(tcp["tcp_flags"] & TCP_RST))
+        self.traffic.add(tcp, result["direction"])
         opened = _opened(tcp, result, first_new)
         closed = self._closed_slots()
         closed[: closed_before.size] &= ~closed_before  # slots are freed only by emit: same sessions
         closing = np.flatnonzero(closed)
+        self._totals.sessions_closed += int(closing.size)
         closed_records = self.engine.snapshot(closing) if closing.size else None
         return Step(opened=opened, closed=closed_records, ended=self._emit(final=False))
 
@@ -148,26 +197,30 @@ class LiveAnalysis:
         """Totals so far: ended sessions' counts plus the live sessions' analysed packets."""
         flow_table = self.engine.flows
         directions = self.engine.directions.m["u32"]  # freed entries are reset to 0
+        lingering = int(np.count_nonzero(self._closed_slots()))
         return LiveCounters(
             records=self.accounting.records,
+            wire_bytes=self._totals.wire_bytes,
             tcp_packets=self.accounting.by_class["tcp"],
             sessions_started=int(flow_table.counters[2]),
-            sessions_open=flow_table.live,
-            sessions_ended=self._ended.sessions_ended,
-            data_pkts=self._ended.data_pkts + int(directions[:, L.DATA_PKTS].sum()),
-            retrans_data_pkts=self._ended.retrans_data_pkts + int(directions[:, L.RETRANS_DATA_PKTS].sum()),
-            rst_pkts=self._ended.rst_pkts,
-            zero_window_episodes=self._ended.zero_window_episodes + int(directions[:, L.ZW_COUNT].sum()),
+            sessions_open=flow_table.live - lingering,
+            sessions_lingering=lingering,
+            sessions_closed=self._totals.sessions_closed,
+            sessions_ended=self._totals.sessions_ended,
+            data_pkts=self._totals.data_pkts + int(directions[:, L.DATA_PKTS].sum()),
+            retrans_data_pkts=self._totals.retrans_data_pkts + int(directions[:, L.RETRANS_DATA_PKTS].sum()),
+            rst_pkts=self._totals.rst_pkts,
+            zero_window_episodes=self._totals.zero_window_episodes + int(directions[:, L.ZW_COUNT].sum()),
         )
 
     def _emit(self, final: bool) -> list[pd.DataFrame]:
         chunks = [chunk for chunk in self.engine.emit(final=final) if len(chunk)]
         for chunk in chunks:
-            self._ended.sessions_ended += len(chunk)
+            self._totals.sessions_ended += len(chunk)
             for side in ("orig", "resp"):
-                self._ended.data_pkts += int(chunk[f"{side}_data_pkts"].sum())
-                self._ended.retrans_data_pkts += int(chunk[f"{side}_retrans_data_pkts"].sum())
-                self._ended.zero_window_episodes += int(chunk[f"{side}_zero_window_episodes"].sum())
+                self._totals.data_pkts += int(chunk[f"{side}_data_pkts"].sum())
+                self._totals.retrans_data_pkts += int(chunk[f"{side}_retrans_data_pkts"].sum())
+                self._totals.zero_window_episodes += int(chunk[f"{side}_zero_window_episodes"].sum())
         return chunks
 
 

@@ -1,6 +1,7 @@
 """What the live tests share: a loopback TCP exchange with known byte counts, running
-``tcpanalyze live`` as a subprocess and reading its JSON events, and a check that dumpcap
-can capture here at all."""
+``tcpanalyze live`` as a subprocess and reading its JSON events, a check that dumpcap can
+capture here at all, busy loops on every core, and the Interface Statistics Blocks of a
+pcapng file read independently of the code under test."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ import os
 import queue
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from helpers import REPO_ROOT
@@ -123,3 +126,37 @@ class LiveRun:
 
     def of_kind(self, event: str) -> list[dict]:
         return [e for e in self.events if e["event"] == event]
+
+
+def isb_counters(path) -> list[dict[str, int]]:
+    """The Interface Statistics Blocks of a pcapng file, read front to back (a walk of our own,
+    not the one under test): isb_ifrecv (option 4) and isb_ifdrop (option 5) of each."""
+    data = Path(path).read_bytes()
+    found, pos = [], 0
+    while pos + 12 <= len(data):
+        block_type, length = struct.unpack_from("<II", data, pos)
+        if block_type == 5:
+            counters, opt = {}, pos + 20
+            while opt + 4 <= pos + length - 4:
+                code, size = struct.unpack_from("<HH", data, opt)
+                if code == 0:
+                    break
+                if code in (4, 5):
+                    counters[{4: "isb_ifrecv", 5: "isb_ifdrop"}[code]] = struct.unpack_from("<Q", data, opt + 4)[0]
+                opt += 4 + (size + 3) // 4 * 4
+            found.append(counters)
+        pos += length
+    return found
+
+
+class CpuHogs:
+    """One busy-looping process per core while in use: the machine has no idle CPU."""
+
+    def __enter__(self) -> "CpuHogs":
+        self._hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 1)]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for hog in self._hogs:
+            hog.kill()
+            hog.wait()

@@ -9,11 +9,13 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 from live_helpers import LiveRun, exchange, listening_socket, require_loopback_capture
 
 import tcpanalyze
+from tcpanalyze.output import Format, FrameWriter
 
 # (client -> server bytes, server -> client bytes) per connection
 TRANSFERS = [(1000, 5000), (150_000, 70_000), (0, 300)]
@@ -25,9 +27,12 @@ def loopback_capture():
     require_loopback_capture()
 
 
-def records_as_json(frame) -> list[dict]:
-    """Session records as ``--format jsonl`` writes them (the encoding live events use)."""
-    return [json.loads(line) for line in frame.to_json(orient="records", lines=True, default_handler=str).splitlines()]
+def records_as_json(frame, directory) -> list[dict]:
+    """Session records as ``--format jsonl`` writes them (the writer live events use)."""
+    path = directory / "records.jsonl"
+    with FrameWriter(Format.jsonl, str(path)) as out:
+        out.write(frame)
+    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def test_live_capture_reports_the_sessions_and_bytes_the_programs_exchanged(tmp_path):
@@ -52,7 +57,7 @@ def test_live_capture_reports_the_sessions_and_bytes_the_programs_exchanged(tmp_
     # The written file is what dumpcap produced: analysed as a file, the same records.
     result = tcpanalyze.analyze(str(written), packets=False)
     live_records = [{k: v for k, v in e.items() if k != "event"} for e in ended]
-    assert records_as_json(result.sessions) == live_records
+    assert records_as_json(result.sessions, tmp_path) == live_records
     end = run.of_kind("end")[0]
     assert end["records"] == result.accounting.records == end["tcp_packets"]
     assert end["sessions_started"] == end["sessions_ended"] == len(TRANSFERS)
@@ -109,3 +114,59 @@ def test_anomalies_are_reported_while_the_sessions_are_still_lingering():
     assert code == 0, stderr
     assert len(run.of_kind("session_end")) == REFUSED and len(run.of_kind("anomaly")) == 1
     assert {e["conn_state"] for e in run.of_kind("session_end")} == {"REJ"}
+
+
+def test_a_ring_buffer_is_followed_file_after_file_and_is_the_written_capture(tmp_path):
+    # 10 MB through a ring of 1 MB files: the analysis reads each file dumpcap fills, then the next.
+    transfers = [(300_000, 700_000)] * 10
+    server = listening_socket()
+    port = server.getsockname()[1]
+    run = LiveRun("-i", "lo", "--filter", f"tcp port {port}", "--write", str(tmp_path / "ring.pcapng"),
+                  "--ring", "30", "--ring-size", "1", "--format", "jsonl")
+    run.wait_for("start")
+    connections = exchange(server, transfers)
+    server.close()
+    run.process.send_signal(signal.SIGINT)
+    code, stderr = run.finish()
+    assert code == 0, stderr
+
+    ring = sorted(tmp_path.glob("ring_*.pcapng"))
+    assert len(ring) >= 10
+    ended = sorted(run.of_kind("session_end"), key=lambda e: e["session_id"])
+    assert [(e["orig_port"], e["orig_bytes"], e["resp_bytes"]) for e in ended] == \
+        [(c.client_port, c.sent, c.received) for c in connections]
+    capture = run.of_kind("end")[0]["capture"]
+    assert capture["captured"] == capture["analysed"] and capture["files_missed"] == 0
+    # The ring's files, analysed as one capture, give the same sessions.
+    from_files = tcpanalyze.analyze(str(tmp_path / "ring_*.pcapng"), packets=False)
+    assert from_files.accounting.records == capture["analysed"]
+    assert list(zip(from_files.sessions["orig_port"], from_files.sessions["orig_bytes"],
+                    from_files.sessions["resp_bytes"])) == [(c.client_port, c.sent, c.received) for c in connections]
+
+
+def test_an_analysis_that_stalls_catches_up_and_says_how_far_behind_it_was():
+    # The analysis is frozen (SIGSTOP) while 20 MB cross: dumpcap, in its own process, writes on
+    # regardless; resumed, the analysis reports the backlog, works through it and misses nothing.
+    transfers = [(1_000_000, 0)] * 20
+    server = listening_socket()
+    port = server.getsockname()[1]
+    run = LiveRun("-i", "lo", "--filter", f"tcp port {port}", "--format", "jsonl")
+    run.wait_for("start")
+    run.process.send_signal(signal.SIGSTOP)
+    try:
+        connections = exchange(server, transfers)
+        time.sleep(1.0)
+    finally:
+        run.process.send_signal(signal.SIGCONT)
+    server.close()
+    behind = run.wait_for("stats", where=lambda e: e["capture"]["behind_bytes"] > 0)
+    assert behind["capture"]["behind_s"] > 0
+    assert behind["capture"]["analysed"] < run.wait_for("stats", where=lambda e: e["capture"]["behind_bytes"] == 0
+                                                        and e["capture"]["analysed"] > 0)["capture"]["analysed"]
+    run.process.send_signal(signal.SIGINT)
+    code, stderr = run.finish()
+    assert code == 0, stderr
+    ended = sorted(run.of_kind("session_end"), key=lambda e: e["session_id"])
+    assert [(e["orig_port"], e["orig_bytes"]) for e in ended] == [(c.client_port, c.sent) for c in connections]
+    capture = run.of_kind("end")[0]["capture"]
+    assert capture["captured"] == capture["analysed"] and capture["dropped"] == 0

@@ -11,7 +11,7 @@ import pytest
 from helpers import REPO_ROOT
 from live_helpers import require_loopback_capture
 
-from tcpanalyze.capture.live import dumpcap_failure, list_interfaces
+from tcpanalyze.capture.dumpcap import dumpcap_failure, list_interfaces
 
 
 def tcpanalyze(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
