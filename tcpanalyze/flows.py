@@ -5,6 +5,9 @@ of its live session. Slots index every per-session state array of the engine; a 
 freed when its session is emitted, and reused later. Session ids are numbered in order of
 first packet, like Wireshark's ``tcp.stream``.
 
+A session's key is its 4-tuple and its tunnel path (the decoder's ``tunnel_key``, 0 when
+untunnelled): the same addresses and ports inside two VNIs are two sessions.
+
 Port reuse follows Wireshark 4.0: a pure SYN whose sequence number differs from the base
 sequence number already seen from that side starts a new session (flagged ``reused_ports``);
 a retransmitted SYN (same ISN) never does. A SYN-ACK with a new ISN is flagged but stays in
@@ -27,22 +30,28 @@ TH_SYN = 0x02
 TH_RST = 0x04
 TH_ACK = 0x10
 
-# Per-slot flow state: u64 rows (the oriented 4-tuple), i64 rows, u32 rows (per direction
-# base sequence numbers), u8 rows.
+# Per-slot flow state: u64 rows (the oriented 4-tuple, the tunnel key and the outer endpoints
+# of a tunnelled session, oriented too), i64 rows, u32 rows (per direction base sequence
+# numbers, ports, the tunnel chain and id of the session's first packet), u8 rows.
 FLOW_LAYOUT = {
-    "u64": Rows(("orig_hi", "orig_lo", "resp_hi", "resp_lo"), np.uint64),
+    "u64": Rows(("orig_hi", "orig_lo", "resp_hi", "resp_lo", "tunnel_key",
+                 "outer_orig_hi", "outer_orig_lo", "outer_resp_hi", "outer_resp_lo"), np.uint64),
     "i64": Rows(("session_id", "first_ts", "last_ts", "first_frame", "last_frame", "packets"), np.int64, -1),
-    "u32": Rows(("orig_base_seq", "resp_base_seq", "ports"), np.uint32),
+    "u32": Rows(("orig_base_seq", "resp_base_seq", "ports", "tunnel_chain", "tunnel_id"), np.uint32),
     "u8": Rows(("orig_base_set", "resp_base_set", "flipped", "partial", "close_bits", "ipv6"), np.uint8),
 }
-ORIG_HI, ORIG_LO, RESP_HI, RESP_LO = range(4)
+ORIG_HI, ORIG_LO, RESP_HI, RESP_LO, TUNNEL_KEY, OUTER_ORIG_HI, OUTER_ORIG_LO, OUTER_RESP_HI, OUTER_RESP_LO = range(9)
 SESSION_ID, FIRST_TS, LAST_TS, FIRST_FRAME, LAST_FRAME, PACKETS = range(6)
 BASE_SEQ = 0  # + direction
 PORTS = 2  # orig_port << 16 | resp_port
+TUNNEL_CHAIN, TUNNEL_ID = 3, 4
 BASE_SET = 0  # + direction
 FLIPPED, PARTIAL, CLOSE_BITS, IPV6 = 2, 3, 4, 5
 # CLOSE_BITS: FIN seen from the originator / the responder, RST seen
 ORIG_FIN, RESP_FIN, ANY_RST = 1, 2, 4
+# out_new marks of a packet that starts a session: the first of its key, a SYN reusing the
+# ports, or one after the idle timeout / closed linger
+NEW_SESSION = (1, 2, 5)
 
 # Zeek's likely_server_ports come from its analyzers' registered ports; ours: every port
 # below 1024 plus common service ports above it (documented in docs/differences.md).
@@ -57,9 +66,9 @@ _LIKELY[list(LIKELY_SERVER_HIGH_PORTS)] = True
 
 
 @kernel
-def _hash(a_hi, a_lo, b_hi, b_lo, ports):
+def _hash(a_hi, a_lo, b_hi, b_lo, ports, tunnel_key):
     h = np.uint64(0x9E3779B97F4A7C15)
-    for word in (a_hi, a_lo, b_hi, b_lo, np.uint64(ports)):
+    for word in (a_hi, a_lo, b_hi, b_lo, np.uint64(ports) ^ tunnel_key):
         h = (h ^ word) * np.uint64(0xBF58476D1CE4E5B9)
         h ^= h >> np.uint64(31)
     return h
@@ -78,25 +87,27 @@ def _canonical(o_hi, o_lo, r_hi, r_lo, o_port, r_port, ipv6):
 
 @kernel
 def _slot_key(slot, f_u64, f_u32, f_u8):
-    """The key of a live slot's 4-tuple (``_canonical``)."""
+    """The key of a live slot: its 4-tuple's (``_canonical``) and its tunnel key."""
     ports = np.int64(f_u32[PORTS, slot])
-    return _canonical(f_u64[ORIG_HI, slot], f_u64[ORIG_LO, slot], f_u64[RESP_HI, slot], f_u64[RESP_LO, slot],
-                      ports >> 16, ports & 0xFFFF, f_u8[IPV6, slot])
+    a_hi, a_lo, b_hi, b_lo, key_ports = _canonical(f_u64[ORIG_HI, slot], f_u64[ORIG_LO, slot], f_u64[RESP_HI, slot],
+                                                   f_u64[RESP_LO, slot], ports >> 16, ports & 0xFFFF, f_u8[IPV6, slot])
+    return a_hi, a_lo, b_hi, b_lo, key_ports, f_u64[TUNNEL_KEY, slot]
 
 
 @kernel
 def _slot_home(slot, f_u64, f_u32, f_u8, mask):
-    a_hi, a_lo, b_hi, b_lo, key_ports = _slot_key(slot, f_u64, f_u32, f_u8)
-    return np.int64(_hash(a_hi, a_lo, b_hi, b_lo, key_ports) & np.uint64(mask))
+    a_hi, a_lo, b_hi, b_lo, key_ports, tunnel_key = _slot_key(slot, f_u64, f_u32, f_u8)
+    return np.int64(_hash(a_hi, a_lo, b_hi, b_lo, key_ports, tunnel_key) & np.uint64(mask))
 
 
 @kernel
-def _probe(table, f_u64, f_u32, f_u8, mask, a_hi, a_lo, b_hi, b_lo, ports):
-    """Index of the table entry holding this canonical 4-tuple's slot, or of the empty entry it would take."""
-    i = np.int64(_hash(a_hi, a_lo, b_hi, b_lo, ports) & np.uint64(mask))
+def _probe(table, f_u64, f_u32, f_u8, mask, a_hi, a_lo, b_hi, b_lo, ports, tunnel_key):
+    """Index of the table entry holding this key's slot, or of the empty entry it would take."""
+    i = np.int64(_hash(a_hi, a_lo, b_hi, b_lo, ports, tunnel_key) & np.uint64(mask))
     while table[i] >= 0:
-        k_hi, k_lo, l_hi, l_lo, k_ports = _slot_key(table[i], f_u64, f_u32, f_u8)
-        if k_hi == a_hi and k_lo == a_lo and l_hi == b_hi and l_lo == b_lo and k_ports == ports:
+        k_hi, k_lo, l_hi, l_lo, k_ports, k_tunnel = _slot_key(table[i], f_u64, f_u32, f_u8)
+        if (k_hi == a_hi and k_lo == a_lo and l_hi == b_hi and l_lo == b_lo and k_ports == ports
+                and k_tunnel == tunnel_key):
             return i
         i = (i + 1) & mask
     return i
@@ -123,17 +134,18 @@ def _delete(table, i, f_u64, f_u32, f_u8):
 @kernel(signature=(
     "(readonly(uint64[:]), readonly(uint64[:]), readonly(uint64[:]), readonly(uint64[:]), "
     "readonly(uint16[:]), readonly(uint16[:]), readonly(uint16[:]), readonly(uint32[:]), "
-    "readonly(uint32[:]), readonly(int64[:]), readonly(int64[:]), readonly(uint8[:]), int64[::1], int64[::1], "
+    "readonly(uint32[:]), readonly(int64[:]), readonly(int64[:]), readonly(uint8[:]), readonly(uint64[:]), "
+    "int64[::1], int64[::1], "
     "int64[::1], readonly(boolean[::1]), int64, int64, uint64[:, ::1], int64[:, ::1], uint32[:, ::1], "
     "uint8[:, ::1], int64[::1], uint8[::1], uint8[::1], uint32[:, ::1])"))
 def assign_sessions(src_hi, src_lo, dst_hi, dst_lo, src_port, dst_port, tcp_flags, seq, ack, ts_ns, frame, ip_version,
-                    table, counters, free_slots, likely_server, idle_timeout_ns, closed_linger_ns,
+                    tunnel_key, table, counters, free_slots, likely_server, idle_timeout_ns, closed_linger_ns,
                     f_u64, f_i64, f_u32, f_u8, out_slot, out_dir, out_new, out_base):
     """Give every packet its session slot and direction (0 = from the originator).
 
     Packet columns: addresses (u64 halves), ports, tcp_flags, seq, ack (raw), ts_ns, frame,
-    ip_version (4 or 6).
-    table: i64[H] of live slots (-1 empty), open addressing keyed by each slot's 4-tuple;
+    ip_version (4 or 6), tunnel_key (u64, 0 when untunnelled).
+    table: i64[H] of live slots (-1 empty), open addressing keyed by each slot's 4-tuple and tunnel key;
     counters: i64[3] = table entries in use, free-slot stack top, next session id;
     free_slots: i64 stack; likely_server: bool[65536]. A packet coming more than
     idle_timeout_ns after its session's last one, or closed_linger_ns after a session that
@@ -151,7 +163,7 @@ def assign_sessions(src_hi, src_lo, dst_hi, dst_lo, src_port, dst_port, tcp_flag
         sp, dp = np.int64(src_port[i]), np.int64(dst_port[i])
         ipv6 = 1 if ip_version[i] == 6 else 0
         a_hi, a_lo, b_hi, b_lo, ports = _canonical(s_hi, s_lo, d_hi, d_lo, sp, dp, ipv6)
-        h = _probe(table, f_u64, f_u32, f_u8, mask, a_hi, a_lo, b_hi, b_lo, ports)
+        h = _probe(table, f_u64, f_u32, f_u8, mask, a_hi, a_lo, b_hi, b_lo, ports, tunnel_key[i])
         flags = tcp_flags[i]
         pure_syn = (flags & (TH_SYN | TH_ACK)) == TH_SYN
         new = 1
@@ -193,6 +205,7 @@ def assign_sessions(src_hi, src_lo, dst_hi, dst_lo, src_port, dst_port, tcp_flag
             f_u8[FLIPPED, slot] = flipped
             f_u8[PARTIAL, slot] = not pure_syn
             f_u8[IPV6, slot] = ipv6
+            f_u64[TUNNEL_KEY, slot] = tunnel_key[i]
             f_i64[SESSION_ID, slot] = counters[2]
             counters[2] += 1
             f_i64[FIRST_TS, slot] = ts_ns[i]
@@ -228,12 +241,12 @@ def assign_sessions(src_hi, src_lo, dst_hi, dst_lo, src_port, dst_port, tcp_flag
 @kernel(signature=(
     "(int64[::1], readonly(int64[:]), readonly(uint64[:, ::1]), readonly(uint32[:, ::1]), readonly(uint8[:, ::1]))"))
 def release_slots(table, slots, f_u64, f_u32, f_u8):
-    """Remove emitted sessions from the table (unless a newer session took their 4-tuple)."""
+    """Remove emitted sessions from the table (unless a newer session took their key)."""
     mask = table.size - 1
     removed = 0
     for slot in slots:
-        a_hi, a_lo, b_hi, b_lo, ports = _slot_key(slot, f_u64, f_u32, f_u8)
-        h = _probe(table, f_u64, f_u32, f_u8, mask, a_hi, a_lo, b_hi, b_lo, ports)
+        a_hi, a_lo, b_hi, b_lo, ports, tunnel_key = _slot_key(slot, f_u64, f_u32, f_u8)
+        h = _probe(table, f_u64, f_u32, f_u8, mask, a_hi, a_lo, b_hi, b_lo, ports, tunnel_key)
         if table[h] == slot:
             _delete(table, h, f_u64, f_u32, f_u8)
             removed += 1
@@ -297,9 +310,28 @@ class FlowTable:
         m = self.state.m
         assign_sessions(packets["src_hi"], packets["src_lo"], packets["dst_hi"], packets["dst_lo"],
                         packets["src_port"], packets["dst_port"], packets["tcp_flags"], packets["seq_raw"],
-                        packets["ack_raw"], packets["ts_ns"], packets["frame"], packets["ip_version"], self.table,
+                        packets["ack_raw"], packets["ts_ns"], packets["frame"], packets["ip_version"],
+                        packets["tunnel_key"], self.table,
                         self.counters, self.free_slots, _LIKELY, self.idle_timeout_ns, self.closed_linger_ns,
                         m["u64"], m["i64"], m["u32"], m["u8"], out_slot, out_dir, out_new, out_base)
+        if packets.tunnelled:
+            self._note_tunnels(packets, out_slot, out_dir, out_new)
+
+    def _note_tunnels(self, packets, out_slot: np.ndarray, out_dir: np.ndarray, out_new: np.ndarray) -> None:
+        """Keep the tunnel path of each new tunnelled session (from its first packet: the
+        chain, the id and the outer endpoints, oriented like the session)."""
+        first = np.isin(out_new, NEW_SESSION) & (packets["tunnel_key"] != 0)
+        if not first.any():
+            return
+        slots, from_orig = out_slot[first], out_dir[first] == 0
+        m = self.state.m
+        m["u32"][TUNNEL_CHAIN, slots] = packets["tunnel_chain"][first]
+        m["u32"][TUNNEL_ID, slots] = packets["tunnel_id"][first]
+        src = (packets["outer_src_hi"][first], packets["outer_src_lo"][first])
+        dst = (packets["outer_dst_hi"][first], packets["outer_dst_lo"][first])
+        for k, (a, b) in enumerate(zip(src, dst)):
+            m["u64"][OUTER_ORIG_HI + k, slots] = np.where(from_orig, a, b)
+            m["u64"][OUTER_RESP_HI + k, slots] = np.where(from_orig, b, a)
 
     def release(self, slots: np.ndarray) -> None:
         """Forget emitted sessions: free their slots and their 4-tuples' table entries."""

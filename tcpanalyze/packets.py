@@ -20,7 +20,7 @@ import numpy as np
 from . import jit
 from .capture import BATCH_RECORDS, CaptureInfo, CaptureReader, CaptureSpec, MergedReader, RecordBatch, open_reader
 from .capture.reader import ProgressCallback
-from .decode import Decoder, PacketBatch, status
+from .decode import Decoder, PacketBatch, status, tunnels
 from .decode.columns import MARK_REASSEMBLED, MARK_TRUNCATED
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ class Accounting:
     other_ip_protocols: dict[str, int] = field(default_factory=dict)
     tcp_truncated: int = 0
     tcp_reassembled: int = 0
+    tcp_by_tunnel: dict[str, int] = field(default_factory=dict)  # TCP packets by tunnel chain ("gre>vxlan")
     warnings: list[str] = field(default_factory=list)
     complete: bool = True  # every reader got to the end of its file (False: cut off or damaged)
     first_tcp_ts_ns: int | None = None  # time of the first TCP packet in file order: time 0 of relative times
@@ -63,6 +64,9 @@ class Accounting:
             self.first_tcp_ts_ns = int(packets["ts_ns"][np.argmax(tcp)])
         self.tcp_truncated += int(np.count_nonzero(tcp & ((packets["marks"] & MARK_TRUNCATED) != 0)))
         self.tcp_reassembled += int(np.count_nonzero(tcp & ((packets["marks"] & MARK_REASSEMBLED) != 0)))
+        if packets.tunnelled:
+            for chain, n in tunnels.count_by_chain(packets["tunnel_chain"][tcp]).items():
+                self.tcp_by_tunnel[chain] = self.tcp_by_tunnel.get(chain, 0) + n
 
     def finish(self, info: CaptureInfo) -> None:
         """A reader is done: keep its warnings, and whether it read its whole file."""
@@ -72,7 +76,8 @@ class Accounting:
     def as_dict(self) -> dict:
         return {"records": self.records, **self.by_class, "by_status": dict(self.by_status),
                 "other_ip_protocols": dict(self.other_ip_protocols), "tcp_truncated": self.tcp_truncated,
-                "tcp_reassembled": self.tcp_reassembled, "complete": self.complete, "warnings": list(self.warnings)}
+                "tcp_reassembled": self.tcp_reassembled, "tcp_by_tunnel": dict(self.tcp_by_tunnel),
+                "complete": self.complete, "warnings": list(self.warnings)}
 
 
 @dataclass

@@ -65,6 +65,20 @@ def truth_files(spec: dict) -> list[str]:
     return [spec["file"]] if "file" in spec else list(spec["files"])
 
 
+def matching_sessions(sessions, conns: list[dict]) -> list:
+    """The session row of each connection of an expected/*.json: by its ports (the programs
+    may record an unspecified local address), and for connections with the same ports (tenants
+    of two tunnels) the k-th one's is the k-th session by start time."""
+    rows, seen = [], {}
+    for conn in conns:
+        key = (conn["orig_port"], conn["resp_port"])
+        same = sessions[(sessions.orig_port == key[0]) & (sessions.resp_port == key[1])]
+        assert len(same) == sum(key == (c["orig_port"], c["resp_port"]) for c in conns), key
+        rows.append(same.sort_values("start").iloc[seen.get(key, 0)])
+        seen[key] = seen.get(key, 0) + 1
+    return rows
+
+
 def tshark_counts(spec: dict, file: str) -> dict:
     """tshark's counts of one capture of a truth file (kept per file when it has several)."""
     observed = spec["tshark_observed"]

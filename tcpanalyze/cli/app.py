@@ -98,11 +98,15 @@ def open_text_output(output: Optional[Path] | str) -> Iterator[TextIO]:
 
 
 def report_accounting(accounting: dict) -> None:
-    """One stderr line counting the records by class (and why any were not TCP), then the warnings."""
+    """One stderr line counting the records by class (the TCP ones from tunnels by tunnel chain;
+    why any were not TCP), then the warnings."""
     parts = [f"{accounting[k]} {label}" for k, label in
              (("tcp", "TCP"), ("other_ip", "other IP"), ("non_ip", "non-IP"), ("malformed", "malformed"))]
     reasons = {k: v for k, v in accounting["by_status"].items() if k not in ("tcp", "not_tcp", "non_ip")}
     detail = f" ({', '.join(f'{k}: {v}' for k, v in sorted(reasons.items()))})" if reasons else ""
+    tunnelled = accounting.get("tcp_by_tunnel", {})
+    if tunnelled:
+        parts[0] += f" ({', '.join(f'{n} from {chain}' for chain, n in sorted(tunnelled.items()))})"
     print(f"{accounting['records']} records: {', '.join(parts)}{detail}", file=sys.stderr)
     for warning in accounting["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)

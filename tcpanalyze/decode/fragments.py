@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import kernels
+from . import kernels, tunnels
 from . import status as st
 from .columns import (
     FIELDS, IP_ID, IP_PROTO, L3_OFF, MARK_FRAGMENT_OVERLAP, MARK_MORE_FRAGMENTS, MARK_REASSEMBLED, MARK_TRUNCATED, MARKS,
-    PAYLOAD_OFF, PacketBatch, allocate,
+    PAYLOAD_OFF, TUNNEL_FIELDS, PacketBatch, allocate, kernel_row, packet_matrices, zero_matrix,
 )
 
 # Datagrams waiting for fragments; past this the oldest is dropped (Linux keeps ~4 MB).
@@ -72,7 +72,7 @@ class FragmentReassembler:
                 continue  # bytes not captured: the datagram can never be rebuilt
             key = (int(packets["ip_version"][i]), int(packets["src_hi"][i]), int(packets["src_lo"][i]),
                    int(packets["dst_hi"][i]), int(packets["dst_lo"][i]), int(packets["ip_id"][i]),
-                   int(packets["ip_proto"][i]))
+                   int(packets["ip_proto"][i]), int(packets["tunnel_key"][i]))
             offset = int(packets["frag_offset"][i])
             length = int(packets["payload_len"][i])
             # An IPv4 total length counts the header too: data past 65515 bytes cannot be a datagram.
@@ -91,7 +91,7 @@ class FragmentReassembler:
                 self._decode_datagram(packets, int(i), key, payload, datagram.overlap)
 
     def _decode_datagram(self, packets: PacketBatch, i: int, key: tuple, payload: bytes, overlap: bool) -> None:
-        version, src_hi, src_lo, dst_hi, dst_lo, ip_id, proto = key
+        version, src_hi, src_lo, dst_hi, dst_lo, ip_id, proto, _ = key
         ttl = int(packets["ttl"][i])
         if version == 4:
             header = struct.pack("!BBHHHBBHII", 0x45, 0, 20 + len(payload), ip_id & 0xFFFF, 0, ttl, proto, 0,
@@ -101,14 +101,19 @@ class FragmentReassembler:
                 "!QQQQ", src_hi, src_lo, dst_hi, dst_lo)
         packet = np.frombuffer(header + payload, dtype=np.uint8)
         out = allocate(1)
+        for name in TUNNEL_FIELDS:  # the tunnels that carried the fragment: the datagram is decoded inside them
+            matrix, row = kernel_row(name)
+            out[matrix][row, 0] = packets[name][i]
         kernels.decode_one_packet(packet, kernels.LINKTYPE_RAW, packet.size, out["u64"], out["u32"], out["i32"],
-                                  out["u16"], out["u8"])
+                                  out["u16"], out["u8"], tunnels.udp_ports)
         if out["u8"][FIELDS["status"][1], 0] != st.TCP:
             packets.matrices["u8"][IP_PROTO, i] = proto
             return  # a rebuilt UDP/ICMP datagram, or a malformed one: the row stays a fragment
         l3_off = packets.matrices["i32"][L3_OFF, i]
         payload_start = out["i32"][PAYLOAD_OFF, 0]
-        for name, matrix in out.items():
+        for name, matrix in packet_matrices(out).items():
+            if name not in packets.matrices:
+                packets.matrices[name] = zero_matrix(name, len(packets))
             packets.matrices[name][:, i] = matrix[:, 0]
         packets.matrices["i32"][L3_OFF, i] = l3_off
         packets.matrices["u32"][IP_ID, i] = ip_id  # the rebuilt IPv6 header has no fragment header to hold it

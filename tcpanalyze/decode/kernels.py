@@ -11,11 +11,14 @@ import numpy as np
 
 from ..jit import kernel
 from . import status as st
+from . import tunnels as tn
 from .columns import (
-    ACK, DST_HI, DST_LO, DST_PORT, FRAG_OFFSET, IP_ID, IP_PROTO, IP_VERSION, L3_OFF, MARK_MORE_FRAGMENTS,
-    MARK_IP_LENGTH_EXCEEDS_FRAME, MARK_TRUNCATED, MARKS, MSS, OPT_MALFORMED, OPT_MSS, OPT_SACK, OPT_SACK_PERM, OPT_TIMESTAMP, OPT_WSCALE, OPTIONS,
-    PAYLOAD_CAPLEN, PAYLOAD_LEN, PAYLOAD_OFF, SACK_COUNT, SACK_LE1, SACK_RE1, SEQ, SRC_HI, SRC_LO, SRC_PORT, STATUS,
-    TCP_FLAGS, TCP_HDR_LEN, TS_ECR, TS_VAL, TTL, URG_PTR, WIN, WSCALE,
+    ACK, DST_HI, DST_LO, DST_PORT, FRAG_OFFSET, IP_ID, IP_PROTO, IP_VERSION, L3_OFF, MARK_BAD_IP_CHECKSUM,
+    MARK_BAD_TCP_CHECKSUM, MARK_MORE_FRAGMENTS, MARK_IP_LENGTH_EXCEEDS_FRAME, MARK_REASSEMBLED, MARK_TRUNCATED, MARKS,
+    MSS, OPT_MALFORMED, OPT_MSS, OPT_SACK, OPT_SACK_PERM, OPT_TIMESTAMP, OPT_WSCALE, OPTIONS, OUTER_DST_HI,
+    OUTER_DST_LO, OUTER_SRC_HI, OUTER_SRC_LO, PAYLOAD_CAPLEN, PAYLOAD_LEN, PAYLOAD_OFF, SACK_COUNT, SACK_LE1, SACK_RE1,
+    SEQ, SRC_HI, SRC_LO, SRC_PORT, STATUS, TCP_FLAGS, TCP_HDR_LEN, TS_ECR, TS_VAL, TTL, TUNNEL_CHAIN, TUNNEL_ID,
+    TUNNEL_KEY, URG_PTR, WIN, WSCALE,
 )
 
 # Link types (https://www.tcpdump.org/linktypes.html)
@@ -52,6 +55,15 @@ ETH_PPPOE_SESSION = 0x8864
 ETH_FABRICPATH = 0x8903  # Cisco FabricPath: a 2-byte FTag/TTL, then the original Ethernet frame
 ETH_FCS_LEN = 4
 ETH_ETAG = 0x893F  # IEEE 802.1BR E-Tag: 6 bytes of tag after the TPID
+ETH_PBB = 0x88E7  # IEEE 802.1ah I-TAG: 4 bytes of tag, then the customer's addresses and ethertype
+PBB_HEADER_LEN = 4 + 12 + 2
+ETH_VNTAG = 0x8926  # Cisco VN-Tag: 4 bytes of tag, then the ethertype
+VNTAG_HEADER_LEN = 4 + 2
+ETH_TEB = 0x6558  # transparent Ethernet bridging: an Ethernet frame follows
+ETH_ERSPAN = 0x88BE  # ERSPAN type I (GRE without sequence number) or II
+ETH_ERSPAN3 = 0x22EB  # ERSPAN type III
+ETH_PPP = 0x880B  # PPP, in PPTP's enhanced GRE
+ETH_HEADER_LEN = 14
 ETH_MAX_LENGTH = 1500  # a type field up to this is an 802.3 length: an LLC header follows
 LLC_SNAP = 0xAAAA03  # DSAP, SSAP, control of an LLC header carrying SNAP (OUI, then an ethertype)
 PPP_IPV4 = 0x0021
@@ -72,7 +84,9 @@ CISCO_HDLC_MULTICAST = 0x8F
 
 IPPROTO_IPV4 = 4  # IPv4 in IP
 IPPROTO_TCP = 6
+IPPROTO_UDP = 17
 IPPROTO_IPV6 = 41  # IPv6 in IP
+IPPROTO_GRE = 47
 IPV6_HOP_BY_HOP = 0
 IPV6_ROUTING = 43
 IPV6_FRAGMENT = 44
@@ -86,8 +100,32 @@ IPV6_EXPERIMENT2 = 254
 
 # Layers a record may nest before we call it absurd (VLAN tags, MPLS labels, tunnels).
 MAX_LINK_LAYERS = 16
-MAX_IP_LAYERS = 4
+MAX_IP_LAYERS = tn.MAX_TUNNEL_LAYERS + 1
 MAX_IPV6_EXTENSIONS = 16
+
+# GRE (RFC 2784, RFC 2890 key and sequence number, RFC 2637 enhanced GRE version 1).
+GRE_CHECKSUM, GRE_ROUTING, GRE_KEY, GRE_SEQUENCE, GRE_ACK, GRE_VERSION = 0x8000, 0x4000, 0x2000, 0x1000, 0x0080, 0x0007
+GRE_PPTP_VERSION = 1
+# ERSPAN (draft-foschiano-erspan): the version field of types II and III, and III's platform subheader bit.
+ERSPAN_II, ERSPAN_III = 1, 2
+ERSPAN_II_LEN, ERSPAN_III_LEN, ERSPAN_PLATFORM_LEN = 8, 12, 8
+UDP_HEADER_LEN = 8
+VXLAN_HEADER_LEN = 8  # also VXLAN-GPE's and Geneve's fixed part
+# VXLAN-GPE and NSH next protocols (IANA "VXLAN-GPE Next Protocol", shared by NSH).
+NEXT_IPV4, NEXT_IPV6, NEXT_ETHERNET, NEXT_NSH, NEXT_MPLS = 1, 2, 3, 4, 5
+NSH_MIN_LEN = 8  # base header and service path header
+GENEVE_VERSION = 0
+GTP_VERSION_1, GTP_PT = 1, 0x10
+GTP_OPTIONAL_FIELDS, GTP_EXTENSION = 0x07, 0x04  # E, S, PN flags; E alone
+GTP_HEADER_LEN, GTP_OPTIONAL_LEN = 8, 4
+GTP_T_PDU = 0xFF
+TEREDO_ORIGIN, TEREDO_AUTH = 0x0000, 0x0001
+TEREDO_ORIGIN_LEN = 8
+TEREDO_AUTH_FIXED_LEN = 4 + 8 + 1  # indicator, two lengths; nonce; confirmation byte
+AYIYA_HEADER_LEN = 8
+AYIYA_FORWARD = 1  # the opcode of a packet carrying a payload
+NO_TUNNEL_ID = -1
+TUNNEL_KEY_SEED = np.uint64(0x9E3779B97F4A7C15)
 
 # IPv4 options (RFC 791). Wireshark's option dissectors read their fixed fields whatever the
 # option's length says, so an option shorter than those makes the frame a [Malformed Packet]
@@ -103,7 +141,8 @@ IPV4_OPT_EOL, IPV4_OPT_NOP, IPV4_OPT_LSRR, IPV4_OPT_SSRR = 0, 1, 131, 137
 # decode_records' argument types, shared with the parallel decoder (``decode.parallel``).
 DECODE_RECORDS_SIGNATURE = (
     "(readonly(uint8[::1]), readonly(int64[::1]), readonly(int64[::1]), readonly(int64[::1]), "
-    "readonly(int32[::1]), uint64[:, ::1], uint32[:, ::1], int32[:, ::1], uint16[:, ::1], uint8[:, ::1])")
+    "readonly(int32[::1]), uint64[:, ::1], uint32[:, ::1], int32[:, ::1], uint16[:, ::1], uint8[:, ::1], "
+    "readonly(uint8[::1]))")
 
 # What the link layer handed to IP: the layer-3 protocol, or a decode status if none.
 L3_IPV4 = 4
@@ -173,6 +212,16 @@ def ethertype_chain(buf, p, end, etype, wire_end):
                 return -st.LINK_HEADER_TRUNCATED, p, wire_end
             etype = u16be(buf, p + 6)
             p += 8
+        elif etype == ETH_PBB:
+            if p + PBB_HEADER_LEN > end:
+                return -st.LINK_HEADER_TRUNCATED, p, wire_end
+            etype = u16be(buf, p + PBB_HEADER_LEN - 2)
+            p += PBB_HEADER_LEN
+        elif etype == ETH_VNTAG:
+            if p + VNTAG_HEADER_LEN > end:
+                return -st.LINK_HEADER_TRUNCATED, p, wire_end
+            etype = u16be(buf, p + VNTAG_HEADER_LEN - 2)
+            p += VNTAG_HEADER_LEN
         elif etype == ETH_FABRICPATH:
             if p + 2 + 14 > end:
                 return -st.LINK_HEADER_TRUNCATED, p, wire_end
@@ -386,6 +435,305 @@ def link_layer(buf, p, end, wire_end, linktype):
     return -st.UNSUPPORTED_LINKTYPE, p, wire_end
 
 
+# --- tunnels ---------------------------------------------------------------------------------
+# Each takes the tunnel header's offset, the captured end and the wire end of its payload, and
+# returns (kind, l3 protocol or -status, offset of what follows, its wire end, tunnel id, id
+# that names the tunnel both ways): kind 0 when the packet is no tunnel after all (-status is
+# then NOT_TCP); an id of NO_TUNNEL_ID when there is none.
+
+
+@kernel
+def ethernet(buf, p, end, wire_end):
+    """An Ethernet frame without FCS at ``p`` (inside a tunnel), to IP."""
+    if p + ETH_HEADER_LEN > end:
+        return -st.LINK_HEADER_TRUNCATED, p, wire_end
+    return ethertype_chain(buf, p + ETH_HEADER_LEN, end, u16be(buf, p + ETH_HEADER_LEN - 2), wire_end)
+
+
+@kernel
+def tunnel_ethertype(buf, p, end, etype, wire_end):
+    """What an ethertype-typed tunnel (GRE, Geneve) carries: Ethernet for 0x6558, else the ethertype."""
+    if etype == ETH_TEB:
+        return ethernet(buf, p, end, wire_end)
+    if etype <= ETH_MAX_LENGTH:
+        return -st.NON_IP, p, wire_end
+    return ethertype_chain(buf, p, end, etype, wire_end)
+
+
+@kernel
+def next_protocol(buf, p, end, proto, wire_end):
+    """VXLAN-GPE's next protocol at ``p``, through NSH headers (which share the registry)."""
+    for _ in range(MAX_LINK_LAYERS):
+        if proto == NEXT_IPV4:
+            return L3_IPV4, p, wire_end
+        if proto == NEXT_IPV6:
+            return L3_IPV6, p, wire_end
+        if proto == NEXT_ETHERNET:
+            return ethernet(buf, p, end, wire_end)
+        if proto == NEXT_MPLS:
+            return ethertype_chain(buf, p, end, ETH_MPLS, wire_end)
+        if proto != NEXT_NSH:
+            return -st.NON_IP, p, wire_end
+        if p + NSH_MIN_LEN > end:
+            return -st.TUNNEL_HEADER_TRUNCATED, p, wire_end
+        length = np.int64(buf[p + 1] & 0x3F) * 4
+        if length < NSH_MIN_LEN:
+            return -st.TUNNEL_HEADER_MALFORMED, p, wire_end
+        proto = np.int64(buf[p + 3])
+        p += length
+    return -st.NON_IP, p, wire_end
+
+
+@kernel
+def erspan(buf, p, end, wire_end, gre_flags, gre_proto, gre_key):
+    """ERSPAN in GRE: type I (0x88BE without a GRE sequence number) is the bare mirrored frame;
+    types II and III (0x22EB) have a header whose version field says its length (Wireshark's
+    reading), III with an 8-byte platform subheader when its O bit is set."""
+    if gre_proto == ETH_ERSPAN and not gre_flags & GRE_SEQUENCE:
+        l3, q, wire = ethernet(buf, p, end, wire_end)
+        return tn.ERSPAN, l3, q, wire, gre_key, gre_key
+    if p + ERSPAN_II_LEN > end:
+        return tn.ERSPAN, -st.TUNNEL_HEADER_TRUNCATED, p, wire_end, NO_TUNNEL_ID, NO_TUNNEL_ID
+    version = np.int64(buf[p] >> 4)
+    session = u16be(buf, p + 2) & 0x3FF
+    if version == ERSPAN_II:
+        length = ERSPAN_II_LEN
+    elif version == ERSPAN_III:
+        if p + ERSPAN_III_LEN > end:
+            return tn.ERSPAN, -st.TUNNEL_HEADER_TRUNCATED, p, wire_end, session, session
+        length = ERSPAN_III_LEN + (ERSPAN_PLATFORM_LEN if buf[p + ERSPAN_III_LEN - 1] & 1 else 0)
+    else:
+        return tn.ERSPAN, -st.TUNNEL_HEADER_MALFORMED, p, wire_end, session, session
+    l3, q, wire = ethernet(buf, p + length, end, wire_end)
+    return tn.ERSPAN, l3, q, wire, session, session
+
+
+@kernel
+def gre_header_len(buf, p, end, flags):
+    """The length of the GRE header at ``p`` (optional fields and routing entries), -1 if routing
+    entries are cut off (the fixed fields may run past ``end``: the caller checks)."""
+    q = p + 4
+    if flags & (GRE_CHECKSUM | GRE_ROUTING):
+        q += 4
+    if flags & GRE_KEY:
+        q += 4
+    if flags & GRE_SEQUENCE:
+        q += 4
+    if (flags & GRE_VERSION) == GRE_PPTP_VERSION and flags & GRE_ACK:
+        q += 4
+    if flags & GRE_ROUTING:  # source route entries up to a null one (RFC 1701)
+        for _ in range(MAX_LINK_LAYERS):
+            if q + 4 > end:
+                return np.int64(-1)
+            family, length = u16be(buf, q), np.int64(buf[q + 3])
+            q += 4 + length
+            if family == 0 and length == 0:
+                break
+    return q - p
+
+
+@kernel
+def gre(buf, p, end, wire_end):
+    """GRE version 0 (IP, Ethernet, ERSPAN, MPLS, ...) and PPTP's version 1 (PPP); other versions
+    are read as version 0, as Wireshark reads them."""
+    if p + 4 > end:
+        return tn.GRE, -st.TUNNEL_HEADER_TRUNCATED, p, wire_end, NO_TUNNEL_ID, NO_TUNNEL_ID
+    flags, proto = u16be(buf, p), u16be(buf, p + 2)
+    length = gre_header_len(buf, p, end, flags)
+    if length < 0:
+        return tn.GRE, -st.TUNNEL_HEADER_TRUNCATED, p, wire_end, NO_TUNNEL_ID, NO_TUNNEL_ID
+    if p + length > wire_end:
+        return tn.GRE, -st.TUNNEL_HEADER_MALFORMED, p, wire_end, NO_TUNNEL_ID, NO_TUNNEL_ID
+    if p + length > end:
+        return tn.GRE, -st.TUNNEL_HEADER_TRUNCATED, p, wire_end, NO_TUNNEL_ID, NO_TUNNEL_ID
+    key = NO_TUNNEL_ID
+    if flags & GRE_KEY:
+        key = u32be(buf, p + (8 if flags & (GRE_CHECKSUM | GRE_ROUTING) else 4))
+    q = p + length
+    if (flags & GRE_VERSION) == GRE_PPTP_VERSION:
+        # The key holds the payload length and the peer's call id: one per direction, so it
+        # names no tunnel both ways. An acknowledgement may carry no payload at all.
+        call = key & 0xFFFF if key >= 0 else NO_TUNNEL_ID
+        if proto != ETH_PPP or q >= wire_end:
+            return tn.GRE, -st.NON_IP, q, wire_end, call, NO_TUNNEL_ID
+        l3, q, wire = ppp_payload(buf, q, end, wire_end)
+        return tn.GRE, l3, q, wire, call, NO_TUNNEL_ID
+    if proto == ETH_ERSPAN or proto == ETH_ERSPAN3:
+        return erspan(buf, q, end, wire_end, flags, proto, key)
+    if q >= wire_end:
+        return tn.GRE, -st.NON_IP, q, wire_end, key, key
+    l3, q, wire = tunnel_ethertype(buf, q, end, proto, wire_end)
+    return tn.GRE, l3, q, wire, key, key
+
+
+@kernel
+def vxlan(buf, p, end, wire_end, kind):
+    """VXLAN (Ethernet inside) or VXLAN-GPE (its next protocol field says what is inside)."""
+    if p + VXLAN_HEADER_LEN > end:
+        return kind, -st.TUNNEL_HEADER_TRUNCATED, p, wire_end, NO_TUNNEL_ID, NO_TUNNEL_ID
+    vni = u32be(buf, p + 4) >> 8
+    q = p + VXLAN_HEADER_LEN
+    if kind == tn.VXLAN:
+        l3, q, wire = ethernet(buf, q, end, wire_end)
+    else:
+        l3, q, wire = next_protocol(buf, q, end, np.int64(buf[p + 3]), wire_end)
+    return kind, l3, q, wire, vni, vni
+
+
+@kernel
+def geneve(buf, p, end, wire_end):
+    """Geneve: 8 bytes, options (length in 4-byte words), an ethertype for what follows."""
+    if p + VXLAN_HEADER_LEN > end:
+        return tn.GENEVE, -st.TUNNEL_HEADER_TRUNCATED, p, wire_end, NO_TUNNEL_ID, NO_TUNNEL_ID
+    vni = u32be(buf, p + 4) >> 8
+    length = VXLAN_HEADER_LEN + np.int64(buf[p] & 0x3F) * 4
+    if buf[p] >> 6 != GENEVE_VERSION or p + length > wire_end:
+        return tn.GENEVE, -st.TUNNEL_HEADER_MALFORMED, p, wire_end, vni, vni
+    if p + length > end:
+        return tn.GENEVE, -st.TUNNEL_HEADER_TRUNCATED, p, wire_end, vni, vni
+    l3, q, wire = tunnel_ethertype(buf, p + length, end, u16be(buf, p + 2), wire_end)
+    return tn.GENEVE, l3, q, wire, vni, vni
+
+
+@kernel
+def gtp_u(buf, p, end, wire_end):
+    """GTP-U version 1: flags, message type, length, TEID, optional fields and the extension
+    header chain; a T-PDU carries IP. The TEID is the receiver's, one per direction."""
+    if p + GTP_HEADER_LEN > end:
+        return tn.GTP_U, -st.TUNNEL_HEADER_TRUNCATED, p, wire_end, NO_TUNNEL_ID, NO_TUNNEL_ID
+    flags = buf[p]
+    if flags >> 5 != GTP_VERSION_1 or not flags & GTP_PT:
+        return 0, -st.NOT_TCP, p, wire_end, NO_TUNNEL_ID, NO_TUNNEL_ID  # GTP' or another version
+    teid = u32be(buf, p + 4)
+    q = p + GTP_HEADER_LEN
+    if flags & GTP_OPTIONAL_FIELDS:
+        q += GTP_OPTIONAL_LEN
+        if q > end:
+            return tn.GTP_U, -st.TUNNEL_HEADER_TRUNCATED, p, wire_end, teid, NO_TUNNEL_ID
+        following = buf[q - 1]
+        while flags & GTP_EXTENSION and following != 0:
+            if q >= end:
+                return tn.GTP_U, -st.TUNNEL_HEADER_TRUNCATED, p, wire_end, teid, NO_TUNNEL_ID
+            length = np.int64(buf[q]) * 4
+            if length == 0:
+                return tn.GTP_U, -st.TUNNEL_HEADER_MALFORMED, p, wire_end, teid, NO_TUNNEL_ID
+            if q + length > end:
+                return tn.GTP_U, -st.TUNNEL_HEADER_TRUNCATED, p, wire_end, teid, NO_TUNNEL_ID
+            following = buf[q + length - 1]
+            q += length
+    if buf[p + 1] != GTP_T_PDU or q >= end:
+        return tn.GTP_U, -st.NON_IP, q, wire_end, teid, NO_TUNNEL_ID
+    version = buf[q] >> 4
+    l3 = L3_IPV4 if version == 4 else (L3_IPV6 if version == 6 else -st.NON_IP)
+    return tn.GTP_U, l3, q, wire_end, teid, NO_TUNNEL_ID
+
+
+@kernel
+def teredo(buf, p, end, wire_end):
+    """Teredo: an authentication and an origin indication may come before the IPv6 packet;
+    without an IPv6 header after them the datagram is not read as Teredo."""
+    if p + 2 <= end and u16be(buf, p) == TEREDO_AUTH:
+        if p + 4 > end:
+            return tn.TEREDO, -st.TUNNEL_HEADER_TRUNCATED, p, wire_end, NO_TUNNEL_ID, NO_TUNNEL_ID
+        p += TEREDO_AUTH_FIXED_LEN + np.int64(buf[p + 2]) + np.int64(buf[p + 3])
+    if p + 2 <= end and u16be(buf, p) == TEREDO_ORIGIN:
+        p += TEREDO_ORIGIN_LEN
+    if p > wire_end:
+        return tn.TEREDO, -st.TUNNEL_HEADER_MALFORMED, p, wire_end, NO_TUNNEL_ID, NO_TUNNEL_ID
+    if p > end:
+        return tn.TEREDO, -st.TUNNEL_HEADER_TRUNCATED, p, wire_end, NO_TUNNEL_ID, NO_TUNNEL_ID
+    if p >= end or buf[p] >> 4 != 6:
+        return 0, -st.NOT_TCP, p, wire_end, NO_TUNNEL_ID, NO_TUNNEL_ID
+    return tn.TEREDO, L3_IPV6, p, wire_end, NO_TUNNEL_ID, NO_TUNNEL_ID
+
+
+@kernel
+def ayiya(buf, p, end, wire_end):
+    """AYIYA: identity (2^n bytes) and signature (4n bytes) lengths, opcode, next header (4/41)."""
+    if p + AYIYA_HEADER_LEN > end:
+        return tn.AYIYA, -st.TUNNEL_HEADER_TRUNCATED, p, wire_end, NO_TUNNEL_ID, NO_TUNNEL_ID
+    q = p + AYIYA_HEADER_LEN + (np.int64(1) << (buf[p] >> 4)) + np.int64(buf[p + 1] >> 4) * 4
+    following = buf[p + 3]
+    if (buf[p + 2] & 0x0F) != AYIYA_FORWARD or q >= wire_end:
+        return tn.AYIYA, -st.NON_IP, q, wire_end, NO_TUNNEL_ID, NO_TUNNEL_ID
+    if q > end:
+        return tn.AYIYA, -st.TUNNEL_HEADER_TRUNCATED, p, wire_end, NO_TUNNEL_ID, NO_TUNNEL_ID
+    l3 = L3_IPV4 if following == IPPROTO_IPV4 else (L3_IPV6 if following == IPPROTO_IPV6 else -st.NON_IP)
+    return tn.AYIYA, l3, q, wire_end, NO_TUNNEL_ID, NO_TUNNEL_ID
+
+
+@kernel
+def udp_tunnel(buf, p, end, payload_len, udp_ports):
+    """A UDP datagram at ``p`` to a tunnel port (either port, the lower first, as Wireshark tries them)."""
+    if p + UDP_HEADER_LEN > end:
+        return 0, -st.NOT_TCP, p, end, NO_TUNNEL_ID, NO_TUNNEL_ID
+    sport, dport = u16be(buf, p), u16be(buf, p + 2)
+    kind = np.int64(udp_ports[min(sport, dport)])
+    if kind == 0:
+        kind = np.int64(udp_ports[max(sport, dport)])
+    if kind == 0:
+        return 0, -st.NOT_TCP, p, end, NO_TUNNEL_ID, NO_TUNNEL_ID
+    length = u16be(buf, p + 4)
+    if length < UDP_HEADER_LEN or length > payload_len:
+        return kind, -st.TUNNEL_HEADER_MALFORMED, p, end, NO_TUNNEL_ID, NO_TUNNEL_ID
+    q, wire_end = p + UDP_HEADER_LEN, p + length
+    if kind == tn.VXLAN or kind == tn.VXLAN_GPE:
+        return vxlan(buf, q, end, wire_end, kind)
+    if kind == tn.GENEVE:
+        return geneve(buf, q, end, wire_end)
+    if kind == tn.GTP_U:
+        return gtp_u(buf, q, end, wire_end)
+    if kind == tn.TEREDO:
+        return teredo(buf, q, end, wire_end)
+    if kind == tn.AYIYA:
+        return ayiya(buf, q, end, wire_end)
+    l3, q, wire = ethertype_chain(buf, q, end, ETH_MPLS, wire_end)
+    return tn.MPLS_UDP, l3, q, wire, NO_TUNNEL_ID, NO_TUNNEL_ID
+
+
+@kernel
+def ip_in_ip_kind(outer_version, proto):
+    if outer_version == 4:
+        return tn.IPIP if proto == IPPROTO_IPV4 else tn.SIX_IN_FOUR
+    return tn.FOUR_IN_SIX if proto == IPPROTO_IPV4 else tn.SIX_IN_SIX
+
+
+@kernel
+def tunnel(buf, p, end, payload_len, proto, outer_version, udp_ports):
+    """The tunnel an IP payload of protocol ``proto`` at ``p`` is (as the functions above return)."""
+    wire_end = p + payload_len
+    if proto == IPPROTO_IPV4 or proto == IPPROTO_IPV6:
+        return (ip_in_ip_kind(outer_version, proto), L3_IPV4 if proto == IPPROTO_IPV4 else L3_IPV6, p, wire_end,
+                NO_TUNNEL_ID, NO_TUNNEL_ID)
+    if proto == IPPROTO_GRE:
+        return gre(buf, p, end, wire_end)
+    return udp_tunnel(buf, p, end, payload_len, udp_ports)
+
+
+@kernel(inline="always")
+def mix(h, word):
+    h = (h ^ np.uint64(word)) * np.uint64(0xBF58476D1CE4E5B9)
+    return h ^ (h >> np.uint64(31))
+
+
+@kernel
+def add_tunnel_layer(kind, tunnel_id, key_id, i, u64, u32):
+    """Record a tunnel layer of row i: its kind in the chain, its id, the endpoints of the IP
+    header carrying it (still in the address rows) and the path hash (endpoints in either order)."""
+    u32[TUNNEL_CHAIN, i] = (np.int64(u32[TUNNEL_CHAIN, i]) << tn.CHAIN_BITS) | kind
+    if tunnel_id != NO_TUNNEL_ID:
+        u32[TUNNEL_ID, i] = tunnel_id
+    s_hi, s_lo, d_hi, d_lo = u64[SRC_HI, i], u64[SRC_LO, i], u64[DST_HI, i], u64[DST_LO, i]
+    u64[OUTER_SRC_HI, i], u64[OUTER_SRC_LO, i], u64[OUTER_DST_HI, i], u64[OUTER_DST_LO, i] = s_hi, s_lo, d_hi, d_lo
+    if s_hi > d_hi or (s_hi == d_hi and s_lo > d_lo):
+        s_hi, s_lo, d_hi, d_lo = d_hi, d_lo, s_hi, s_lo
+    h = u64[TUNNEL_KEY, i]
+    h = mix(TUNNEL_KEY_SEED if h == 0 else h, kind | ((key_id + 1) << 8))
+    for word in (s_hi, s_lo, d_hi, d_lo):
+        h = mix(h, word)
+    u64[TUNNEL_KEY, i] = h if h != 0 else np.uint64(1)
+
+
 @kernel(inline="always")
 def tcp_options(buf, p, opt_end, hdr_end, i, u32, u16, u8):
     """Parse options in [p, opt_end): MSS, window scale, SACK-permitted, SACK blocks, timestamps.
@@ -531,8 +879,9 @@ def ipv4_options(buf, p, end):
 
 
 @kernel(inline="always")
-def decode_ip(buf, p, end, l3, wire_end, start, i, u64, u32, i32, u16, u8):
-    """Decode IP (following IP-in-IP tunnels) down to TCP; returns the record's status."""
+def decode_ip(buf, p, end, l3, wire_end, start, i, u64, u32, i32, u16, u8, udp_ports):
+    """Decode IP, through tunnels (``tunnel``; UDP ones by ``udp_ports``), down to TCP; returns
+    the record's status. A tunnel carrying something other than IP leaves it ``not_tcp``."""
     for _layer in range(MAX_IP_LAYERS):
         if p >= end:
             return st.IP_HEADER_TRUNCATED
@@ -631,18 +980,21 @@ def decode_ip(buf, p, end, l3, wire_end, start, i, u64, u32, i32, u16, u8):
             payload_start = q
         if proto == IPPROTO_TCP:
             return decode_tcp(buf, payload_start, end, payload_len, start, i, u32, i32, u16, u8)
-        if proto == IPPROTO_IPV4 or proto == IPPROTO_IPV6:
-            p = payload_start
-            end = min(end, payload_start + payload_len)
-            wire_end = payload_start + payload_len
-            l3 = 4 if proto == IPPROTO_IPV4 else 6
-            continue
-        return st.NOT_TCP
+        if proto != IPPROTO_IPV4 and proto != IPPROTO_IPV6 and proto != IPPROTO_GRE and proto != IPPROTO_UDP:
+            return st.NOT_TCP
+        kind, l3, p, wire_end, tunnel_id, key_id = tunnel(buf, payload_start, end, payload_len, proto, version,
+                                                          udp_ports)
+        if kind == 0:
+            return -l3
+        add_tunnel_layer(kind, tunnel_id, key_id, i, u64, u32)
+        if l3 < 0:
+            return st.NOT_TCP if l3 == -st.NON_IP else -l3
+        end = min(end, wire_end)
     return st.NOT_TCP
 
 
 @kernel(inline="always")
-def decode_record(i, buf, rec_off, caplen, origlen, linktype, u64, u32, i32, u16, u8):
+def decode_record(i, buf, rec_off, caplen, origlen, linktype, u64, u32, i32, u16, u8, udp_ports):
     """Decode record i of a batch (arguments as for ``decode_records``)."""
     start = rec_off[i]
     end = min(start + caplen[i], buf.size)
@@ -651,29 +1003,101 @@ def decode_record(i, buf, rec_off, caplen, origlen, linktype, u64, u32, i32, u16
     if l3 < 0:
         u8[STATUS, i] = -l3
     else:
-        u8[STATUS, i] = decode_ip(buf, p, end, l3, wire_end, start, i, u64, u32, i32, u16, u8)
+        u8[STATUS, i] = decode_ip(buf, p, end, l3, wire_end, start, i, u64, u32, i32, u16, u8, udp_ports)
 
 
 @kernel(signature=DECODE_RECORDS_SIGNATURE)
-def decode_records(buf, rec_off, caplen, origlen, linktype, u64, u32, i32, u16, u8):
+def decode_records(buf, rec_off, caplen, origlen, linktype, u64, u32, i32, u16, u8, udp_ports):
     """Decode every record of a batch, one after another (``parallel.decode_records`` for big batches).
 
     buf: uint8 bytes holding the records; rec_off, caplen, origlen: int64 per record (offset
     of the packet data in buf, captured and original length); linktype: int32 per record.
     u64/u32/i32/u16/u8: zeroed output matrices (rows per ``columns``), one column per record.
+    udp_ports: uint8[65536], the tunnel kind of each UDP port (``tunnels.udp_ports``).
     Every record gets a status in u8[STATUS]. Records are independent of each other.
     """
     for i in range(rec_off.size):
-        decode_record(i, buf, rec_off, caplen, origlen, linktype, u64, u32, i32, u16, u8)
+        decode_record(i, buf, rec_off, caplen, origlen, linktype, u64, u32, i32, u16, u8, udp_ports)
 
 
 @kernel(signature=(
     "(readonly(uint8[::1]), int64, int64, uint64[:, ::1], uint32[:, ::1], int32[:, ::1], uint16[:, ::1], "
-    "uint8[:, ::1])"))
-def decode_one_packet(buf, linktype, origlen, u64, u32, i32, u16, u8):
-    """Decode a single packet held alone in ``buf`` into column 0 (used for rebuilt datagrams)."""
+    "uint8[:, ::1], readonly(uint8[::1]))"))
+def decode_one_packet(buf, linktype, origlen, u64, u32, i32, u16, u8, udp_ports):
+    """Decode a single packet held alone in ``buf`` into column 0 (used for rebuilt datagrams).
+    Tunnel layers are added to the chain and key already in column 0 (those outside the packet)."""
     rec_off = np.zeros(1, np.int64)
     caplen = np.full(1, buf.size, np.int64)
     orig = np.full(1, origlen, np.int64)
     lt = np.full(1, linktype, np.int32)
-    decode_records(buf, rec_off, caplen, orig, lt, u64, u32, i32, u16, u8)
+    decode_records(buf, rec_off, caplen, orig, lt, u64, u32, i32, u16, u8, udp_ports)
+
+
+# --- checksums (only when asked: offloading leaves many captures with wrong ones) ------------
+
+@kernel(inline="always")
+def ones_complement_sum(buf, p, q, acc):
+    """Add the bytes in [p, q) to ``acc`` as big-endian 16-bit words (an odd last byte padded)."""
+    last = p + ((q - p) & ~1)
+    for k in range(p, last, 2):
+        acc += (np.int64(buf[k]) << 8) | np.int64(buf[k + 1])
+    if last < q:
+        acc += np.int64(buf[last]) << 8
+    return acc
+
+
+@kernel(inline="always")
+def checksum_ok(acc):
+    """Whether a one's complement sum over data and its checksum folds to all ones."""
+    while acc >> 16:
+        acc = (acc & 0xFFFF) + (acc >> 16)
+    return acc == 0xFFFF
+
+
+@kernel(inline="always")
+def address_sum(hi, lo, ipv4):
+    """The pseudo-header sum of one address (the low 32 bits of an IPv4-mapped one)."""
+    acc = np.int64(0)
+    words = 2 if ipv4 else 8
+    for k in range(words):
+        half = lo if k < 4 else hi
+        acc += np.int64((half >> np.uint64(16 * (k % 4))) & np.uint64(0xFFFF))
+    return acc
+
+
+@kernel(inline="always")
+def tcp_checksum_ok(buf, t, t_end, i, u64, ipv4):
+    """The TCP checksum of the segment in [t, t_end), with the pseudo-header of row i's addresses."""
+    acc = address_sum(u64[SRC_HI, i], u64[SRC_LO, i], ipv4) + address_sum(u64[DST_HI, i], u64[DST_LO, i], ipv4)
+    acc += IPPROTO_TCP + (t_end - t)
+    return checksum_ok(ones_complement_sum(buf, t, t_end, acc))
+
+
+@kernel(signature=(
+    "(readonly(uint8[::1]), readonly(int64[::1]), readonly(int64[::1]), readonly(uint64[:, ::1]), "
+    "readonly(int32[:, ::1]), uint8[:, ::1])"))
+def verify_checksums(buf, rec_off, caplen, u64, i32, u8):
+    """Mark TCP rows whose innermost IPv4 header checksum (MARK_BAD_IP_CHECKSUM) or TCP checksum
+    (MARK_BAD_TCP_CHECKSUM) is wrong; a segment not captured whole (or rebuilt from fragments)
+    has its TCP checksum left unchecked, as Wireshark leaves it.
+
+    buf, rec_off, caplen: the records as ``decode_records`` took them; u64, i32, u8: its output.
+    """
+    for i in range(rec_off.size):
+        if u8[STATUS, i] != st.TCP:
+            continue
+        start = rec_off[i]
+        end = min(start + caplen[i], buf.size)
+        ipv4 = u8[IP_VERSION, i] == 4
+        l3 = start + i32[L3_OFF, i]
+        if ipv4:
+            ihl = np.int64(buf[l3] & 15) * 4
+            if l3 + ihl <= end and not checksum_ok(ones_complement_sum(buf, l3, l3 + ihl, np.int64(0))):
+                u8[MARKS, i] |= MARK_BAD_IP_CHECKSUM
+        payload_off, payload_len = np.int64(i32[PAYLOAD_OFF, i]), np.int64(i32[PAYLOAD_LEN, i])
+        if payload_off < 0 or i32[PAYLOAD_CAPLEN, i] < payload_len or u8[MARKS, i] & (MARK_TRUNCATED | MARK_REASSEMBLED):
+            continue
+        t = start + payload_off - np.int64(u8[TCP_HDR_LEN, i])
+        t_end = start + payload_off + payload_len
+        if t_end <= end and not tcp_checksum_ok(buf, t, t_end, i, u64, ipv4):
+            u8[MARKS, i] |= MARK_BAD_TCP_CHECKSUM

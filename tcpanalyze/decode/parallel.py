@@ -15,7 +15,7 @@ from .kernels import DECODE_RECORDS_SIGNATURE, decode_record
 
 
 @kernel(parallel=True, signature=DECODE_RECORDS_SIGNATURE)
-def decode_records(buf, rec_off, caplen, origlen, linktype, u64, u32, i32, u16, u8):
+def decode_records(buf, rec_off, caplen, origlen, linktype, u64, u32, i32, u16, u8, udp_ports):
     """``kernels.decode_records`` with the records shared among threads (they are independent)."""
     for i in prange(rec_off.size):
-        decode_record(i, buf, rec_off, caplen, origlen, linktype, u64, u32, i32, u16, u8)
+        decode_record(i, buf, rec_off, caplen, origlen, linktype, u64, u32, i32, u16, u8, udp_ports)

@@ -24,6 +24,8 @@ TCP_DATA_OFFSET = 12
 TCP_HEADER_PAST_IP_PAYLOAD = 13
 NON_PACKET_RECORD = 14
 IPV4_OPTION = 15
+TUNNEL_HEADER_TRUNCATED = 16
+TUNNEL_HEADER_MALFORMED = 17
 
 CLASS_TCP = "tcp"
 CLASS_OTHER_IP = "other_ip"
@@ -49,6 +51,8 @@ STATUSES: dict[int, tuple[str, str, str]] = {
     TCP_HEADER_PAST_IP_PAYLOAD: ("tcp_header_past_ip_payload", CLASS_MALFORMED, "TCP header (with options) runs past the IP payload"),
     NON_PACKET_RECORD: ("non_packet_record", CLASS_NON_IP, "a record that is not a packet (pcapng Custom Block), numbered as a frame like Wireshark does"),
     IPV4_OPTION: ("ipv4_option", CLASS_MALFORMED, "IPv4 option shorter than its fields (Wireshark: Malformed Packet, TCP not dissected)"),
+    TUNNEL_HEADER_TRUNCATED: ("tunnel_header_truncated", CLASS_MALFORMED, "a tunnel header (GRE, VXLAN, GTP-U, ...) cut off by the snapshot length or its packet's end"),
+    TUNNEL_HEADER_MALFORMED: ("tunnel_header_malformed", CLASS_MALFORMED, "a tunnel header with impossible fields (UDP length, GRE version, header lengths past the packet)"),
 }
 
 STATUS_NAMES = np.array([STATUSES[s][0] for s in range(len(STATUSES))], dtype=object)

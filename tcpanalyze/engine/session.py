@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from .. import flows
-from ..frames import address_text, nullable
+from ..decode import tunnels
+from ..frames import IPV4_MAPPED, address_text, nullable
 from . import layout as L
 from . import zeek
 from .flags import FLAG_NAMES
@@ -34,6 +35,27 @@ def _pick(values: np.ndarray, conditions: list[tuple[np.ndarray, str]],
     codes = np.select([c for c, _ in conditions], np.arange(len(conditions)), len(conditions)) \
         if len(values) else np.empty(0, np.int64)
     return pd.array([*(v for _, v in conditions), default], dtype="str").take(codes)
+
+
+def _tunnel_path(flow: dict[str, np.ndarray], slots: np.ndarray) -> dict[str, object]:
+    """A session's tunnel path (Zeek's ``tunnel_parents``, by value): the chain of tunnels its
+    first packet came through (``"gre>vxlan"``), the innermost VNI / TEID / key, and the outer
+    endpoints on the originator's and responder's side; missing for untunnelled sessions."""
+    chain = flow["u32"][flows.TUNNEL_CHAIN, slots]
+    codes, index = np.unique(chain, return_inverse=True)
+    names = pd.Categorical.from_codes(np.where(chain == 0, -1, index),
+                                      categories=[tunnels.chain_name(int(c)) or "none" for c in codes])
+    tunnelled = chain != 0
+    outer = {}
+    for side, hi_row, lo_row in (("orig", flows.OUTER_ORIG_HI, flows.OUTER_ORIG_LO),
+                                 ("resp", flows.OUTER_RESP_HI, flows.OUTER_RESP_LO)):
+        hi, lo = flow["u64"][hi_row, slots], flow["u64"][lo_row, slots]
+        ipv6 = (hi != 0) | ((lo & ~np.uint64(0xFFFFFFFF)) != IPV4_MAPPED)
+        text = address_text(hi, lo, ipv6)
+        outer[f"outer_{side}_addr"] = pd.Categorical.from_codes(np.where(tunnelled, text.codes, -1),
+                                                                text.categories).remove_unused_categories()
+    return {"tunnel": names.remove_unused_categories(),
+            "tunnel_id": pd.Series(flow["u32"][flows.TUNNEL_ID, slots], dtype="Int64").where(tunnelled), **outer}
 
 
 def session_records(engine: "Engine", slots: np.ndarray) -> pd.DataFrame:
@@ -62,6 +84,7 @@ def session_records(engine: "Engine", slots: np.ndarray) -> pd.DataFrame:
         "last_frame": fs.m["i64"][flows.LAST_FRAME, slots],
         "partial": fs.m["u8"][flows.PARTIAL, slots].astype(bool),
         "flipped": fs.m["u8"][flows.FLIPPED, slots].astype(bool),
+        **_tunnel_path(fs.m, slots),
     }
     for side, cols in (("orig", o), ("resp", r)):
         max_end = di[cols, L.MAX_END]

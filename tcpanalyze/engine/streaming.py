@@ -390,13 +390,14 @@ def in_order_of_appearance(values: pd.Categorical) -> pd.Categorical:
 
 def concat_arrays(parts: list) -> object:
     """One array from same-typed column pieces; categoricals with different categories (the
-    address columns: each chunk has its own) get the union of them."""
+    address columns: each chunk has its own) get the union of them, missing values kept."""
     first = parts[0]
     if isinstance(first, pd.Categorical):
         categories = [np.asarray(p.categories, dtype=object) for p in parts]
         codes, uniques = pd.factorize(np.concatenate(categories), sort=False)
         bounds = np.cumsum([0, *(c.size for c in categories)])
-        recoded = [codes[bounds[k]:bounds[k + 1]][p.codes] for k, p in enumerate(parts)]
+        # code -1 (missing) reads the -1 appended to each piece's new codes
+        recoded = [np.append(codes[bounds[k]:bounds[k + 1]], -1)[p.codes] for k, p in enumerate(parts)]
         return pd.Categorical.from_codes(np.concatenate(recoded),
                                          categories=pd.Index(uniques, dtype=first.categories.dtype))
     if isinstance(first, pd.arrays.NumpyExtensionArray):

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from tcpanalyze.capture import CaptureReader
-from tcpanalyze.decode import kernels
+from tcpanalyze.decode import kernels, tunnels
 from tcpanalyze.decode.columns import allocate
 from tcpanalyze.errors import CaptureError
 from tcpanalyze.packets import decode_capture
@@ -137,14 +137,16 @@ def _check_isolated_records(path: str) -> str | None:
             n = len(batch)
             whole = allocate(n)
             kernels.decode_records(batch.buf, batch.rec_off, batch.caplen, batch.origlen, batch.linktype,
-                                   whole["u64"], whole["u32"], whole["i32"], whole["u16"], whole["u8"])
+                                   whole["u64"], whole["u32"], whole["i32"], whole["u16"], whole["u8"],
+                                   tunnels.udp_ports)
             for i in range(n):
                 start = int(batch.rec_off[i])
                 alone_buf = np.array(batch.buf[start : start + int(batch.caplen[i])], dtype=np.uint8)
                 alone = allocate(1)
                 kernels.decode_records(alone_buf, np.zeros(1, np.int64), batch.caplen[i : i + 1].copy(),
                                        batch.origlen[i : i + 1].copy(), batch.linktype[i : i + 1].copy(),
-                                       alone["u64"], alone["u32"], alone["i32"], alone["u16"], alone["u8"])
+                                       alone["u64"], alone["u32"], alone["i32"], alone["u16"], alone["u8"],
+                                       tunnels.udp_ports)
                 for name in whole:
                     if not np.array_equal(whole[name][:, i], alone[name][:, 0]):
                         return f"frame {int(batch.frame[i])}: decoding alone differs in {name}"

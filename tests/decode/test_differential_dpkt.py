@@ -15,6 +15,10 @@ Where dpkt stops short, the reference goes on by hand, and says so:
   dpkt.pcapng.Reader's where that reader applies).
 - dpkt's ``parse_opts`` reads on past an end-of-list option and hides a length byte below 2;
   the reference stops at end-of-list, and compares options only where they are well formed.
+- dpkt stops at tunnels other than IP-in-IP and GRE carrying IP: VXLAN(-GPE), Geneve, GTP-U,
+  Teredo, AYIYA, MPLS in UDP (by their standard ports), ERSPAN, Ethernet, PPP or MPLS in GRE,
+  and the PBB and VN-Tag link headers. The reference strips those headers by hand (``_tunnel_payload``)
+  and hands dpkt what they carry.
 - Payload length: dpkt takes the IP length as is; ours (as Wireshark) caps it at what the
   frame carried on the wire (``ip_length_exceeds_frame``). The reference applies the same cap,
   computed from the record's original length and where dpkt found the IP header.
@@ -49,6 +53,9 @@ from tcpanalyze.frames import packets_frame
 from tcpanalyze.packets import decode_capture
 
 VLAN_TPIDS = {0x8100, 0x88A8, 0x9100, 0x9200, 0x9300}
+ETH_PBB, ETH_VNTAG, ETH_TEB, ETH_ERSPAN, ETH_ERSPAN3, ETH_PPP, ETH_MPLS = (0x88E7, 0x8926, 0x6558, 0x88BE, 0x22EB,
+                                                                          0x880B, 0x8847)
+GRE_SEQUENCE = 0x1000
 PCAP_LE_MAGICS = {b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"}
 PCAP_NS_MAGICS = {b"\xa1\xb2\x3c\x4d", b"\x4d\x3c\xb2\xa1"}
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -176,9 +183,14 @@ class RefTCP:
 
 
 def _ethernet_payload(data: bytes):
-    """dpkt's Ethernet, with VLAN tags beyond dpkt's two stripped by hand."""
+    """dpkt's Ethernet, with VLAN tags beyond dpkt's two, and PBB and VN-Tag headers, stripped by hand."""
     frame = dpkt.ethernet.Ethernet(data)
     payload = frame.data
+    etype = getattr(frame, "_next_type", frame.type)  # the type after the VLAN tags dpkt strips
+    if isinstance(payload, bytes) and etype == ETH_PBB:
+        return _ethernet_payload(payload[4:])
+    if isinstance(payload, bytes) and etype == ETH_VNTAG:
+        return _ethertype_payload(struct.unpack("!H", payload[4:6])[0], payload[6:])
     if isinstance(payload, bytes) and getattr(frame, "_next_type", None) in VLAN_TPIDS:
         rest = payload
         etype = frame._next_type
@@ -190,6 +202,108 @@ def _ethernet_payload(data: bytes):
             raise Skip("not IP")
         payload = cls(rest)
     return payload
+
+
+def _ethertype_payload(etype: int, data: bytes):
+    cls = dpkt.ethernet.Ethernet._typesw.get(etype)
+    if cls is None:
+        raise Skip("not IP")
+    return cls(data)
+
+
+def _ip_by_version(data: bytes):
+    if not data or data[0] >> 4 not in (4, 6):
+        raise Skip("not IP")
+    return (dpkt.ip6.IP6 if data[0] >> 4 == 6 else dpkt.ip.IP)(data)
+
+
+def _mpls_payload(data: bytes):
+    """An MPLS label stack, then IP (by its version nibble)."""
+    while len(data) >= 4 and not data[2] & 1:
+        data = data[4:]
+    return _ip_by_version(data[4:])
+
+
+def _gre_payload(gre: dpkt.gre.GRE):
+    """What dpkt's GRE carries, where dpkt leaves it as bytes."""
+    if isinstance(gre.data, dpkt.ethernet.Ethernet):
+        return _ethernet_payload(bytes(gre.data))
+    if isinstance(gre.data, dpkt.ppp.PPP):
+        return gre.data.data
+    if not isinstance(gre.data, bytes):
+        return gre.data
+    data = gre.data
+    if gre.p == ETH_TEB or (gre.p == ETH_ERSPAN and not gre.flags & GRE_SEQUENCE):
+        return _ethernet_payload(data)
+    if gre.p in (ETH_ERSPAN, ETH_ERSPAN3):  # the header's version says its length: 8 (II) or 12 (III)
+        version = data[0] >> 4 if data else 0
+        if version not in (1, 2):
+            raise Skip("ERSPAN version unknown (Wireshark reads no further)")
+        return _ethernet_payload(data[8:] if version == 1 else data[12 + (8 if data[11] & 1 else 0):])
+    if gre.p == ETH_PPP:
+        return _ip_by_version(data[4:] if data[:2] == b"\xff\x03" else data[2:])
+    if gre.p == ETH_MPLS:
+        return _mpls_payload(data)
+    raise Skip("not IP")
+
+
+def _gtp_payload(data: bytes):
+    flags, following, pos = data[0], 0, 8
+    if flags & 0x07:
+        following, pos = data[11], 12
+    while flags & 0x04 and following:
+        length = data[pos] * 4
+        if not length:
+            raise Skip("GTP-U extension header of length 0")
+        following, pos = data[pos + length - 1], pos + length
+    return _ip_by_version(data[pos:])
+
+
+def _teredo_payload(data: bytes):
+    if data[:2] == b"\x00\x01":
+        data = data[4 + data[2] + data[3] + 9:]
+    if data[:2] == b"\x00\x00":
+        data = data[8:]
+    return _ip_by_version(data)
+
+
+def _gpe_payload(next_protocol: int, data: bytes):
+    """VXLAN-GPE's (and NSH's) next protocol."""
+    if next_protocol == 4:  # NSH
+        return _gpe_payload(data[3], data[(data[1] & 0x3F) * 4:])
+    if next_protocol == 3:
+        return _ethernet_payload(data)
+    if next_protocol == 5:
+        return _mpls_payload(data)
+    return _ip_by_version(data)
+
+
+UDP_TUNNEL_PAYLOADS = {
+    4789: lambda d: _ethernet_payload(d[8:]),
+    4790: lambda d: _gpe_payload(d[3], d[8:]),
+    6081: lambda d: (_ethernet_payload if d[2:4] == b"\x65\x58" else _ip_by_version)(d[8 + (d[0] & 0x3F) * 4:]),
+    2152: _gtp_payload,
+    3544: _teredo_payload,
+    5072: lambda d: _ip_by_version(d[8 + (1 << (d[0] >> 4)) + (d[1] >> 4) * 4:]),
+    6635: _mpls_payload,
+}
+
+
+def _tunnel_payload(obj, proto: int) -> tuple[object, int]:
+    """(what a GRE or UDP tunnel payload carries, how long the tunnel's datagram says it is or -1)."""
+    if proto == 47 and isinstance(obj.data, dpkt.gre.GRE):
+        return _gre_payload(obj.data), -1
+    if proto == 17 and isinstance(obj.data, dpkt.udp.UDP):
+        udp = obj.data
+        if udp.ulen < 8:
+            raise Skip("UDP length below its header (Wireshark reads no further)")
+        for port in sorted((udp.sport, udp.dport)):
+            if port in UDP_TUNNEL_PAYLOADS:
+                try:
+                    return UDP_TUNNEL_PAYLOADS[port](bytes(udp.data)), udp.ulen
+                except (IndexError, dpkt.UnpackError, dpkt.NeedData, struct.error):
+                    raise Skip("tunnel header cut off") from None
+    raise Skip("not TCP")
 
 
 def _cisco_hdlc(data: bytes):
@@ -296,10 +410,11 @@ def reference_tcp(rec: RefRecord) -> RefTCP:
             payload_start = l3 + 40 + ext_len
         else:
             raise Skip("not IP")
-        if proto in (4, 41):  # IP in IP: the inner packet ends where the outer payload does
-            wire_end = payload_start + payload_len
+        if proto in (4, 41, 17, 47):  # a tunnel: the inner packet ends where the outer payload does
+            inner, datagram_len = (obj.data, -1) if proto in (4, 41) else _tunnel_payload(obj, proto)
+            wire_end = payload_start + (payload_len if datagram_len < 0 else datagram_len)
             search_from = payload_start
-            obj = obj.data
+            obj = inner
             continue
         if proto != 6:
             raise Skip("not TCP")

@@ -48,9 +48,29 @@ EXPECTED: dict[str, list[tuple[str, str, str | None, int | None]]] = {
     "derived-segments-removed.pcap": [("rst_teardown", "info", "10.77.0.2", 5103)],  # same abort, segments cut
     "real-rst-abort.pcap": [("rst_teardown", "info", "10.77.0.2", 5103)],  # SO_LINGER 0 on an idle session
     # a 12 kB bottleneck queue dropped 53 of the client's segments: the kernel's RetransSegs is 53
-    # (16 % of the data segments it sent); at the receiver 33 of them fill holes later data left
+    # (16 % of the data segments it sent); at the receiver the 49 distinct ones count once (33 fill
+    # holes later data left, 16 ended a burst: the sender's IP IDs tell)
     "real-loss-congestion-sender.pcap": [("retransmission_storm", "warning", "10.79.0.2", 5303)],
     "real-loss-congestion-receiver.pcap": [("retransmission_storm", "warning", "10.79.0.2", 5303)],
+    # real tunnels (scripts/make_tunnel_captures.py): each file's second session ends with the server's
+    # RST once everything is acknowledged (SO_LINGER 0 on an idle session); the two tenants' do not
+    "real-tunnel-ayiya.pcap": [("rst_teardown", "info", "2001:db8:83::1", 5202)],
+    "real-tunnel-erspan-v0.pcap": [("rst_teardown", "info", "10.80.0.2", 5202)],
+    "real-tunnel-erspan-v1.pcap": [("rst_teardown", "info", "10.80.0.2", 5202)],
+    "real-tunnel-erspan-v2.pcap": [("rst_teardown", "info", "10.80.0.2", 5202)],
+    "real-tunnel-geneve.pcap": [("rst_teardown", "info", "10.80.0.2", 5202)],
+    "real-tunnel-gre.pcap": [("rst_teardown", "info", "10.80.0.2", 5202)],
+    "real-tunnel-gretap.pcap": [("rst_teardown", "info", "10.80.0.2", 5202)],
+    "real-tunnel-gtpu.pcap": [("rst_teardown", "info", "10.80.0.2", 5202)],
+    "real-tunnel-ip6gre.pcap": [("rst_teardown", "info", "fd80::2", 5202)],
+    "real-tunnel-ip6tnl.pcap": [("rst_teardown", "info", "fd80::2", 5202)],
+    "real-tunnel-ipip.pcap": [("rst_teardown", "info", "10.80.0.2", 5202)],
+    "real-tunnel-pbb.pcap": [("rst_teardown", "info", "10.80.0.2", 5202)],
+    "real-tunnel-sit.pcap": [("rst_teardown", "info", "fd80::2", 5202)],
+    "real-tunnel-teredo.pcap": [("rst_teardown", "info", "2001:db8:82::2", 5202)],
+    "real-tunnel-vntag.pcap": [("rst_teardown", "info", "10.80.0.2", 5202)],
+    "real-tunnel-vxlan-in-gre.pcap": [("rst_teardown", "info", "10.80.0.2", 5202)],
+    "real-tunnel-vxlan.pcap": [("rst_teardown", "info", "10.80.0.2", 5202)],
     "real-zero-window.pcap": [("zero_window_stall", "warning", "10.77.0.2", 5105)],  # reader paused 1.5 s
     # --- corpus (tests/corpus/) --------------------------------------------------------------------------------
     # MANIFEST: "241 SYNs retried after ~1 s and ~3 s (listen-backlog overflow)"

@@ -7,7 +7,7 @@ import json
 import pytest
 
 import tcpanalyze
-from helpers import EXPECTED_DIR, SAMPLE_DIR, truth_files
+from helpers import EXPECTED_DIR, SAMPLE_DIR, matching_sessions, truth_files
 
 REAL = sorted(p for p in EXPECTED_DIR.glob("real-*.json"))
 
@@ -16,20 +16,13 @@ def _sessions(name: str):
     return tcpanalyze.analyze(str(SAMPLE_DIR / name), packets=False).sessions
 
 
-def _by_ports(sessions, conn):
-    match = sessions[(sessions.orig_port == conn["orig_port"]) & (sessions.resp_port == conn["resp_port"])]
-    assert len(match) == 1, f"no single session for {conn['orig_port']}->{conn['resp_port']}"
-    return match.iloc[0]
-
-
 @pytest.mark.parametrize("expected_path, name", [(p, f) for p in REAL for f in truth_files(json.loads(p.read_text()))],
                          ids=lambda v: v if isinstance(v, str) else "")
 def test_session_bytes_and_close_match_what_the_programs_did(expected_path, name):
     expected = json.loads(expected_path.read_text())
     sessions = _sessions(name)
     assert len(sessions) == len(expected["connections"])
-    for conn in expected["connections"]:
-        row = _by_ports(sessions, conn)
+    for conn, row in zip(expected["connections"], matching_sessions(sessions, expected["connections"])):
         assert row.orig_bytes == conn["orig_bytes"]
         assert row.resp_bytes == conn["resp_bytes"]
         assert row.missed_bytes == 0

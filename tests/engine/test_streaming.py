@@ -22,6 +22,7 @@ from tcpanalyze.decode import Decoder
 from tcpanalyze.engine import Engine
 from tcpanalyze.pipeline import iter_sessions
 from tcpanalyze.errors import CaptureError
+from tcpanalyze.frames import public_sessions
 from tcpanalyze.packets import Accounting, decoded_batches
 
 CAPTURES = corpus_files() + sample_files()
@@ -132,7 +133,7 @@ def test_engine_holds_only_the_sessions_of_the_last_few_seconds(short_sessions_c
     held_at_end = engine.flows.live
     chunks.extend(engine.emit(final=True))
     assert held_at_end <= 12 and engine.flows.live == 0
-    streamed = pd.concat([c for c in chunks if len(c)], ignore_index=True)
+    streamed = public_sessions(pd.concat([c for c in chunks if len(c)], ignore_index=True))  # analyze's dtypes
     whole = tcpanalyze.analyze(str(short_sessions_capture), packets=False, options=NEVER).sessions
     assert len(whole) == SHORT_SESSIONS
     pd.testing.assert_frame_equal(_values(streamed), _values(whole))

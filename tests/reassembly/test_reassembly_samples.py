@@ -15,7 +15,7 @@ import hashlib
 import json
 
 import pytest
-from helpers import EXPECTED_DIR, SAMPLE_DIR
+from helpers import EXPECTED_DIR, SAMPLE_DIR, matching_sessions
 
 import tcpanalyze
 from tcpanalyze.reassembly import Conflict
@@ -40,11 +40,8 @@ def test_real_captures_rebuild_what_the_programs_wrote(spec_path):
     analysis = tcpanalyze.analyze(str(SAMPLE_DIR / truth["file"]))
     sessions = analysis.sessions
     checked = 0
-    for conn in truth["connections"]:
-        match = sessions[(sessions["orig_addr"].astype(str) == conn["orig_addr"]) & (sessions["orig_port"] == conn["orig_port"])
-                         & (sessions["resp_port"] == conn["resp_port"])]
-        assert len(match) == 1, conn
-        stream = analysis.stream(int(match["session_id"].iloc[0]))
+    for conn, row in zip(truth["connections"], matching_sessions(sessions, truth["connections"])):
+        stream = analysis.stream(int(row.session_id))
         for d in ("orig", "resp"):
             assert (len(stream.direction(d).data), sha(stream.direction(d).data)) == (conn[f"{d}_bytes"], conn[f"{d}_sha256"])
             assert stream.direction(d).gaps == []
