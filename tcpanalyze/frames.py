@@ -20,7 +20,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from .decode import PacketBatch, status
+from .decode import PacketBatch, status, tunnels
 from .decode.columns import (
     MARK_FRAGMENT_OVERLAP, MARK_IP_LENGTH_EXCEEDS_FRAME, MARK_REASSEMBLED, MARK_TRUNCATED, OPT_MALFORMED, OPT_MSS, OPT_SACK, OPT_SACK_PERM,
     OPT_TIMESTAMP, OPT_WSCALE,
@@ -64,6 +64,10 @@ PACKET_COLUMNS: list[tuple[str, str, str]] = [
     ("ip_length_exceeds_frame", "bool", "IP length larger than the frame carried; the frame's length was used (as Wireshark)"),
     ("rec_off", "int64", "offset of the record's packet data in the (decompressed) capture stream"),
     ("payload_off", "Int32", "offset of the TCP payload from the record start; <NA> if rebuilt from fragments"),
+    ("tunnel", "category", "tunnels the packet came through, outermost first (``gre>vxlan``); <NA> if none"),
+    ("tunnel_id", "UInt32", "VNI, TEID, GRE key or ERSPAN session of the innermost tunnel that has one (0: none)"),
+    ("outer_src_addr", "category", "source of the IP header carrying the innermost tunnel; <NA> if none"),
+    ("outer_dst_addr", "category", "destination of the IP header carrying the innermost tunnel; <NA> if none"),
 ]
 STATUS_COLUMNS: list[tuple[str, str, str]] = [
     ("record_class", "category", "tcp, other_ip, non_ip or malformed"),
@@ -178,6 +182,7 @@ def packets_frame(packets: PacketBatch, *, with_status: bool = False) -> pd.Data
         "reassembled": (marks & MARK_REASSEMBLED) != 0, "fragment_overlap": (marks & MARK_FRAGMENT_OVERLAP) != 0,
         "ip_length_exceeds_frame": (marks & MARK_IP_LENGTH_EXCEEDS_FRAME) != 0,
         "rec_off": packets["rec_off"], "payload_off": missing_below_zero(packets["payload_off"]),
+        **tunnel_columns(packets),
     })
     if with_status:
         codes = packets["status"]
@@ -186,6 +191,29 @@ def packets_frame(packets: PacketBatch, *, with_status: bool = False) -> pd.Data
         data["ip_proto"] = packets["ip_proto"]
         data["linktype"] = packets["linktype"]
     return pd.DataFrame(data, copy=False)
+
+
+def tunnel_columns(packets: PacketBatch) -> dict[str, object]:
+    """The tunnel path of each packet (missing where it came through none); cheap for a batch
+    without tunnelled records."""
+    n = len(packets)
+    if not packets.tunnelled:
+        none = pd.Categorical.from_codes(np.full(n, -1), categories=[])
+        return {"tunnel": none, "tunnel_id": nullable(np.zeros(n, np.uint32), np.zeros(n, bool)),
+                "outer_src_addr": none.copy(), "outer_dst_addr": none.copy()}
+    chain = packets["tunnel_chain"]
+    tunnelled = chain != 0
+    codes, index = np.unique(chain, return_inverse=True)
+    names = pd.Categorical.from_codes(np.where(tunnelled, index, -1),
+                                      categories=[tunnels.chain_name(int(c)) or "none" for c in codes])
+    columns: dict[str, object] = {"tunnel": names.remove_unused_categories(),
+                                  "tunnel_id": nullable(packets["tunnel_id"], tunnelled)}
+    for end in ("src", "dst"):
+        hi, lo = packets[f"outer_{end}_hi"], packets[f"outer_{end}_lo"]
+        ipv6 = (hi != 0) | ((lo & ~np.uint64(0xFFFFFFFF)) != IPV4_MAPPED)
+        text = address_text(hi, lo, ipv6)
+        columns[f"outer_{end}_addr"] = pd.Categorical.from_codes(np.where(tunnelled, text.codes, -1), text.categories)
+    return columns
 
 
 # The engine's per-packet results (``Engine.process``) where -1 means "none here": <NA> in the packets table.

@@ -83,6 +83,8 @@ def _occurrence(frame: pd.DataFrame, column: str, field: Field, base_ns: int | N
     present = series.notna().to_numpy(bool, copy=True) if field.missing_as is None else np.ones(len(series), bool)
     if field.version is not None:
         present &= frame["ip_version"].to_numpy() == field.version
+    if field.tunnel:
+        present &= _through(frame["tunnel"], field.tunnel, field.innermost)
     if field.kind in ("addr", "text"):
         codes, uniques = pd.factorize(series.astype(object) if field.kind == "addr" else series)
         return (codes, np.asarray(uniques, dtype=object)), present
@@ -96,6 +98,15 @@ def _occurrence(frame: pd.DataFrame, column: str, field: Field, base_ns: int | N
     if field.relative:
         values = values - (base_ns or 0)
     return values, present
+
+
+def _through(chains: pd.Series, kinds: tuple[str, ...], innermost: bool) -> np.ndarray:
+    """Packets whose tunnel chain (``gre>vxlan``) holds one of ``kinds`` (as its last layer
+    when ``innermost``)."""
+    categorical = chains.astype("category").array
+    layers = [str(c).split(">") for c in categorical.categories]
+    table = np.array([(ls[-1] in kinds) if innermost else bool(set(ls) & set(kinds)) for ls in layers], dtype=bool)
+    return np.append(table, False)[categorical.codes]  # code -1 (untunnelled) reads the appended False
 
 
 def _hit(op: str, literals: tuple, values, field: Field, name: Name) -> np.ndarray:

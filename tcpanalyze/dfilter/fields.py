@@ -23,8 +23,10 @@ class Field:
     ``tcp.analysis.*`` flags: no comparisons). ``bit`` picks one bit of the column (0/1), ``absent``
     is a column value meaning "no such field here" (besides ``<NA>``), ``missing_as`` the value
     Wireshark shows where the column is ``<NA>`` (the field is then present), ``version`` the IP
-    version the field needs, and
-    ``relative`` subtracts the capture's time 0.
+    version the field needs,
+    ``relative`` subtracts the capture's time 0, and ``tunnel`` names the tunnel kinds a packet
+    must have come through for the field to be there (``innermost``: as its innermost tunnel,
+    whose id the ``tunnel_id`` column holds).
     """
 
     columns: tuple[str, ...]
@@ -34,6 +36,8 @@ class Field:
     missing_as: int | None = None
     version: int | None = None
     relative: bool = False
+    tunnel: tuple[str, ...] = ()
+    innermost: bool = False
 
 
 def _either(a: str, b: str, kind: str = "number", version: int | None = None) -> Field:
@@ -42,6 +46,13 @@ def _either(a: str, b: str, kind: str = "number", version: int | None = None) ->
 
 _TCP_FLAGS = {"fin": 0x01, "syn": 0x02, "reset": 0x04, "push": 0x08, "ack": 0x10, "urg": 0x20, "ece": 0x40,
               "cwr": 0x80, "ns": 0x100}
+
+# Wireshark's tunnel protocols by our tunnel kinds (ERSPAN rides in GRE), and the id fields
+# it shows for the innermost one.
+_TUNNEL_PROTOCOLS = {"gre": ("gre", "erspan"), "erspan": ("erspan",), "vxlan": ("vxlan", "vxlan-gpe"),
+                     "geneve": ("geneve",), "gtp": ("gtp-u",), "teredo": ("teredo",), "ayiya": ("ayiya",)}
+_TUNNEL_IDS = {"vxlan.vni": ("vxlan", "vxlan-gpe"), "geneve.vni": ("geneve",), "gre.key": ("gre",),
+               "gtp.teid": ("gtp-u",), "erspan.spanid": ("erspan",)}
 
 PACKET_FIELDS: dict[str, Field] = {
     "frame.number": Field(("frame",)),
@@ -85,6 +96,13 @@ PACKET_FIELDS: dict[str, Field] = {
     "tcp.analysis.acks_frame": Field(("acks_frame",)),
     "tcp.analysis.duplicate_ack_num": Field(("dupack_num",), absent=0),
     "tcp.analysis.duplicate_ack_frame": Field(("dupack_frame",)),
+    # the tunnel path: Wireshark's protocols and ids, and our columns under their own names
+    **{name: Field(("tunnel",), "text", tunnel=kinds) for name, kinds in _TUNNEL_PROTOCOLS.items()},
+    **{name: Field(("tunnel_id",), tunnel=kinds, innermost=True) for name, kinds in _TUNNEL_IDS.items()},
+    "tunnel": Field(("tunnel",), "text"),
+    "tunnel_id": Field(("tunnel_id",)),
+    "outer_src_addr": Field(("outer_src_addr",), "addr"),
+    "outer_dst_addr": Field(("outer_dst_addr",), "addr"),
 }
 
 

@@ -58,7 +58,7 @@ def packets_table(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """One packets table from per-batch frames; the address columns stay categorical (each
     batch has its own categories, which plain concatenation would turn into text)."""
     table = pd.concat(frames, ignore_index=True)
-    for name in ("src_addr", "dst_addr"):
+    for name in ("src_addr", "dst_addr", "tunnel", "outer_src_addr", "outer_dst_addr"):
         if len(frames) > 1 and isinstance(frames[0][name].dtype, pd.CategoricalDtype):
             table[name] = concat_arrays([f[name].array for f in frames])
     return table

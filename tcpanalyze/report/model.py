@@ -61,6 +61,7 @@ class Packets:
     tcp_reassembled: int
     malformed_reasons: dict[str, int]
     other_ip_protocols: dict[str, int]
+    tcp_by_tunnel: dict[str, int]  # TCP records that came out of tunnels, by tunnel chain
 
 
 @dataclass
@@ -203,7 +204,7 @@ def _capture(analysis: "Analysis", sessions: pd.DataFrame, selection: str | None
     reasons = {k: v for k, v in acc["by_status"].items() if k not in ("tcp", "not_tcp", "non_ip")}
     packets = Packets(acc["records"], acc["tcp"], acc["other_ip"], acc["non_ip"], acc["malformed"],
                       acc["tcp_truncated"], acc["tcp_reassembled"], dict(sorted(reasons.items())),
-                      dict(sorted(acc["other_ip_protocols"].items())))
+                      dict(sorted(acc["other_ip_protocols"].items())), dict(sorted(acc["tcp_by_tunnel"].items())))
     first = float(sessions["start"].min()) if len(sessions) else None
     last = float(sessions["end"].max()) if len(sessions) else None
     duration = (last - first) if first is not None else 0.0

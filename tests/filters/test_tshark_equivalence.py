@@ -77,3 +77,34 @@ def test_filter_selects_the_frames_tshark_selects(name):
         if ours != theirs:
             wrong[expression] = (sorted(set(ours) - set(theirs))[:5], sorted(set(theirs) - set(ours))[:5])
     assert wrong == {}
+
+
+# Tunnel protocols and ids, on captures of real sessions through each tunnel.
+TUNNEL_CAPTURES = ["real-tunnel-vxlan-two-tenants.pcap", "real-tunnel-vxlan-in-gre.pcap", "real-tunnel-gre.pcap",
+                   "real-tunnel-gtpu.pcap", "real-tunnel-erspan-v1.pcap", "real-tunnel-geneve.pcap",
+                   "real-tunnel-teredo.pcap", "real-tunnel-ipip.pcap"]
+TUNNEL_EXPRESSIONS = [
+    "vxlan", "gre", "erspan", "geneve", "gtp", "teredo", "ayiya", "!vxlan && tcp.len > 0",
+    "vxlan.vni == 200", "vxlan.vni in {100, 4242} && tcp.flags.syn == 1", "gre.key == 44", "gtp.teid == 4097",
+    "erspan.spanid == 46", "geneve.vni != 43", "vxlan && tcp.analysis.retransmission",
+]
+
+
+@pytest.mark.parametrize("name", TUNNEL_CAPTURES)
+def test_tunnel_fields_select_the_frames_tshark_selects(name):
+    analysis = _analysis(name)
+    wrong = {}
+    for expression in TUNNEL_EXPRESSIONS:
+        keep = DisplayFilter.for_packets(expression).mask(analysis.packets, analysis.accounting.first_tcp_ts_ns)
+        ours = analysis.packets["frame"][keep].tolist()
+        theirs = _tshark(name, expression)
+        if ours != theirs:
+            wrong[expression] = (sorted(set(ours) - set(theirs))[:5], sorted(set(theirs) - set(ours))[:5])
+    assert wrong == {}
+
+
+def test_tunnel_columns_filter_by_our_names():
+    packets = _analysis("real-tunnel-vxlan-two-tenants.pcap").packets
+    keep = DisplayFilter.for_packets('tunnel == "vxlan" && tunnel_id == 200 && outer_src_addr == 192.0.2.0/24').mask(
+        packets, None)
+    assert keep.sum() == (packets.tunnel_id == 200).sum() > 0
