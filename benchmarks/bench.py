@@ -204,7 +204,7 @@ def engine_suite(capture: Path, skip: set[str]) -> list[Run]:
 FILTER_EXPRESSIONS = (
     "tcp.analysis.retransmission",
     "tcp.port == 443 && tcp.flags.reset == 1",
-    "ip.src == 10.0.0.0/8 and tcp.len > 1000",
+    "ip.src == 198.18.0.0/15 and tcp.len > 1000",
 )
 
 
