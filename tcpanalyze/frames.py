@@ -22,7 +22,7 @@ import pandas as pd
 
 from .decode import PacketBatch, status, tunnels
 from .decode.columns import (
-    MARK_FRAGMENT_OVERLAP, MARK_IP_LENGTH_EXCEEDS_FRAME, MARK_REASSEMBLED, MARK_TRUNCATED, OPT_MALFORMED, OPT_MSS, OPT_SACK, OPT_SACK_PERM,
+    MARK_BAD_IP_CHECKSUM, MARK_BAD_TCP_CHECKSUM, MARK_FRAGMENT_OVERLAP, MARK_IP_LENGTH_EXCEEDS_FRAME, MARK_REASSEMBLED, MARK_TRUNCATED, OPT_MALFORMED, OPT_MSS, OPT_SACK, OPT_SACK_PERM,
     OPT_TIMESTAMP, OPT_WSCALE,
 )
 from .jit import kernel
@@ -62,6 +62,8 @@ PACKET_COLUMNS: list[tuple[str, str, str]] = [
     ("reassembled", "bool", "segment rebuilt from IP fragments (this row is the completing fragment)"),
     ("fragment_overlap", "bool", "the fragments it was rebuilt from overlapped"),
     ("ip_length_exceeds_frame", "bool", "IP length larger than the frame carried; the frame's length was used (as Wireshark)"),
+    ("bad_ip_checksum", "bool", "the IPv4 header checksum is wrong (checked only with verify_checksums)"),
+    ("bad_tcp_checksum", "bool", "the TCP checksum is wrong (checked only with verify_checksums; not for cut or rebuilt segments)"),
     ("rec_off", "int64", "offset of the record's packet data in the (decompressed) capture stream"),
     ("payload_off", "Int32", "offset of the TCP payload from the record start; <NA> if rebuilt from fragments"),
     ("tunnel", "category", "tunnels the packet came through, outermost first (``gre>vxlan``); <NA> if none"),
@@ -181,6 +183,7 @@ def packets_frame(packets: PacketBatch, *, with_status: bool = False) -> pd.Data
         "options_malformed": (opts & OPT_MALFORMED) != 0, "ip_id": packets["ip_id"], "ttl": packets["ttl"],
         "reassembled": (marks & MARK_REASSEMBLED) != 0, "fragment_overlap": (marks & MARK_FRAGMENT_OVERLAP) != 0,
         "ip_length_exceeds_frame": (marks & MARK_IP_LENGTH_EXCEEDS_FRAME) != 0,
+        "bad_ip_checksum": (marks & MARK_BAD_IP_CHECKSUM) != 0, "bad_tcp_checksum": (marks & MARK_BAD_TCP_CHECKSUM) != 0,
         "rec_off": packets["rec_off"], "payload_off": missing_below_zero(packets["payload_off"]),
         **tunnel_columns(packets),
     })

@@ -21,7 +21,7 @@ from . import jit
 from .capture import BATCH_RECORDS, CaptureInfo, CaptureReader, CaptureSpec, MergedReader, RecordBatch, open_reader
 from .capture.reader import ProgressCallback
 from .decode import Decoder, PacketBatch, status, tunnels
-from .decode.columns import MARK_REASSEMBLED, MARK_TRUNCATED
+from .decode.columns import MARK_BAD_IP_CHECKSUM, MARK_BAD_TCP_CHECKSUM, MARK_REASSEMBLED, MARK_TRUNCATED
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,6 +40,8 @@ class Accounting:
     other_ip_protocols: dict[str, int] = field(default_factory=dict)
     tcp_truncated: int = 0
     tcp_reassembled: int = 0
+    # TCP packets with a wrong IPv4 header or TCP checksum (counted only when checksums are verified)
+    tcp_bad_checksum: int = 0
     tcp_by_tunnel: dict[str, int] = field(default_factory=dict)  # TCP packets by tunnel chain ("gre>vxlan")
     warnings: list[str] = field(default_factory=list)
     complete: bool = True  # every reader got to the end of its file (False: cut off or damaged)
@@ -64,6 +66,8 @@ class Accounting:
             self.first_tcp_ts_ns = int(packets["ts_ns"][np.argmax(tcp)])
         self.tcp_truncated += int(np.count_nonzero(tcp & ((packets["marks"] & MARK_TRUNCATED) != 0)))
         self.tcp_reassembled += int(np.count_nonzero(tcp & ((packets["marks"] & MARK_REASSEMBLED) != 0)))
+        bad = (packets["marks"] & (MARK_BAD_IP_CHECKSUM | MARK_BAD_TCP_CHECKSUM)) != 0
+        self.tcp_bad_checksum += int(np.count_nonzero(tcp & bad))
         if packets.tunnelled:
             for chain, n in tunnels.count_by_chain(packets["tunnel_chain"][tcp]).items():
                 self.tcp_by_tunnel[chain] = self.tcp_by_tunnel.get(chain, 0) + n
@@ -76,7 +80,8 @@ class Accounting:
     def as_dict(self) -> dict:
         return {"records": self.records, **self.by_class, "by_status": dict(self.by_status),
                 "other_ip_protocols": dict(self.other_ip_protocols), "tcp_truncated": self.tcp_truncated,
-                "tcp_reassembled": self.tcp_reassembled, "tcp_by_tunnel": dict(self.tcp_by_tunnel),
+                "tcp_reassembled": self.tcp_reassembled, "tcp_bad_checksum": self.tcp_bad_checksum,
+                "tcp_by_tunnel": dict(self.tcp_by_tunnel),
                 "complete": self.complete, "warnings": list(self.warnings)}
 
 
@@ -117,10 +122,10 @@ def decoded_batches(reader: CaptureReader | MergedReader, decoder: Decoder, acco
 
 
 def decode_capture(path: str, *, tcp_only: bool = True, max_records: int = BATCH_RECORDS,
-                   progress: ProgressCallback | None = None) -> DecodedCapture:
+                   progress: ProgressCallback | None = None, verify_checksums: bool = False) -> DecodedCapture:
     """Decode a whole capture; keep TCP rows only unless ``tcp_only`` is False."""
     accounting = Accounting()
-    decoder = Decoder()
+    decoder = Decoder(verify_checksums=verify_checksums)
     with open_capture(path, progress) as reader:
         kept = [packets for _, packets in decoded_batches(reader, decoder, accounting, max_records=max_records,
                                                           tcp_only=tcp_only)]
@@ -128,8 +133,10 @@ def decode_capture(path: str, *, tcp_only: bool = True, max_records: int = BATCH
     return DecodedCapture(PacketBatch.concat(kept), accounting, info, decoder.fragments.payloads)
 
 
-def read_packets(path: str, *, all_records: bool = False, progress: ProgressCallback | None = None) -> "pd.DataFrame":
-    """Read a capture as a DataFrame, one row per TCP packet (per record with ``all_records``).
+def read_packets(path: str, *, all_records: bool = False, progress: ProgressCallback | None = None,
+                 verify_checksums: bool = False) -> "pd.DataFrame":
+    """Read a capture as a DataFrame, one row per TCP packet (per record with ``all_records``),
+    checksums checked with ``verify_checksums`` (``bad_ip_checksum``, ``bad_tcp_checksum``).
 
     Columns and dtypes are documented in ``tcpanalyze.frames.PACKET_COLUMNS``; the record
     accounting is in ``df.attrs["accounting"]`` and reader warnings in ``df.attrs["warnings"]``.
@@ -139,7 +146,7 @@ def read_packets(path: str, *, all_records: bool = False, progress: ProgressCall
     """
     from .frames import packets_frame
 
-    decoded = decode_capture(path, tcp_only=not all_records, progress=progress)
+    decoded = decode_capture(path, tcp_only=not all_records, progress=progress, verify_checksums=verify_checksums)
     frame = packets_frame(decoded.packets, with_status=all_records)
     frame.attrs["accounting"] = decoded.accounting.as_dict()
     frame.attrs["warnings"] = list(decoded.accounting.warnings)

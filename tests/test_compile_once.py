@@ -43,7 +43,8 @@ from tcpanalyze import jit
 from tcpanalyze.report import build_report
 with jit.mode(plain=False):
     for path in [*sys.argv[1:], sys.argv[1:3]]:  # the last: two files merged as one capture
-        analysis = tcpanalyze.analyze(path)
+        # the first with checksums verified (the decoder's second pass)
+        analysis = tcpanalyze.analyze(path, options=tcpanalyze.EngineOptions(verify_checksums=path == sys.argv[1]))
         build_report(analysis)
         for session_id in analysis.sessions["session_id"].head(3):
             analysis.stream(int(session_id))

@@ -11,12 +11,14 @@ import typer
 from ..errors import UsageError
 from ..output import Format
 from .app import (
+    CHECKSUMS_OPT,
     EXIT_CODES,
     FILES_ARG,
     FORMAT_OPT,
     OUTPUT_OPT,
     SCHEDULER_OPT,
     WORKERS_OPT,
+    analysis_options,
     app,
     capture_spec,
     output_path,
@@ -52,6 +54,7 @@ def anomalies(
     session: list[int] | None = SESSION_OPT,
     time_range: str | None = TIME_RANGE_OPT,
     workers: int = WORKERS_OPT,
+    verify_checksums: bool = CHECKSUMS_OPT,
     scheduler: str | None = SCHEDULER_OPT,
 ) -> None:
     """Anomalies across sessions: SYN floods, backscatter, scans, RST teardowns and storms, backlog overflow,
@@ -76,7 +79,7 @@ def anomalies(
     cfg = cfg.with_overrides(parse_sets(sets))  # bad thresholds fail before the capture is read
     with cluster_client(scheduler) as client, ReadProgress() as progress:
         result = analyze(file, packets=False, evidence=not no_packets, columns=DETECTOR_COLUMNS, progress=progress,
-                         workers=workers, client=client)
+                         workers=workers, client=client, options=analysis_options(verify_checksums))
     found = detect_anomalies(result.sessions, result.detector_packets, cfg, file)
     found = filters.anomalies(found, result.sessions, result.accounting.first_tcp_ts_ns)
     if fmt in (Format.csv, Format.parquet):

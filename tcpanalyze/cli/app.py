@@ -13,7 +13,7 @@ import contextlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Optional, TextIO
+from typing import TYPE_CHECKING, Optional, TextIO
 
 import typer
 
@@ -27,6 +27,9 @@ except ImportError:  # pragma: no cover - older typer, click installed beside it
 from ..errors import TcpanalyzeError, UsageError
 from ..output import Format
 from ..version import __version__
+
+if TYPE_CHECKING:
+    from ..engine import EngineOptions
 
 # Every command's help ends with this (as its epilog), and so does the application's.
 EXIT_CODES = "Exit codes: 0 fine, 1 a check failed, 2 usage or input error (one line on stderr; --debug: traceback)."
@@ -58,6 +61,10 @@ FORMAT_OPT = typer.Option(Format.table, "--format", "-f", help="Output format.")
 WORKERS_OPT = typer.Option(1, "--workers", min=1, metavar="N",
                            help="Split the sessions among N worker processes fed from one read of the capture "
                                 "(the same results; meant for machines with many cores: README, \"Big captures\").")
+CHECKSUMS_OPT = typer.Option(False, "--verify-checksums",
+                             help="Check IPv4 header and TCP checksums (off by default, as in Wireshark: hosts that "
+                                  "offload checksums capture wrong ones) and leave packets with a wrong one out of "
+                                  "the analysis, counted per session (bad_checksum_pkts, Zeek's C/c history letters).")
 SCHEDULER_OPT = typer.Option(None, "--scheduler", metavar="tcp://HOST:PORT",
                              help="Run the analysis on the workers of this Dask distributed scheduler, which "
                                   "read the capture from storage they share with this machine (same results).")
@@ -76,6 +83,13 @@ def _global_options(
     debug: bool = typer.Option(False, "--debug", help="Show the full traceback on errors."),
 ) -> None:
     _state["debug"] = debug
+
+
+def analysis_options(verify_checksums: bool) -> EngineOptions | None:
+    """The analysis settings the command-line options ask for (None: the defaults)."""
+    from ..engine import EngineOptions
+
+    return EngineOptions(verify_checksums=True) if verify_checksums else None
 
 
 def output_path(output: Optional[Path]) -> str | None:
@@ -105,8 +119,11 @@ def report_accounting(accounting: dict) -> None:
     reasons = {k: v for k, v in accounting["by_status"].items() if k not in ("tcp", "not_tcp", "non_ip")}
     detail = f" ({', '.join(f'{k}: {v}' for k, v in sorted(reasons.items()))})" if reasons else ""
     tunnelled = accounting.get("tcp_by_tunnel", {})
-    if tunnelled:
-        parts[0] += f" ({', '.join(f'{n} from {chain}' for chain, n in sorted(tunnelled.items()))})"
+    notes = [f"{n} from {chain}" for chain, n in sorted(tunnelled.items())]
+    if accounting.get("tcp_bad_checksum"):
+        notes.append(f"{accounting['tcp_bad_checksum']} with a wrong checksum, left out of the analysis")
+    if notes:
+        parts[0] += f" ({', '.join(notes)})"
     print(f"{accounting['records']} records: {', '.join(parts)}{detail}", file=sys.stderr)
     for warning in accounting["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)

@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from ..errors import UsageError
-from .app import EXIT_CODES, FILES_ARG, OUTPUT_OPT, SCHEDULER_OPT, WORKERS_OPT, app, capture_spec
+from .app import CHECKSUMS_OPT, EXIT_CODES, FILES_ARG, OUTPUT_OPT, SCHEDULER_OPT, WORKERS_OPT, analysis_options, app, capture_spec
 from .filters import (
     FILTER_OPT,
     HOST_OPT,
@@ -54,6 +54,7 @@ def check(
     display_filter: Optional[str] = FILTER_OPT,
     tshark: bool = TSHARK_OPT,
     workers: int = WORKERS_OPT,
+    verify_checksums: bool = CHECKSUMS_OPT,
     scheduler: Optional[str] = SCHEDULER_OPT,
 ) -> None:
     """Check a capture against rules (retransmissions, resets, stalls, RTT, anomalies...) for CI.
@@ -83,7 +84,7 @@ def check(
     with cluster_client(scheduler) as client, ReadProgress() as progress:
         report = run_check(file, parsed, baseline, select=filters.select, progress=progress,
                            workers=workers, client=client, display_filter=display_filter,
-                           filter_engine=filter_engine(tshark))
+                           filter_engine=filter_engine(tshark), options=analysis_options(verify_checksums))
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     writers = {CheckFormat.text: outputs.text_summary, CheckFormat.json: outputs.json_text,

@@ -10,7 +10,8 @@ import typer
 
 from ..errors import UsageError
 from ..output import Format
-from .app import EXIT_CODES, FILES_ARG, FORMAT_OPT, OUTPUT_OPT, app, capture_spec, output_path, report_accounting
+from .app import (EXIT_CODES, FILES_ARG, FORMAT_OPT, CHECKSUMS_OPT, OUTPUT_OPT, analysis_options, app, capture_spec, output_path,
+                  report_accounting)
 from .filters import (
     FILTER_OPT,
     HOST_OPT,
@@ -42,6 +43,7 @@ def packets(
     columns: Optional[str] = typer.Option(None, "--columns", help="Comma-separated columns to show (table: its "
                                                                    "column names; csv/jsonl/parquet: the packets "
                                                                    "table's)."),
+    verify_checksums: bool = CHECKSUMS_OPT,
 ) -> None:
     """TCP packets in file order with their session and Wireshark's analysis flags; accounting on stderr.
 
@@ -65,10 +67,10 @@ def packets(
 
     with ReadProgress() as progress:
         if all_records:
-            frame = read_packets(file, all_records=True, progress=progress)
+            frame = read_packets(file, all_records=True, progress=progress, verify_checksums=verify_checksums)
             accounting = frame.attrs["accounting"]
         else:
-            result = analyze(file, progress=progress)
+            result = analyze(file, progress=progress, options=analysis_options(verify_checksums))
             frame = result.packets
             accounting = result.accounting.as_dict()
     base_ns = int(frame["ts_ns"].iloc[0]) if len(frame) else None  # time 0 stays the capture's first packet

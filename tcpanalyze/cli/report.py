@@ -9,11 +9,13 @@ from typing import Optional
 import typer
 
 from .app import (
+    CHECKSUMS_OPT,
     EXIT_CODES,
     FILES_ARG,
     OUTPUT_OPT,
     SCHEDULER_OPT,
     WORKERS_OPT,
+    analysis_options,
     app,
     capture_spec,
     open_text_output,
@@ -53,6 +55,7 @@ def report(
     display_filter: Optional[str] = FILTER_OPT,
     tshark: bool = TSHARK_OPT,
     workers: int = WORKERS_OPT,
+    verify_checksums: bool = CHECKSUMS_OPT,
     scheduler: Optional[str] = SCHEDULER_OPT,
 ) -> None:
     """Capture summary, problems ranked by impact, servers, and the sessions that need attention.
@@ -73,7 +76,8 @@ def report(
     with cluster_client(scheduler) as client, ReadProgress() as progress:  # html graphs of stdin need every packet
         analysis = filters.select(analyze(file, packets=fmt == ReportFormat.html and file == "-",
                                           columns=REPORT_COLUMNS, progress=progress, workers=workers, client=client,
-                                          filter=display_filter, filter_engine=filter_engine(tshark)))
+                                          filter=display_filter, filter_engine=filter_engine(tshark),
+                                          options=analysis_options(verify_checksums)))
     the_report = build_report(analysis, selection=_selection_text(host, port, session, time_range, display_filter))
     with open_text_output(output) as out:
         if fmt == ReportFormat.text:

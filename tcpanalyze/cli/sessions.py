@@ -14,7 +14,8 @@ from ..errors import UsageError
 if TYPE_CHECKING:
     import pandas as pd
 from ..output import Format
-from .app import EXIT_CODES, FILES_ARG, FORMAT_OPT, OUTPUT_OPT, app, capture_spec, output_path, report_accounting
+from .app import (EXIT_CODES, FILES_ARG, FORMAT_OPT, CHECKSUMS_OPT, OUTPUT_OPT, analysis_options, app, capture_spec, output_path,
+                  report_accounting)
 from .filters import FILTER_OPT, HOST_OPT, PORT_OPT, SESSION_OPT, TIME_RANGE_OPT, Filters
 
 
@@ -63,6 +64,7 @@ def sessions(
     as_they_end: bool = typer.Option(False, "--as-they-end",
                                      help="Write each session as soon as it ends (end order), holding none back: "
                                           "memory stays bounded when a long session is open while many end."),
+    verify_checksums: bool = CHECKSUMS_OPT,
 ) -> None:
     """One row per TCP session (the help text is ``SESSIONS_HELP``)."""
     file = capture_spec(files)
@@ -86,7 +88,7 @@ def sessions(
     with FrameWriter(fmt, output_path(output), view) as out, \
             ReadProgress() as progress:
         # Written as sessions end (in session_id order: each waits for the earlier ones), chunk by chunk.
-        chunks = iter_sessions(file, accounting, progress=progress)
+        chunks = iter_sessions(file, accounting, options=analysis_options(verify_checksums), progress=progress)
         for chunk in chunks if in_order is None else in_order.reordered(chunks):
             kept = filters.sessions(chunk, accounting.first_tcp_ts_ns)  # filters read their own columns
             if matching is not None:

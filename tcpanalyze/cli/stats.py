@@ -9,7 +9,8 @@ import typer
 
 from ..errors import UsageError
 from ..output import Format
-from .app import EXIT_CODES, FILES_ARG, FORMAT_OPT, OUTPUT_OPT, app, capture_spec, output_path, report_accounting
+from .app import (CHECKSUMS_OPT, EXIT_CODES, FILES_ARG, FORMAT_OPT, OUTPUT_OPT, analysis_options, app, capture_spec, output_path,
+                  report_accounting)
 
 
 @app.command(epilog=EXIT_CODES)
@@ -22,6 +23,7 @@ def stats(
     chart: Optional[Path] = typer.Option(None, "--chart", metavar="FILE",
                                          help="Also draw the counts: .png/.svg/.pdf, or .html (interactive, "
                                               "self-contained)."),
+    verify_checksums: bool = CHECKSUMS_OPT,
 ) -> None:
     """Per interval: TCP packets, bytes, new sessions, retransmissions, RSTs, zero windows.
 
@@ -40,7 +42,8 @@ def stats(
 
     accounting = Accounting()
     with ReadProgress() as progress:
-        table = io_stats(file, interval, accounting=accounting, progress=progress)
+        table = io_stats(file, interval, accounting=accounting, progress=progress,
+                         options=analysis_options(verify_checksums))
     with FrameWriter(fmt, output_path(output)) as out:
         out.write(table)
     if chart is not None:

@@ -33,6 +33,7 @@ DIR_U32 = Rows((
     # latest packet that carried new sequence space), the largest payload, and of the
     # consecutive packets in order at the frontier, how many and how many had the next ID
     "since_anchor", "max_payload", "id_pairs", "id_steps", "refilled",
+    "bad_checksum_pkts",  # packets with a wrong TCP checksum, left out of the analysis (Engine.process)
     *[f"count_{k}" for k in range(N_FLAGS)],
 ), np.uint32)
 (NEXTSEQ, MAXSEQTOBEACKED, LASTACK, WINDOW, LASTSEGMENTFLAGS, DUPACKNUM,
@@ -40,8 +41,8 @@ DIR_U32 = Rows((
  SACK_COUNT, SEGMENT_COUNT, MSS_VALUE,
  PKTS, DATA_PKTS, RETRANS_PKTS, ZW_COUNT, ZW_PROBES, RTT_N, RTT_AMBIGUOUS, DSACKS,
  RETRANS_DATA_PKTS, SYN_PKTS, SYNACK_PKTS, RST_PKTS, SYNACKS_AFTER_ACK, ZERO_WIN_PKTS, LOST_BEFORE_CAPTURE, REORDERED,
- DUPLICATES, COPY_NEXT, SINCE_ANCHOR, MAX_PAYLOAD, ID_PAIRS, ID_STEPS, REFILLED) = range(40)
-FLAG_COUNT = 40  # + flag bit index
+ DUPLICATES, COPY_NEXT, SINCE_ANCHOR, MAX_PAYLOAD, ID_PAIRS, ID_STEPS, REFILLED, BAD_CHECKSUM_PKTS) = range(41)
+FLAG_COUNT = 41  # + flag bit index
 
 # times, frames and values that start as -1 ("not seen")
 DIR_I64 = Rows((

@@ -107,6 +107,7 @@ def session_records(engine: "Engine", slots: np.ndarray) -> pd.DataFrame:
         rec[f"{side}_syn_pkts"] = du[cols, L.SYN_PKTS]
         rec[f"{side}_synack_pkts"] = du[cols, L.SYNACK_PKTS]
         rec[f"{side}_rst_pkts"] = du[cols, L.RST_PKTS]
+        rec[f"{side}_bad_checksum_pkts"] = du[cols, L.BAD_CHECKSUM_PKTS]
         rec[f"{side}_highest_ack"] = di[cols, L.MAX_ACK]
     rec["missed_bytes"] = rec["orig_missed_bytes"] + rec["resp_missed_bytes"]  # type: ignore[operator]
 

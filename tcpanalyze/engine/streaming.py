@@ -27,15 +27,17 @@ from pandas.api.internals import create_dataframe_from_blocks
 
 from .. import jit, malloc
 from ..decode import PacketBatch
-from ..decode.columns import N_U32, OPT_SACK
-from ..flows import ANY_RST, CLOSE_BITS, FLIPPED, LAST_TS, ORIG_FIN, PACKETS, RESP_FIN, SESSION_ID, FlowTable
+from ..decode.columns import MARK_BAD_IP_CHECKSUM, MARK_BAD_TCP_CHECKSUM, N_U32, OPT_SACK
+from ..flows import ANY_RST, CLOSE_BITS, FLIPPED, LAST_TS, ORIG_FIN, PACKETS, RESP_FIN, SESSION_ID, TH_ACK, FlowTable
 from ..state import Rows, SlotAllocator, StateTable
 from . import kernels, zeek
 from .evidence import PACKET_FIELDS, RESULT_FIELDS, Evidence, markers
-from .layout import DIRECTION_LAYOUT, RST_PKTS, SEGMENT_LAYOUT, SESSION_LAYOUT, ZERO_WIN_PKTS
+from .layout import BAD_CHECKSUM_PKTS, DIRECTION_LAYOUT, RST_PKTS, SEGMENT_LAYOUT, SESSION_LAYOUT, ZERO_WIN_PKTS
 from .session import session_records
 
 NS = 1_000_000_000
+# A packet with either is left out of the analysis (EngineOptions.verify_checksums).
+BAD_CHECKSUM = MARK_BAD_IP_CHECKSUM | MARK_BAD_TCP_CHECKSUM
 # Sessions are turned into records this many at a time, bounding the memory emission needs
 # (8192 keeps the peak 10 MB lower than 16384 on mixed-2m and 25 MB on synflood-1m at the same
 # CPU time; 4096 saves 20 MB more but costs ~1 s of CPU on synflood's 1M sessions).
@@ -64,6 +66,11 @@ class EngineOptions:
     # Any session ends this long after its last packet. Off by default, as in Wireshark
     # (captures with clock jumps would split sessions); set it for long or live captures.
     idle_timeout_s: float = float("inf")
+    # Check the IPv4 header and TCP checksums. Off by default, as in Wireshark: a capture taken
+    # on a host that offloads checksums shows wrong ones on every packet that host sent. A
+    # packet with a wrong IPv4 header or TCP checksum is left out of the analysis as Zeek leaves
+    # it out: it counts only in its session's ``bad_checksum_pkts`` and history (Zeek's C/c).
+    verify_checksums: bool = False
 
 
 class Engine:
@@ -140,11 +147,12 @@ class Engine:
         self.flows.assign(packets, slot, dirn, new, base)
         if n:
             self.latest_ts = max(self.latest_ts, int(packets["ts_ns"].max()))
+        bad = (packets["marks"] & BAD_CHECKSUM) != 0  # marked only when checksums are verified
         if self.per_packet:
             run = np.ones(n, np.bool_)
         else:
             has_sack = ((packets["options"] & OPT_SACK) != 0) & (packets["sack_count"] > 0)
-            run = (self.flows.state.m["i64"][PACKETS][slot] > 1) | has_sack
+            run = (self.flows.state.m["i64"][PACKETS][slot] > 1) | has_sack | bad
         mark = np.zeros(self.column.size, np.bool_)
         mark[slot[run]] = True
         mark &= self.column < 0
@@ -155,9 +163,10 @@ class Engine:
             self._replay(replay)
             self.stash.reset(replay)
         rows = _batch_rows(packets, slot, dirn, new, base)
-        out = self._run_kernels(rows, np.where(run, self.column[slot], -1))
+        state_column = np.where(run, self.column[slot], -1)
+        out = self._run_kernels(rows, state_column, bad if bad.any() else None)
         if self.evidence is not None:
-            self._collect(slot, dirn, packets, out, np.flatnonzero(run))
+            self._collect(slot, dirn, packets, out, np.flatnonzero(run & ~bad))
         lone = np.flatnonzero(~run)
         if lone.size:
             self._set_aside(packets, slot[lone], dirn[lone], new[lone], base[:, lone], lone)
@@ -166,17 +175,24 @@ class Engine:
             results.update({name: out[row] for name, row in kernels.OUT_ROWS.items()})
         return results
 
-    def _run_kernels(self, rows: dict[str, np.ndarray], state_column: np.ndarray) -> np.ndarray:
+    def _run_kernels(self, rows: dict[str, np.ndarray], state_column: np.ndarray,
+                     bad: np.ndarray | None = None) -> np.ndarray:
         """The analysis and Zeek kernels over ``rows``: they share no state, so when compiled
-        (no GIL held) Zeek's runs on a second thread meanwhile."""
+        (no GIL held) Zeek's runs on a second thread meanwhile. Rows marked ``bad`` (wrong TCP
+        checksum) go to Zeek's kernel alone (its C/c letters) and are counted per direction;
+        their analysis results say "nothing" (``kernels.OUT_NOTHING``)."""
         n = rows["slot"].size
         self._reserve_segments(n)
         out = np.empty((kernels.N_OUT, n), np.int64)
         d, s, g = self.directions.m, self.sessions.m, self.segments.m
         z = self.zeek.m
         zeek_args = (state_column, rows["dirn"], rows["tcp_flags"], rows["seq_raw"], rows["ack_raw"],
-                     rows["payload_len"], rows["win_raw"], np.zeros(n, np.bool_), self.flipped,
+                     rows["payload_len"], rows["win_raw"], np.zeros(n, np.bool_) if bad is None else bad, self.flipped,
                      *(z[k] for k in zeek.ZEEK_LAYOUT))
+        if bad is not None:
+            out[:, bad] = _left_out(rows, bad)
+            np.add.at(d["u32"][:, BAD_CHECKSUM_PKTS], state_column[bad] * 2 + rows["dirn"][bad], 1)
+            state_column = np.where(bad, -1, state_column)
         beside = _beside().submit(zeek.zeek_packets, *zeek_args) if n >= BESIDE_MIN and not jit.running_plain() else None
         kernels.analyze_packets(state_column, rows["dirn"], rows["new"], rows["tcp_flags"],
                                 rows["seq_raw"], rows["ack_raw"], rows["win_raw"], rows["payload_len"],
@@ -322,6 +338,18 @@ def _beside() -> ThreadPoolExecutor:
 def _ns(seconds: float) -> int:
     """Seconds as int64 nanoseconds, "never" (huge values) capped so the kernels can hold it."""
     return int(min(seconds * NS, 2**62))
+
+
+def _left_out(rows: dict[str, np.ndarray], bad: np.ndarray) -> np.ndarray:
+    """The per-packet results of the ``bad`` rows, left out of the analysis: nothing analysed,
+    but relative sequence and ACK numbers from the session's base and the window field unscaled."""
+    out = np.repeat(kernels.OUT_NOTHING[:, None], np.count_nonzero(bad), axis=1)
+    base = rows["base"][:, bad].astype(np.int64)
+    out[kernels.OUT_REL_SEQ] = (rows["seq_raw"][bad].astype(np.int64) - base[0]) & 0xFFFFFFFF
+    acked = (rows["tcp_flags"][bad] & TH_ACK) != 0
+    out[kernels.OUT_REL_ACK] = np.where(acked, (rows["ack_raw"][bad].astype(np.int64) - base[1]) & 0xFFFFFFFF, -1)
+    out[kernels.OUT_WIN] = rows["win_raw"][bad]
+    return out
 
 
 def _batch_rows(packets: PacketBatch, slot, dirn, new, base) -> dict[str, np.ndarray]:

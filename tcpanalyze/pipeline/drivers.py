@@ -14,7 +14,6 @@ import pandas as pd
 
 from ..capture import BATCH_RECORDS, CaptureSpec
 from ..capture.reader import ProgressCallback
-from ..decode import Decoder
 from ..dfilter import DisplayFilter, TsharkFilter, packet_filter
 from ..engine import Engine, EngineOptions
 from ..engine.streaming import session_records_empty
@@ -23,6 +22,7 @@ from ..frames import SESSION_TIMES, public_sessions
 from ..packets import Accounting, decoded_batches, open_capture
 from .partitions import analyze_part, analyze_parts
 from .result import Analysis
+from .decoding import decoder_for
 
 
 def iter_sessions(path: str, accounting: Accounting, *, options: EngineOptions | None = None,
@@ -34,7 +34,7 @@ def iter_sessions(path: str, accounting: Accounting, *, options: EngineOptions |
     """
     engine = Engine(options, per_packet=False)
     with open_capture(path, progress) as reader:
-        for _, tcp in decoded_batches(reader, Decoder(), accounting, max_records=max_records):
+        for _, tcp in decoded_batches(reader, decoder_for(options), accounting, max_records=max_records):
             engine.process(tcp)
             yield from map(public_sessions, engine.emit())
         yield from map(public_sessions, engine.emit(final=True))

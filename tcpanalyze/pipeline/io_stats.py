@@ -14,13 +14,13 @@ import pandas as pd
 
 from ..capture import BATCH_RECORDS, CaptureSpec
 from ..capture.reader import ProgressCallback
-from ..decode import Decoder
 from ..engine import Engine, EngineOptions
 from ..engine.evidence import retransmissions
 from ..engine.flags import ZERO_WINDOW
 from ..errors import UsageError
 from ..flows import TH_RST
 from ..packets import Accounting, decoded_batches, open_capture
+from .decoding import decoder_for
 
 STAT_COLUMNS = ("packets", "bytes", "new_sessions", "retransmissions", "rsts", "zero_windows")
 NS = 1_000_000_000
@@ -40,7 +40,7 @@ def io_stats(path: CaptureSpec, interval_s: float = 1.0, *, accounting: Accounti
     base = None
     newest = -1  # session ids come in order of first packet: above this one, a session begins
     with open_capture(path, progress) as reader:
-        for records, tcp in decoded_batches(reader, Decoder(), accounting, max_records=max_records):
+        for records, tcp in decoded_batches(reader, decoder_for(options), accounting, max_records=max_records):
             if base is None and len(records):
                 base = int(records.ts_ns[0])
             results = engine.process(tcp)

@@ -34,13 +34,13 @@ import pandas as pd
 from .. import flows
 from ..capture import RecordBatch
 from ..capture.live import LiveSource
-from ..decode import Decoder
 from ..engine import Engine, EngineOptions
 from ..engine import layout as L
 from ..engine.streaming import NS, session_records_empty, sessions_frame
 from ..frames import address_text
 from ..packets import Accounting, decode_batch
 from .talkers import TrafficTally
+from .decoding import decoder_for
 
 # A live session ends after this long without packets (an idle SSH login stays one session
 # for 5 minutes; a longer silence starts a new one). Override with ``--idle-timeout``.
@@ -140,7 +140,7 @@ class LiveAnalysis:
     def __init__(self, options: EngineOptions | None = None, *, wall_clock: bool = True) -> None:
         self.options = options or EngineOptions(idle_timeout_s=LIVE_IDLE_TIMEOUT_S)
         self.engine = Engine(self.options, per_packet=False)
-        self.decoder = Decoder()
+        self.decoder = decoder_for(self.options)
         self.accounting = Accounting()
         self.wall_clock = wall_clock
         self.traffic = TrafficTally()

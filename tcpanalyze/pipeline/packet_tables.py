@@ -12,13 +12,14 @@ import numpy as np
 import pandas as pd
 
 from ..capture import BATCH_RECORDS
-from ..decode import Decoder, PacketBatch
+from ..decode import PacketBatch
 from ..engine import Engine, EngineOptions
 from ..engine.flags import RESEND_NAMES, flag_lists
 from ..engine.kernels import OUT_ROWS
 from ..engine.streaming import concat_arrays
 from ..frames import directions, engine_columns, packets_frame
 from ..packets import Accounting, decoded_batches, open_capture
+from .decoding import decoder_for
 
 
 def session_packets(path: str, session_ids: Iterable[int], *, options: EngineOptions | None = None,
@@ -34,7 +35,7 @@ def session_packets(path: str, session_ids: Iterable[int], *, options: EngineOpt
     engine = Engine(options, per_packet=True)
     kept: list[pd.DataFrame] = []
     with open_capture(path) as reader:
-        for _, tcp in decoded_batches(reader, Decoder(), Accounting(), max_records=max_records):
+        for _, tcp in decoded_batches(reader, decoder_for(options), Accounting(), max_records=max_records):
             results = engine.process(tcp)
             mine = np.isin(results["session_id"], wanted)
             if mine.any():

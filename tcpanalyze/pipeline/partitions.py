@@ -35,7 +35,7 @@ import pandas as pd
 from .. import jit, malloc
 from ..capture import BATCH_RECORDS, CaptureSpec, capture_files
 from ..capture.reader import ProgressCallback
-from ..decode import Decoder, PacketBatch
+from ..decode import PacketBatch
 from ..engine import Engine, EngineOptions
 from ..engine.evidence import Evidence, EvidenceFrames
 from ..engine.streaming import in_order_of_appearance, sessions_frame
@@ -44,6 +44,7 @@ from ..frames import packets_frame
 from ..packets import Accounting, decoded_batches, open_capture
 from .handoff import BatchRing, read_batch
 from .packet_tables import no_packet_rows, packet_rows, packets_table
+from .decoding import decoder_for
 
 # splitmix64's constants: every input bit moves about half of the output bits.
 _MIX = (np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
@@ -116,7 +117,8 @@ def analyze_part(path: CaptureSpec, part: int, parts: int, *, max_records: int =
     part_engine = PartEngine(**settings)
     with open_capture(path, progress) as reader:
         # one part among several: the other parts' processes have the other cores
-        for _, tcp in decoded_batches(reader, Decoder(parallel=parts == 1), accounting, max_records=max_records):
+        decoder = decoder_for(settings.get("options"), parallel=parts == 1)
+        for _, tcp in decoded_batches(reader, decoder, accounting, max_records=max_records):
             part_engine.feed(tcp.select(flow_parts(tcp, parts) == part) if parts > 1 else tcp)
         return part_engine.finish(accounting)
 
@@ -143,7 +145,8 @@ def analyze_shuffled(path: CaptureSpec, parts: int, *, max_records: int = BATCH_
             for connection in connections:
                 connection.send(plain)
             done = [0] * parts  # batches each worker has copied its rows out of
-            for index, (_, tcp) in enumerate(decoded_batches(reader, Decoder(), accounting, max_records=max_records)):
+            batches = decoded_batches(reader, decoder_for(settings.get("options")), accounting, max_records=max_records)
+            for index, (_, tcp) in enumerate(batches):
                 for k, connection in enumerate(connections):  # the file about to be written again is free
                     while done[k] <= index - HANDOFF_SLOTS:
                         done[k] += connection.recv()

@@ -88,6 +88,9 @@ def _capture(report: Report) -> Section:
     if p.tcp_truncated or p.tcp_reassembled:
         facts.append(("TCP packets", f"{count(p.tcp_truncated)} truncated by the snap length, "
                                      f"{count(p.tcp_reassembled)} reassembled from IP fragments"))
+    if p.tcp_bad_checksum:
+        facts.append(("Bad checksums", f"{count(p.tcp_bad_checksum)} TCP packets with a wrong IPv4 or TCP checksum, "
+                                          "left out of the analysis"))
     if p.tcp_by_tunnel:
         facts.append(("TCP from tunnels", _listing(p.tcp_by_tunnel)))
     if p.malformed_reasons:

@@ -59,6 +59,7 @@ class Packets:
     malformed: int
     tcp_truncated: int
     tcp_reassembled: int
+    tcp_bad_checksum: int  # with verified checksums: TCP records left out for a wrong checksum
     malformed_reasons: dict[str, int]
     other_ip_protocols: dict[str, int]
     tcp_by_tunnel: dict[str, int]  # TCP records that came out of tunnels, by tunnel chain
@@ -203,7 +204,7 @@ def _capture(analysis: "Analysis", sessions: pd.DataFrame, selection: str | None
     acc = analysis.accounting.as_dict()
     reasons = {k: v for k, v in acc["by_status"].items() if k not in ("tcp", "not_tcp", "non_ip")}
     packets = Packets(acc["records"], acc["tcp"], acc["other_ip"], acc["non_ip"], acc["malformed"],
-                      acc["tcp_truncated"], acc["tcp_reassembled"], dict(sorted(reasons.items())),
+                      acc["tcp_truncated"], acc["tcp_reassembled"], acc["tcp_bad_checksum"], dict(sorted(reasons.items())),
                       dict(sorted(acc["other_ip_protocols"].items())), dict(sorted(acc["tcp_by_tunnel"].items())))
     first = float(sessions["start"].min()) if len(sessions) else None
     last = float(sessions["end"].max()) if len(sessions) else None
