@@ -46,14 +46,17 @@ KEEP_NONE, KEEP_MARKERS, KEEP_ALL = 0, 1, 2
 SYN_OR_FIN, SYN_FIN_RST = 0x03, 0x07
 
 
-def packets_needed(records: pd.DataFrame) -> np.ndarray:
-    """KEEP_* per session (rows of a session records frame): which of its packets a detector may read."""
+def packets_needed(records: "pd.DataFrame | dict") -> np.ndarray:
+    """KEEP_* per session (rows of a session records frame, or its columns by name): which of
+    its packets a detector may read."""
+    def column(name: str) -> np.ndarray:
+        return np.asarray(records[name], np.int64)
+
     def both(name: str) -> np.ndarray:
-        return records[f"orig_{name}"].to_numpy(np.int64) + records[f"resp_{name}"].to_numpy(np.int64)
+        return column(f"orig_{name}") + column(f"resp_{name}")
 
     everything = ((both("rst_pkts") > 0) | (both("zero_window_episodes") > 0)
-                  | (records["orig_syn_pkts"].to_numpy(np.int64) > 1)
-                  | (records["resp_synacks_after_ack"].to_numpy(np.int64) > 0))
+                  | (column("orig_syn_pkts") > 1) | (column("resp_synacks_after_ack") > 0))
     return np.where(everything, KEEP_ALL, np.where(both("retrans_pkts") > 0, KEEP_MARKERS, KEEP_NONE))
 
 
@@ -108,9 +111,9 @@ class Evidence:
                              **{k: v.astype(RESULT_DTYPES.get(k, np.int64), copy=False) for k, v in results.items()}})
         self._rows += session_id.size
 
-    def settle(self, records: pd.DataFrame) -> None:
-        """Emitted sessions: from now on keep only what they need."""
-        ids = records["session_id"].to_numpy(np.int64)
+    def settle(self, records: "pd.DataFrame | dict") -> None:
+        """Emitted sessions (their records, or record columns by name): from now on keep only what they need."""
+        ids = np.asarray(records["session_id"], np.int64)
         if not ids.size:
             return
         if self._keep.size <= ids.max():

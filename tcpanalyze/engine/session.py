@@ -42,6 +42,12 @@ def _tunnel_path(flow: dict[str, np.ndarray], slots: np.ndarray) -> dict[str, ob
     first packet came through (``"gre>vxlan"``), the innermost VNI / TEID / key, and the outer
     endpoints on the originator's and responder's side; missing for untunnelled sessions."""
     chain = flow["u32"][flows.TUNNEL_CHAIN, slots]
+    if not chain.any():  # (most captures: no address text to build)
+        none = np.full(slots.size, -1)
+        no_address = pd.Categorical.from_codes(none, categories=pd.Index([], dtype=object))  # as address_text's
+        return {"tunnel": pd.Categorical.from_codes(none, categories=pd.Index([], dtype="str")),
+                "tunnel_id": pd.array(np.full(slots.size, pd.NA), dtype="Int64"),
+                "outer_orig_addr": no_address, "outer_resp_addr": no_address.copy()}
     codes, index = np.unique(chain, return_inverse=True)
     names = pd.Categorical.from_codes(np.where(chain == 0, -1, index),
                                       categories=[tunnels.chain_name(int(c)) or "none" for c in codes])
@@ -60,6 +66,20 @@ def _tunnel_path(flow: dict[str, np.ndarray], slots: np.ndarray) -> dict[str, ob
 
 def session_records(engine: "Engine", slots: np.ndarray) -> pd.DataFrame:
     """One row per slot in ``slots``, from the engine's state (before the slots are freed)."""
+    return pd.DataFrame(record_arrays(session_values(engine, slots)))
+
+
+def record_arrays(rec: dict[str, object], columns: list[str] | None = None) -> dict[str, object]:
+    """``session_values``' values as the session records frame's column arrays (text as pandas
+    text arrays), every column or only ``columns``: a chunk of records without the cost of a
+    DataFrame, which ``pd.DataFrame`` or ``streaming.sessions_frame`` make into one."""
+    names = rec if columns is None else columns
+    return {name: pd.array(rec[name], dtype="str") if isinstance(rec[name], list) else rec[name] for name in names}
+
+
+def session_values(engine: "Engine", slots: np.ndarray) -> dict[str, object]:
+    """Every session column's values (by name) for the slots in ``slots``, from the engine's
+    state (before the slots are freed)."""
     fs = engine.flows.state
     state = engine.column[slots]  # the sessions' analysis state columns
     o, r = 2 * state, 2 * state + 1
@@ -188,7 +208,7 @@ def session_records(engine: "Engine", slots: np.ndarray) -> pd.DataFrame:
 
     rec.update(_close(state, o, r, di, dsum, d8, si, syn, synack, hs_ack, r_rst))
     rec["conn_state"], rec["history"], _, _ = zeek.conn_states(engine.zeek, state, fs.m["u8"][flows.FLIPPED, slots])
-    return pd.DataFrame(rec)
+    return rec
 
 
 def _close(state, o, r, di, dsum, d8, si, syn, synack, hs_ack, r_rst) -> dict[str, np.ndarray]:

@@ -33,7 +33,7 @@ from ..state import Rows, SlotAllocator, StateTable
 from . import kernels, zeek
 from .evidence import PACKET_FIELDS, RESULT_FIELDS, Evidence, markers
 from .layout import BAD_CHECKSUM_PKTS, DIRECTION_LAYOUT, RST_PKTS, SEGMENT_LAYOUT, SESSION_LAYOUT, ZERO_WIN_PKTS
-from .session import session_records
+from .session import record_arrays, session_records, session_values
 
 NS = 1_000_000_000
 # A packet with either is left out of the analysis (EngineOptions.verify_checksums).
@@ -260,6 +260,11 @@ class Engine:
     def emit(self, final: bool = False) -> Iterator[pd.DataFrame]:
         """Session records of the sessions that ended or idled out (all live ones if ``final``),
         in chunks, each chunk ordered by session id; their state is freed as they go."""
+        return map(pd.DataFrame, self.emit_arrays(final))
+
+    def emit_arrays(self, final: bool = False) -> Iterator[dict[str, object]]:
+        """``emit``'s chunks as column arrays by name (``session.record_arrays``), for a caller
+        that joins them into one frame (``sessions_frame``) instead of using each."""
         f_i64 = self.flows.state.m["i64"]
         live = np.flatnonzero(f_i64[SESSION_ID] >= 0)
         if not final and live.size:
@@ -287,27 +292,26 @@ class Engine:
         return sessions_frame([self._peek_chunk(slots[start : start + EMIT_CHUNK])
                                 for start in range(0, slots.size, EMIT_CHUNK)])
 
-    def _peek_chunk(self, slots: np.ndarray) -> pd.DataFrame:
+    def _peek_chunk(self, slots: np.ndarray) -> dict[str, object]:
         stashed = slots[self.column[slots] < 0]
         if stashed.size:
             self._give_state(stashed)
             self._run_kernels(self._stash_rows(stashed), self.column[stashed])
-        records = session_records(self, slots)
+        records = record_arrays(session_values(self, slots))
         if stashed.size:
             self._free_state(stashed)
         return records
 
-    def _emit_chunk(self, slots: np.ndarray) -> pd.DataFrame:
+    def _emit_chunk(self, slots: np.ndarray) -> dict[str, object]:
         stashed = slots[self.column[slots] < 0]
         if stashed.size:
             self._give_state(stashed)
             self._replay(stashed)
             self.stash.reset(stashed)
-        records = session_records(self, slots)
+        values = session_values(self, slots)
         if self.evidence is not None:
-            self.evidence.settle(records)
-        if self.session_columns is not None:  # a copy: the other columns' memory goes now
-            records = records[self.session_columns].copy()
+            self.evidence.settle(values)
+        records = record_arrays(values, self.session_columns)
         self._free_state(slots)
         self.flows.release(slots)
         return records
@@ -365,25 +369,26 @@ def session_records_empty() -> pd.DataFrame:
         return session_records(Engine(), np.empty(0, np.int64))
 
 
-def sessions_frame(chunks: list[pd.DataFrame]) -> pd.DataFrame:
-    """One sessions frame, ordered by session id, from emitted chunks (the list is emptied).
+def sessions_frame(chunks: list[pd.DataFrame | dict[str, object]]) -> pd.DataFrame:
+    """One sessions frame, ordered by session id, from emitted chunks: frames, or column arrays
+    by name (``Engine.emit_arrays``). The list is emptied.
 
     Built block by block, as pandas stores a frame (one 2-D array per numpy dtype): each block
-    is filled column by column, ordered as it is copied, and the chunks' own blocks of that
-    dtype are dropped once it is full, so the peak stays near one copy of the sessions plus one
-    block (pd.concat, then sorting, held three). The address categories are united in one pass."""
-    nonempty = [c for c in chunks if len(c)] or chunks[-1:]
-    chunks.clear()  # the caller's list: the chunks go as soon as their blocks are copied
+    is filled column by column, ordered as it is copied, and each piece is let go once copied,
+    so the peak stays near one copy of the sessions plus one block (pd.concat, then sorting,
+    held three). The address categories are united in one pass."""
+    nonempty = [_column_arrays(c) for c in chunks if len(c["session_id"])] or [_column_arrays(c) for c in chunks[-1:]]
+    chunks.clear()  # the caller's list: the chunks go as soon as their columns are copied
     if not nonempty:
         return session_records_empty()
     if len(nonempty) == 1:
-        frame = nonempty[0]
+        frame = pd.DataFrame(nonempty[0])
         if frame["session_id"].is_monotonic_increasing:
             return frame
         return frame.sort_values("session_id", ignore_index=True)
-    ids = np.concatenate([c["session_id"].to_numpy() for c in nonempty])
+    ids = np.concatenate([c["session_id"] for c in nonempty])
     order = None if bool(np.all(ids[1:] >= ids[:-1])) else np.argsort(ids, kind="stable")
-    names = list(nonempty[0].columns)
+    names = list(nonempty[0])
     by_dtype: dict[np.dtype, list[int]] = {}
     blocks = []
     for position, name in enumerate(names):
@@ -391,7 +396,7 @@ def sessions_frame(chunks: list[pd.DataFrame]) -> pd.DataFrame:
         if isinstance(dtype, np.dtype):
             by_dtype.setdefault(dtype, []).append(position)
         else:  # extension arrays (categories, nullable integers, text) are blocks of their own
-            values = concat_arrays([c[name].array for c in nonempty])
+            values = concat_arrays([c.pop(name) for c in nonempty])
             values = values if order is None else values.take(order)
             if isinstance(values, pd.Categorical):
                 values = in_order_of_appearance(values)
@@ -399,13 +404,20 @@ def sessions_frame(chunks: list[pd.DataFrame]) -> pd.DataFrame:
     for dtype, positions in by_dtype.items():
         block = np.empty((len(positions), ids.size), dtype)
         for row, position in enumerate(positions):
-            values = np.concatenate([c[names[position]].to_numpy() for c in nonempty])
+            values = np.concatenate([c.pop(names[position]) for c in nonempty])
             block[row] = values if order is None else values[order]
         blocks.append((block, np.array(positions)))
-        dropped = [names[k] for k in positions]
-        nonempty = [c.drop(columns=dropped) for c in nonempty]
-        malloc.trim()
+        malloc.trim()  # the pieces of this block (a frame's own block goes with its last column)
     return create_dataframe_from_blocks(blocks, index=pd.RangeIndex(ids.size), columns=pd.Index(names))
+
+
+def _column_arrays(chunk: pd.DataFrame | dict[str, object]) -> dict[str, object]:
+    """A chunk's columns by name as arrays: numpy arrays (views of a frame's blocks) or pandas
+    extension arrays."""
+    if isinstance(chunk, dict):
+        return dict(chunk)
+    return {name: column.array if not isinstance(column.dtype, np.dtype) else column.to_numpy()
+            for name, column in chunk.items()}
 
 
 def in_order_of_appearance(values: pd.Categorical) -> pd.Categorical:

@@ -83,25 +83,25 @@ class PartEngine:
         self.packets, self.columns = packets, columns
         self.collector = Evidence() if evidence and not packets else None
         self.engine = Engine(options, per_packet=packets, evidence=self.collector, session_columns=columns)
-        self.chunks: list[pd.DataFrame] = []
+        self.chunks: list[dict[str, object]] = []  # session records, as column arrays
         self.packet_frames: list[pd.DataFrame] = []
 
     def feed(self, tcp: PacketBatch) -> None:
         results = self.engine.process(tcp)
         if self.packets:
             self.packet_frames.append(packet_rows(packets_frame(tcp), results))
-        self.chunks.extend(self.engine.emit())
+        self.chunks.extend(self.engine.emit_arrays())
 
     def finish(self, accounting: Accounting) -> Part:
         """Every session ended: the part's result (its engine's memory goes first)."""
-        self.chunks.extend(self.engine.emit(final=True))
+        self.chunks.extend(self.engine.emit_arrays(final=True))
         if self.packets and not self.packet_frames:  # no records at all: still the same columns
             self.packet_frames.append(no_packet_rows(self.engine))
         del self.engine  # its flow table and stash go before the sessions frame is built
         kept = self.collector.frames() if self.collector is not None else None
         table = packets_table(self.packet_frames) if self.packets else None
         sessions = sessions_frame(self.chunks)
-        if self.columns is not None:
+        if self.columns is not None and list(sessions.columns) != self.columns:
             sessions = sessions[self.columns]  # the chunks kept these already; an empty frame has them all
         malloc.trim()  # what the engine and the emitted chunks held, for whatever comes next
         return Part(sessions, table, kept, accounting)
