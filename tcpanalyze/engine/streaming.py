@@ -262,9 +262,13 @@ class Engine:
         in chunks, each chunk ordered by session id; their state is freed as they go."""
         return map(pd.DataFrame, self.emit_arrays(final))
 
-    def emit_arrays(self, final: bool = False) -> Iterator[dict[str, object]]:
+    def emit_arrays(self, final: bool = False, min_sessions: int = 1) -> Iterator[dict[str, object]]:
         """``emit``'s chunks as column arrays by name (``session.record_arrays``), for a caller
-        that joins them into one frame (``sessions_frame``) instead of using each."""
+        that joins them into one frame (``sessions_frame``) instead of using each. Unless
+        ``final``, nothing is emitted until at least ``min_sessions`` have ended: records are
+        built in a fraction of the time in chunks of thousands rather than of the few that end
+        per batch, while the ended sessions wait with their state (a later packet on their
+        4-tuple starts a new session all the same)."""
         f_i64 = self.flows.state.m["i64"]
         live = np.flatnonzero(f_i64[SESSION_ID] >= 0)
         if not final and live.size:
@@ -274,6 +278,8 @@ class Engine:
             closed = ((bits & (ORIG_FIN | RESP_FIN)) == (ORIG_FIN | RESP_FIN)) | ((bits & ANY_RST) != 0)
             done = (idle > self.options.idle_timeout_s * NS) | (closed & (idle > self.options.closed_linger_s * NS))
             live = live[done]
+            if live.size < min_sessions:
+                return
         live = live[np.argsort(f_i64[SESSION_ID][live], kind="stable")]
         for start in range(0, live.size, EMIT_CHUNK):
             yield self._emit_chunk(live[start : start + EMIT_CHUNK])

@@ -38,7 +38,7 @@ from ..capture.reader import ProgressCallback
 from ..decode import PacketBatch
 from ..engine import Engine, EngineOptions
 from ..engine.evidence import Evidence, EvidenceFrames
-from ..engine.streaming import in_order_of_appearance, sessions_frame
+from ..engine.streaming import EMIT_CHUNK, in_order_of_appearance, sessions_frame
 from ..errors import TcpanalyzeError, UsageError
 from ..frames import packets_frame
 from ..packets import Accounting, decoded_batches, open_capture
@@ -90,7 +90,7 @@ class PartEngine:
         results = self.engine.process(tcp)
         if self.packets:
             self.packet_frames.append(packet_rows(packets_frame(tcp), results))
-        self.chunks.extend(self.engine.emit_arrays())
+        self.chunks.extend(self.engine.emit_arrays(min_sessions=EMIT_CHUNK))
 
     def finish(self, accounting: Accounting) -> Part:
         """Every session ended: the part's result (its engine's memory goes first)."""
