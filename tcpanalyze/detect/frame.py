@@ -81,7 +81,7 @@ def _capped(values, name: str, details: dict) -> list[int]:
     unique = distinct(np.asarray(values, dtype=np.int64))
     if unique.size > MAX_LISTED:
         details[name] = int(unique.size)
-    return [int(v) for v in unique[:MAX_LISTED]]
+    return unique[:MAX_LISTED].tolist()
 
 
 def anomalies_frame(findings: list[Finding]) -> pd.DataFrame:

@@ -163,6 +163,11 @@ class Inputs:
         return (self.packets["direction"] == "orig").to_numpy()
 
     @cached_property
+    def win_raw(self) -> np.ndarray:
+        """Each packet's window field as on the wire."""
+        return self.packets["win_raw"].to_numpy()
+
+    @cached_property
     def ts_s(self) -> np.ndarray:
         return self.packets["ts_ns"].to_numpy(np.int64) / 1e9
 

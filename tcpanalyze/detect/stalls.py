@@ -35,7 +35,7 @@ def _episode(inp: Inputs, row: int, side_is_orig: bool) -> dict:
     session = inp.packets_of(row)
     mine = session[inp.from_orig[session] == side_is_orig]
     theirs = session[inp.from_orig[session] != side_is_orig]
-    win = inp.packets["win_raw"].to_numpy()
+    win = inp.win_raw
     zero = (win[mine] == 0) & ((inp.flags[mine] & (RST | SYN)) == 0)
     starts = np.flatnonzero(zero & ~np.concatenate([[False], zero[:-1]]))
     if starts.size == 0:
@@ -69,19 +69,21 @@ def _episode(inp: Inputs, row: int, side_is_orig: bool) -> dict:
 
 def detect_zero_window_stall(inp: Inputs, cfg: ZeroWindowStallConfig) -> list[Finding]:
     s = inp.sessions
+    first_frames = s["first_frame"].to_numpy(np.int64)
     findings = []
     for side in ("orig", "resp"):
         longest = s[f"{side}_zero_window_longest_s"].to_numpy(np.float64)
+        total = s[f"{side}_zero_window_s"].to_numpy(np.float64)
+        episodes = s[f"{side}_zero_window_episodes"].to_numpy(np.int64)
+        probes = s[f"{side}_zero_window_probes"].to_numpy(np.int64)
         rows = np.flatnonzero(longest >= cfg.min_stall_s)
         for row, o, r in zip(rows, *inp.endpoints(rows)):
             me, peer = (o, r) if side == "orig" else (r, o)
             found = _episode(inp, row, side == "orig") if inp.packets is not None else {}
             start = found.get("start", float(inp.start[row]))
             ended = found.get("ended_by")
-            details = {"side": side, "longest_s": float(longest[row]),
-                       "total_s": float(s[f"{side}_zero_window_s"].iat[row]),
-                       "episodes": int(s[f"{side}_zero_window_episodes"].iat[row]),
-                       "probes": int(s[f"{side}_zero_window_probes"].iat[row]), "ended_by": ended}
+            details = {"side": side, "longest_s": float(longest[row]), "total_s": float(total[row]),
+                       "episodes": int(episodes[row]), "probes": int(probes[row]), "ended_by": ended}
             if found:
                 details["episode_start_frame"] = found["episode_start_frame"]
             critical = longest[row] >= cfg.critical_s or ended in ("capture_end", "rst")
@@ -94,6 +96,6 @@ def detect_zero_window_stall(inp: Inputs, cfg: ZeroWindowStallConfig) -> list[Fi
                 f"{endpoint(*me)} advertised a zero window to {endpoint(*peer)} for {secs(longest[row])} "
                 f"({count_of(details['episodes'], 'episode')}, {secs(details['total_s'])} in all, "
                 f"{count_of(details['probes'], 'probe')}){end_text}",
-                [peer[0]], [int(inp.session_ids[row])], found.get("frames", [int(s["first_frame"].iat[row])]),
+                [peer[0]], [int(inp.session_ids[row])], found.get("frames", [int(first_frames[row])]),
                 details))
     return findings
