@@ -131,7 +131,7 @@ def _delete(table, i, f_u64, f_u32, f_u8):
     return i
 
 
-@kernel(signature=(
+@kernel(nogil=True, signature=(
     "(readonly(uint64[:]), readonly(uint64[:]), readonly(uint64[:]), readonly(uint64[:]), "
     "readonly(uint16[:]), readonly(uint16[:]), readonly(uint16[:]), readonly(uint32[:]), "
     "readonly(uint32[:]), readonly(int64[:]), readonly(int64[:]), readonly(uint8[:]), readonly(uint64[:]), "
@@ -238,7 +238,7 @@ def assign_sessions(src_hi, src_lo, dst_hi, dst_lo, src_port, dst_port, tcp_flag
         out_new[i] = new
 
 
-@kernel(signature=(
+@kernel(nogil=True, signature=(
     "(int64[::1], readonly(int64[:]), readonly(uint64[:, ::1]), readonly(uint32[:, ::1]), readonly(uint8[:, ::1]))"))
 def release_slots(table, slots, f_u64, f_u32, f_u8):
     """Remove emitted sessions from the table (unless a newer session took their key)."""
@@ -253,7 +253,7 @@ def release_slots(table, slots, f_u64, f_u32, f_u8):
     return removed
 
 
-@kernel(signature=(
+@kernel(nogil=True, signature=(
     "(readonly(int64[::1]), int64[::1], readonly(uint64[:, ::1]), readonly(uint32[:, ::1]), readonly(uint8[:, ::1]))"))
 def rehash(table, new_table, f_u64, f_u32, f_u8):
     """Insert every live slot of ``table`` into the empty ``new_table``."""

@@ -10,10 +10,12 @@ Every pass over a capture (the analysis drivers, stream collection) goes through
 from __future__ import annotations
 
 import contextlib
+import queue
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -26,6 +28,9 @@ from .decode.columns import MARK_BAD_IP_CHECKSUM, MARK_BAD_TCP_CHECKSUM, MARK_RE
 if TYPE_CHECKING:
     import pandas as pd
 
+T = TypeVar("T")
+# How many batches ``read_ahead`` reads and decodes ahead of the analysis.
+READ_AHEAD_BATCHES = 2
 IP_PROTOCOL_NAMES = {1: "icmp", 2: "igmp", 6: "tcp", 17: "udp", 41: "ipv6", 47: "gre", 50: "esp", 51: "ah",
                      58: "icmpv6", 59: "ipv6_no_next", 89: "ospf", 103: "pim", 112: "vrrp", 132: "sctp"}
 
@@ -119,6 +124,53 @@ def decoded_batches(reader: CaptureReader | MergedReader, decoder: Decoder, acco
     for records in reader.batches(max_records):
         yield records, decode_batch(decoder, records, accounting, tcp_only)
     accounting.finish(reader.info)
+
+
+def read_ahead(batches: Iterator[T], depth: int = READ_AHEAD_BATCHES) -> Iterator[T]:
+    """``batches`` (``decoded_batches``) made on a thread of their own, up to ``depth`` ahead:
+    reading and decoding the next batch (compiled kernels that release the GIL) runs on
+    another core while the caller analyses this one. Errors come out where the caller reads;
+    a caller that stops early leaves the thread to stop at its next batch."""
+    if jit.running_plain():  # plain Python holds the GIL: nothing would overlap
+        yield from batches
+        return
+    ready: queue.Queue = queue.Queue(depth)
+    stop = threading.Event()
+
+    def hand(item: object, error: BaseException | None = None) -> bool:
+        """Queue one item for the caller; False once the caller has gone."""
+        while not stop.is_set():
+            try:
+                ready.put((item, error), timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            with jit.mode(plain=False):  # modes are per thread: compiled, as the caller's
+                for item in batches:
+                    if not hand(item):
+                        return
+            hand(_END)
+        except BaseException as exc:  # raised again where the caller reads
+            hand(_END, exc)
+
+    threading.Thread(target=produce, name="tcpanalyze-read-ahead", daemon=True).start()
+    try:
+        while True:
+            item, error = ready.get()
+            if error is not None:
+                raise error
+            if item is _END:
+                return
+            yield item
+    finally:
+        stop.set()
+
+
+_END = object()  # read_ahead's end of batches
 
 
 def decode_capture(path: str, *, tcp_only: bool = True, max_records: int = BATCH_RECORDS,

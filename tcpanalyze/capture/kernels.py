@@ -75,7 +75,7 @@ def units_to_ns(ts, units_per_second):
     return seconds * NS_PER_S + np.int64(fraction * (NS_PER_S / units_per_second))
 
 
-@kernel(signature=(
+@kernel(nogil=True, signature=(
     "(readonly(uint8[::1]), int64, boolean, int64, int64, int64, int64[::1], int64[::1], int64[::1], "
     "int64[::1])"))
 def walk_pcap(buf, pos, big_endian, ns_per_fraction, record_header_len, max_records, rec_off, caplen, origlen, ts_ns):
@@ -107,7 +107,7 @@ def walk_pcap(buf, pos, big_endian, ns_per_fraction, record_header_len, max_reco
     return n, pos, FULL
 
 
-@kernel(signature=(
+@kernel(nogil=True, signature=(
     "(readonly(uint8[::1]), int64, boolean, readonly(int32[::1]), readonly(int64[::1]), "
     "readonly(int64[::1]), readonly(int64[::1]), int64, int64, int64[::1], int64[::1], int64[::1], "
     "int64[::1], int32[::1])"))
@@ -190,7 +190,7 @@ def walk_pcapng(buf, pos, big_endian, if_global, if_units, if_offset_ns, if_snap
     return n, pos, FULL, last_ts_ns
 
 
-@kernel(signature="(readonly(uint8[::1]), readonly(int64[:]), readonly(int64[:]), uint8[::1], readonly(int64[:]))")
+@kernel(nogil=True, signature="(readonly(uint8[::1]), readonly(int64[:]), readonly(int64[:]), uint8[::1], readonly(int64[:]))")
 def gather(buf, src, length, out, dst):
     """Copy ``length[i]`` bytes from ``buf[src[i]:]`` to ``out[dst[i]:]`` for every row i.
 
@@ -205,7 +205,7 @@ def gather(buf, src, length, out, dst):
         out[dst[i] : dst[i] + n] = buf[src[i] : src[i] + n]
 
 
-@kernel(signature="(readonly(int64[::1]), int64[::1], readonly(int64[::1]), readonly(boolean[::1]), int64, int64[::1])")
+@kernel(nogil=True, signature="(readonly(int64[::1]), int64[::1], readonly(int64[::1]), readonly(boolean[::1]), int64, int64[::1])")
 def merge_heads(ts, heads, ends, finished, limit, order):
     """Merge the pending records of several files by timestamp, as mergecap does.
 

@@ -1006,7 +1006,7 @@ def decode_record(i, buf, rec_off, caplen, origlen, linktype, u64, u32, i32, u16
         u8[STATUS, i] = decode_ip(buf, p, end, l3, wire_end, start, i, u64, u32, i32, u16, u8, udp_ports)
 
 
-@kernel(signature=DECODE_RECORDS_SIGNATURE)
+@kernel(nogil=True, signature=DECODE_RECORDS_SIGNATURE)
 def decode_records(buf, rec_off, caplen, origlen, linktype, u64, u32, i32, u16, u8, udp_ports):
     """Decode every record of a batch, one after another (``parallel.decode_records`` for big batches).
 
@@ -1020,7 +1020,7 @@ def decode_records(buf, rec_off, caplen, origlen, linktype, u64, u32, i32, u16, 
         decode_record(i, buf, rec_off, caplen, origlen, linktype, u64, u32, i32, u16, u8, udp_ports)
 
 
-@kernel(signature=(
+@kernel(nogil=True, signature=(
     "(readonly(uint8[::1]), int64, int64, uint64[:, ::1], uint32[:, ::1], int32[:, ::1], uint16[:, ::1], "
     "uint8[:, ::1], readonly(uint8[::1]))"))
 def decode_one_packet(buf, linktype, origlen, u64, u32, i32, u16, u8, udp_ports):
@@ -1073,7 +1073,7 @@ def tcp_checksum_ok(buf, t, t_end, i, u64, ipv4):
     return checksum_ok(ones_complement_sum(buf, t, t_end, acc))
 
 
-@kernel(signature=(
+@kernel(nogil=True, signature=(
     "(readonly(uint8[::1]), readonly(int64[::1]), readonly(int64[::1]), readonly(uint64[:, ::1]), "
     "readonly(int32[:, ::1]), uint8[:, ::1])"))
 def verify_checksums(buf, rec_off, caplen, u64, i32, u8):

@@ -14,7 +14,7 @@ from ..jit import kernel
 from .kernels import DECODE_RECORDS_SIGNATURE, decode_record
 
 
-@kernel(parallel=True, signature=DECODE_RECORDS_SIGNATURE)
+@kernel(nogil=True, parallel=True, signature=DECODE_RECORDS_SIGNATURE)
 def decode_records(buf, rec_off, caplen, origlen, linktype, u64, u32, i32, u16, u8, udp_ports):
     """``kernels.decode_records`` with the records shared among threads (they are independent)."""
     for i in prange(rec_off.size):

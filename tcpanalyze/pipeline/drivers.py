@@ -19,7 +19,7 @@ from ..engine import Engine, EngineOptions
 from ..engine.streaming import session_records_empty
 from ..errors import UsageError
 from ..frames import SESSION_TIMES, public_sessions
-from ..packets import Accounting, decoded_batches, open_capture
+from ..packets import Accounting, decoded_batches, open_capture, read_ahead
 from .partitions import analyze_part, analyze_parts
 from .result import Analysis
 from .decoding import decoder_for
@@ -34,7 +34,7 @@ def iter_sessions(path: str, accounting: Accounting, *, options: EngineOptions |
     """
     engine = Engine(options, per_packet=False)
     with open_capture(path, progress) as reader:
-        for _, tcp in decoded_batches(reader, decoder_for(options), accounting, max_records=max_records):
+        for _, tcp in read_ahead(decoded_batches(reader, decoder_for(options), accounting, max_records=max_records)):
             engine.process(tcp)
             yield from map(public_sessions, engine.emit())
         yield from map(public_sessions, engine.emit(final=True))

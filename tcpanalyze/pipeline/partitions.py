@@ -41,7 +41,7 @@ from ..engine.evidence import Evidence, EvidenceFrames
 from ..engine.streaming import EMIT_CHUNK, in_order_of_appearance, sessions_frame
 from ..errors import TcpanalyzeError, UsageError
 from ..frames import packets_frame
-from ..packets import Accounting, decoded_batches, open_capture
+from ..packets import Accounting, decoded_batches, open_capture, read_ahead
 from .handoff import BatchRing, read_batch
 from .packet_tables import no_packet_rows, packet_rows, packets_table
 from .decoding import decoder_for
@@ -118,7 +118,7 @@ def analyze_part(path: CaptureSpec, part: int, parts: int, *, max_records: int =
     with open_capture(path, progress) as reader:
         # one part among several: the other parts' processes have the other cores
         decoder = decoder_for(settings.get("options"), parallel=parts == 1)
-        for _, tcp in decoded_batches(reader, decoder, accounting, max_records=max_records):
+        for _, tcp in read_ahead(decoded_batches(reader, decoder, accounting, max_records=max_records)):
             part_engine.feed(tcp.select(flow_parts(tcp, parts) == part) if parts > 1 else tcp)
         return part_engine.finish(accounting)
 
