@@ -110,28 +110,49 @@ class _InIdOrder:
     """Session chunks, as sessions end, put in session_id order: ids count from 0 in order of
     first packet, so a session is released once every lower id has been. Memory holds the
     sessions that ended while an earlier one was still open (all later ones, behind a session
-    open from start to end)."""
+    open from start to end); time stays linear however many are held (each chunk is split
+    once at each release, never merged with the rest)."""
 
     def __init__(self) -> None:
-        self._next = 0
-        self._held = None
+        self._next = 0  # the lowest session id not released yet
+        self._ended = np.zeros(0, np.bool_)  # by session id: emitted by the engine
+        self._held: list[pd.DataFrame] = []  # chunks (each ordered by session_id) with ids >= _next
 
     def reordered(self, chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         """The sessions of ``chunks`` (each ordered by session_id), in session_id order."""
+        for chunk in chunks:
+            ids = chunk["session_id"].to_numpy(np.int64)
+            if not ids.size:
+                continue
+            if ids.max() >= self._ended.size:
+                grown = np.zeros(max(int(ids.max()) + 1, 2 * self._ended.size), np.bool_)
+                grown[: self._ended.size] = self._ended
+                self._ended = grown
+            self._ended[ids] = True
+            self._held.append(chunk)
+            gaps = np.flatnonzero(~self._ended[self._next:])
+            released = int(gaps[0]) if gaps.size else self._ended.size - self._next
+            if released:
+                self._next += released
+                yield self._release()
+        if self._held:  # (ids are contiguous: nothing is left here unless numbering skipped one)
+            self._next = int(self._ended.size)
+            yield self._release()
+
+    def _release(self) -> pd.DataFrame:
+        """The held sessions below ``_next``, in session_id order; the rest stay held."""
         import pandas as pd
 
-        for chunk in chunks:
-            held = chunk if self._held is None else pd.concat([self._held, chunk], ignore_index=True)
-            held = held.sort_values("session_id", kind="stable", ignore_index=True)
-            ids = held["session_id"].to_numpy()
-            behind = np.flatnonzero(ids != self._next + np.arange(ids.size))
-            ready = int(behind[0]) if behind.size else ids.size
-            self._next += ready
-            self._held = held.iloc[ready:] if ready < ids.size else None
-            if ready:
-                yield held.iloc[:ready]
-        if self._held is not None:
-            yield self._held  # (ids are contiguous: nothing is left here unless numbering skipped one)
+        out, kept = [], []
+        for chunk in self._held:
+            k = int(np.searchsorted(chunk["session_id"].to_numpy(np.int64), self._next))
+            if k:
+                out.append(chunk.iloc[:k])
+            if k < len(chunk):
+                kept.append(chunk.iloc[k:] if k else chunk)
+        self._held = kept
+        frame = out[0] if len(out) == 1 else pd.concat(out, ignore_index=True)
+        return frame.sort_values("session_id", kind="stable", ignore_index=True)
 
 
 class _SortedSessions:
