@@ -10,7 +10,7 @@ import typer
 
 from ..errors import UsageError
 from ..output import Format
-from .app import (EXIT_CODES, FILES_ARG, FORMAT_OPT, CHECKSUMS_OPT, OUTPUT_OPT, analysis_options, app, capture_spec, output_path,
+from .app import (CHECKSUMS_OPT, EXIT_CODES, FILES_ARG, FORMAT_OPT, OUTPUT_OPT, analysis_options, app, capture_spec, output_path,
                   report_accounting)
 from .filters import (
     FILTER_OPT,

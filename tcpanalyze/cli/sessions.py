@@ -14,7 +14,7 @@ from ..errors import UsageError
 if TYPE_CHECKING:
     import pandas as pd
 from ..output import Format
-from .app import (EXIT_CODES, FILES_ARG, FORMAT_OPT, CHECKSUMS_OPT, OUTPUT_OPT, analysis_options, app, capture_spec, output_path,
+from .app import (CHECKSUMS_OPT, EXIT_CODES, FILES_ARG, FORMAT_OPT, OUTPUT_OPT, analysis_options, app, capture_spec, output_path,
                   report_accounting)
 from .filters import FILTER_OPT, HOST_OPT, PORT_OPT, SESSION_OPT, TIME_RANGE_OPT, Filters
 

@@ -79,7 +79,7 @@ OUT_ROWS = {"analysis_flags": OUT_FLAGS, "dupack_num": OUT_DUPACK_NUM, "dupack_f
             "seq_rel": OUT_REL_SEQ, "ack_rel": OUT_REL_ACK, "rto_ns": OUT_RTO, "rto_frame": OUT_RTO_FRAME,
             "irtt_ns": OUT_IRTT, "dsack": OUT_DSACK, "rst_in_window": OUT_RST_IN_WINDOW, "copy_gap_ns": OUT_COPY_GAP,
             "resend": OUT_RESEND}
-# The results of a packet left out of the analysis (a wrong TCP checksum): no flags, no resend, no values.
+# The results of a packet left out of the analysis (a wrong IPv4 header or TCP checksum): no flags, no resend, no values.
 OUT_NOTHING = np.full(N_OUT, -1, np.int64)
 OUT_NOTHING[[OUT_FLAGS, OUT_DUPACK_NUM, OUT_DSACK]] = 0
 OUT_NOTHING[OUT_RESEND] = RESEND_NONE

@@ -33,7 +33,7 @@ DIR_U32 = Rows((
     # latest packet that carried new sequence space), the largest payload, and of the
     # consecutive packets in order at the frontier, how many and how many had the next ID
     "since_anchor", "max_payload", "id_pairs", "id_steps", "refilled",
-    "bad_checksum_pkts",  # packets with a wrong TCP checksum, left out of the analysis (Engine.process)
+    "bad_checksum_pkts",  # packets with a wrong IPv4 header or TCP checksum, left out of the analysis (Engine.process)
     *[f"count_{k}" for k in range(N_FLAGS)],
 ), np.uint32)
 (NEXTSEQ, MAXSEQTOBEACKED, LASTACK, WINDOW, LASTSEGMENTFLAGS, DUPACKNUM,

@@ -42,12 +42,6 @@ def _tunnel_path(flow: dict[str, np.ndarray], slots: np.ndarray) -> dict[str, ob
     first packet came through (``"gre>vxlan"``), the innermost VNI / TEID / key, and the outer
     endpoints on the originator's and responder's side; missing for untunnelled sessions."""
     chain = flow["u32"][flows.TUNNEL_CHAIN, slots]
-    if not chain.any():  # (most captures: no address text to build)
-        none = np.full(slots.size, -1)
-        no_address = pd.Categorical.from_codes(none, categories=pd.Index([], dtype=object))  # as address_text's
-        return {"tunnel": pd.Categorical.from_codes(none, categories=pd.Index([], dtype="str")),
-                "tunnel_id": pd.array(np.full(slots.size, pd.NA), dtype="Int64"),
-                "outer_orig_addr": no_address, "outer_resp_addr": no_address.copy()}
     codes, index = np.unique(chain, return_inverse=True)
     names = pd.Categorical.from_codes(np.where(chain == 0, -1, index),
                                       categories=[tunnels.chain_name(int(c)) or "none" for c in codes])
@@ -55,11 +49,13 @@ def _tunnel_path(flow: dict[str, np.ndarray], slots: np.ndarray) -> dict[str, ob
     outer = {}
     for side, hi_row, lo_row in (("orig", flows.OUTER_ORIG_HI, flows.OUTER_ORIG_LO),
                                  ("resp", flows.OUTER_RESP_HI, flows.OUTER_RESP_LO)):
-        hi, lo = flow["u64"][hi_row, slots], flow["u64"][lo_row, slots]
+        # text for the tunnelled sessions' outer addresses only (none in most captures)
+        hi, lo = flow["u64"][hi_row, slots][tunnelled], flow["u64"][lo_row, slots][tunnelled]
         ipv6 = (hi != 0) | ((lo & ~np.uint64(0xFFFFFFFF)) != IPV4_MAPPED)
         text = address_text(hi, lo, ipv6)
-        outer[f"outer_{side}_addr"] = pd.Categorical.from_codes(np.where(tunnelled, text.codes, -1),
-                                                                text.categories).remove_unused_categories()
+        address_codes = np.full(slots.size, -1, text.codes.dtype)
+        address_codes[tunnelled] = text.codes
+        outer[f"outer_{side}_addr"] = pd.Categorical.from_codes(address_codes, text.categories)
     return {"tunnel": names.remove_unused_categories(),
             "tunnel_id": pd.Series(flow["u32"][flows.TUNNEL_ID, slots], dtype="Int64").where(tunnelled), **outer}
 

@@ -178,8 +178,8 @@ class Engine:
     def _run_kernels(self, rows: dict[str, np.ndarray], state_column: np.ndarray,
                      bad: np.ndarray | None = None) -> np.ndarray:
         """The analysis and Zeek kernels over ``rows``: they share no state, so when compiled
-        (no GIL held) Zeek's runs on a second thread meanwhile. Rows marked ``bad`` (wrong TCP
-        checksum) go to Zeek's kernel alone (its C/c letters) and are counted per direction;
+        (no GIL held) Zeek's runs on a second thread meanwhile. Rows marked ``bad`` (wrong IPv4
+        header or TCP checksum) go to Zeek's kernel alone (its C/c letters) and are counted per direction;
         their analysis results say "nothing" (``kernels.OUT_NOTHING``)."""
         n = rows["slot"].size
         self._reserve_segments(n)
