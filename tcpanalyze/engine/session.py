@@ -57,7 +57,7 @@ def _tunnel_path(flow: dict[str, np.ndarray], slots: np.ndarray) -> dict[str, ob
         address_codes[tunnelled] = text.codes
         outer[f"outer_{side}_addr"] = pd.Categorical.from_codes(address_codes, text.categories)
     return {"tunnel": names.remove_unused_categories(),
-            "tunnel_id": pd.Series(flow["u32"][flows.TUNNEL_ID, slots], dtype="Int64").where(tunnelled), **outer}
+            "tunnel_id": nullable(flow["u32"][flows.TUNNEL_ID, slots].astype(np.int64), tunnelled), **outer}
 
 
 def session_records(engine: "Engine", slots: np.ndarray) -> pd.DataFrame:
