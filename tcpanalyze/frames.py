@@ -295,11 +295,14 @@ def seconds_to_utc(seconds: np.ndarray) -> pd.arrays.DatetimeArray:
 
 
 def _codes(values: pd.Series, categories: tuple[str, ...] | None) -> pd.Categorical:
-    """Text codes as a categorical of ``categories`` (None: the sorted values found)."""
-    if categories is None:
-        return pd.Categorical(values.to_numpy(object))
-    text = values.to_numpy(object)
-    unknown = values.notna().to_numpy() & ~np.isin(text, categories)
-    if unknown.any():  # a value the table above lacks would silently become <NA>
-        raise ValueError(f"{values.name}: no category for {text[unknown][0]!r}")
-    return pd.Categorical(text, categories=list(categories))
+    """Text codes as a categorical of ``categories`` (None: the sorted values found). Each
+    distinct value is looked up once (hashing the column, not comparing text per row)."""
+    codes, uniques = pd.factorize(values)  # -1 for a missing value
+    found = np.asarray(uniques, dtype=object).tolist()
+    categories = sorted(found) if categories is None else categories
+    position = {name: i for i, name in enumerate(categories)}
+    unknown = [name for name in found if name not in position]
+    if unknown:  # a value the table above lacks would silently become <NA>
+        raise ValueError(f"{values.name}: no category for {unknown[0]!r}")
+    lookup = np.array([*(position[name] for name in found), -1], np.int64)
+    return pd.Categorical.from_codes(lookup[codes], categories=list(categories))
