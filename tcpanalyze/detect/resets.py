@@ -73,23 +73,24 @@ def detect_rst_teardown(inp: Inputs, cfg: RstTeardownConfig) -> list[Finding]:
         rsts = rsts[np.isin(rsts["row"], rows)]
         r = rsts["row"].to_numpy()
         by_orig[r], rst_ts[r], rst_frame[r] = rsts["by_orig"], rsts["ts"], rsts["frame"]
+    columns = (by_orig[rows], orig_bytes[rows], resp_bytes[rows], in_flight[rows], rst_frame[rows], rst_ts[rows],
+               inp.start[rows], inp.end[rows], inp.session_ids[rows])  # read once as Python values, not per finding
     findings = []
-    for row, o, r in zip(rows, *inp.endpoints(rows)):
-        who, peer = (o, r) if by_orig[row] else (r, o)
-        mid = bool(in_flight[row] > 0)
+    for o, r, by_o, ob, rb, unacked, frame, ts, start, end, sid in zip(*inp.endpoints(rows),
+                                                                        *(c.tolist() for c in columns)):
+        who, peer = (o, r) if by_o else (r, o)
+        mid = unacked > 0
         if mid:
-            state = f"; {count_of(in_flight[row], 'byte')} sent were not yet acknowledged (reset mid-transfer)"
+            state = f"; {count_of(unacked, 'byte')} sent were not yet acknowledged (reset mid-transfer)"
         else:
             state = "; no data was in flight"
-        details = {"reset_by": "orig" if by_orig[row] else "resp", "orig_bytes": int(orig_bytes[row]),
-                   "resp_bytes": int(resp_bytes[row]), "rst_frame": int(rst_frame[row]),
-                   "mid_transfer": mid, "unacked_bytes": int(in_flight[row]),
-                   "duration_s": float(inp.end[row] - inp.start[row])}
+        details = {"reset_by": "orig" if by_o else "resp", "orig_bytes": ob, "resp_bytes": rb, "rst_frame": frame,
+                   "mid_transfer": mid, "unacked_bytes": unacked, "duration_s": end - start}
         findings.append(Finding(
-            "rst_teardown", "warning" if mid else "info", float(inp.start[row]), float(rst_ts[row]), r[0], r[1],
-            f"{endpoint(*who)} reset its session with {endpoint(*peer)} after {n(orig_bytes[row])} bytes from the "
-            f"originator and {n(resp_bytes[row])} from the responder{state}",
-            [o[0]], [int(inp.session_ids[row])], [int(rst_frame[row])], details))
+            "rst_teardown", "warning" if mid else "info", start, ts, r[0], r[1],
+            f"{endpoint(*who)} reset its session with {endpoint(*peer)} after {n(ob)} bytes from the "
+            f"originator and {n(rb)} from the responder{state}",
+            [o[0]], [sid], [frame], details))
     return findings
 
 
