@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-SPILL_ROWS = 1 << 17
-BLOCK_ROWS = 1 << 13
-WINDOW_IDS = 1 << 15
+SPILL_ROWS = 1 << 15
+BLOCK_ROWS = 1 << 10
+WINDOW_IDS = 1 << 13
 
 
 class _SpilledRun:
