@@ -8,7 +8,8 @@ a file, not a pipe, so a reader that falls behind only leaves more of the file t
 ``trailing_statistics`` reads the Interface Statistics Blocks a finished pcapng file ends with
 (the compiled walker skips them), walking back from the end over the blocks' trailing lengths.
 
->>> cursor = FileCursor(open("/tmp/capture.pcapng", "rb"), "capture", done=writer_finished, stop=event)
+>>> cursor = FileCursor(open("/tmp/capture.pcapng", "rb"), "capture", done=writer_finished, stop=event,
+...                     idle=caught_up)
 >>> trailing_statistics("/tmp/capture.pcapng")   # [InterfaceStatistics(interface=0, counters={...})]
 """
 
@@ -38,14 +39,18 @@ class FileCursor(Cursor):
     """A cursor over a file another process is appending to.
 
     ``done()`` says the writer has finished the file; ``stop`` (an Event) ends the input at
-    the next wait. ``read_bytes`` counts the bytes taken from the file so far.
+    the next wait. ``read_bytes`` counts the bytes taken from the file so far. ``idle()`` is
+    called each time the reader has taken every byte and waits for more: the unread bytes held
+    then (``read_bytes - offset``) are a block the writer has not finished.
     """
 
-    def __init__(self, fh: BinaryIO, label: str, *, done: Callable[[], bool], stop: threading.Event) -> None:
+    def __init__(self, fh: BinaryIO, label: str, *, done: Callable[[], bool], stop: threading.Event,
+                 idle: Callable[[], None]) -> None:
         super().__init__(np.empty(0, dtype=np.uint8), None, label)
         self._fh = fh
         self._done = done
         self._stop = stop
+        self._idle = idle
         self.read_bytes = 0
 
     def refill(self) -> bool:
@@ -59,6 +64,7 @@ class FileCursor(Cursor):
                 return True
             if finished or self._stop.is_set():
                 return False
+            self._idle()
             self._stop.wait(POLL_S)
 
 

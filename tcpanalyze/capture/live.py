@@ -23,13 +23,15 @@ import shutil
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import numpy as np
 
 from ..errors import CaptureError, UsageError
+from . import kernels
 from .dumpcap import BUFFER_MIB, DELIVERY_S, Dumpcap, DumpcapStatistics, list_interfaces  # noqa: F401  (cli.interfaces uses it)
 from .follow import FileCursor, trailing_statistics
 from .pcapng import is_pcapng, read_pcapng
@@ -55,19 +57,46 @@ _END = object()
 
 @dataclass(frozen=True)
 class CaptureProgress:
-    """How far the analysis is behind the capture, now."""
+    """How far the analysis is behind the capture, now: what is written and not analysed yet.
 
-    captured: int | None  # packets dumpcap has written (None: a stream nobody counts for us)
+    Records are counted as the reader takes them from dumpcap's files (dumpcap's own count comes
+    when it stops), so ``written >= analysed`` always. Bytes dumpcap wrote that the reader has
+    not taken yet are ``unread_bytes``: their packets are not counted in ``written`` yet. A block
+    dumpcap is still writing is not written yet; nor is a file's header a packet waiting.
+    """
+
+    written: int          # records read from dumpcap's files (or the stream) so far
     analysed: int         # records handed to the analysis
-    behind_bytes: int     # capture bytes written and not analysed yet
-    # While data waits: how long ago the last analysed packet was captured (before any, since the
-    # capture started), so the waiting packets are at most this old; 0 when caught up.
+    behind_bytes: int     # bytes of whole blocks written and not analysed yet, read or not
+    unread_bytes: int     # of those, the ones the reader has not taken from the file yet
+    # How long ago the oldest packet waiting was captured (of a capture: packet times are the
+    # clock); 0 when nothing waits.
     behind_s: float
     files_missed: int     # ring files replaced before the reader got to them
 
     @property
     def behind_packets(self) -> int:
-        return max(0, self.captured - self.analysed) if self.captured is not None else 0
+        """Packets read and not analysed yet (at least: unread bytes hold more)."""
+        return self.written - self.analysed
+
+
+class _Waiting(NamedTuple):
+    """A batch read and not analysed yet: its records, the bytes walked for it, its first packet's time."""
+
+    records: int
+    walked_bytes: int
+    first_ts_ns: int
+
+
+class _ReadPoint(NamedTuple):
+    """Where the reader stands in dumpcap's files, in bytes from the start of the first file:
+    blocks before ``walked`` are in batches; ``idle_at`` is where it read to when it last found no
+    more (a block there is one dumpcap is still writing), None while it reads on; what it has not
+    read yet was captured after ``since_ns`` (its last packet read, or the last time it was idle)."""
+
+    walked: int
+    idle_at: int | None
+    since_ns: int
 
 
 @dataclass(frozen=True)
@@ -157,10 +186,12 @@ class LiveSource:
         self._thread = threading.Thread(target=self._pump, name="tcpanalyze-live-reader", daemon=True)
         self._files_missed = 0
         self._finished_bytes = 0  # sizes of the files read to their end
-        self._current: BinaryIO | None = None  # the file being read
-        self._analysed = (0, 0, None)  # records, bytes, last timestamp (ns) handed to the consumer
+        self._current: tuple[BinaryIO, int] | None = None  # the file being read, where it starts
+        self._point = _ReadPoint(0, None, time.time_ns())
+        self._waiting: deque[_Waiting] = deque()  # batches queued, oldest first
+        self._walked_to = 0  # where the last batch queued ends
+        self._analysed = 0  # records handed to the consumer
         self._last_file: str | None = None
-        self._started_ns: int | None = None  # when the capture started (its first bytes were read)
 
     @classmethod
     def capture(cls, interface: str, *, bpf: str | None = None, duration_s: float | None = None,
@@ -187,6 +218,10 @@ class LiveSource:
 
     def batches(self, tick_s: float = POLL_S) -> Iterator[RecordBatch | None]:
         """Record batches as data arrives; ``None`` after ``tick_s`` without any. Ends with the capture."""
+        # The walker is loaded (numba, about 0.7 s) before the reader starts, not by the reader's
+        # first walk: the reader then takes what is written at once, so dumpcap's file header
+        # is never shown as a backlog.
+        kernels.walk_pcapng.dispatcher
         self._thread.start()
         while True:
             try:
@@ -198,28 +233,39 @@ class LiveSource:
                 break
             if isinstance(item, BaseException):
                 raise item
-            batch, end = item
-            self._analysed = (self._analysed[0] + len(batch), end, int(batch.ts_ns[-1]))
-            yield batch
+            self._waiting.popleft()
+            self._analysed += len(item)
+            yield item
         self._thread.join()
         if self.dumpcap is not None:
             self.info.warnings.extend(self.dumpcap.finish(self.info.records))
 
     def progress(self) -> CaptureProgress:
-        """How far the batches handed out are behind what was captured."""
-        records, analysed_bytes, last_ts = self._analysed
-        written = self._finished_bytes
-        current = self._current
+        """How far the batches handed out are behind what was written."""
+        analysed = self._analysed  # read first: a batch handed out meanwhile is then in neither figure
+        waiting = self._waiting.copy()
+        unread = self._unread_bytes()
+        oldest_ns = waiting[0].first_ts_ns if waiting else self._point.since_ns if unread else None
+        behind_s = 0.0
+        if oldest_ns is not None and self.dumpcap is not None:
+            behind_s = max(0.0, (time.time_ns() - oldest_ns) / 1e9)
+        return CaptureProgress(written=analysed + sum(w.records for w in waiting), analysed=analysed,
+                               behind_bytes=unread + sum(w.walked_bytes for w in waiting), unread_bytes=unread,
+                               behind_s=behind_s, files_missed=self._files_missed)
+
+    def _unread_bytes(self) -> int:
+        """Bytes of whole blocks dumpcap has written to the file being read and the reader has not
+        walked yet."""
+        # The file before the read point: the reader moves the point to a new file first.
+        current, point = self._current, self._point
+        if current is None:
+            return 0
+        fh, start = current
         try:
-            written += os.fstat(current.fileno()).st_size if current is not None else 0
+            written = start + os.fstat(fh.fileno()).st_size
         except (OSError, ValueError):
-            pass  # the file closed just now: its bytes are in _finished_bytes
-        captured = self.dumpcap.captured if self.dumpcap is not None else None
-        behind_bytes = max(0, written - analysed_bytes) if self.dumpcap is not None else 0
-        waiting = behind_bytes > 0 or (captured is not None and captured > records)
-        since_ns = last_ts if last_ts is not None else self._started_ns
-        behind_s = max(0.0, (time.time_ns() - since_ns) / 1e9) if waiting and since_ns is not None else 0.0
-        return CaptureProgress(captured, records, behind_bytes, behind_s, self._files_missed)
+            return 0  # the file closed just now: it was read to its end
+        return 0 if written == point.idle_at else max(0, written - point.walked)
 
     def losses(self) -> CaptureLosses:
         """What was lost from the wire to the analysis (after ``batches`` ended)."""
@@ -253,7 +299,7 @@ class LiveSource:
         self.close()
 
     def _pump(self) -> None:
-        """The reader thread: queue every batch with the capture byte it reaches, then an end mark."""
+        """The reader thread: queue every batch, then an end mark."""
         try:
             if self.dumpcap is not None:
                 self._follow_files(self.dumpcap)
@@ -265,14 +311,23 @@ class LiveSource:
             self._queue.put(_END)
 
     def _read_stream(self, cursor: Cursor, info: CaptureInfo, base: int = 0) -> None:
-        if cursor.ensure(4) and not self.started.is_set():
-            self._started_ns = time.time_ns()
+        """Queue the batches of one file (starting ``base`` bytes into the capture) or of the stream."""
+        self._walked_to = base
+        if cursor.ensure(4):
             self.started.set()
         if cursor.remaining and not is_pcapng(cursor.peek(4)):
             raise CaptureError(f"{info.path}: the live stream is not pcapng (starts with {cursor.peek(4).hex(' ')})")
         if cursor.remaining:
             for batch in read_pcapng(cursor, info, self._max_records):
-                self._queue.put((batch, base + cursor.offset))
+                end = base + cursor.offset
+                self._waiting.append(_Waiting(len(batch), end - self._walked_to, int(batch.ts_ns[0])))
+                self._walked_to = end
+                self._point = _ReadPoint(end, None, max(self._point.since_ns, int(batch.ts_ns[-1])))
+                self._queue.put(batch)
+
+    def _idle(self, cursor: FileCursor, base: int) -> None:
+        """The reader took every byte of the file (starting ``base`` bytes into the capture) and waits."""
+        self._point = _ReadPoint(base + cursor.offset, base + cursor.read_bytes, time.time_ns())
 
     def _follow_files(self, dumpcap: Dumpcap) -> None:
         """Each file dumpcap writes, read as it grows until dumpcap has moved on from it."""
@@ -287,13 +342,16 @@ class LiveSource:
             # Each file numbers its own interfaces (the same ones: dumpcap describes them again in
             # every file of a ring); frame numbers go on from the files before.
             file_info = CaptureInfo(path=path, file_format="pcapng", records=self.info.records)
+            base = self._finished_bytes
             with fh:
-                self._current = fh
+                self._point = _ReadPoint(base, base, self._point.since_ns)
+                self._current = (fh, base)
                 done = index
-                cursor = FileCursor(fh, path, done=lambda: dumpcap.file_done(done), stop=self._stop)
-                self._read_stream(cursor, file_info, self._finished_bytes)
-                self._finished_bytes += cursor.read_bytes
+                cursor = FileCursor(fh, path, done=lambda: dumpcap.file_done(done), stop=self._stop,
+                                    idle=lambda: self._idle(cursor, base))
+                self._read_stream(cursor, file_info, base)
                 self._current = None
+                self._finished_bytes += cursor.read_bytes
             self.info.records = file_info.records
             self.info.interfaces = self.info.interfaces or file_info.interfaces
             self.info.warnings.extend(file_info.warnings)

@@ -3,8 +3,9 @@
 dumpcap (Wireshark's capture engine) writes pcapng files (the ``--write`` file, or a ring in a
 temporary directory) and the same kernels and engine as for files follow them in batches, so the
 capture never waits for the analysis. Sessions are reported as they close and as they end (or idle
-out), with rates, counters, top talkers and anomalies; the capture ends with what was lost on the
-way (dumpcap's drop counts) and the report of what was seen.
+out), with rates, counters, top talkers, anomalies and the capture loss seen in TCP (Zeek's
+capture_loss, live); the capture ends with what was lost on the way (dumpcap's drop counts, known
+only when it stops) and the report of what was seen.
 """
 
 from __future__ import annotations
@@ -66,8 +67,9 @@ def live(
     (to stdout, or the -o file).
 
     --format jsonl writes one JSON object per line to stdout (or the -o file): start, session_closed (as soon as a session closes),
-    session_end (its final record, when it ends), anomaly, anomaly_update, stats (every second: rates, counters, lag behind
-    the capture, top talkers and servers), capture_loss (a warning), end (with dumpcap's drop counts).
+    session_end (its final record, when it ends), anomaly and anomaly_update (warnings and worse; info ones are counted in
+    stats), stats (every second: rates, counters, the capture loss seen in TCP, lag behind the capture, top talkers and
+    servers), capture_loss (a warning), end (with dumpcap's drop counts).
 
     Needs dumpcap (Wireshark) and the right to capture: root, or dumpcap's capabilities.
 

@@ -26,7 +26,9 @@ RECENT_ANOMALIES = 6
 TOP = 5
 # Packets dropped before dumpcap wrote them, as a share of those that passed the capture
 # filter, above which the loss is a warning: past 1 % the sessions' retransmission and
-# missing-data counts are more the capture's doing than the network's.
+# missing-data counts are more the capture's doing than the network's. The capture loss seen
+# in TCP (Zeek's capture_loss over an interval) is held to the same mark (Zeek's own notice,
+# Too_Much_Loss, waits for 10 % over 15 minutes; here an interval is a second).
 DROP_WARNING_PCT = 1.0
 # A lag the view shows in yellow: the analysis is working through a backlog.
 LAG_WARNING_S = 1.0
@@ -54,23 +56,54 @@ def loss_warning(losses: CaptureLosses) -> str | None:
     return None
 
 
+def tcp_loss_warning(rates: IntervalRates) -> str | None:
+    """The warning the capture loss seen in TCP over the last interval deserves, if any."""
+    if rates.capture_loss_pct > DROP_WARNING_PCT:
+        return (f"{rates.capture_loss_pct:.1f}% of the ACKs over the last {rates.interval_s:.1f} s acknowledged data "
+                f"the capture never saw (Zeek's capture_loss): packets are missing from the analysis")
+    return None
+
+
+class AnomalyTally:
+    """New anomalies counted by severity, and the info-level ones by kind: those (a
+    ``rst_teardown`` per aborted session) are counted, not listed (:func:`listed`)."""
+
+    def __init__(self) -> None:
+        self.severities: Counter[str] = Counter()
+        self.info_kinds: Counter[str] = Counter()
+
+    def add(self, found: pd.DataFrame) -> None:
+        self.severities.update(found["severity"].astype(str))
+        self.info_kinds.update(found.loc[found["severity"] == "info", "kind"].astype(str))
+
+    def as_dict(self) -> dict:
+        return {"anomalies": dict(self.severities), "info_anomalies": dict(self.info_kinds)}
+
+
+def listed(anomalies: pd.DataFrame) -> pd.DataFrame:
+    """The anomalies worth a line of their own: warnings and critical ones."""
+    return anomalies.loc[anomalies["severity"] != "info"]
+
+
 class JsonEvents:
     """One JSON object per line (stdout, or the ``-o`` file), each with an ``event``: ``start`` (the capture is
     running), ``session_closed`` (a session closed, FIN both ways or a RST: its record as it
     stands), ``session_end`` (the session ended and is freed: its final record; fields of both as
-    in ``sessions --format jsonl``), ``anomaly`` (a new detection), ``anomaly_update`` (a reported
-    one grew: the same ``anomaly_id``, its new extent), ``stats`` (every second: the running
-    counters, the last interval's ``rates``, ``capture`` progress, ``top_talkers``,
-    ``top_servers``, ``anomalies`` by severity), ``capture_loss`` (a warning: packets lost between
-    the wire and the analysis) and ``end`` (final counters, ``capture`` losses, record accounting)."""
+    in ``sessions --format jsonl``), ``anomaly`` (a new warning or critical detection; info ones
+    are only counted), ``anomaly_update`` (a reported one grew: the same ``anomaly_id``, its new
+    extent), ``stats`` (every second: the running counters, the last interval's ``rates``,
+    ``capture`` progress, ``top_talkers``, ``top_servers``, ``anomalies`` by severity and
+    ``info_anomalies`` by kind), ``capture_loss`` (a warning: packets lost between the wire and the
+    analysis) and ``end`` (final counters, ``capture`` losses, record accounting)."""
 
     refresh_s = 1.0
 
     def __init__(self, label: str, path: str | None = None) -> None:
         self._label = label
         self._writer = FrameWriter(Format.jsonl, path)
-        self._severities: Counter[str] = Counter()
+        self._anomalies = AnomalyTally()
         self._files_missed = 0
+        self._lossy = False  # the last interval's capture loss was a warning
 
     def started(self) -> None:
         """The capture is running: traffic from now on is seen."""
@@ -87,21 +120,33 @@ class JsonEvents:
         self._frame("session_end", public_sessions(sessions))
 
     def anomalies(self, found: pd.DataFrame, grown: pd.DataFrame) -> None:
-        self._severities.update(found["severity"].astype(str))
-        self._frame("anomaly", found)
-        self._frame("anomaly_update", grown)
+        self._anomalies.add(found)
+        self._frame("anomaly", listed(found))
+        self._frame("anomaly_update", listed(grown))
 
     def refresh(self, status: LiveStatus) -> None:
-        progress = status.progress
-        if progress.files_missed > self._files_missed:
-            self._files_missed = progress.files_missed
-            self._line({"event": "capture_loss", "time": round(time.time(), 3), "severity": "warning",
-                        "files_missed": progress.files_missed,
-                        "message": f"ring files replaced before they were analysed: {progress.files_missed}"})
+        self._loss_events(status)
         self._line({"event": "stats", "time": round(time.time(), 3), **status.counters.as_dict(),
-                    "rates": asdict(status.rates), "capture": _progress_dict(progress),
+                    "rates": asdict(status.rates), "capture": _progress_dict(status.progress),
                     "top_talkers": status.talkers.to_dict("records"), "top_servers": status.servers.to_dict("records"),
-                    "anomalies": dict(self._severities)})
+                    **self._anomalies.as_dict()})
+
+    def _loss_events(self, status: LiveStatus) -> None:
+        """A ``capture_loss`` event for each ring file newly missed, and when the capture loss seen in
+        TCP turns into a warning (once, until an interval is below the mark again)."""
+        missed = status.progress.files_missed
+        if missed > self._files_missed:
+            self._files_missed = missed
+            self._line({"event": "capture_loss", "time": round(time.time(), 3), "severity": "warning",
+                        "files_missed": missed, "message": f"ring files replaced before they were analysed: {missed}"})
+        warning = tcp_loss_warning(status.rates)
+        if warning and not self._lossy:
+            counters = status.counters
+            self._line({"event": "capture_loss", "time": round(time.time(), 3), "severity": "warning",
+                        "capture_loss_pct": status.rates.capture_loss_pct, "interval_s": status.rates.interval_s,
+                        "advancing_ack_pkts": counters.advancing_ack_pkts,
+                        "ack_lost_segment_pkts": counters.ack_lost_segment_pkts, "message": warning})
+        self._lossy = warning is not None
 
     def close(self) -> None:
         self._writer.flush()
@@ -112,7 +157,7 @@ class JsonEvents:
             self._line({"event": "capture_loss", "time": round(time.time(), 3), "severity": "warning",
                         **losses.as_dict(), "message": warning})
         self._line({"event": "end", "time": round(time.time(), 3), **counters.as_dict(), "capture": losses.as_dict(),
-                    "anomalies": dict(self._severities), "accounting": accounting})
+                    **self._anomalies.as_dict(), "accounting": accounting})
         self._writer.close()
 
     def _frame(self, event: str, frame: pd.DataFrame) -> None:
@@ -129,8 +174,9 @@ class JsonEvents:
 
 class TerminalView:
     """A rich view on stderr, redrawn ``1 / refresh_s`` times a second: traffic rates, session
-    counts, how far the analysis is behind dumpcap, top talkers and servers, anomalies by
-    severity (info ones only counted) and the latest sessions opening and closing."""
+    counts, how far the analysis is behind dumpcap, the capture loss seen in TCP, top talkers and
+    servers, anomalies by severity (info ones only counted) and the latest sessions opening and
+    closing."""
 
     refresh_s = 0.5
 
@@ -143,8 +189,7 @@ class TerminalView:
         self._started = time.monotonic()
         self._events: deque[tuple[str, ...]] = deque(maxlen=RECENT_EVENTS)
         self._anomalies: dict[int, tuple[str, ...]] = {}  # by anomaly_id, the latest RECENT_ANOMALIES not info
-        self._severities: Counter[str] = Counter()
-        self._info_kinds: Counter[str] = Counter()
+        self._counts = AnomalyTally()
         self._console = Console(stderr=True)
         self._live = Live(console=self._console, auto_refresh=False, transient=True)
         self._live.start()
@@ -166,11 +211,8 @@ class TerminalView:
     def anomalies(self, found: pd.DataFrame, grown: pd.DataFrame) -> None:
         """New anomalies are counted by severity; warnings and critical ones are listed (grown ones
         replace their row, the latest RECENT_ANOMALIES shown), info ones only counted by kind."""
-        self._severities.update(found["severity"].astype(str))
-        self._info_kinds.update(found.loc[found["severity"] == "info", "kind"].astype(str))
-        for row in pd.concat([found, grown]).itertuples():
-            if row.severity == "info":
-                continue
+        self._counts.add(found)
+        for row in listed(pd.concat([found, grown])).itertuples():
             self._anomalies.pop(row.anomaly_id, None)
             self._anomalies[row.anomaly_id] = (str(row.severity), str(row.kind), printable(str(row.message)))
         for anomaly_id in list(self._anomalies)[:-RECENT_ANOMALIES]:
@@ -218,6 +260,7 @@ class TerminalView:
                                   f"{c.retrans_data_pkts:,} retransmitted ({c.retrans_pct:.2f}%), "
                                   f"{c.rst_pkts:,} RST, {c.zero_window_episodes:,} zero windows")
         summary.add_row("capture", Text.from_markup(_capture_line(p)))
+        summary.add_row("loss", Text.from_markup(_loss_line(c, r)))
         summary.add_row("anomalies", self._severity_line())
         parts = [header, summary, _top_tables(status)]
         if self._anomalies:
@@ -236,20 +279,32 @@ class TerminalView:
         return Group(*parts)
 
     def _severity_line(self) -> str:
-        counts = ", ".join(f"{self._severities[s]} {s}" for s in ("critical", "warning") if self._severities[s])
-        info = self._severities["info"]
+        severities = self._counts.severities
+        counts = ", ".join(f"{severities[s]} {s}" for s in ("critical", "warning") if severities[s])
+        info = severities["info"]
         if info:
-            kinds = ", ".join(f"{kind} {n}" for kind, n in self._info_kinds.most_common())
+            kinds = ", ".join(f"{kind} {n}" for kind, n in self._counts.info_kinds.most_common())
             counts += f"{', ' if counts else ''}{info} info ({kinds}; not listed)"
         return counts or "none"
 
 
 def _capture_line(p: CaptureProgress) -> str:
-    written = f"dumpcap wrote {p.captured:,}, " if p.captured is not None else ""
-    behind = f"lag {p.behind_s:.1f} s ({p.behind_packets:,} packets, {_bytes(p.behind_bytes)})"
+    """Packets written (read back from dumpcap's files) and analysed, and the lag: what is written
+    and not analysed yet (yellow from LAG_WARNING_S)."""
+    unread = f"; {_bytes(p.unread_bytes)} not read yet" if p.unread_bytes else ""
+    behind = f"lag {p.behind_s:.1f} s ({p.behind_packets:,} packets, {_bytes(p.behind_bytes)}{unread})"
     behind = f"[yellow]{behind}[/]" if p.behind_s >= LAG_WARNING_S else behind
     missed = f", [bold red]ring files replaced unread: {p.files_missed}[/]" if p.files_missed else ""
-    return f"{written}analysed {p.analysed:,}: {behind}{missed}   kernel drops: dumpcap counts them when it stops"
+    return f"{p.written:,} packets written, {p.analysed:,} analysed: {behind}{missed}"
+
+
+def _loss_line(c: LiveCounters, r: IntervalRates) -> str:
+    """The two loss figures: the capture loss seen in TCP over the interval (red past the warning
+    mark) and since the start; the kernel's drops, which dumpcap tells only when it stops."""
+    loss = f"capture loss (ACKs of unseen data, as Zeek's capture_loss): {r.capture_loss_pct:.2f} %"
+    loss = f"[bold red]{loss}[/]" if tcp_loss_warning(r) else loss
+    return (f"{loss} over the last {r.interval_s:.1f} s ({c.capture_loss_pct:.2f} % since the start)\n"
+            f"kernel drops: dumpcap counts them when it stops (shown at the end)")
 
 
 def _top_tables(status: LiveStatus):

@@ -19,6 +19,11 @@ Sessions are counted so that ``started == open + lingering + ended`` at any time
 open until it closes (FIN both ways, or a RST), then lingers ``closed_linger_s`` for late
 packets, then ends; one that stays silent ``idle_timeout_s`` ends without closing.
 ``closed`` counts every session that closed, lingering or ended.
+
+The capture's own loss shows in the TCP it holds, whatever dumpcap says (it counts the kernel's
+drops only when it stops): Zeek's capture_loss is the share of the ACKs that move the
+acknowledgment forward (``advancing_ack_pkts``) that acknowledge data the capture never saw
+(``ack_lost_segment_pkts``, Wireshark's "ACKed segment that wasn't captured").
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from ..capture import RecordBatch
 from ..capture.live import LiveSource
 from ..engine import Engine, EngineOptions
 from ..engine import layout as L
+from ..engine.flags import FLAG_NAMES
 from ..engine.streaming import NS, session_records_empty, sessions_frame
 from ..frames import address_text
 from ..packets import Accounting, decode_batch
@@ -53,7 +59,11 @@ PIPELINE_GRACE_S = 5.0
 RECENT_SESSIONS = 100_000
 # How many of a batch's new sessions a step reports (a SYN flood opens thousands per batch).
 RECENT_OPENED = 20
-TCP_RST = 0x04
+TCP_RST, TCP_ACK = 0x04, 0x10
+# The engine's per-direction count of packets flagged ack_lost_segment.
+ACK_LOST_SEGMENT_COUNT = L.FLAG_COUNT + FLAG_NAMES.index("ack_lost_segment")
+# Sorts after every direction's key: the table of highest ACKs is never empty (AckAdvances).
+NO_KEY = np.iinfo(np.int64).max
 
 
 @dataclass
@@ -85,14 +95,22 @@ class LiveCounters:
     retrans_data_pkts: int = 0  # data packets re-sending sequence space (retrans_data_pkts; SYN/FIN re-sends not)
     rst_pkts: int = 0
     zero_window_episodes: int = 0
+    advancing_ack_pkts: int = 0     # ACKs that moved their direction's acknowledgment forward (Zeek's ack_events)
+    ack_lost_segment_pkts: int = 0  # ACKs of data the capture never saw (Wireshark's ack_lost_segment)
 
     @property
     def retrans_pct(self) -> float:
         """Retransmitted share of data packets, in percent (0 before any data)."""
-        return 100.0 * self.retrans_data_pkts / self.data_pkts if self.data_pkts else 0.0
+        return _pct(self.retrans_data_pkts, self.data_pkts)
+
+    @property
+    def capture_loss_pct(self) -> float:
+        """Zeek's capture_loss: the share of advancing ACKs that acknowledge unseen data, in percent."""
+        return _pct(self.ack_lost_segment_pkts, self.advancing_ack_pkts)
 
     def as_dict(self) -> dict:
-        return {**asdict(self), "retrans_pct": round(self.retrans_pct, 3)}
+        return {**asdict(self), "retrans_pct": round(self.retrans_pct, 3),
+                "capture_loss_pct": round(self.capture_loss_pct, 3)}
 
     def rates_since(self, earlier: "LiveCounters", seconds: float) -> "IntervalRates":
         """What changed since ``earlier``, ``seconds`` ago, as rates."""
@@ -106,16 +124,24 @@ class LiveCounters:
             packets_per_s=round((self.records - earlier.records) / seconds, 1),
             bits_per_s=round(8 * (self.wire_bytes - earlier.wire_bytes) / seconds, 1),
             sessions_started_per_s=round((self.sessions_started - earlier.sessions_started) / seconds, 2),
-            retrans_pct=round(100.0 * retrans / data, 3) if data > 0 else 0.0,
+            retrans_pct=round(_pct(retrans, data), 3),
             rst_per_s=round(rst / seconds, 2),
-            rst_pct=round(100.0 * rst / tcp, 3) if tcp > 0 else 0.0,
+            rst_pct=round(_pct(rst, tcp), 3),
+            capture_loss_pct=round(_pct(self.ack_lost_segment_pkts - earlier.ack_lost_segment_pkts,
+                                        self.advancing_ack_pkts - earlier.advancing_ack_pkts), 3),
         )
+
+
+def _pct(part: int, whole: int) -> float:
+    """``part`` of ``whole`` in percent; 0 of nothing."""
+    return 100.0 * part / whole if whole > 0 else 0.0
 
 
 @dataclass(frozen=True)
 class IntervalRates:
     """Rates over one interval: packets and bits per second, sessions started per second, the
-    retransmitted share of data packets and RST packets (per second, and share of TCP packets).
+    retransmitted share of data packets, RST packets (per second, and share of TCP packets) and
+    the capture loss (Zeek's capture_loss over the interval).
 
     Retransmissions are counted when a session's counts reach the totals (as packets are
     analysed), so the retransmitted share of an interval is of the data packets analysed in it.
@@ -128,6 +154,7 @@ class IntervalRates:
     retrans_pct: float
     rst_per_s: float
     rst_pct: float
+    capture_loss_pct: float
 
 
 class LiveAnalysis:
@@ -144,6 +171,7 @@ class LiveAnalysis:
         self.accounting = Accounting()
         self.wall_clock = wall_clock
         self.traffic = TrafficTally()
+        self.acks = AckAdvances()
         self._totals = LiveCounters()  # what is counted outside the engine: ended sessions, bytes, RSTs, closes
 
     def add(self, records: RecordBatch) -> Step:
@@ -155,6 +183,7 @@ class LiveAnalysis:
         result = self.engine.process(tcp)
         self._totals.rst_pkts += int(np.count_nonzero(tcp["tcp_flags"] & TCP_RST))
         self.traffic.add(tcp, result["direction"])
+        self.acks.add(result["session_id"], result["direction"], tcp["tcp_flags"], tcp["ack_raw"])
         opened = _opened(tcp, result, first_new)
         closed = self._closed_slots()
         closed[: closed_before.size] &= ~closed_before  # slots are freed only by emit: same sessions
@@ -211,6 +240,8 @@ class LiveAnalysis:
             retrans_data_pkts=self._totals.retrans_data_pkts + int(directions[:, L.RETRANS_DATA_PKTS].sum()),
             rst_pkts=self._totals.rst_pkts,
             zero_window_episodes=self._totals.zero_window_episodes + int(directions[:, L.ZW_COUNT].sum()),
+            advancing_ack_pkts=self.acks.count,
+            ack_lost_segment_pkts=self._totals.ack_lost_segment_pkts + int(directions[:, ACK_LOST_SEGMENT_COUNT].sum()),
         )
 
     def _emit(self, final: bool) -> list[pd.DataFrame]:
@@ -221,7 +252,63 @@ class LiveAnalysis:
                 self._totals.data_pkts += int(chunk[f"{side}_data_pkts"].sum())
                 self._totals.retrans_data_pkts += int(chunk[f"{side}_retrans_data_pkts"].sum())
                 self._totals.zero_window_episodes += int(chunk[f"{side}_zero_window_episodes"].sum())
+                self._totals.ack_lost_segment_pkts += int(chunk[f"{side}_ack_lost_segment"].sum())
+            self.acks.forget(chunk["session_id"].to_numpy())
         return chunks
+
+
+class AckAdvances:
+    """Counts the ACKs that move their direction's acknowledgment forward: Zeek's ``ack_events``
+    (``TCP_Reassembler::AckReceived``: an ACK beyond the highest one before), the denominator of
+    its capture_loss. A direction's first ACK counts; one that repeats or stays below the highest
+    does not (sequence arithmetic, mod 2**32).
+
+    The highest ACK of each live direction is kept, by ``session_id * 2 + direction`` in
+    ascending order, until ``forget`` lets its session go.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._keys = np.array([NO_KEY], np.int64)
+        self._highest = np.zeros(1, np.uint32)
+
+    def add(self, session_id: np.ndarray, direction: np.ndarray, tcp_flags: np.ndarray, ack_raw: np.ndarray) -> None:
+        """Count the ACKs of a batch of packets (in capture order)."""
+        has_ack = (tcp_flags & TCP_ACK) != 0
+        keys = session_id[has_ack] * 2 + direction[has_ack]
+        order = np.argsort(keys, kind="stable")  # each direction's ACKs together, in capture order
+        keys, acks = keys[order], ack_raw[has_ack][order].astype(np.uint32)
+        first = np.ones(keys.size, np.bool_)
+        first[1:] = keys[1:] != keys[:-1]
+        group = np.cumsum(first) - 1
+        highest = self._highest_before(keys[first], acks[first])
+        # Each ACK relative to its direction's highest before the batch, then a running maximum
+        # over the batch: the groups are lifted apart so that one maximum runs over all of them.
+        lift = group * np.int64(1 << 33)
+        relative = (acks - highest[group]).view(np.int32).astype(np.int64) + lift
+        running = np.maximum.accumulate(np.maximum(relative, lift))
+        before = np.roll(running, 1)
+        before[first] = lift[first]
+        self.count += int(np.count_nonzero(relative > before))
+        last = np.ones(keys.size, np.bool_)
+        last[:-1] = first[1:]
+        self._remember(keys[last], highest + (running[last] - lift[last]).astype(np.uint32))
+
+    def forget(self, session_ids: np.ndarray) -> None:
+        """The sessions ended: their ACKs are counted for good."""
+        keep = ~np.isin(self._keys >> 1, session_ids)
+        self._keys, self._highest = self._keys[keep], self._highest[keep]
+
+    def _highest_before(self, keys: np.ndarray, acks: np.ndarray) -> np.ndarray:
+        """The highest ACK each direction sent before; for a direction not seen yet, one less than its first."""
+        at = np.searchsorted(self._keys, keys)
+        return np.where(self._keys[at] == keys, self._highest[at], acks - np.uint32(1))
+
+    def _remember(self, keys: np.ndarray, highest: np.ndarray) -> None:
+        keep = ~np.isin(self._keys, keys)
+        keys, highest = np.concatenate([self._keys[keep], keys]), np.concatenate([self._highest[keep], highest])
+        order = np.argsort(keys, kind="stable")
+        self._keys, self._highest = keys[order], highest[order]
 
 
 class RecentSessions:

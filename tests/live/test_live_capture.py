@@ -93,6 +93,20 @@ def test_table_format_prints_the_report_of_what_it_saw_on_stdout():
     assert result.stderr.splitlines()[-1] == "0 records: 0 TCP, 0 other IP, 0 non-IP, 0 malformed"
 
 
+def test_no_lag_is_reported_while_the_filter_matches_nothing():
+    # dumpcap's file holds its header only: no packet is waiting, so nothing is behind.
+    server = listening_socket()
+    port = server.getsockname()[1]
+    run = LiveRun("-i", "lo", "--filter", f"tcp port {port}", "--duration", "3", "--format", "jsonl")
+    code, stderr = run.finish()
+    server.close()
+    assert code == 0, stderr
+    progress = [e["capture"] for e in run.of_kind("stats")]
+    assert len(progress) >= 2
+    assert all((p["written"], p["analysed"], p["behind_bytes"], p["behind_s"]) == (0, 0, 0, 0.0) for p in progress), \
+        progress
+
+
 def test_anomalies_are_reported_while_the_sessions_are_still_lingering():
     # A port nobody listens on: every connection is refused (SYN, RST-ACK).
     probe = socket.socket()

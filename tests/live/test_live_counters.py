@@ -15,7 +15,7 @@ from tcpanalyze.capture import CaptureInfo
 from tcpanalyze.capture.pcapng import read_pcapng
 from tcpanalyze.capture.sources import Cursor
 from tcpanalyze.engine import EngineOptions
-from tcpanalyze.pipeline.live import LiveAnalysis
+from tcpanalyze.pipeline.live import AckAdvances, LiveAnalysis
 
 SERVER = "192.0.2.80"
 S = 1_000_000_000
@@ -111,3 +111,25 @@ def test_top_talkers_and_servers_are_the_interval_s_packets_by_sender_and_by_res
     assert servers[["addr", "port", "packets", "bytes"]].values.tolist() == \
         [[SERVER, 80, len(FIRST_SECOND), sum(len(r.data) for r in FIRST_SECOND)]]
     assert [len(frame) for frame in analysis.traffic.take(5)] == [0, 0]  # taken: the next interval starts empty
+
+
+def test_an_ack_counts_when_it_moves_its_directions_acknowledgment_forward():
+    acks = AckAdvances()
+    ack_flag, syn_flag = 0x10, 0x02
+
+    def add(session_ids, directions, numbers, flags=None):
+        n = len(numbers)
+        acks.add(np.array(session_ids, np.int64), np.array(directions, np.uint8),
+                 np.full(n, ack_flag, np.uint16) if flags is None else np.array(flags, np.uint16),
+                 np.array(numbers, np.uint32))
+        return acks.count
+
+    # a direction's first ACK counts; a repeated one, one going back and a SYN without ACK do not
+    assert add([0, 0, 0, 0, 0], [0, 0, 0, 0, 0], [10, 20, 20, 15, 30], [ack_flag] * 4 + [syn_flag]) == 2
+    # the other direction and another session count on their own; across batches, the last ACK is kept
+    assert add([0, 1, 0], [1, 0, 0], [7, 7, 20]) == 4
+    # sequence numbers wrap: 0xFFFFFFF0 -> 0x10 moves forward
+    assert add([2, 2], [0, 0], [0xFFFFFFF0, 0x10]) == 6
+    # an ended session is forgotten: its next ACK (port reuse gives a new session id anyway) is a first
+    acks.forget(np.array([0]))
+    assert add([0], [0], [20]) == 7

@@ -1,5 +1,5 @@
-"""`tcpanalyze live --format jsonl` reports closes and anomalies as they happen, not when the
-sessions involved end: a closed session ends only ``closed_linger_s`` (60 s of packet time)
+"""`tcpanalyze live --format jsonl` reports closes, anomalies and the capture loss seen in TCP
+as they happen, not when the sessions involved end: a closed session ends only ``closed_linger_s`` (60 s of packet time)
 after its last packet, and the never-answered SYNs of a flood only at the idle timeout.
 
 The captures go in on standard input (``--from-stdin``), and the stream is kept open while
@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 
 import dpkt
-from helpers import SAMPLE_DIR, Rec, pcapng_bytes
+from helpers import SAMPLE_DIR, Rec, eth, ipv4, pcapng_bytes, tcp
 from live_helpers import LiveRun
 
 import tcpanalyze
 from tcpanalyze.cli.live import AnomalyWatch
 from tcpanalyze.detect import detect_anomalies
 
+START_NS = 1_700_000_000 * 10**9
 SAME_WHEN_CLOSED = ("session_id", "orig_addr", "orig_port", "resp_addr", "resp_port", "start", "first_frame",
                     "close_type", "closed_by", "orig_bytes", "resp_bytes", "handshake")
 
@@ -103,3 +104,46 @@ def test_an_anomaly_found_again_is_not_new_and_one_that_grew_is_an_update():
     assert later.details["attempts"] == 1206 > first.details["attempts"]
     new, grown = watch.update(sessions.iloc[300:])  # a window that slid on: same flood, no growth
     assert "syn_flood" not in set(new["kind"]) | set(grown["kind"])
+
+
+def transfer(segments: int, missing_every: int | None) -> list[Rec]:
+    """A client sending ``segments`` segments of 100 bytes, each acknowledged by the server; the
+    capture misses every ``missing_every``-th data segment (the server's ACK of it is captured)."""
+    client, server = ("10.0.0.1", 40000), ("10.0.0.2", 80)
+
+    def packet(sender, receiver, seq, ack, flags, payload=b""):
+        return eth(ipv4(sender[0], receiver[0], tcp(sender[1], receiver[1], seq=seq, ack=ack, flags=flags,
+                                                     payload=payload)))
+
+    packets = [packet(client, server, 1000, 0, "S"), packet(server, client, 5000, 1001, "SA"),
+               packet(client, server, 1001, 5001, "A")]
+    for k in range(segments):
+        if missing_every is None or (k + 1) % missing_every:
+            packets.append(packet(client, server, 1001 + 100 * k, 5001, "PA", b"d" * 100))
+        packets.append(packet(server, client, 5001, 1001 + 100 * (k + 1), "A"))
+    return [Rec(data, START_NS + 1_000_000 * k) for k, data in enumerate(packets)]
+
+
+def test_capture_loss_seen_in_tcp_is_reported_while_the_capture_runs():
+    # 200 segments, every 20th missing from the capture: the server's ACKs of those 10 acknowledge
+    # data the capture never saw (Wireshark flags the same 10). Advancing ACKs: the server's
+    # SYN-ACK and 200 ACKs, the client's handshake ACK (its data segments repeat that ACK).
+    lossy = transfer(200, missing_every=20)
+    run, stream = live_on_an_open_stream(pcapng_bytes(lossy))
+    warning = run.wait_for("capture_loss")
+    stats = run.wait_for("stats", where=lambda e: e["records"] == len(lossy))
+    assert (stats["advancing_ack_pkts"], stats["ack_lost_segment_pkts"], stats["capture_loss_pct"]) == (202, 10, 4.95)
+    assert warning["severity"] == "warning" and warning["capture_loss_pct"] > 1.0
+    assert "acknowledged data the capture never saw" in warning["message"]
+    os.close(stream)
+    code, stderr = run.finish()
+    assert code == 0, stderr
+    assert len(run.of_kind("capture_loss")) == 1
+
+    run, stream = live_on_an_open_stream(pcapng_bytes(transfer(200, missing_every=None)))
+    stats = run.wait_for("stats", where=lambda e: e["records"] == 403)
+    assert (stats["advancing_ack_pkts"], stats["ack_lost_segment_pkts"], stats["capture_loss_pct"]) == (202, 0, 0.0)
+    os.close(stream)
+    code, stderr = run.finish()
+    assert code == 0, stderr
+    assert run.of_kind("capture_loss") == []

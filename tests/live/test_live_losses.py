@@ -1,19 +1,23 @@
 """Loss accounting says what each counter means: dumpcap's "received" is what it wrote, the
 kernel's drops come on top of it (never "dropped 6399 of 2402"), and the Interface Statistics
-Blocks a capture ends with are read as dumpcap wrote them."""
+Blocks a capture ends with are read as dumpcap wrote them. The capture loss seen in TCP (Zeek's
+capture_loss) is in every stats event and the view, and a warning once it passes the mark;
+info-level anomalies are counted, not listed."""
 
 from __future__ import annotations
 
 import json
 import struct
 
-from helpers import Rec, eth, ipv4, pcapng_block, pcapng_bytes, pcapng_option, tcp
+from helpers import SAMPLE_DIR, Rec, eth, ipv4, pcapng_block, pcapng_bytes, pcapng_option, tcp
 from live_helpers import isb_counters
 
+import tcpanalyze
 from tcpanalyze.capture.dumpcap import DumpcapStatistics
 from tcpanalyze.capture.follow import trailing_statistics
 from tcpanalyze.capture.live import CaptureLosses, CaptureProgress
-from tcpanalyze.cli.live_view import JsonEvents, LiveStatus, loss_warning
+from tcpanalyze.cli.live import AnomalyWatch
+from tcpanalyze.cli.live_view import JsonEvents, LiveStatus, _capture_line, _loss_line, loss_warning
 from tcpanalyze.pipeline.live import LiveCounters
 from tcpanalyze.pipeline.talkers import TrafficTally
 
@@ -81,11 +85,15 @@ def events_of(view_calls, tmp_path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def status(files_missed: int) -> LiveStatus:
-    counters = LiveCounters(records=10)
-    progress = CaptureProgress(captured=12, analysed=10, behind_bytes=300, behind_s=0.25, files_missed=files_missed)
+def status(files_missed: int = 0, acks: tuple[int, int] = (0, 0), lost: tuple[int, int] = (0, 0)) -> LiveStatus:
+    """A refresh over one second; ``acks`` (advancing ACKs) and ``lost`` (ACKs of unseen data) as
+    counted at the interval's start and end."""
+    earlier = LiveCounters(advancing_ack_pkts=acks[0], ack_lost_segment_pkts=lost[0])
+    counters = LiveCounters(records=10, advancing_ack_pkts=acks[1], ack_lost_segment_pkts=lost[1])
+    progress = CaptureProgress(written=12, analysed=10, behind_bytes=300, unread_bytes=0, behind_s=0.25,
+                               files_missed=files_missed)
     talkers, servers = TrafficTally().take(5)
-    return LiveStatus(counters, counters.rates_since(LiveCounters(), 1.0), progress, talkers, servers)
+    return LiveStatus(counters, counters.rates_since(earlier, 1.0), progress, talkers, servers)
 
 
 def test_losses_are_events_live_and_at_the_end(tmp_path):
@@ -99,11 +107,65 @@ def test_losses_are_events_live_and_at_the_end(tmp_path):
 
     events = events_of(calls, tmp_path)
     assert [e["event"] for e in events] == ["stats", "capture_loss", "stats", "stats", "capture_loss", "end"]
-    assert events[0]["capture"] == {"captured": 12, "analysed": 10, "behind_bytes": 300, "behind_s": 0.25,
-                                    "files_missed": 0, "behind_packets": 2}
+    assert events[0]["capture"] == {"written": 12, "analysed": 10, "behind_bytes": 300, "unread_bytes": 0,
+                                    "behind_s": 0.25, "files_missed": 0, "behind_packets": 2}
     assert events[0]["rates"]["packets_per_s"] == 10.0
     assert (events[1]["severity"], events[1]["files_missed"]) == ("warning", 1)
     assert (events[4]["severity"], events[4]["dropped"], events[4]["matched"]) == ("warning", 5555, 5642)
     assert events[5]["capture"]["kernel_dropped"] == 5555 and events[5]["capture"]["captured"] == 87
     clean = CaptureLosses(analysed=248, statistics=[DumpcapStatistics.parse(CLEAN)])
     assert [e["event"] for e in events_of(lambda v: v.end(LiveCounters(), {}, clean), tmp_path)] == ["end"]
+
+
+def test_capture_loss_seen_in_tcp_is_in_every_stats_event_and_a_warning_once_it_passes_the_mark(tmp_path):
+    def calls(view):
+        view.refresh(status(acks=(0, 1000), lost=(0, 5)))          # 0.5 %: below the 1 % mark
+        view.refresh(status(acks=(1000, 2000), lost=(5, 55)))      # 5 %: a warning
+        view.refresh(status(acks=(2000, 3000), lost=(55, 105)))    # still 5 %: the same episode
+        view.refresh(status(acks=(3000, 4000), lost=(105, 105)))   # none
+        view.refresh(status(acks=(4000, 4100), lost=(105, 110)))   # 5 % again: a new warning
+
+    events = events_of(calls, tmp_path)
+    assert [e["event"] for e in events] == ["stats", "capture_loss", "stats", "stats", "stats", "capture_loss", "stats"]
+    stats = [e for e in events if e["event"] == "stats"]
+    assert [e["rates"]["capture_loss_pct"] for e in stats] == [0.5, 5.0, 5.0, 0.0, 5.0]
+    assert [e["capture_loss_pct"] for e in stats] == [0.5, 2.75, 3.5, 2.625, 2.683]  # since the start
+    warning = events[1]
+    assert (warning["severity"], warning["capture_loss_pct"], warning["interval_s"]) == ("warning", 5.0, 1.0)
+    assert (warning["advancing_ack_pkts"], warning["ack_lost_segment_pkts"]) == (2000, 55)
+    assert warning["message"] == ("5.0% of the ACKs over the last 1.0 s acknowledged data the capture never saw "
+                                  "(Zeek's capture_loss): packets are missing from the analysis")
+
+
+def test_the_view_says_what_was_written_and_analysed_and_the_capture_loss_seen_in_tcp():
+    lossy = status(acks=(1000, 2000), lost=(5, 55))
+    assert _capture_line(lossy.progress) == "12 packets written, 10 analysed: lag 0.2 s (2 packets, 300 B)"
+    unread = CaptureProgress(written=12, analysed=12, behind_bytes=4000, unread_bytes=4000, behind_s=1.5,
+                             files_missed=0)
+    assert _capture_line(unread) == ("12 packets written, 12 analysed: "
+                                     "[yellow]lag 1.5 s (0 packets, 4.0 kB; 4.0 kB not read yet)[/]")
+    assert _loss_line(lossy.counters, lossy.rates).splitlines() == [
+        "[bold red]capture loss (ACKs of unseen data, as Zeek's capture_loss): 5.00 %[/] over the last 1.0 s "
+        "(2.75 % since the start)",
+        "kernel drops: dumpcap counts them when it stops (shown at the end)"]
+    quiet = status(acks=(0, 1000), lost=(0, 5))
+    assert _loss_line(quiet.counters, quiet.rates).splitlines()[0] == (
+        "capture loss (ACKs of unseen data, as Zeek's capture_loss): 0.50 % over the last 1.0 s (0.50 % since the start)")
+
+
+def test_info_anomalies_are_counted_in_stats_and_only_warnings_and_worse_are_events(tmp_path):
+    # rst_teardown (info) and backlog_overflow (a warning): one anomaly each
+    sessions = tcpanalyze.analyze(str(SAMPLE_DIR / "anomaly-real-backlog.pcap"), packets=False).sessions
+    watch = AnomalyWatch()
+
+    def calls(view):
+        view.anomalies(*watch.update(sessions))
+        view.refresh(status())
+        view.end(LiveCounters(), {}, CaptureLosses(analysed=0))
+
+    events = events_of(calls, tmp_path)
+    assert [(e["event"], e.get("kind")) for e in events] == [("anomaly", "backlog_overflow"), ("stats", None),
+                                                             ("end", None)]
+    for summary in events[1:]:
+        assert summary["anomalies"] == {"warning": 1, "info": 1}
+        assert summary["info_anomalies"] == {"rst_teardown": 1}
