@@ -100,7 +100,7 @@ def capture_pane(seconds: float) -> str:
     """Run the live view in a detached tmux session for ``seconds`` with traffic, and capture it."""
     port, refused_port = free_port(), free_port()
     session = f"tcpanalyze-shot-{port}"
-    command = (f"{sys.executable} -m tcpanalyze live -i lo --filter 'tcp port {port} or tcp port {refused_port}' "
+    command = (f"{sys.executable} -m tcpanalyze live -i lo --capture-filter 'tcp port {port} or tcp port {refused_port}' "
                f"--duration {seconds + 10:g}")
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", str(COLUMNS), "-y", str(ROWS), command],
                    check=True, cwd=Path(__file__).resolve().parents[1])

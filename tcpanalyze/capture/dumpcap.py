@@ -29,8 +29,9 @@ PERMISSION_HINT = ("run as root, or let dumpcap capture: sudo setcap cap_net_raw
 # seconds of a busy link while dumpcap itself is not scheduled.
 BUFFER_MIB = 64
 # libpcap hands packets to dumpcap in blocks, at the latest after dumpcap's 250 ms read
-# timeout; dumpcap stopped sooner drops the packets of the block not yet handed over.
-DELIVERY_S = 0.5
+# timeout; dumpcap stopped sooner drops the packets of the block not yet handed over (and a
+# machine busy on every core may not run dumpcap for a few hundred ms more).
+DELIVERY_S = 1.0
 
 _PACKETS = re.compile(r"Packets captured: \d+")
 _FILE = re.compile(r"^File: (.+)$")

@@ -43,7 +43,9 @@ DETECT_LIVE = 20_000
 @app.command(epilog=EXIT_CODES)
 def live(
     interface: Optional[str] = typer.Option(None, "--interface", "-i", help="Interface to capture on (see `tcpanalyze interfaces`)."),
-    bpf: Optional[str] = typer.Option(None, "--filter", help="Capture filter, in libpcap (tcpdump) syntax."),
+    bpf: Optional[str] = typer.Option(None, "--capture-filter",
+                                      help="Capture filter, in libpcap (tcpdump) syntax, as dumpcap's and tshark's -f "
+                                           "(--filter and -Y are display filters in the other commands)."),
     duration: Optional[float] = typer.Option(None, "--duration", min=0.001, help="Stop after this many seconds."),
     count: Optional[int] = typer.Option(None, "--count", "-c", min=1, help="Stop after this many packets (captured, after the filter)."),
     write: Optional[Path] = typer.Option(None, "--write", "-w",
@@ -73,10 +75,10 @@ def live(
 
     Needs dumpcap (Wireshark) and the right to capture: root, or dumpcap's capabilities.
 
-    To narrow what is seen, give a capture filter (--filter 'host 10.0.0.2 and tcp port 443');
+    To narrow what is seen, give a capture filter (--capture-filter 'host 10.0.0.2 and tcp port 443');
     the file commands' --host, --port, --session and --time-range do not apply to a live capture.
 
-    Example: tcpanalyze live -i lo --filter 'tcp port 443' --duration 2 --write incident.pcapng
+    Example: tcpanalyze live -i lo --capture-filter 'tcp port 443' --duration 2 --write incident.pcapng
     """
     # Only the light capture module here: dumpcap starts before pandas and numba load.
     from ..capture.live import LiveSource
@@ -84,7 +86,7 @@ def live(
     if from_stdin == (interface is not None):
         raise UsageError("live needs an interface: -i IFACE (`tcpanalyze interfaces` lists them)")
     if from_stdin and (bpf or duration or count or ring):
-        raise UsageError("--filter, --duration, --count and --ring apply to an interface, not to --from-stdin")
+        raise UsageError("--capture-filter, --duration, --count and --ring apply to an interface, not to --from-stdin")
     if ring is not None and write is None:
         raise UsageError("--ring needs --write: the ring's files are named after it")
     write_path = None if write is None else str(write)

@@ -77,6 +77,17 @@ def test_a_short_option_means_the_same_long_option_in_every_command():
     assert meanings["-Y"] == {"--filter"} and meanings["-f"] == {"--format"} and meanings["-o"] == {"--output"}
 
 
+def test_a_filter_option_is_a_display_filter_in_every_command():
+    """``--filter`` is Wireshark's display filter (``-Y``) wherever it exists; live's libpcap
+    filter is ``--capture-filter``."""
+    for name, command in CLICK_APP.commands.items():
+        for param in command.params:
+            if "--filter" in param.opts:
+                assert "-Y" in param.opts, name
+            if "--capture-filter" in param.opts:
+                assert name == "live"
+
+
 def test_sessions_help_explains_the_conn_state_and_history_codes():
     text = help_text("sessions")
     for code in ("S0", "SF", "REJ", "RSTO", "RSTR", "RSTOS0", "RSTRH", "SHR", "OTH"):

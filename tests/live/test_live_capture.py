@@ -39,7 +39,7 @@ def test_live_capture_reports_the_sessions_and_bytes_the_programs_exchanged(tmp_
     written = tmp_path / "live.pcapng"
     server = listening_socket()
     port = server.getsockname()[1]
-    run = LiveRun("-i", "lo", "--filter", f"tcp port {port}", "--duration", "10", "--write", str(written),
+    run = LiveRun("-i", "lo", "--capture-filter", f"tcp port {port}", "--duration", "10", "--write", str(written),
                   "--format", "jsonl")
     run.wait_for("start")
     connections = exchange(server, TRANSFERS)
@@ -68,7 +68,7 @@ def test_live_capture_reports_the_sessions_and_bytes_the_programs_exchanged(tmp_
 def test_ctrl_c_ends_the_capture_with_every_session_it_saw(tmp_path):
     server = listening_socket()
     port = server.getsockname()[1]
-    run = LiveRun("-i", "lo", "--filter", f"tcp port {port}", "--format", "jsonl")
+    run = LiveRun("-i", "lo", "--capture-filter", f"tcp port {port}", "--format", "jsonl")
     run.wait_for("start")
     [connection] = exchange(server, [(4321, 1234)])
     server.close()
@@ -83,7 +83,7 @@ def test_ctrl_c_ends_the_capture_with_every_session_it_saw(tmp_path):
 def test_table_format_prints_the_report_of_what_it_saw_on_stdout():
     server = listening_socket()
     port = server.getsockname()[1]
-    result = subprocess.run([sys.executable, "-m", "tcpanalyze", "live", "-i", "lo", "--filter", f"tcp port {port}",
+    result = subprocess.run([sys.executable, "-m", "tcpanalyze", "live", "-i", "lo", "--capture-filter", f"tcp port {port}",
                              "--duration", "1"], capture_output=True, text=True, timeout=60)
     server.close()
     assert result.returncode == 0, result.stderr
@@ -97,7 +97,7 @@ def test_no_lag_is_reported_while_the_filter_matches_nothing():
     # dumpcap's file holds its header only: no packet is waiting, so nothing is behind.
     server = listening_socket()
     port = server.getsockname()[1]
-    run = LiveRun("-i", "lo", "--filter", f"tcp port {port}", "--duration", "3", "--format", "jsonl")
+    run = LiveRun("-i", "lo", "--capture-filter", f"tcp port {port}", "--duration", "3", "--format", "jsonl")
     code, stderr = run.finish()
     server.close()
     assert code == 0, stderr
@@ -113,7 +113,7 @@ def test_anomalies_are_reported_while_the_sessions_are_still_lingering():
     probe.bind(("127.0.0.1", 0))
     port = probe.getsockname()[1]
     probe.close()
-    run = LiveRun("-i", "lo", "--filter", f"tcp port {port}", "--format", "jsonl")
+    run = LiveRun("-i", "lo", "--capture-filter", f"tcp port {port}", "--format", "jsonl")
     run.wait_for("start")
     for _ in range(REFUSED):
         with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port)):
@@ -135,7 +135,7 @@ def test_a_ring_buffer_is_followed_file_after_file_and_is_the_written_capture(tm
     transfers = [(300_000, 700_000)] * 10
     server = listening_socket()
     port = server.getsockname()[1]
-    run = LiveRun("-i", "lo", "--filter", f"tcp port {port}", "--write", str(tmp_path / "ring.pcapng"),
+    run = LiveRun("-i", "lo", "--capture-filter", f"tcp port {port}", "--write", str(tmp_path / "ring.pcapng"),
                   "--ring", "30", "--ring-size", "1", "--format", "jsonl")
     run.wait_for("start")
     connections = exchange(server, transfers)
@@ -164,7 +164,7 @@ def test_an_analysis_that_stalls_catches_up_and_says_how_far_behind_it_was():
     transfers = [(1_000_000, 0)] * 20
     server = listening_socket()
     port = server.getsockname()[1]
-    run = LiveRun("-i", "lo", "--filter", f"tcp port {port}", "--format", "jsonl")
+    run = LiveRun("-i", "lo", "--capture-filter", f"tcp port {port}", "--format", "jsonl")
     run.wait_for("start")
     run.process.send_signal(signal.SIGSTOP)
     try:

@@ -44,7 +44,7 @@ def test_missing_dumpcap_says_how_to_install_it(tmp_path):
 
 def test_bad_capture_filter_names_the_filter_and_the_reason():
     require_loopback_capture()
-    line = one_error_line(tcpanalyze("live", "-i", "lo", "--filter", "tcp port", "--duration", "1"))
+    line = one_error_line(tcpanalyze("live", "-i", "lo", "--capture-filter", "tcp port", "--duration", "1"))
     assert line == ("tcpanalyze: error: invalid capture filter 'tcp port': can't parse filter expression: "
                     "syntax error (the syntax is in `man pcap-filter`)")
 

@@ -40,7 +40,7 @@ def capture_run(directory: Path) -> Run:
     written = directory / "live.pcapng"
     server = listening_socket()
     port = server.getsockname()[1]
-    live = LiveRun("-i", "lo", "--filter", f"tcp port {port}", "--write", str(written), "--format", "jsonl")
+    live = LiveRun("-i", "lo", "--capture-filter", f"tcp port {port}", "--write", str(written), "--format", "jsonl")
     live.wait_for("start")
     connections = exchange(server, TRANSFERS)
     server.close()
