@@ -211,7 +211,8 @@ FILTER_EXPRESSIONS = (
 def filter_suite(capture: Path, skip: set[str]) -> list[tuple[str, Run, Run | None]]:
     """Each of FILTER_EXPRESSIONS applied to the whole capture: ``packets -Y EXPR`` (the matching
     frames' numbers as CSV) against ``tshark -Y EXPR -T fields -e frame.number``; both must
-    select the same number of frames."""
+    select the same number of frames (AssertionError if not). tshark's filter is ANDed with
+    ``tcp && !icmp``: the packets table holds neither other protocols nor TCP inside ICMP errors."""
     packets = _packet_count(capture)
     results = []
     for expression in FILTER_EXPRESSIONS:
@@ -223,19 +224,23 @@ def filter_suite(capture: Path, skip: set[str]) -> list[tuple[str, Run, Run | No
             ours.detail["matched"] = max(len(ours_out.read_text().splitlines()) - 1, 0)
             theirs = None
             if "tshark" not in skip and shutil.which("tshark"):
-                theirs = run_process("tshark -Y", ["tshark", "-n", "-r", str(capture), "-Y", expression, "-T",
-                                                   "fields", "-e", "frame.number"], packets=packets)
+                theirs = run_process("tshark -Y", ["tshark", "-n", "-r", str(capture), "-Y",
+                                                   f"({expression}) && tcp && !icmp", "-T", "fields", "-e",
+                                                   "frame.number"], packets=packets)
                 theirs.detail["matched"] = theirs.detail["stdout_lines"]
+                if theirs.detail["matched"] != ours.detail["matched"]:
+                    raise AssertionError(f"display filter {expression!r} on {capture.name}: we select "
+                                         f"{ours.detail['matched']:,} frames, tshark {theirs.detail['matched']:,}")
         results.append((expression, ours, theirs))
     return results
 
 
 def filter_report(capture: Path, skip: set[str]) -> None:
     print(f"\nDisplay filters: {capture.name}")
-    print(f"{'expression':44} {'ours s':>8} {'tshark s':>9} {'ratio':>7} {'frames':>10} {'tshark frames':>14}")
+    print(f"{'expression':44} {'ours s':>8} {'tshark s':>9} {'tshark/ours':>11} {'frames':>10} {'tshark frames':>14}")
     for expression, ours, theirs in filter_suite(capture, skip):
         their_s = f"{theirs.wall_s:9.2f}" if theirs else f"{'-':>9}"
-        ratio = f"{theirs.wall_s / ours.wall_s:6.1f}x" if theirs else f"{'-':>7}"
+        ratio = f"{theirs.wall_s / ours.wall_s:10.1f}x" if theirs else f"{'-':>11}"
         their_n = f"{theirs.detail['matched']:14,}" if theirs else f"{'-':>14}"
         print(f"{expression:44} {ours.wall_s:8.2f} {their_s} {ratio} {ours.detail['matched']:10,} {their_n}")
 

@@ -20,7 +20,7 @@ from ..engine.streaming import session_records_empty
 from ..errors import UsageError
 from ..frames import public_sessions
 from .evaluate import check_names, mask
-from .fields import PACKET_FIELDS, Field, session_fields
+from .fields import NOT_COMPUTED, PACKET_FIELDS, Field, session_fields
 from .grammar import parse
 from .tshark import TsharkFilter
 
@@ -39,7 +39,7 @@ class DisplayFilter:
     @classmethod
     def for_packets(cls, text: str) -> "DisplayFilter":
         """A filter over the packets table, in Wireshark's field names (UsageError if bad)."""
-        return cls._checked(text, PACKET_FIELDS, TSHARK_HINT)
+        return cls._checked(text, PACKET_FIELDS, TSHARK_HINT, NOT_COMPUTED)
 
     @classmethod
     def for_sessions(cls, text: str) -> "DisplayFilter":
@@ -48,9 +48,10 @@ class DisplayFilter:
         return cls(text, parse(text), None)
 
     @classmethod
-    def _checked(cls, text: str, fields: dict[str, Field], other_way: str = "") -> "DisplayFilter":
+    def _checked(cls, text: str, fields: dict[str, Field], other_way: str = "",
+                 lacking: dict[str, str] | None = None) -> "DisplayFilter":
         tree = parse(text)
-        check_names(tree, fields, text, other_way)
+        check_names(tree, fields, text, other_way, lacking)
         return cls(text, tree, fields)
 
     def mask(self, frame: pd.DataFrame, base_ns: int | None = None) -> np.ndarray:

@@ -19,16 +19,22 @@ import numpy as np
 import pandas as pd
 
 from ..errors import UsageError
-from .fields import Field
+from .fields import DERIVED, Field
 from .grammar import Logic, Name, Not, Quoted, Test
 
 _ORDER = {"==": operator.eq, "<": operator.lt, ">": operator.gt, "<=": operator.le, ">=": operator.ge}
 
 
-def check_names(tree, fields: dict[str, Field], text: str, other_way: str = "") -> None:
-    """UsageError naming the closest fields for the first name ``fields`` does not have
-    (``other_way``: what else the user can do, said last)."""
+def check_names(tree, fields: dict[str, Field], text: str, other_way: str = "",
+                lacking: dict[str, str] | None = None) -> None:
+    """UsageError naming the closest fields for the first name ``fields`` does not have, or saying
+    why not if ``lacking`` (field or prefix: reason) knows (``other_way``: what else the user can
+    do, said last)."""
     for name in _names(tree):
+        why = [reason for field, reason in (lacking or {}).items() if name.text.startswith(field)]
+        if why:
+            raise UsageError(f"display filter {text!r}: {name.text!r} at column {name.at} is a Wireshark field "
+                             f"we do not compute: {why[0]}{other_way}")
         if name.text not in fields:
             close = difflib.get_close_matches(name.text, list(fields), n=3, cutoff=0.6)
             hint = f"; did you mean {', '.join(close)}?" if close else " (the README lists the fields)"
@@ -78,9 +84,8 @@ def _test(test: Test, frame: pd.DataFrame, field: Field, base_ns: int | None) ->
 def _occurrence(frame: pd.DataFrame, column: str, field: Field, base_ns: int | None):
     """(values, present) of one column for ``field``: numbers as an int64/float64 array, addresses
     and text as a ``(codes, uniques)`` pair."""
-    series = frame[column]
-    # a field Wireshark shows with a value where the column has none (missing_as) is present
-    present = series.notna().to_numpy(bool, copy=True) if field.missing_as is None else np.ones(len(series), bool)
+    series = frame[column] if column in frame.columns else DERIVED[column](frame)
+    present = series.notna().to_numpy(bool, copy=True)
     if field.version is not None:
         present &= frame["ip_version"].to_numpy() == field.version
     if field.tunnel:
@@ -89,7 +94,7 @@ def _occurrence(frame: pd.DataFrame, column: str, field: Field, base_ns: int | N
         codes, uniques = pd.factorize(series.astype(object) if field.kind == "addr" else series)
         return (codes, np.asarray(uniques, dtype=object)), present
     float_column = pd.api.types.is_float_dtype(series.dtype)
-    values = series.to_numpy(dtype=np.float64 if float_column else np.int64, na_value=field.missing_as or 0)
+    values = series.to_numpy(dtype=np.float64 if float_column else np.int64, na_value=0)
     if field.bit:
         values = (values & field.bit) != 0
         return values.astype(np.int64), present & (values if field.kind == "label" else True)
