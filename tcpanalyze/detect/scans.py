@@ -102,7 +102,10 @@ def detect_port_scan(inp: Inputs, cfg: PortScanConfig) -> list[Finding]:
     findings = []
     for first_rows, ep in found:
         lo, hi = inp.start[first_rows].min(), inp.start[first_rows].max()
-        members = rows[(pair[rows] == ep.group) & (inp.start[rows] >= lo) & (inp.start[rows] <= hi)]
+        # the pair's probes in the episode's span, and the scanner's later retries of its ports (nmap
+        # probes unanswered ports again after its first pass)
+        in_span = (pair[rows] == ep.group) & (inp.start[rows] >= lo) & (inp.start[rows] <= hi)
+        members = rows[in_span | np.isin(target[rows], target[first_rows])]
         scanner, host = inp.orig_names(members[:1])[0], inp.resp_names(members[:1])[0]
         ports = distinct(inp.resp_port[members])
         details = {"ports": int(ports.size), "lowest_port": int(ports[0]), "highest_port": int(ports[-1]),

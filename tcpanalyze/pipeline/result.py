@@ -126,10 +126,12 @@ class Analysis:
     @cached_property
     def anomalies(self) -> pd.DataFrame:
         """Anomalies with the default thresholds, found on first use (see ``tcpanalyze.detect``)."""
-        return self._detection.anomalies
+        return self.detection.anomalies
 
     @cached_property
-    def _detection(self):
+    def detection(self):
+        """The anomalies with the default thresholds and every session each one involves, untruncated
+        (a ``tcpanalyze.detect.Detection``: ``anomalies`` lists an anomaly's first 1,000 sessions)."""
         from ..detect import detect
 
         return detect(self.sessions, self.detector_packets, path=self.path)
@@ -142,7 +144,7 @@ class Analysis:
         """
         from ..detect import session_anomaly_kinds
 
-        return self.sessions.assign(anomalies=session_anomaly_kinds(self.sessions, self._detection))
+        return self.sessions.assign(anomalies=session_anomaly_kinds(self.sessions, self.detection))
 
     def detect(self, config=None) -> pd.DataFrame:
         """Anomalies with other thresholds (a ``tcpanalyze.detect.DetectConfig``); ``anomalies`` keeps the defaults.

@@ -1,8 +1,9 @@
 """Plain-language diagnoses of sessions, derived from their records.
 
 ``flag_sessions`` finds, vectorised over every session, the facts worth telling a user (a
-zero-window stall, retransmission, a slow handshake, a reset, a refused or unanswered
-connection, bytes the capture missed), each with a severity and the number that ranks it.
+zero-window stall, retransmission, a retried SYN, a slow handshake, a reset, a refused or
+unanswered connection, bytes the capture missed), each with a severity and what was lost,
+which ranks it among its kind (stall seconds, segments re-sent, seconds lost, bytes...).
 ``describe`` turns one such fact into a sentence; it runs only for the few sessions a
 report shows, so a capture of a million sessions costs one pass of numpy, not a million
 Python calls.
@@ -23,6 +24,9 @@ CRITICAL, WARNING, INFO = range(3)
 # likely lost and resent (Linux's initial RTO is 1 s, RFC 6298 section 2).
 SLOW_HANDSHAKE_MS = 200.0
 LOST_SYN_HANDSHAKE_MS = 1000.0
+# A handshake whose SYN (or SYN-ACK) had to be sent again and that waited this long for it (an
+# initial RTO) is a warning: the user waited a second before anything happened.
+LOST_SYN_S = LOST_SYN_HANDSHAKE_MS / 1000
 # Retransmitted share of data segments: a lossy path is a warning at 1 %, critical at 10 % -
 # given enough segments to say so: a session needs this many retransmitted data segments to be
 # a warning, and as many as the retransmission_storm detector's minimum to be critical (2 of 4
@@ -35,15 +39,17 @@ RETRANS_CRITICAL_MIN = 10
 STALL_WARNING_S = 1.0
 
 # Finding kinds in the order a report lists them when severities tie.
-KINDS = ("zero_window", "retransmission", "refused", "unanswered", "reset", "slow_handshake", "capture_loss")
+KINDS = ("zero_window", "retransmission", "handshake_retry", "refused", "unanswered", "reset", "slow_handshake",
+         "capture_loss")
 ROLES = {"orig": "originator", "resp": "responder"}  # the two ends, as every command names them
 SIDES = ("orig", "resp", "")  # a finding's side: who it is about ("" for the session as a whole)
 
 
 def flag_sessions(sessions: pd.DataFrame) -> pd.DataFrame:
     """Every finding over every session: one row each with ``row`` (position in ``sessions``),
-    ``session_id``, ``kind``, ``side`` (orig/resp/""), ``severity`` and ``value`` (what ranks it:
-    seconds of stall, % retransmitted, SYNs sent, handshake ms, bytes). ``kind``, ``side`` and
+    ``session_id``, ``kind``, ``side`` (orig/resp/""), ``severity`` and ``value`` (what was lost,
+    which ranks it: seconds of stall, data segments re-sent, seconds lost to a retried SYN, SYNs
+    sent, handshake ms, bytes). ``kind``, ``side`` and
     ``severity`` are categoricals, their categories in ``KINDS``, ``SIDES`` and ``SEVERITIES``
     order (a flood gives a million findings)."""
     parts = []
@@ -52,9 +58,11 @@ def flag_sessions(sessions: pd.DataFrame) -> pd.DataFrame:
         stalled = sessions[f"{side}_zero_window_episodes"].to_numpy() > 0
         parts.append(_part(stalled, "zero_window", side, np.where(longest >= STALL_WARNING_S, WARNING, INFO), longest))
     retrans, resent = _retrans_pct(sessions)
-    parts.append(_part(retrans > 0, "retransmission", "", np.select(
+    parts.append(_part(resent > 0, "retransmission", "", np.select(
         [(retrans >= RETRANS_CRITICAL_PCT) & (resent >= RETRANS_CRITICAL_MIN),
-         (retrans >= RETRANS_WARNING_PCT) & (resent >= RETRANS_WARNING_MIN)], [CRITICAL, WARNING], INFO), retrans))
+         (retrans >= RETRANS_WARNING_PCT) & (resent >= RETRANS_WARNING_MIN)], [CRITICAL, WARNING], INFO), resent))
+    waited = _handshake_retry_s(sessions)
+    parts.append(_part(waited >= LOST_SYN_S, "handshake_retry", "", WARNING, waited))
     close_type = sessions["close_type"]
     syns = sessions["orig_pkts"].to_numpy(float)
     for kind, close in (("refused", "refused"), ("unanswered", "unanswered")):
@@ -92,11 +100,23 @@ def _part(mask: np.ndarray, kind: str, side: str, severity: int | np.ndarray, va
 
 
 def _retrans_pct(sessions: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Retransmitted data segments as a percentage of all data segments, both directions; and
-    how many were retransmitted."""
-    retrans = (sessions["orig_retrans_data_pkts"] + sessions["resp_retrans_data_pkts"]).to_numpy(float)
-    data = (sessions["orig_data_pkts"] + sessions["resp_data_pkts"]).to_numpy(float)
-    return np.where(data > 0, 100 * retrans / np.maximum(data, 1), 0.0), retrans
+    """Data segments re-sent, both directions, as a percentage of the data segments of the sides
+    that re-sent them (a side that re-sent nothing does not dilute its peer's loss); and how many
+    were re-sent."""
+    resent = {side: sessions[f"{side}_retrans_data_pkts"].to_numpy(float) for side in ROLES}
+    data = sum(np.where(resent[side] > 0, sessions[f"{side}_data_pkts"].to_numpy(float), 0.0) for side in ROLES)
+    total = resent["orig"] + resent["resp"]
+    return np.where(data > 0, 100 * total / np.maximum(data, 1), 0.0), total
+
+
+def _handshake_retry_s(sessions: pd.DataFrame | pd.Series) -> np.ndarray:
+    """Seconds a completed handshake lost to SYNs (or SYN-ACKs) sent again, per session (or for one
+    session's record): from the first SYN to the one answered (``handshake_s`` runs from the first
+    SYN, the iRTT from the last); 0 without a retry, NaN for a handshake that did not complete. To
+    the microsecond: a 1 s RTO is 1.0 s, not 0.99999999."""
+    retried = (np.asarray(sessions["orig_syn_pkts"]) > 1) | (np.asarray(sessions["resp_synack_pkts"]) > 1)
+    waited = np.asarray(sessions["handshake_s"], float) - np.asarray(sessions["irtt_ms"], float) / 1000
+    return np.where(retried, np.round(waited, 6), 0.0)
 
 
 def describe(kind: str, side: str, session: pd.Series) -> str:
@@ -105,6 +125,8 @@ def describe(kind: str, side: str, session: pd.Series) -> str:
         return _zero_window(side, session)
     if kind == "retransmission":
         return _retransmission(session)
+    if kind == "handshake_retry":
+        return _handshake_retry(session)
     if kind == "refused":
         return (f"refused: {endpoint(session['resp_addr'], session['resp_port'])} answered "
                 f"{_count(int(session['orig_pkts']), 'SYN')} with a reset")
@@ -153,11 +175,28 @@ def _handshake_sides(session: pd.Series) -> str:
 
 
 def _retransmission(session: pd.Series) -> str:
-    retrans = int(session["orig_retrans_data_pkts"]) + int(session["resp_retrans_data_pkts"])
-    data = int(session["orig_data_pkts"]) + int(session["resp_data_pkts"])
-    by = [ROLES[side] for side in ROLES if session[f"{side}_retrans_data_pkts"] > 0]
-    return (f"{100 * retrans / data:.1f} % of segments retransmitted ({retrans:,} of {data:,}, "
-            f"by the {' and the '.join(by)})")
+    """The share re-sent, of each sender's own data segments: '2.5 % of segments retransmitted (7
+    of 284, by the originator)'."""
+    counts = {side: (int(session[f"{side}_retrans_data_pkts"]), int(session[f"{side}_data_pkts"]))
+              for side in ROLES if session[f"{side}_retrans_data_pkts"] > 0}
+    retrans, data = (sum(c[k] for c in counts.values()) for k in (0, 1))
+    if len(counts) == 1:
+        [(side, (_, sent))] = counts.items()
+        who = f"{retrans:,} of {sent:,}, by the {ROLES[side]}"
+    else:
+        who = ", ".join(f"{r:,} of {d:,} by the {ROLES[side]}" for side, (r, d) in counts.items())
+    return f"{100 * retrans / data:.1f} % of segments retransmitted ({who})"
+
+
+def _handshake_retry(session: pd.Series) -> str:
+    """How many SYNs (and SYN-ACKs) the handshake took and the time the retry cost."""
+    sent = _count(int(session["orig_syn_pkts"]), "SYN")
+    synacks = int(session["resp_synack_pkts"])
+    if synacks > 1:
+        sent += f" and {_count(synacks, 'SYN-ACK')}"
+    waited = float(_handshake_retry_s(session))
+    return (f"handshake needed {sent}: {_duration(waited)} lost from the first SYN to the one answered "
+            f"(the session lasted {_duration(float(session['duration']))})")
 
 
 def _reset(session: pd.Series) -> str:

@@ -1,10 +1,12 @@
 """The graphs an HTML report embeds, described by ``tcpanalyze.plot`` as charts.
 
-The worst sessions (first in the attention list, among those that carried data) get a
-time-sequence graph each, of the direction their problem hit (``problem_direction``) and, on a
-long session, of the time around it (``tcpanalyze.plot.problem_span``); the worst of them also
-gets throughput, RTT and window graphs over the same span. With nothing needing attention, the
-session that carried the most bytes is drawn instead, whole.
+The worst sessions get a time-sequence graph each, of the direction their problem hit
+(``problem_direction``) and, on a long session, of the time around it
+(``tcpanalyze.plot.problem_span``); the worst of them also gets throughput, RTT and window
+graphs over the same span. The worst are, among the sessions that carried data, those of the
+top problems about one session (the first of each kind, then the others, in rank order: a
+stall, a retransmission storm, a reset mid-transfer before a second stall), then those of the
+attention list. With neither, the session that carried the most bytes is drawn instead, whole.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING
 from .. import plot
 from ..frames import endpoint
 from ..plot.session import DIRECTIONS, other
-from .model import Report
+from .model import ANOMALY_KINDS_COVERING, Problem, Report
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,10 +46,34 @@ def graph_sessions(report: Report, analysis: "Analysis") -> list[int]:
         return []
     sessions = analysis.sessions.set_index("session_id")
     carried = (sessions["orig_data_pkts"] + sessions["resp_data_pkts"]) > 0
-    worst = [a.session_id for a in report.attention if carried.get(a.session_id, False)]
+    worst = [i for i in graph_kinds(report) if carried.get(i, False)]
     if not worst and carried.any():
         worst = [int((sessions["orig_bytes"] + sessions["resp_bytes"]).idxmax())]
     return worst[:SEQUENCE_GRAPHS]
+
+
+def graph_kinds(report: Report) -> dict[int, list[str]]:
+    """The sessions worth a graph, worst first (see the module's docstring), each with the kinds
+    of its session findings (``tcpanalyze.report.diagnose.KINDS``) that say where to look: an
+    anomaly's kind stands for the findings it tells (a zero_window_stall for zero_window)."""
+    single = [p for p in report.problems if p.session_count == 1 and p.session_ids]
+    first_of_kind: dict[str, Problem] = {}
+    for p in single:
+        first_of_kind.setdefault(p.kind, p)
+    firsts = list(first_of_kind.values())
+    kinds: dict[int, list[str]] = {}
+    for p in firsts + [p for p in single if p not in firsts]:
+        kinds.setdefault(p.session_ids[0], []).extend(_finding_kinds(p.source, p.kind))
+    for a in report.attention:
+        kinds.setdefault(a.session_id, []).extend(d.kind for d in a.diagnoses)
+    return kinds
+
+
+def _finding_kinds(source: str, kind: str) -> list[str]:
+    """A problem's kind as session findings: itself, or those its anomaly kind tells."""
+    if source == "session":
+        return [kind]
+    return [finding for finding, covering in ANOMALY_KINDS_COVERING.items() if kind in covering]
 
 
 def problem_direction(session: "pd.Series", kinds: list[str]) -> str:
@@ -66,7 +92,7 @@ def report_graphs(report: Report, analysis: "Analysis") -> list[Graph]:
     sessions = analysis.sessions.set_index("session_id")
     chosen = graph_sessions(report, analysis)
     analysis = analysis.with_session_packets(chosen) if chosen else analysis
-    kinds = {a.session_id: [d.kind for d in a.diagnoses] for a in report.attention}
+    kinds = graph_kinds(report)
     graphs = []
     for n, session_id in enumerate(chosen):
         row = sessions.loc[session_id]

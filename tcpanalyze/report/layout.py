@@ -138,17 +138,23 @@ def _problems_note(report: Report) -> str:
 
 
 def _servers(report: Report) -> Section:
-    rows = [[s.server, count(s.sessions), count(s.failed_handshakes), percent(s.retrans_pct),
-             millis(s.rtt_median_ms), millis(s.rtt_p95_ms), count(s.bytes)] for s in report.servers]
+    rows = [[s.server, count(s.sessions), count(s.failed_handshakes), count(s.retrans_all_pkts),
+             percent(s.retrans_pct), millis(s.rtt_median_ms), millis(s.rtt_p95_ms), count(s.bytes)]
+            for s in report.servers]
     notes = []
     if len(rows) < report.servers_total:
         notes.append(f"{count(len(rows))} busiest of {count(report.servers_total)} servers shown.")
     if rows:
-        notes.append(_RTT_NOTES[report.rtt_source])
+        notes += [RETRANS_NOTE, _RTT_NOTES[report.rtt_source]]
     return Section("Servers",
-                   table=Table(["server", "sessions", "failed handshakes", "retrans %",
-                                "rtt median ms", "rtt p95 ms", "bytes"], rows, {1, 2, 3, 4, 5, 6}),
+                   table=Table(["server", "sessions", "failed handshakes", "retrans", "data retrans %",
+                                "rtt median ms", "rtt p95 ms", "bytes"], rows, {1, 2, 3, 4, 5, 6, 7}),
                    empty="No TCP sessions.", note=" ".join(notes))
+
+
+RETRANS_NOTE = ("retrans: segments sent again, SYNs and FINs included (the retrans of tcpanalyze sessions, check's "
+                "retransmissions); data retrans %: data segments sent again, of all data segments (check's "
+                "retransmission_rate).")
 
 
 _RTT_NOTES = {"packets": "RTT: from the capture point to the server (a responder's address:port) and back, every "
@@ -162,9 +168,18 @@ def _attention(report: Report) -> Section:
     rows = [[count(a.session_id), a.orig, a.resp, a.conn_state, seconds(a.duration_s),
              count(a.orig_bytes + a.resp_bytes), "; ".join(d.message for d in a.diagnoses)]
             for a in report.attention]
-    shown = len(report.attention)
-    note = f"{count(shown)} of {count(report.attention_total)} shown." if shown < report.attention_total else ""
     return Section("Sessions that need attention",
                    table=Table(["session", "originator", "responder", "state", "duration s", "bytes", "diagnosis"],
                                rows, {0, 4, 5}, [a.severity for a in report.attention]),
-                   empty="No session needs attention.", note=note)
+                   empty="No other session needs attention." if report.attention_left_out else
+                   "No session needs attention.", note=_attention_note(report))
+
+
+def _attention_note(report: Report) -> str:
+    """How many sessions the list leaves out: past its length, and those an anomaly already tells."""
+    shown, left_out = len(report.attention), report.attention_left_out
+    notes = [f"{count(shown)} of {count(report.attention_total)} shown."] if shown < report.attention_total else []
+    if left_out:
+        notes.append(f"{count(left_out)} {'session' if left_out == 1 else 'sessions'} with a problem left out: "
+                     f"an anomaly already tells {'it' if left_out == 1 else 'them'}.")
+    return " ".join(notes)

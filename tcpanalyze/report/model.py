@@ -4,15 +4,14 @@
 lay it out. ``Report.as_dict()`` is the JSON form, documented field by field in
 ``docs/report.schema.json`` (bump ``SCHEMA_VERSION`` when a field changes meaning or goes).
 
->>> report = build_report(tcpanalyze.analyze("sample_pcaps/real-zero-window.pcap"))
+>>> report = build_report(tcpanalyze.analyze("sample_pcaps/real-loss-random-sender.pcap"))
 >>> report.attention[0].diagnoses[0].message
-'10.77.0.2:5105 stopped reading for 1.4 s (zero window, 2 probes); the originator waited'
+'2.5 % of segments retransmitted (7 of 284, by the originator)'
 """
 
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import json
 import math
 import os
@@ -112,8 +111,9 @@ class Server:
     sessions: int
     failed_handshakes: int  # connection attempts that did not complete the handshake (FAILED_HANDSHAKES)
     data_pkts: int
-    retrans_pkts: int
-    retrans_pct: float | None
+    retrans_pkts: int  # data segments sent again (the sessions' *_retrans_data_pkts)
+    retrans_pct: float | None  # of data_pkts (check's retransmission_rate)
+    retrans_all_pkts: int  # segments sent again, SYN and FIN too (the sessions' *_retrans_pkts, check's retransmissions)
     rtt_samples: int
     rtt_median_ms: float | None
     rtt_p95_ms: float | None
@@ -159,6 +159,7 @@ class Report:
     rtt_source: str  # "packets" (every ACK's RTT sample) or "sessions" (per-session means)
     attention: list[SessionAttention]
     attention_total: int
+    attention_left_out: int  # sessions with a problem of warning or worse that an anomaly already tells
 
     def as_dict(self) -> dict[str, Any]:
         return _clean(dataclasses.asdict(self))
@@ -170,8 +171,9 @@ class Report:
 
 # The session columns the report reads: the detectors' and its own (its graphs' too). ``build_report``
 # keeps these alone, so reading another fails in every test; ``tcpanalyze report`` analyses with them.
-REPORT_COLUMNS = tuple(dict.fromkeys((*DETECTOR_COLUMNS, "irtt_ms", "irtt_resp_ms", "irtt_orig_ms", "missed_bytes",
-                                      "history", "orig_rtt_mean_ms", "orig_rst_pkts", "resp_rst_pkts")))
+REPORT_COLUMNS = tuple(dict.fromkeys((*DETECTOR_COLUMNS, "irtt_ms", "irtt_resp_ms", "irtt_orig_ms", "handshake_s",
+                                      "missed_bytes", "history", "orig_rtt_mean_ms", "orig_rst_pkts", "resp_rst_pkts",
+                                      "resp_retrans_pkts")))
 
 
 def build_report(analysis: "Analysis", *, selection: str | None = None) -> Report:
@@ -180,10 +182,10 @@ def build_report(analysis: "Analysis", *, selection: str | None = None) -> Repor
     sessions = analysis.sessions[list(require_columns(analysis.sessions, REPORT_COLUMNS, "the report"))]
     findings = flag_sessions(sessions)
     anomalies = analysis.anomalies
-    told = _Told(sessions, anomalies)
+    told = _Told(sessions, analysis.detection.members)
     problems, totals = _problems(sessions, findings, anomalies, told)
     servers, servers_total, rtt_source = _servers(sessions, analysis.rtt_samples)
-    attention, attention_total = _attention(sessions, findings, told)
+    attention, attention_total, attention_left_out = _attention(sessions, findings, told)
     return Report(
         schema_version=SCHEMA_VERSION,
         generator=f"tcpanalyze {__version__}",
@@ -195,6 +197,7 @@ def build_report(analysis: "Analysis", *, selection: str | None = None) -> Repor
         rtt_source=rtt_source,
         attention=attention,
         attention_total=attention_total,
+        attention_left_out=attention_left_out,
     )
 
 
@@ -244,9 +247,9 @@ def _counts(column: pd.Series) -> dict[str, int]:
 
 def _problems(sessions: pd.DataFrame, findings: pd.DataFrame, anomalies: pd.DataFrame,
               told: "_Told") -> tuple[list[Problem], dict[str, int]]:
-    """Each kind's worst anomalies and worst sessions, ranked: severity, then anomalies before
-    single sessions, then kind (``KINDS`` order), then the size of the problem. A session problem
-    an anomaly of a related kind already names (listed or not) is not listed twice."""
+    """Each kind's worst anomalies and worst sessions (severity, then what was lost), ranked by
+    ``_impact_order``. A session problem an anomaly of a related kind already names (listed or
+    not) is not listed twice."""
     problems = [_anomaly_problem(a) for a in _worst_anomalies(anomalies).itertuples(index=False)]
     totals = {f"anomaly:{k}": int(v) for k, v in anomalies["kind"].value_counts().items()}
     for kind in KINDS:
@@ -255,7 +258,8 @@ def _problems(sessions: pd.DataFrame, findings: pd.DataFrame, anomalies: pd.Data
             continue
         totals[kind] = int(of_kind["session_id"].nunique())
         listed = of_kind[~told.sessions(kind)[of_kind["row"].to_numpy()]]
-        worst = listed.sort_values(["value", "session_id"], ascending=[False, True], kind="stable")
+        worst = listed.assign(severity_rank=listed["severity"].cat.codes).sort_values(
+            ["severity_rank", "value", "session_id"], ascending=[True, False, True], kind="stable")
         for f in worst.head(PROBLEMS_PER_KIND).itertuples(index=False):
             session = sessions.iloc[f.row]
             problems.append(Problem(
@@ -274,6 +278,7 @@ def _problems(sessions: pd.DataFrame, findings: pd.DataFrame, anomalies: pd.Data
 ANOMALY_KINDS_COVERING = {
     "zero_window": ("zero_window_stall",),
     "retransmission": ("retransmission_storm",),
+    "handshake_retry": ("syn_flood", "backlog_overflow"),  # a full accept queue: its clients' SYNs retried
     "reset": ("rst_teardown", "rst_storm", "port_scan", "address_sweep", "syn_flood", "backscatter"),
     "refused": ("syn_flood", "port_scan", "address_sweep", "handshake_failures", "backlog_overflow"),
     "unanswered": ("syn_flood", "port_scan", "address_sweep", "handshake_failures", "backlog_overflow"),
@@ -282,49 +287,25 @@ ANOMALY_KINDS_COVERING = {
 
 class _Told:
     """Which sessions an anomaly already tells, per kind of session finding (each covering set
-    of anomaly kinds worked out once)."""
+    of anomaly kinds worked out once). ``members``: each anomaly's kind and every session it
+    involves (``Detection.members``; the anomalies table lists the first 1,000 only)."""
 
-    def __init__(self, sessions: pd.DataFrame, anomalies: pd.DataFrame) -> None:
-        self._sessions, self._anomalies = sessions, anomalies
+    def __init__(self, sessions: pd.DataFrame, members: list[tuple[str, np.ndarray]]) -> None:
+        self._ids, self._members = sessions["session_id"].to_numpy(np.int64), members
         self._by_covering: dict[tuple[str, ...], np.ndarray] = {}
 
     def sessions(self, kind: str) -> np.ndarray:
-        """Per session: does an anomaly of a kind that explains ``kind`` findings name it?"""
+        """Per session: does an anomaly of a kind that explains ``kind`` findings involve it?"""
         covering = ANOMALY_KINDS_COVERING.get(kind, ())
         if covering not in self._by_covering:
-            self._by_covering[covering] = _covered(self._sessions, self._anomalies, covering)
+            named = [ids for anomaly_kind, ids in self._members if anomaly_kind in covering]
+            self._by_covering[covering] = np.isin(self._ids, np.concatenate(named)) if named else \
+                np.zeros(self._ids.size, np.bool_)
         return self._by_covering[covering]
 
 
-def _covered(sessions: pd.DataFrame, anomalies: pd.DataFrame, kinds: tuple[str, ...]) -> np.ndarray:
-    """Per session: does an anomaly of one of ``kinds`` name it? An anomaly lists its first
-    sessions only (a flood has millions); past a cut list, a session to the anomaly's target
-    within its time span counts as named."""
-    covered = np.zeros(len(sessions), np.bool_)
-    chosen = anomalies[anomalies["kind"].isin(kinds)]
-    if chosen.empty:
-        return covered
-    lists = chosen["session_ids"].tolist()
-    # one pass over the sessions for every listed id: thousands of anomalies, one isin each, took seconds
-    listed = np.fromiter(itertools.chain.from_iterable(lists), np.int64, sum(len(ids) for ids in lists))
-    covered |= np.isin(sessions["session_id"].to_numpy(), listed)
-    counts = _session_counts(chosen)
-    cut = chosen[(counts > np.array([len(ids) for ids in lists])) & chosen["target_addr"].notna().to_numpy()]
-    if cut.empty:
-        return covered
-    resp_addr = sessions["resp_addr"].astype(str).to_numpy()
-    start = sessions["start"].to_numpy()
-    resp_port = sessions["resp_port"].to_numpy()
-    for a in cut.itertuples(index=False):
-        near = (resp_addr == str(a.target_addr)) & (start >= a.start) & (start <= a.end)
-        if not pd.isna(a.target_port):
-            near &= resp_port == int(a.target_port)
-        covered |= near
-    return covered
-
-
-_UNITS = {"zero_window": "s", "retransmission": "%", "refused": "packets", "unanswered": "packets", "reset": "bytes",
-          "slow_handshake": "ms", "capture_loss": "bytes"}
+_UNITS = {"zero_window": "s", "retransmission": "packets", "handshake_retry": "s", "refused": "packets",
+          "unanswered": "packets", "reset": "bytes", "slow_handshake": "ms", "capture_loss": "bytes"}
 
 
 def _session_count(session_ids, details) -> int:
@@ -358,14 +339,14 @@ ANOMALY_ORDER = ("syn_flood", "backscatter", "port_scan", "address_sweep", "back
                  "injection", "zero_window_stall", "retransmission_storm", "idle_exhaustion", "rst_storm",
                  "rst_teardown")
 # What sizes an anomaly of each kind (its details key) and in which unit; otherwise its sessions.
-_ANOMALY_VALUES = {"zero_window_stall": ("total_s", "s"), "retransmission_storm": ("ratio", "%"),
+_ANOMALY_VALUES = {"zero_window_stall": ("total_s", "s"), "retransmission_storm": ("retransmissions", "packets"),
                    "rst_teardown": ("unacked_bytes", "bytes")}
 
 
 def _impact_order(p: Problem) -> tuple:
     """Problems by what users lost: severity; then sessions affected; then an anomaly before a
-    single session's problem; then kind; then the size of the problem (stall seconds, share
-    retransmitted, bytes in flight at a reset...)."""
+    single session's problem; then kind; then the size of the problem (stall seconds, segments
+    re-sent, bytes in flight at a reset...), never a share: 2 of 5 segments is not worse than 96."""
     kind = ANOMALY_ORDER.index(p.kind) if p.source == "anomaly" and p.kind in ANOMALY_ORDER else \
         len(ANOMALY_ORDER) + (KINDS.index(p.kind) if p.kind in KINDS else 0)
     return (SEVERITIES.index(p.severity), -p.session_count, p.source != "anomaly", kind, -(p.value or 0))
@@ -375,8 +356,7 @@ def _anomaly_value(kind: str, details) -> tuple[float | None, str | None]:
     key, unit = _ANOMALY_VALUES.get(kind, (None, None))
     if key is None or not isinstance(details, dict) or details.get(key) is None:
         return None, None
-    value = float(details[key])
-    return (100 * value, unit) if unit == "%" else (value, unit)
+    return float(details[key]), unit
 
 
 def _anomaly_problem(a) -> Problem:
@@ -405,11 +385,12 @@ def _servers(sessions: pd.DataFrame, samples: pd.DataFrame | None) -> tuple[list
         "failed": sessions["handshake"].isin(FAILED_HANDSHAKES),
         "data": sessions["orig_data_pkts"] + sessions["resp_data_pkts"],
         "retrans": sessions["orig_retrans_data_pkts"] + sessions["resp_retrans_data_pkts"],
+        "retrans_all": sessions["orig_retrans_pkts"] + sessions["resp_retrans_pkts"],
         "bytes": sessions["orig_bytes"] + sessions["resp_bytes"],
     })
     groups = frame.groupby(["addr", "port"], sort=False)
     table = groups.agg(sessions=("failed", "size"), failed=("failed", "sum"), data=("data", "sum"),
-                       retrans=("retrans", "sum"), bytes=("bytes", "sum"))
+                       retrans=("retrans", "sum"), retrans_all=("retrans_all", "sum"), bytes=("bytes", "sum"))
     rtt, source = _server_rtt(sessions, samples, groups.ngroup().to_numpy())
     rtt.index = table.index
     table = table.join(rtt).sort_values(["sessions", "bytes"], ascending=False, kind="stable")
@@ -418,7 +399,7 @@ def _servers(sessions: pd.DataFrame, samples: pd.DataFrame | None) -> tuple[list
     servers = [Server(
         server=endpoint(addr_names[code], port), addr=str(addr_names[code]), port=int(port),
         sessions=int(row.sessions), failed_handshakes=int(row.failed), data_pkts=int(row.data), retrans_pkts=int(row.retrans),
-        retrans_pct=100 * row.retrans / row.data if row.data else None,
+        retrans_pct=100 * row.retrans / row.data if row.data else None, retrans_all_pkts=int(row.retrans_all),
         rtt_samples=int(row.rtt_samples), rtt_median_ms=_opt(row.rtt_median_ms), rtt_p95_ms=_opt(row.rtt_p95_ms),
         bytes=int(row.bytes)) for (code, port), row in table.iterrows()]
     return servers, total, source
@@ -496,28 +477,23 @@ def _opt(value: float) -> float | None:
 
 # -- sessions that need attention ---------------------------------------------------------
 
-def _attention(sessions: pd.DataFrame, findings: pd.DataFrame, told: _Told) -> tuple[list[SessionAttention], int]:
+def _attention(sessions: pd.DataFrame, findings: pd.DataFrame,
+               told: _Told) -> tuple[list[SessionAttention], int, int]:
     """Sessions with a problem of warning or worse that no anomaly already tells, worst first
-    (severity, then the size of their worst problem, then how many problems, then id); and how
-    many such sessions there are in all."""
+    (``_by_impact``); how many such sessions there are in all; and how many sessions with such a
+    problem were left out because an anomaly tells every one of their problems."""
     if findings.empty:
-        return [], 0
+        return [], 0, 0
     severity = findings["severity"].cat.codes.to_numpy()  # categories in SEVERITIES order
     serious = findings[severity <= SEVERITIES.index("warning")]
     known = np.zeros(len(serious), np.bool_)
     for kind in serious["kind"].unique():
         of_kind = (serious["kind"] == kind).to_numpy()
         known[of_kind] = told.sessions(kind)[serious["row"].to_numpy()[of_kind]]
-    serious = serious[~known]
-    if serious.empty:
-        return [], 0
-    per_session = serious.assign(severity_rank=serious["severity"].cat.codes).sort_values(
-        ["severity_rank", "value"], ascending=[True, False], kind="stable").groupby("row", sort=False).agg(
-        worst=("severity_rank", "first"), value=("value", "first"), n=("kind", "size"), session_id=("session_id", "first"))
-    chosen = per_session.sort_values(["worst", "value", "n", "session_id"],
-                                     ascending=[True, False, False, True]).head(ATTENTION_SHOWN)
+    left_out = serious["row"].nunique() - serious.loc[~known, "row"].nunique()
+    per_session = _by_impact(serious[~known])
     out = []
-    for row, summary in chosen.iterrows():
+    for row, summary in per_session.head(ATTENTION_SHOWN).iterrows():
         session = sessions.iloc[row]
         own = findings[findings["row"] == row].assign(severity_rank=lambda f: f["severity"].cat.codes)
         own = own.sort_values(["severity_rank"], kind="stable")
@@ -531,7 +507,21 @@ def _attention(sessions: pd.DataFrame, findings: pd.DataFrame, told: _Told) -> t
             conn_state=str(session["conn_state"]), close_type=str(session["close_type"]),
             orig_bytes=int(session["orig_bytes"]), resp_bytes=int(session["resp_bytes"]),
             severity=SEVERITIES[int(summary["worst"])], diagnoses=diagnoses))
-    return out, len(per_session)
+    return out, len(per_session), int(left_out)
+
+
+def _by_impact(findings: pd.DataFrame) -> pd.DataFrame:
+    """One row per session of ``findings`` (indexed by its row in the sessions), worst first: by
+    the severity of its worst finding, then that finding's kind (``KINDS`` order: a stall before
+    retransmission before a retried SYN...), then what it lost (its value), then how many
+    findings the session has, then session id."""
+    ranked = findings.assign(worst=findings["severity"].cat.codes, kind_rank=findings["kind"].cat.codes)
+    per_session = ranked.sort_values(["worst", "kind_rank", "value"], ascending=[True, True, False],
+                                     kind="stable").groupby("row", sort=False).agg(
+        worst=("worst", "first"), kind_rank=("kind_rank", "first"), value=("value", "first"),
+        n=("kind", "size"), session_id=("session_id", "first"))
+    return per_session.sort_values(["worst", "kind_rank", "value", "n", "session_id"],
+                                   ascending=[True, True, False, False, True], kind="stable")
 
 
 def _clean(value: Any) -> Any:

@@ -13,21 +13,23 @@ def at(ms: float, packet: bytes) -> Rec:
     return Rec(eth(packet), ts_ns=BASE_TS_NS + round(ms * 1e6))
 
 
-def c2s(**kw) -> bytes:
-    return ipv4(CLIENT, SERVER, tcp(40000, 80, **kw))
+def c2s(port: int = 40000, **kw) -> bytes:
+    """A segment from the client's ``port`` to the server's port 80."""
+    return ipv4(CLIENT, SERVER, tcp(port, 80, **kw))
 
 
-def s2c(**kw) -> bytes:
-    return ipv4(SERVER, CLIENT, tcp(80, 40000, **kw))
+def s2c(port: int = 40000, **kw) -> bytes:
+    return ipv4(SERVER, CLIENT, tcp(80, port, **kw))
 
 
 def told_again(analysis, report) -> list[tuple[str, int]]:
     """(finding kind, session id) listed among session problems, or as the warning-or-worse
-    reason a session needs attention, although an anomaly of a kind that explains it names it."""
+    reason a session needs attention, although an anomaly of a kind that explains it involves it
+    (among all its sessions: the anomalies table lists the first 1,000 only)."""
     named: dict[int, set[str]] = {}
-    for kind, ids in zip(analysis.anomalies["kind"], analysis.anomalies["session_ids"]):
-        for i in ids:
-            named.setdefault(int(i), set()).add(kind)
+    for kind, ids in analysis.detection.members:
+        for i in ids.tolist():
+            named.setdefault(i, set()).add(kind)
 
     def told(kind: str, session_id: int) -> bool:
         return bool(named.get(session_id, set()) & set(ANOMALY_KINDS_COVERING.get(kind, ())))

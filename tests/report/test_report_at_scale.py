@@ -16,6 +16,7 @@ from helpers import REPO_ROOT
 from tcpanalyze.check import parse_inline, run_check
 from tcpanalyze.engine.session import FAILED_HANDSHAKES
 from tcpanalyze.report import build_report
+from tcpanalyze.report.graphs import graph_sessions
 from report_cases import told_again
 
 
@@ -71,6 +72,36 @@ def test_the_lists_are_worst_first_and_few(mixed):
     assert 0 < report.attention_total < 0.1 * len(analysis.sessions)
 
 
+def test_the_biggest_losses_come_first(mixed):
+    """Retransmission problems and sessions that need attention are ranked by segments re-sent, not
+    by share: the five shown re-sent more than any session left out that no storm tells (the
+    capture's 40 % of 5 segments is not among them)."""
+    _, analysis, report = mixed
+    s = analysis.sessions.set_index("session_id")
+    resent = s["orig_retrans_data_pkts"] + s["resp_retrans_data_pkts"]
+    storms = [i for kind, ids in analysis.detection.members if kind == "retransmission_storm" for i in ids.tolist()]
+    shown = [p.session_ids[0] for p in report.problems if p.kind == "retransmission"]
+    assert len(shown) == 5 and {p.severity for p in report.problems if p.kind == "retransmission"} == {"warning"}
+    assert resent[shown].tolist() == sorted(resent[shown], reverse=True)
+    assert resent[shown].min() >= resent.drop(shown + storms).max()
+    # attention: severity, then the kind of the worst diagnosis, then what it lost
+    for a, b in zip(report.attention, report.attention[1:]):
+        if (a.severity, a.diagnoses[0].kind) == (b.severity, b.diagnoses[0].kind):
+            assert a.diagnoses[0].value >= b.diagnoses[0].value
+    assert report.attention[0].session_id == shown[0] == resent.drop(storms).idxmax()
+
+
+def test_the_graphs_are_of_the_top_problems(mixed):
+    """The HTML report graphs the sessions of the top problems about one session, the first of
+    each kind first (a 4 s zero-window stall, a retransmission storm), not the attention list."""
+    _, analysis, report = mixed
+    single = [p for p in report.problems if p.session_count == 1]
+    chosen = graph_sessions(report, analysis)
+    assert chosen[0] == single[0].session_ids[0]
+    graphed = {p.kind for p in single if p.session_ids[0] in chosen}
+    assert {"zero_window_stall", "retransmission_storm"} <= graphed
+
+
 def test_counts_agree_with_the_sessions_and_check(mixed):
     path, analysis, report = mixed
     s = analysis.sessions
@@ -79,6 +110,7 @@ def test_counts_agree_with_the_sessions_and_check(mixed):
         assert server.sessions == len(mine)
         assert server.failed_handshakes == int(mine["handshake"].isin(FAILED_HANDSHAKES).sum())
         assert server.retrans_pkts == int((mine["orig_retrans_data_pkts"] + mine["resp_retrans_data_pkts"]).sum())
+        assert server.retrans_all_pkts == int((mine["orig_retrans_pkts"] + mine["resp_retrans_pkts"]).sum())
     assert report.problem_totals["anomaly:rst_teardown"] == int((analysis.anomalies["kind"] == "rst_teardown").sum())
     check = run_check(path, [parse_inline("retransmissions < 0"), parse_inline("failed_handshakes < 0")])
     assert check.results[0].outcomes[0].value == int((s["orig_retrans_pkts"] + s["resp_retrans_pkts"]).sum())

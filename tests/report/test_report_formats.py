@@ -140,14 +140,14 @@ def assert_same_numbers(sections: dict, data: dict) -> None:
     servers = sections["Servers"]["rows"]
     assert [r[0] for r in servers] == [s["server"] for s in data["servers"]]
     for row, server in zip(servers, data["servers"]):
-        assert [_number(c) for c in (row[1], row[2], row[6])] == [server["sessions"], server["failed_handshakes"],
-                                                                   server["bytes"]]
-        for cell, key, digits in ((row[3], "retrans_pct", 2), (row[4], "rtt_median_ms", 3), (row[5], "rtt_p95_ms", 3)):
+        assert [_number(c) for c in (row[1], row[2], row[3], row[7])] == [
+            server["sessions"], server["failed_handshakes"], server["retrans_all_pkts"], server["bytes"]]
+        for cell, key, digits in ((row[4], "retrans_pct", 2), (row[5], "rtt_median_ms", 3), (row[6], "rtt_p95_ms", 3)):
             value = server[key]
             assert _number(cell) == (None if value is None else pytest.approx(value, abs=0.51 * 10 ** -digits))
 
     attention = sections["Sessions that need attention"]["rows"]
-    assert [[int(r[0]), r[1], r[2], r[3], _number(r[5]), r[6]] for r in attention] == [
+    assert [[_number(r[0]), r[1], r[2], r[3], _number(r[5]), r[6]] for r in attention] == [
         [a["session_id"], a["orig"], a["resp"], a["conn_state"], a["orig_bytes"] + a["resp_bytes"],
          "; ".join(d["message"] for d in a["diagnoses"])] for a in data["attention"]]
     for row, session in zip(attention, data["attention"]):

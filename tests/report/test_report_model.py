@@ -14,6 +14,7 @@ import pytest
 import tcpanalyze
 from helpers import EXPECTED_DIR, SAMPLE_DIR, mss, write_pcap
 from report_cases import at, c2s, s2c
+from tcpanalyze.detect import Detection
 from tcpanalyze.report import build_report, layout, model
 from tcpanalyze.report.diagnose import describe, flag_sessions
 from tcpanalyze.report.html import html_text
@@ -139,9 +140,9 @@ def test_clean_short_connections_need_no_attention_and_fill_the_server_row():
 
 def test_slow_handshake_and_retransmission_are_diagnosed_and_ranked_by_severity(slow_lossy):
     report = report_of(slow_lossy)
-    # 1 of 2 segments is 50 %, but too few to be more than info (RETRANS_WARNING_MIN)
-    assert [(p.kind, p.severity, p.value) for p in session_problems(report)] == [
-        ("retransmission", "info", 50.0), ("slow_handshake", "info", 350.0)]
+    # 1 of 2 segments is 50 %, but too few to be more than info (RETRANS_WARNING_MIN); ranked by the 1 re-sent
+    assert [(p.kind, p.severity, p.value, p.unit) for p in session_problems(report)] == [
+        ("retransmission", "info", 1.0, "packets"), ("slow_handshake", "info", 350.0, "ms")]
     assert report.attention == []  # nothing of warning or worse
     session = tcpanalyze.analyze(str(slow_lossy)).sessions.iloc[0]
     assert [describe(kind, "", session) for kind in ("retransmission", "slow_handshake")] == [
@@ -209,14 +210,19 @@ def anomaly(anomaly_id: int, kind: str, severity: str, port, session_ids: list[i
             "session_ids": session_ids, "evidence_frames": [], "message": f"{kind} message", "details": details}
 
 
-def test_anomalies_rank_first_within_a_severity_and_are_not_repeated_as_session_problems():
-    import pandas as pd
+def made_up(analysis, anomalies: list[dict]) -> None:
+    """Give ``analysis`` these anomalies (what tcpanalyze.detect hands over, made up to pin a
+    behaviour), each involving the sessions it lists."""
+    table = pd.DataFrame(anomalies).astype({"target_port": "Int64"})
+    analysis.detection = Detection(table, [(a["kind"], np.array(a["session_ids"], np.int64)) for a in anomalies])
 
+
+def test_anomalies_rank_first_within_a_severity_and_are_not_repeated_as_session_problems():
     analysis = tcpanalyze.analyze(str(SAMPLE_DIR / "real-rst-abort.pcap"))
-    analysis.anomalies = pd.DataFrame([  # what tcpanalyze.detect hands over, made up here to pin the ranking
+    made_up(analysis, [
         anomaly(0, "rst_teardown", "warning", 5103, [0], {}),
         anomaly(1, "syn_flood", "critical", pd.NA, list(range(20)) + [25], {"session_ids_total": 5000}),
-    ]).astype({"target_port": "Int64"})
+    ])
     report = build_report(analysis)
     assert [(p.rank, p.source, p.kind, p.severity, p.target, p.session_count) for p in report.problems] == [
         (1, "anomaly", "syn_flood", "critical", "10.77.0.2", 5000),
@@ -228,16 +234,22 @@ def test_anomalies_rank_first_within_a_severity_and_are_not_repeated_as_session_
     assert report.attention == []
 
 
-def test_a_flood_whose_session_list_was_cut_still_covers_the_sessions_to_its_target():
-    import pandas as pd
-
+def test_a_flood_whose_session_list_was_cut_covers_every_session_it_involves():
+    """Coverage reads the anomaly's full member list (``Detection.members``), not the cut
+    ``session_ids`` nor the sessions to its target: the flood involves sessions 0 and 1, lists 0."""
     analysis = tcpanalyze.analyze(str(SAMPLE_DIR / "real-refused.pcap"))
-    first, last = analysis.sessions["start"].min(), analysis.sessions["end"].max()
     flood = anomaly(0, "syn_flood", "critical", 5104, [0], {"session_ids_total": 2})
-    analysis.anomalies = pd.DataFrame([{**flood, "start": first, "end": last}]).astype({"target_port": "Int64"})
+    table = pd.DataFrame([flood]).astype({"target_port": "Int64"})
+    analysis.detection = Detection(table, [("syn_flood", np.array([0, 1]))])  # made_up would give [0] alone
     report = build_report(analysis)
-    assert [p.kind for p in report.problems] == ["syn_flood"]  # session 1 is not listed by the flood, but covered
+    assert [p.kind for p in report.problems] == ["syn_flood"]
     assert report.problem_totals["refused"] == 2 and report.attention_total == 0  # the flood tells both
+    assert report.attention_left_out == 2
+    # involving session 0 alone, it leaves session 1's refusal to be told
+    analysis.detection = Detection(table, [("syn_flood", np.array([0]))])
+    report = build_report(analysis)
+    assert [(p.kind, p.session_ids) for p in report.problems] == [("syn_flood", [0]), ("refused", [1])]
+    assert ([a.session_id for a in report.attention], report.attention_left_out) == ([1], 1)
 
 
 def rendered_forms(report) -> dict[str, str]:
@@ -247,8 +259,6 @@ def rendered_forms(report) -> dict[str, str]:
 
 
 def test_anomalies_are_cut_to_the_worst_of_each_kind_and_the_note_says_how_many_there_were():
-    import pandas as pd
-
     analysis = tcpanalyze.analyze(str(SAMPLE_DIR / "real-rst-abort.pcap"))
     teardowns = [anomaly(i, "rst_teardown", "info", 5103, [0], {}) for i in range(12)]
     teardowns[3]["severity"] = teardowns[9]["severity"] = "warning"  # the worst: severity first,
@@ -256,7 +266,7 @@ def test_anomalies_are_cut_to_the_worst_of_each_kind_and_the_note_says_how_many_
     teardowns[7]["session_ids"] = [0, 1, 2]
     teardowns[11]["start"] = -1.0                                     # then the earliest
     flood = anomaly(12, "syn_flood", "critical", pd.NA, [0], {})
-    analysis.anomalies = pd.DataFrame(teardowns + [flood]).astype({"target_port": "Int64"})
+    made_up(analysis, teardowns + [flood])
     report = build_report(analysis)  # the default cap: 5 of each kind
     assert [(p.rank, p.kind, p.anomaly_id) for p in report.problems] == [
         (1, "syn_flood", 12), (2, "rst_teardown", 3), (3, "rst_teardown", 9), (4, "rst_teardown", 5),
@@ -330,9 +340,11 @@ def test_retransmitted_syns_and_fins_do_not_count_in_the_data_retransmission_sha
     assert (session.orig_retrans_pkts, session.orig_retrans_data_pkts, session.orig_data_pkts) == (4, 1, 3)
     report = build_report(analysis)
     [server] = report.servers
-    # was 4 of 3 (133 %): the SYN and FIN retries counted against the data packets
+    # was 4 of 3 (133 %): the SYN and FIN retries counted against the data packets; they count in
+    # the retransmitted segments, as the sessions' retrans_pkts and check's retransmissions count them
     assert (server.data_pkts, server.retrans_pkts, server.retrans_pct) == (3, 1, pytest.approx(100 / 3))
+    assert server.retrans_all_pkts == session.orig_retrans_pkts == 4
     [problem] = [p for p in session_problems(report) if p.kind == "retransmission"]
-    assert problem.value == pytest.approx(100 / 3)
+    assert problem.value == 1
     assert describe("retransmission", "", analysis.sessions.iloc[0]) == \
         "33.3 % of segments retransmitted (1 of 3, by the originator)"
