@@ -33,7 +33,11 @@ def check_capture(path: str | Path, *inline: str, rules: str | Path | None = Non
 
 
 def assert_capture(path: str | Path, *rules: str, baseline: str | Path | None = None) -> None:
-    """``assert`` that every inline rule holds on the capture (warnings fail too)."""
+    """``assert`` that every inline rule holds on the capture (warnings fail too).
+
+    >>> from tcpanalyze.testing import assert_capture
+    >>> assert_capture("run.pcap", "retransmission_rate < 0.01", "rst_teardowns == 0")
+    """
     check_capture(path, *rules, baseline=baseline, warnings_fail=True)
 
 

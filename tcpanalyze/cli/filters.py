@@ -1,5 +1,6 @@
 """The filters every command takes: ``--host``, ``--port``, ``--session``, ``--time-range``;
-and ``-Y/--filter`` (``FILTER_OPT``), a Wireshark display filter (``tcpanalyze.dfilter``),
+and ``-Y/--filter`` (``FILTER_OPT``; ``SESSION_FILTER_OPT`` for ``sessions``, over its columns),
+a Wireshark display filter (``tcpanalyze.dfilter``),
 evaluated by tshark with ``--tshark`` (``TSHARK_OPT``). ``matching_sessions`` and
 ``pick_session`` serve the commands that read a capture again for chosen sessions (``follow``,
 ``export-streams``, ``plot``).
@@ -53,7 +54,12 @@ TIME_RANGE_OPT = typer.Option(
 FILTER_OPT = typer.Option(
     None, "--filter", "-Y", metavar="EXPR",
     help="Only rows matching this Wireshark display filter, e.g. 'tcp.port == 443 && tcp.analysis.retransmission' "
-         "(packets: Wireshark's field names; sessions: the column names; the README lists them).")
+         "(Wireshark's field names; the README lists them).")
+# sessions filters its rows on their own columns: a packet field has no value there.
+SESSION_FILTER_OPT = typer.Option(
+    None, "--filter", "-Y", metavar="EXPR",
+    help="Only sessions matching this display filter (Wireshark's syntax) over the session columns, e.g. "
+         "'resp_port == 443 && orig_retrans_pkts > 3' (the README lists them).")
 
 TSHARK_OPT = typer.Option(
     False, "--tshark",

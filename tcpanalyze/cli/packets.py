@@ -40,12 +40,17 @@ def packets(
     tshark: bool = TSHARK_OPT,
     raw: bool = typer.Option(False, "--raw", help="Sequence and ACK numbers, SACK edges and the window as on the wire "
                                                   "(default, as Wireshark shows them: relative numbers, scaled window)."),
-    columns: Optional[str] = typer.Option(None, "--columns", help="Comma-separated columns to show (table: its "
-                                                                   "column names; csv/jsonl/parquet: the packets "
+    columns: Optional[str] = typer.Option(None, "--columns", help="Comma-separated columns to show, whole (table: "
+                                                                   "its columns and flag_names, src, dst, options, "
+                                                                   "analysis, tunnel; csv/jsonl/parquet: the packets "
                                                                    "table's)."),
     verify_checksums: bool = CHECKSUMS_OPT,
 ) -> None:
     """TCP packets in file order with their session and Wireshark's analysis flags; accounting on stderr.
+
+    The table fits 120 columns: flags as Wireshark's letters (F S R P A U E C N: SA is SYN+ACK),
+    win the calculated window and ws its scale factor, info the analysis flags then options
+    (cut with … where a row would run wider; --columns shows any column whole).
 
     Example: tcpanalyze packets sample_pcaps/real-graceful-close.pcap --format jsonl -o packets.jsonl
     """
@@ -63,7 +68,7 @@ def packets(
     from ..output import FrameWriter
     from ..packets import read_packets
     from .progress import ReadProgress
-    from .tables import packet_table
+    from .tables import packet_columns, packet_table
 
     with ReadProgress() as progress:
         if all_records:
@@ -75,13 +80,12 @@ def packets(
             accounting = result.accounting.as_dict()
     base_ns = int(frame["ts_ns"].iloc[0]) if len(frame) else None  # time 0 stays the capture's first packet
     wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
-    view = partial(packet_table, base_ns=base_ns, raw=raw)
     if wanted:
-        known = list(view(frame.head(0))) if fmt == "table" else list(frame.columns)
+        known = packet_columns(frame) if fmt == "table" else list(frame.columns)
         missing = [c for c in wanted if c not in known]
         if missing:
             raise UsageError(f"--columns: no column {', '.join(missing)} (there are {', '.join(known)})")
-    table_view = (lambda f: view(f)[wanted]) if wanted and fmt == "table" else view
+    table_view = partial(packet_table, base_ns=base_ns, raw=raw, columns=wanted if fmt == "table" else None)
     selected = filters.packets(frame, base_ns)
     if matching is not None:
         selected = selected[matching.mask(selected, base_ns)]

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 from ..output import Format
 from .app import (CHECKSUMS_OPT, EXIT_CODES, FILES_ARG, FORMAT_OPT, OUTPUT_OPT, analysis_options, app, capture_spec, output_path,
                   report_accounting)
-from .filters import FILTER_OPT, HOST_OPT, PORT_OPT, SESSION_OPT, TIME_RANGE_OPT, Filters
+from .filters import HOST_OPT, PORT_OPT, SESSION_FILTER_OPT, SESSION_OPT, TIME_RANGE_OPT, Filters
 
 
 SESSIONS_HELP = "\n\n".join(" ".join(paragraph.split()) for paragraph in """\
@@ -50,7 +50,7 @@ def sessions(
     port: Optional[int] = PORT_OPT,
     session: Optional[list[int]] = SESSION_OPT,
     time_range: Optional[str] = TIME_RANGE_OPT,
-    display_filter: Optional[str] = FILTER_OPT,
+    display_filter: Optional[str] = SESSION_FILTER_OPT,
     columns: Optional[str] = typer.Option(
         None, "--columns", metavar="NAMES",
         help="Only these columns, in this order (comma-separated; the README lists them). "

@@ -28,7 +28,8 @@ def stats(
     """Per interval: TCP packets, bytes, new sessions, retransmissions, RSTs, zero windows.
 
     Like tshark -z io,stat,SECONDS,tcp (same intervals, packets and bytes), with the session
-    figures beside them; every interval is listed, empty ones too.
+    figures beside them; every interval is listed, empty ones too, up to a million of them (a
+    capture whose timestamps span years lists its non-empty intervals).
 
     Example: tcpanalyze stats sample_pcaps/check-lossy.pcap --interval 0.25
     """

@@ -107,6 +107,9 @@ def detect_anomalies(sessions: pd.DataFrame, packets: pd.DataFrame | None = None
     """The anomalies table (columns as in ``ANOMALY_COLUMNS``), sorted by start then kind.
 
     Give ``path`` (the capture file the packets came from) to find overlap conflicts too.
+
+    >>> analysis = tcpanalyze.analyze("capture.pcap")
+    >>> detect_anomalies(analysis.sessions, analysis.packets, path="capture.pcap")[["kind", "start"]]
     """
     return detect(sessions, packets, config, path).anomalies
 

@@ -55,7 +55,11 @@ STASH_LAYOUT = {
 
 @dataclass
 class EngineOptions:
-    """Settings of the analysis; every one has a documented default."""
+    """Settings of the analysis; every one has a documented default.
+
+    >>> options = tcpanalyze.EngineOptions(default_window_scale=7, idle_timeout_s=300)
+    >>> tcpanalyze.analyze("capture.pcap", options=options)
+    """
 
     # Window shift assumed when a session's SYNs were not captured (Wireshark's
     # default_window_scaling): -1 leaves such windows unscaled.

@@ -4,7 +4,10 @@ One pass, streaming: per interval of ``interval_s`` from the capture's first rec
 packets and their bytes on the wire (``frame.len``), the sessions that began, the
 retransmissions (the one definition every command uses: ``resend``, docs/retransmissions.md),
 the RSTs and the zero-window adverts (Wireshark's ``tcp.analysis.zero_window``). Memory
-follows the live sessions and the number of intervals, not the capture's length.
+follows the live sessions and the number of non-empty intervals, not the capture's length.
+
+    >>> from tcpanalyze.pipeline import io_stats
+    >>> io_stats("capture.pcap", 0.5).plot(x="start_s", y=["packets", "retransmissions"])
 """
 
 from __future__ import annotations
@@ -24,19 +27,27 @@ from .decoding import decoder_for
 
 STAT_COLUMNS = ("packets", "bytes", "new_sessions", "retransmissions", "rsts", "zero_windows")
 NS = 1_000_000_000
+# Up to this many intervals the table lists the empty ones too (as tshark does); a capture whose
+# timestamps span more (years, at 1 s: a bad clock) gets its non-empty intervals only. tshark
+# allocates every interval there and runs out of memory.
+MAX_DENSE_INTERVALS = 1_000_000
 
 
 def io_stats(path: CaptureSpec, interval_s: float = 1.0, *, accounting: Accounting | None = None,
              options: EngineOptions | None = None, max_records: int = BATCH_RECORDS,
              progress: ProgressCallback | None = None) -> pd.DataFrame:
     """One row per interval (``start_s``, ``end_s`` from the first record, then STAT_COLUMNS),
-    every interval from the first record's to the last TCP packet's, empty ones included."""
+    every interval from the first record's to the last TCP packet's, empty ones included when
+    there are at most MAX_DENSE_INTERVALS of them, else the non-empty ones.
+
+    >>> io_stats("capture.pcap", 0.1)[["start_s", "packets", "rsts"]]
+    """
     interval_ns = round(interval_s * NS)
     if not interval_ns > 0:
         raise UsageError(f"the interval must be a positive number of seconds, not {interval_s}")
     accounting = accounting if accounting is not None else Accounting()
     engine = Engine(options, per_packet=True)
-    sums = np.zeros((len(STAT_COLUMNS), 0), np.int64)
+    seen = _IntervalSums()
     base = None
     newest = -1  # session ids come in order of first packet: above this one, a session begins
     with open_capture(path, progress) as reader:
@@ -57,13 +68,40 @@ def io_stats(path: CaptureSpec, interval_s: float = 1.0, *, accounting: Accounti
                 newest = int(ids[fresh].max())
             counts = (np.ones(ids.size, np.int64), tcp["origlen"], began, retransmissions(results["resend"]),
                       (tcp["tcp_flags"] & TH_RST) != 0, (results["analysis_flags"] & ZERO_WINDOW) != 0)
-            width = int(bins.max()) + 1
-            if width > sums.shape[1]:
-                sums = np.pad(sums, ((0, 0), (0, width - sums.shape[1])))
-            for row, values in enumerate(counts):
-                sums[row, :width] += np.bincount(bins, weights=values, minlength=width).astype(np.int64)
+            seen.add(bins, counts)
         for _ in engine.emit(final=True):
             pass
-    starts = np.arange(sums.shape[1], dtype=np.int64) * interval_ns
+    bins, sums = seen.totals()
+    if bins.size and bins[-1] < MAX_DENSE_INTERVALS:
+        dense = np.zeros((len(STAT_COLUMNS), int(bins[-1]) + 1), np.int64)
+        dense[:, bins] = sums
+        bins, sums = np.arange(dense.shape[1], dtype=np.int64), dense
+    starts = bins * interval_ns
     return pd.DataFrame({"start_s": starts / NS, "end_s": (starts + interval_ns) / NS,
                          **{name: sums[row] for row, name in enumerate(STAT_COLUMNS)}})
+
+
+class _IntervalSums:
+    """The counts of the intervals seen so far, kept sparse: memory follows the non-empty
+    intervals, however far apart the timestamps are."""
+
+    def __init__(self) -> None:
+        self._bins = np.zeros(0, np.int64)
+        self._sums = np.zeros((len(STAT_COLUMNS), 0), np.int64)
+
+    def add(self, bins: np.ndarray, counts) -> None:
+        keys, where = np.unique(bins, return_inverse=True)
+        sums = np.stack([np.bincount(where, weights=values, minlength=keys.size).astype(np.int64) for values in counts])
+        self._bins, self._sums = _merge(np.concatenate([self._bins, keys]), np.concatenate([self._sums, sums], axis=1))
+
+    def totals(self) -> tuple[np.ndarray, np.ndarray]:
+        """The non-empty intervals in order, and their STAT_COLUMNS (one row each)."""
+        return self._bins, self._sums
+
+
+def _merge(bins: np.ndarray, sums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    keys, where = np.unique(bins, return_inverse=True)
+    merged = np.zeros((sums.shape[0], keys.size), np.int64)
+    for row in range(sums.shape[0]):
+        np.add.at(merged[row], where, sums[row])
+    return keys, merged

@@ -71,7 +71,11 @@ def session_chart(analysis: Analysis, session_id: int, kind: str, *, direction: 
 def session_figure(analysis: Analysis, session_id: int, kind: str, *, direction: str | None = None,
                    time_range: tuple[float | None, float | None] | None = None,
                    size_px: tuple[int, int] = SIZE_PX) -> Figure:
-    """``session_chart`` drawn with matplotlib, ``size_px`` (width, height) pixels at 100 dpi."""
+    """``session_chart`` drawn with matplotlib, ``size_px`` (width, height) pixels at 100 dpi.
+
+    >>> fig = tcpanalyze.plot.session_figure(tcpanalyze.analyze("capture.pcap"), 0, "seq")
+    >>> fig.savefig("session-0-seq.png")
+    """
     return render(session_chart(analysis, session_id, kind, direction=direction, time_range=time_range), size_px)
 
 

@@ -1,4 +1,5 @@
-"""stats: per-interval counts, packets and bytes equal to tshark -z io,stat's."""
+"""stats: per-interval counts, packets, bytes, RSTs and zero windows equal to tshark -z io,stat's;
+a capture whose timestamps span years gets its non-empty intervals, not one row per second."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import pytest
 
 import tcpanalyze
 from cli_run import run_tcpanalyze
-from helpers import SAMPLE_DIR
+from helpers import CORPUS_DIR, SAMPLE_DIR
 from tcpanalyze.pipeline import io_stats
+from tcpanalyze.pipeline.io_stats import MAX_DENSE_INTERVALS
 
 needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
 
@@ -71,3 +73,48 @@ def test_chart_as_image_and_as_a_self_contained_page(tmp_path):
     assert not re.search(r"<script[^>]+src=\"https?:", page)
     bad = run_tcpanalyze(["stats", path, "--chart", str(tmp_path / "io.txt")])
     assert bad.returncode == 2 and b"use a .png, .svg, .pdf or .html file name" in bad.stderr
+
+
+# tshark's columns: TCP frames (not TCP headers quoted in ICMP errors), RSTs, zero windows.
+RST_AND_ZERO_WINDOW = "io,stat,1,tcp && !icmp,tcp.flags.reset==1 && !icmp,tcp.analysis.zero_window && !icmp"
+
+
+def tshark_frames_per_column(path, spec: str) -> list[tuple[int, ...]]:
+    """Per interval row of ``tshark -z spec``, the Frames figure of each column."""
+    out = subprocess.run(["tshark", "-q", "-n", "-r", str(path), "-z", spec],
+                         capture_output=True, text=True, check=True, timeout=300).stdout
+    rows = re.findall(r"^\|\s*[\d.]+\s*<>\s*(?:[\d.]+|Dur)\s*\|(.*)\|\s*$", out, re.M)
+    return [tuple(int(v) for v in row.split("|")[::2]) for row in rows]
+
+
+@needs_tshark
+@pytest.mark.parametrize("path", [SAMPLE_DIR / "anomaly-rst-storm.pcap", SAMPLE_DIR / "real-zero-window.pcap",
+                                  SAMPLE_DIR / "real-rst-abort.pcap", SAMPLE_DIR / "check-lossy.pcap",
+                                  CORPUS_DIR / "tcp-window-full-zero-window-ipp.pcap",
+                                  CORPUS_DIR / "tcp-zero-window-probes.pcap",
+                                  CORPUS_DIR / "tcp-synack-reflection-backscatter.pcap"], ids=lambda p: p.name)
+def test_rsts_and_zero_windows_are_tsharks_per_second(path):
+    ours = io_stats(str(path), 1.0)
+    theirs = tshark_frames_per_column(path, RST_AND_ZERO_WINDOW)
+    assert ours["rsts"].sum() + ours["zero_windows"].sum() > 0
+    assert list(zip(ours["packets"], ours["rsts"], ours["zero_windows"])) == theirs
+
+
+@pytest.mark.parametrize("name", ["rawip-lt101-mixed-v4-v6.pcap", "vlan-mpls-mixed.pcap",
+                                  "pcapng-eth-and-sll-snaplen-truncated.pcapng",
+                                  "pcapng-3-ifaces-mixed-tsresol-keepalive.pcapng"])
+def test_timestamps_years_apart_give_the_non_empty_seconds_only(name):
+    """(tshark -z io,stat,1 allocates every second of such a file and is killed for memory.)"""
+    path = CORPUS_DIR / name
+    table = io_stats(str(path), 1.0)
+    packets = tcpanalyze.analyze(str(path), packets=False).sessions
+    assert table["start_s"].max() > MAX_DENSE_INTERVALS and len(table) < 200
+    assert (table["packets"] > 0).all() and table["start_s"].is_monotonic_increasing
+    assert table["packets"].sum() == (packets["orig_pkts"] + packets["resp_pkts"]).sum()
+    result = run_tcpanalyze(["stats", str(path), "-f", "csv"])
+    assert result.returncode == 0 and len(result.stdout.splitlines()) == len(table) + 1, result.stderr.decode()
+
+
+def test_a_capture_within_the_bound_lists_its_empty_intervals_too():
+    table = io_stats(str(SAMPLE_DIR / "anomaly-rst-storm.pcap"), 1.0)
+    assert table["start_s"].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0] and (table["packets"] == 0).sum() == 3
