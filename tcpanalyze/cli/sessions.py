@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
-import numpy as np
 import typer
 
 from ..errors import UsageError
-
-if TYPE_CHECKING:
-    import pandas as pd
 from ..output import Format
 from .app import (CHECKSUMS_OPT, EXIT_CODES, FILES_ARG, FORMAT_OPT, OUTPUT_OPT, analysis_options, app, capture_spec, output_path,
                   report_accounting)
@@ -62,8 +57,8 @@ def sessions(
     limit: Optional[int] = typer.Option(None, "--limit", min=1, metavar="N",
                                         help="At most N sessions: the first N by --sort, else by session_id."),
     as_they_end: bool = typer.Option(False, "--as-they-end",
-                                     help="Write each session as soon as it ends (end order), holding none back: "
-                                          "memory stays bounded when a long session is open while many end."),
+                                     help="Write each session as soon as it ends (end order), holding none back (in id order, the "
+                                          "sessions waiting for an earlier one go to a temporary file past 32,768)."),
     verify_checksums: bool = CHECKSUMS_OPT,
 ) -> None:
     """One row per TCP session (the help text is ``SESSIONS_HELP``)."""
@@ -71,6 +66,7 @@ def sessions(
     filters = Filters.parse(host, port, session, time_range)
     from ..dfilter import DisplayFilter
     from ..pipeline import iter_sessions, session_columns
+    from ..pipeline.id_order import InIdOrder
     from ..output import FrameWriter
     from ..packets import Accounting
     from .progress import ReadProgress
@@ -82,7 +78,7 @@ def sessions(
     if order is None and desc:
         raise UsageError("--desc orders by --sort COLUMN: give that too")
     accounting = Accounting()
-    in_order = None if as_they_end or order is not None else _InIdOrder()
+    in_order = None if as_they_end or order is not None else InIdOrder()
     written = 0
     view = None if chosen is not None else lambda frame: session_table(frame, accounting.first_tcp_ts_ns)
     with FrameWriter(fmt, output_path(output), view) as out, \
@@ -104,55 +100,6 @@ def sessions(
         if order is not None and len(ranked := order.frame()):
             out.write(ranked if chosen is None else ranked[chosen])
     report_accounting(accounting.as_dict())
-
-
-class _InIdOrder:
-    """Session chunks, as sessions end, put in session_id order: ids count from 0 in order of
-    first packet, so a session is released once every lower id has been. Memory holds the
-    sessions that ended while an earlier one was still open (all later ones, behind a session
-    open from start to end); time stays linear however many are held (each chunk is split
-    once at each release, never merged with the rest)."""
-
-    def __init__(self) -> None:
-        self._next = 0  # the lowest session id not released yet
-        self._ended = np.zeros(0, np.bool_)  # by session id: emitted by the engine
-        self._held: list[pd.DataFrame] = []  # chunks (each ordered by session_id) with ids >= _next
-
-    def reordered(self, chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        """The sessions of ``chunks`` (each ordered by session_id), in session_id order."""
-        for chunk in chunks:
-            ids = chunk["session_id"].to_numpy(np.int64)
-            if not ids.size:
-                continue
-            if ids.max() >= self._ended.size:
-                grown = np.zeros(max(int(ids.max()) + 1, 2 * self._ended.size), np.bool_)
-                grown[: self._ended.size] = self._ended
-                self._ended = grown
-            self._ended[ids] = True
-            self._held.append(chunk)
-            gaps = np.flatnonzero(~self._ended[self._next:])
-            released = int(gaps[0]) if gaps.size else self._ended.size - self._next
-            if released:
-                self._next += released
-                yield self._release()
-        if self._held:  # (ids are contiguous: nothing is left here unless numbering skipped one)
-            self._next = int(self._ended.size)
-            yield self._release()
-
-    def _release(self) -> pd.DataFrame:
-        """The held sessions below ``_next``, in session_id order; the rest stay held."""
-        import pandas as pd
-
-        out, kept = [], []
-        for chunk in self._held:
-            k = int(np.searchsorted(chunk["session_id"].to_numpy(np.int64), self._next))
-            if k:
-                out.append(chunk.iloc[:k])
-            if k < len(chunk):
-                kept.append(chunk.iloc[k:] if k else chunk)
-        self._held = kept
-        frame = out[0] if len(out) == 1 else pd.concat(out, ignore_index=True)
-        return frame.sort_values("session_id", kind="stable", ignore_index=True)
 
 
 class _SortedSessions:

@@ -11,7 +11,7 @@ import pandas as pd
 
 import tcpanalyze
 from tcpanalyze.cli.filters import SESSION_FILTER_OPT
-from tcpanalyze.cli.sessions import _InIdOrder
+from tcpanalyze.pipeline.id_order import InIdOrder
 from tcpanalyze.cli.tables import utc_text
 
 from cli_run import run_tcpanalyze
@@ -28,12 +28,12 @@ def chunk(*ids: int) -> pd.DataFrame:
 
 def test_a_session_waits_until_every_earlier_one_has_ended():
     ended = [chunk(1, 2), chunk(5), chunk(0), chunk(3, 6), chunk(4)]  # as sessions end
-    released = [part["session_id"].tolist() for part in _InIdOrder().reordered(iter(ended))]
+    released = [part["session_id"].tolist() for part in InIdOrder().reordered(iter(ended))]
     assert released == [[0, 1, 2], [3], [4, 5, 6]]
 
 
 def test_a_gap_in_the_numbering_still_writes_every_session_last():
-    released = [part["session_id"].tolist() for part in _InIdOrder().reordered(iter([chunk(0), chunk(2, 3)]))]
+    released = [part["session_id"].tolist() for part in InIdOrder().reordered(iter([chunk(0), chunk(2, 3)]))]
     assert released == [[0], [2, 3]]
 
 
