@@ -118,15 +118,19 @@ def _problems(report: Report) -> Section:
 
 
 def _problems_note(report: Report) -> str:
-    """What the problem list left out: per cut kind, how many there were and how many are shown."""
+    """What the problem list left out: per cut kind, how many there were and how many are shown;
+    and the session kinds none of which is listed because an anomaly above tells every one."""
     shown = Counter((p.source, p.kind) for p in report.problems)
-    anomalies, sessions = [], []
+    anomalies, sessions, all_told = [], [], []
     for key, total in report.problem_totals.items():
         source, _, kind = key.rpartition(":")
         if source == "anomaly" and total > shown[("anomaly", kind)]:
             anomalies.append(f"{kind} {count(shown[('anomaly', kind)])} of {count(total)}")
-        elif not source and total > PROBLEMS_PER_KIND:
-            sessions.append(f"{kind} {count(shown[('session', kind)])} of {count(total)}")
+        elif not source and total > shown[("session", kind)]:
+            if shown[("session", kind)] == 0:  # not one listed: an anomaly tells them all (else the worst would be)
+                all_told.append((kind, total))
+            else:
+                sessions.append(f"{kind} {count(shown[('session', kind)])} of {count(total)}")
     notes = []
     if anomalies:
         notes.append(f"Anomalies shown: {', '.join(anomalies)}, the worst of each kind "
@@ -134,21 +138,33 @@ def _problems_note(report: Report) -> str:
     if sessions:
         notes.append(f"Sessions shown: {', '.join(sessions)}; each kind lists its worst {PROBLEMS_PER_KIND} "
                      f"sessions, leaving out those an anomaly above already names.")
+    if all_told:
+        notes.append(_all_told_note(all_told))
     return " ".join(notes)
+
+
+def _all_told_note(kinds: list[tuple[str, int]]) -> str:
+    """E.g. "All 46 refused and 20 unanswered sessions are told by an anomaly above, so none is
+    listed again." for the session kinds an anomaly tells every one of."""
+    if len(kinds) == 1 and kinds[0][1] == 1:
+        return f"The {kinds[0][0]} session is told by an anomaly above, so it is not listed again."
+    parts = [f"{count(total)} {kind}" for kind, total in kinds]
+    listing = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+    return f"All {listing} sessions are told by an anomaly above, so none is listed again."
 
 
 def _servers(report: Report) -> Section:
     rows = [[s.server, count(s.sessions), count(s.failed_handshakes), count(s.retrans_all_pkts),
-             percent(s.retrans_pct), millis(s.rtt_median_ms), millis(s.rtt_p95_ms), count(s.bytes)]
+             percent(s.retrans_pct), s.rtt_to, millis(s.rtt_median_ms), millis(s.rtt_p95_ms), count(s.bytes)]
             for s in report.servers]
     notes = []
     if len(rows) < report.servers_total:
         notes.append(f"{count(len(rows))} busiest of {count(report.servers_total)} servers shown.")
     if rows:
-        notes += [RETRANS_NOTE, _RTT_NOTES[report.rtt_source]]
+        notes += [RETRANS_NOTE, _rtt_note(report)]
     return Section("Servers",
                    table=Table(["server", "sessions", "failed handshakes", "retrans", "data retrans %",
-                                "rtt median ms", "rtt p95 ms", "bytes"], rows, {1, 2, 3, 4, 5, 6, 7}),
+                                "rtt to", "rtt median ms", "rtt p95 ms", "bytes"], rows, {1, 2, 3, 4, 6, 7, 8}),
                    empty="No TCP sessions.", note=" ".join(notes))
 
 
@@ -156,12 +172,25 @@ RETRANS_NOTE = ("retrans: segments sent again, SYNs and FINs included (the retra
                 "retransmissions); data retrans %: data segments sent again, of all data segments (check's "
                 "retransmission_rate).")
 
+# What the RTT figures time, by rtt_to, and over what (by rtt_source).
+_RTT_TO_NOTES = {
+    "server": "rtt to server: from the capture point to the server (a responder's address:port) and back, over {over}.",
+    "clients": "rtt to clients: captured at the server (its handshakes' median SYN to SYN-ACK at most half their "
+               "SYN-ACK to ACK), where the other way would time its own ACK delay: from the capture point to the "
+               "clients and back, over {over}.",
+}
+_RTT_OVER = {
+    "packets": {"server": "every sample of an originator's segment to the responder's ACK",
+                "clients": "every sample of the responder's segment to the originator's ACK"},
+    "sessions": {"server": "the sessions' mean RTTs of the originators' data (no per-packet samples kept)",
+                 "clients": "the sessions' mean RTTs of the responders' data (no per-packet samples kept)"},
+}
 
-_RTT_NOTES = {"packets": "RTT: from the capture point to the server (a responder's address:port) and back, every "
-                         "sample of an originator's segment to the responder's ACK (captured on the server, that "
-                         "is its own ACK delay).",
-              "sessions": "RTT: from the capture point to the server (a responder's address:port) and back, over "
-                          "the sessions' mean RTTs of the originators' data (no per-packet samples kept)."}
+
+def _rtt_note(report: Report) -> str:
+    """What the RTT columns time: a sentence for each side the listed servers' figures point to."""
+    sides = [side for side in ("server", "clients") if any(s.rtt_to == side for s in report.servers)]
+    return " ".join(_RTT_TO_NOTES[side].format(over=_RTT_OVER[report.rtt_source][side]) for side in sides)
 
 
 def _attention(report: Report) -> Section:

@@ -32,7 +32,7 @@ from .diagnose import KINDS, SEVERITIES, describe, flag_sessions
 if TYPE_CHECKING:
     from ..pipeline import Analysis
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: a server's RTT figures time the side rtt_to names
 # How many of each kind of session problem the problem list shows (the totals say how many more).
 PROBLEMS_PER_KIND = 5
 # How many anomalies of each kind it shows, the worst first: a capture of 50,000 sessions can
@@ -114,9 +114,12 @@ class Server:
     retrans_pkts: int  # data segments sent again (the sessions' *_retrans_data_pkts)
     retrans_pct: float | None  # of data_pkts (check's retransmission_rate)
     retrans_all_pkts: int  # segments sent again, SYN and FIN too (the sessions' *_retrans_pkts, check's retransmissions)
+    rtt_to: str  # which side of the capture point the RTT figures time: "server" or "clients" (RTT_TO)
     rtt_samples: int
     rtt_median_ms: float | None
     rtt_p95_ms: float | None
+    irtt_resp_median_ms: float | None  # handshakes: SYN -> SYN-ACK, the capture point to the server and back
+    irtt_orig_median_ms: float | None  # SYN-ACK -> ACK, the capture point to the clients and back
     bytes: int
 
 
@@ -172,8 +175,8 @@ class Report:
 # The session columns the report reads: the detectors' and its own (its graphs' too). ``build_report``
 # keeps these alone, so reading another fails in every test; ``tcpanalyze report`` analyses with them.
 REPORT_COLUMNS = tuple(dict.fromkeys((*DETECTOR_COLUMNS, "irtt_ms", "irtt_resp_ms", "irtt_orig_ms", "handshake_s",
-                                      "missed_bytes", "history", "orig_rtt_mean_ms", "orig_rst_pkts", "resp_rst_pkts",
-                                      "resp_retrans_pkts")))
+                                      "missed_bytes", "history", "orig_rtt_mean_ms", "resp_rtt_mean_ms", "orig_rst_pkts",
+                                      "resp_rst_pkts", "resp_retrans_pkts")))
 
 
 def build_report(analysis: "Analysis", *, selection: str | None = None) -> Report:
@@ -400,49 +403,84 @@ def _servers(sessions: pd.DataFrame, samples: pd.DataFrame | None) -> tuple[list
         server=endpoint(addr_names[code], port), addr=str(addr_names[code]), port=int(port),
         sessions=int(row.sessions), failed_handshakes=int(row.failed), data_pkts=int(row.data), retrans_pkts=int(row.retrans),
         retrans_pct=100 * row.retrans / row.data if row.data else None, retrans_all_pkts=int(row.retrans_all),
-        rtt_samples=int(row.rtt_samples), rtt_median_ms=_opt(row.rtt_median_ms), rtt_p95_ms=_opt(row.rtt_p95_ms),
-        bytes=int(row.bytes)) for (code, port), row in table.iterrows()]
+        rtt_to=RTT_TO[bool(row.at_server)], rtt_samples=int(row.rtt_samples), rtt_median_ms=_opt(row.rtt_median_ms),
+        rtt_p95_ms=_opt(row.rtt_p95_ms), irtt_resp_median_ms=_opt(row.irtt_resp_ms),
+        irtt_orig_median_ms=_opt(row.irtt_orig_ms), bytes=int(row.bytes)) for (code, port), row in table.iterrows()]
     return servers, total, source
+
+
+# Where a server's RTT figures point: towards the server, or, captured at the server, towards its clients.
+RTT_TO = {False: "server", True: "clients"}
+# The capture point is taken to be at the server when the handshakes' server side (median
+# SYN -> SYN-ACK) is at most this fraction of their client side (median SYN-ACK -> ACK): the
+# capture point sits within the third of the path nearest the server, so the clients' side holds
+# the path. Captured on the server itself, SYN -> SYN-ACK is the server's own SYN processing
+# (0.02-0.06 ms on the real-loss samples) against 0.06-1.6 ms of path; captured on the client,
+# it is the other way round. A capture midway, or over a path too short to tell (a veth, where
+# both halves are stack delays), keeps the figures towards the server.
+AT_SERVER_IRTT_RATIO = 0.5
+
+
+def _capture_at_server(sessions: pd.DataFrame, server: np.ndarray) -> pd.DataFrame:
+    """Per server number (0..n-1): the median handshake halves over its sessions that have them
+    (``irtt_resp_ms``, ``irtt_orig_ms``) and whether they put the capture point at the server
+    (``at_server``, AT_SERVER_IRTT_RATIO)."""
+    halves = pd.DataFrame({"server": server, "irtt_resp_ms": sessions["irtt_resp_ms"].to_numpy(np.float64),
+                           "irtt_orig_ms": sessions["irtt_orig_ms"].to_numpy(np.float64)})
+    groups = int(server.max()) + 1 if server.size else 0
+    medians = halves.groupby("server").median().reindex(np.arange(groups))
+    resp, orig = medians["irtt_resp_ms"].to_numpy(), medians["irtt_orig_ms"].to_numpy()
+    with np.errstate(invalid="ignore"):
+        medians["at_server"] = resp <= AT_SERVER_IRTT_RATIO * orig  # False where either half is unknown
+    return medians.reset_index(drop=True)
 
 
 def _server_rtt(sessions: pd.DataFrame, samples: pd.DataFrame | None,
                 server: np.ndarray) -> tuple[pd.DataFrame, str]:
     """RTT median and 95th percentile per server (``server``: each session's server number,
-    0..n-1), from the capture point to the server and back: over the RTT samples of the
-    clients' data (``Analysis.rtt_samples`` timing the originator's segments to the server's
-    ACKs) when the analysis kept them, else over the sessions' ``orig_rtt_mean_ms``. The
-    other direction (the server's data to the client's ACK) times the client's side, which at
-    a capture taken on the client is its own ACK delay. One row per server number, in order."""
+    0..n-1), over the path's side of the capture point. Captured away from the server (at the
+    clients, or midway) that is the capture point to the server and back: the RTT samples of
+    the clients' data (``Analysis.rtt_samples`` timing the originator's segments to the server's
+    ACKs). Captured at the server (``_capture_at_server``) those samples are the server's own ACK
+    delay, so the figures are the capture point to the clients and back: the server's segments
+    to the clients' ACKs. Without samples, the sessions' ``orig_``/``resp_rtt_mean_ms`` stand in.
+    One row per server number, in order, with the handshake halves and ``at_server``."""
     groups = int(server.max()) + 1 if server.size else 0
+    place = _capture_at_server(sessions, server)
+    at_server = place["at_server"].to_numpy(np.bool_)
     if samples is not None:
-        ordered, counts = _samples_by_server(sessions["session_id"].to_numpy(np.int64), server, samples)
+        ordered, counts = _samples_by_server(sessions["session_id"].to_numpy(np.int64), server, at_server, samples)
         scale, source = 1e6, "packets"  # ns to ms
     else:
-        mean = sessions["orig_rtt_mean_ms"].to_numpy(np.float64)
+        mean = np.where(at_server[server], sessions["resp_rtt_mean_ms"].to_numpy(np.float64),
+                        sessions["orig_rtt_mean_ms"].to_numpy(np.float64))
         known = ~np.isnan(mean)
         order = np.lexsort((mean[known], server[known]))
         ordered, counts = mean[known][order], np.bincount(server[known], minlength=groups)
         scale, source = 1.0, "sessions"
     median, p95 = (_group_quantile(ordered, counts, q, scale) for q in (0.5, 0.95))
-    return pd.DataFrame({"rtt_samples": counts, "rtt_median_ms": median, "rtt_p95_ms": p95}), source
+    return place.assign(rtt_samples=counts, rtt_median_ms=median, rtt_p95_ms=p95), source
 
 
-def _samples_by_server(ids: np.ndarray, server: np.ndarray, samples: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def _samples_by_server(ids: np.ndarray, server: np.ndarray, at_server: np.ndarray,
+                       samples: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """The RTT samples (ns) of the sessions ``ids`` grouped by their server (``server``, per
-    session) and sorted within each, and how many each server has. One in-place integer sort of
+    session) and sorted within each, and how many each server has: per server, the samples of
+    the originator's data (towards the server), or of the responder's data where ``at_server``
+    (per server number) says the capture was taken at the server. One in-place integer sort of
     (server << RTT_BITS | ns) does both, in two arrays' memory: millions of samples."""
     server_of = np.full(int(ids.max()) + 1 if ids.size else 0, -1, np.int64)
     server_of[ids] = server
-    towards_server = samples["data_direction"].cat.codes.to_numpy() == 0
-    sampled = samples["session_id"].to_numpy(np.int64)[towards_server]
-    rtt_ns = samples["ack_rtt_ns"].to_numpy(np.int64)[towards_server]
+    sampled = samples["session_id"].to_numpy(np.int64)
+    from_resp = samples["data_direction"].cat.codes.to_numpy() == 1
+    rtt_ns = samples["ack_rtt_ns"].to_numpy(np.int64)
     if sampled.size and sampled.max() >= server_of.size:  # sessions filtered out
         known = sampled < server_of.size
-        sampled, rtt_ns = sampled[known], rtt_ns[known]
+        sampled, from_resp, rtt_ns = sampled[known], from_resp[known], rtt_ns[known]
     keys = server_of[sampled]
-    if keys.size and keys.min() < 0:  # samples of sessions filtered out do not count
-        known = keys >= 0
-        keys, rtt_ns = keys[known], rtt_ns[known]
+    # samples of sessions filtered out do not count, nor those of the side away from the path
+    wanted = (keys >= 0) & (from_resp == at_server[np.maximum(keys, 0)]) if at_server.size else keys >= 0
+    keys, rtt_ns = keys[wanted], rtt_ns[wanted]
     keys <<= RTT_BITS
     keys |= rtt_ns if rtt_ns.size == 0 or rtt_ns.max() < (1 << RTT_BITS) else np.minimum(rtt_ns, (1 << RTT_BITS) - 1)
     keys.sort()

@@ -21,7 +21,7 @@ def test_json_on_stdout_and_the_accounting_on_stderr():
     result = run_cli(str(SAMPLE), "--format", "json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert data["schema_version"] == 1 and data["capture"]["file"] == SAMPLE.name
+    assert data["schema_version"] == 2 and data["capture"]["file"] == SAMPLE.name
     records = data["capture"]["packets"]["records"]
     assert result.stderr.decode().splitlines() == [f"{records} records: {records} TCP, 0 other IP, 0 non-IP, 0 malformed"]
 

@@ -140,9 +140,10 @@ def assert_same_numbers(sections: dict, data: dict) -> None:
     servers = sections["Servers"]["rows"]
     assert [r[0] for r in servers] == [s["server"] for s in data["servers"]]
     for row, server in zip(servers, data["servers"]):
-        assert [_number(c) for c in (row[1], row[2], row[3], row[7])] == [
+        assert [_number(c) for c in (row[1], row[2], row[3], row[8])] == [
             server["sessions"], server["failed_handshakes"], server["retrans_all_pkts"], server["bytes"]]
-        for cell, key, digits in ((row[4], "retrans_pct", 2), (row[5], "rtt_median_ms", 3), (row[6], "rtt_p95_ms", 3)):
+        assert row[5] == server["rtt_to"]
+        for cell, key, digits in ((row[4], "retrans_pct", 2), (row[6], "rtt_median_ms", 3), (row[7], "rtt_p95_ms", 3)):
             value = server[key]
             assert _number(cell) == (None if value is None else pytest.approx(value, abs=0.51 * 10 ** -digits))
 

@@ -186,7 +186,7 @@ def test_capture_summary_carries_the_record_accounting():
 
 def test_json_form_is_plain_data_with_the_schema_version():
     data = json.loads(report_of(SAMPLE_DIR / "real-rst-abort.pcap").to_json())
-    assert data["schema_version"] == tcpanalyze.report.SCHEMA_VERSION == 1
+    assert data["schema_version"] == tcpanalyze.report.SCHEMA_VERSION == 2
     assert data["problems"][0]["kind"] == "rst_teardown" and data["attention"] == []
 
 
@@ -309,6 +309,14 @@ def test_the_note_says_how_many_sessions_of_a_cut_kind_there_were_and_how_many_a
     for form, output in rendered_forms(report).items():
         assert "Sessions shown: refused 1 of 2; each kind lists its worst 1 sessions" in output, form
         assert "Anomalies shown" not in output, form
+
+
+def test_the_note_says_plainly_when_an_anomaly_tells_every_session_of_a_kind():
+    report = report_of(SAMPLE_DIR / "anomaly-syn-flood.pcap")
+    assert not session_problems(report) and report.problem_totals["unanswered"] == 1_160
+    for form, output in rendered_forms(report).items():
+        assert "All 1,160 unanswered sessions are told by an anomaly above, so none is listed again." in output, form
+        assert " 0 of " not in output, form
 
 
 @pytest.fixture(scope="module")
