@@ -122,6 +122,8 @@ def _hit(op: str, literals: tuple, values, field: Field, name: Name) -> np.ndarr
         return np.append(table, False)[codes]  # code -1 (missing) reads the appended False
     if op in ("contains", "matches"):
         raise UsageError(f"{name.text}: {op} needs a text field, and this one is a number")
+    if op == "&":  # Wireshark's bitwise and: any of the mask's bits set
+        return (values.astype(np.int64) & _number(literals[0], field, name)) != 0
     if op != "in":
         return _ORDER[op](values, _number(literals[0], field, name))
     hit = np.zeros(len(values), bool)
@@ -180,7 +182,8 @@ def _text(literal) -> str:
 def _number(literal, field: Field, name: Name) -> int | float:
     if isinstance(literal, Quoted):
         raise UsageError(f"{name.text} is a number: compare it with a number, not \"{literal.text}\"")
-    text = {"true": "1", "false": "0"}.get(literal.lower(), literal) if field.kind == "bool" else literal
+    # a flag (a boolean, or one bit of a field such as tcp.flags.syn) compares with True/False too
+    text = {"true": "1", "false": "0"}.get(literal.lower(), literal) if field.kind == "bool" or field.bit else literal
     try:
         number = int(text, 0)
     except ValueError:

@@ -20,7 +20,7 @@ from ..errors import UsageError
 OPERATORS = {"==": "==", "eq": "==", "any_eq": "==", "!=": "!=", "ne": "!=", "all_ne": "!=",
              "===": "===", "all_eq": "===", "!==": "!==", "~=": "!==", "any_ne": "!==",
              "<": "<", "lt": "<", ">": ">", "gt": ">", "<=": "<=", "le": "<=", ">=": ">=", "ge": ">=",
-             "contains": "contains", "matches": "matches", "~": "matches"}
+             "contains": "contains", "matches": "matches", "~": "matches", "&": "&", "bitwise_and": "&"}
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Name:
 
 @dataclass(frozen=True)
 class Test:
-    """``field OP value`` (``op`` normalised: ``==``, ``!=``, ``<``, ... ``in``), or a bare field (op None)."""
+    """``field OP value`` (``op`` normalised: ``==``, ``!=``, ``<``, ... ``in``, ``&``), or a bare field (op None)."""
 
     field: Name
     op: str | None = None
@@ -70,7 +70,7 @@ def parse(text: str):
 @cache
 def _grammar() -> pp.ParserElement:
     keywords = pp.MatchFirst([pp.CaselessKeyword(w) for w in ("and", "or", "not", "in", "contains", "matches",
-                                                               "eq", "ne", "lt", "gt", "le", "ge",
+                                                               "eq", "ne", "lt", "gt", "le", "ge", "bitwise_and",
                                                                "any_eq", "all_ne", "all_eq", "any_ne")])
     # A literal or a name: letters, digits and _:/- with single dots (``..`` separates a range).
     word = pp.Regex(r"(?:[A-Za-z0-9_:/\-]|\.(?!\.))+")
@@ -80,7 +80,8 @@ def _grammar() -> pp.ParserElement:
     value = (quoted | ~keywords + word).set_name("value")
     item = (value + pp.Suppress("..") + value).set_parse_action(lambda t: (t[0], t[1])) | value
     members = pp.Suppress("{") - pp.DelimitedList(item, delim=pp.Optional(",").suppress()) - pp.Suppress("}")
-    symbol = pp.one_of("=== !== == != ~= <= >= < > ~")
+    # ``&`` (bitwise and: the field has one of the mask's bits) is no ``&&``
+    symbol = pp.one_of("=== !== == != ~= <= >= < > ~") | pp.Regex(r"&(?!&)")
     words = pp.MatchFirst([pp.CaselessKeyword(w) for w in OPERATORS if w[0].isalpha()])
     compare = field + (symbol | words).set_parse_action(lambda t: OPERATORS[t[0].lower()]) - value
     member = field + pp.CaselessKeyword("in").set_parse_action(lambda: "in") - pp.Group(members)

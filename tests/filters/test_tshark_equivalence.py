@@ -49,6 +49,9 @@ EXPRESSIONS = [
     "!tcp.flags.ack == 1", "not tcp.flags.ack == 1 or tcp.flags.syn == 1 and frame.number > 1",
     "(tcp.flags.fin == 1 || tcp.flags.reset == 1) && !(tcp.len > 0)", "tcp.flags.push == 1 && tcp.flags.ack == 1",
     "tcp.flags == 0x012", "tcp.flags.reset == 1 && tcp.flags.ack == 0",
+    # bitwise and, flags compared with True/False
+    "tcp.flags & 0x02", "tcp.flags&0x12 && !tcp.flags.push", "tcp.flags bitwise_and 0x05", "tcp.flags.syn == True",
+    "tcp.flags.ack == False", "tcp.flags.syn&&tcp.flags & 0x10",
     # sequence space, windows, options
     "tcp.seq == 1 && tcp.ack == 1", "tcp.ack == 0", "tcp.seq_raw > 2147483648", "tcp.window_size == 0",
     "tcp.window_size_value < 100", "tcp.window_size > 100000", "tcp.options.mss_val == 1460",
