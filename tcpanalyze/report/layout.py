@@ -155,8 +155,8 @@ def _all_told_note(kinds: list[tuple[str, int]]) -> str:
 
 def _servers(report: Report) -> Section:
     rows = [[s.server, count(s.sessions), count(s.failed_handshakes), count(s.retrans_all_pkts),
-             percent(s.retrans_pct), s.rtt_to, millis(s.rtt_median_ms), millis(s.rtt_p95_ms), count(s.bytes)]
-            for s in report.servers]
+             percent(s.retrans_pct), s.rtt_to or "-", millis(s.rtt_median_ms),
+             millis(s.rtt_p95_ms), count(s.bytes)] for s in report.servers]
     notes = []
     if len(rows) < report.servers_total:
         notes.append(f"{count(len(rows))} busiest of {count(report.servers_total)} servers shown.")

@@ -114,7 +114,7 @@ class Server:
     retrans_pkts: int  # data segments sent again (the sessions' *_retrans_data_pkts)
     retrans_pct: float | None  # of data_pkts (check's retransmission_rate)
     retrans_all_pkts: int  # segments sent again, SYN and FIN too (the sessions' *_retrans_pkts, check's retransmissions)
-    rtt_to: str  # which side of the capture point the RTT figures time: "server" or "clients" (RTT_TO)
+    rtt_to: str | None  # which side of the capture point the RTT figures time: "server" or "clients" (RTT_TO); None without any
     rtt_samples: int
     rtt_median_ms: float | None
     rtt_p95_ms: float | None
@@ -403,7 +403,7 @@ def _servers(sessions: pd.DataFrame, samples: pd.DataFrame | None) -> tuple[list
         server=endpoint(addr_names[code], port), addr=str(addr_names[code]), port=int(port),
         sessions=int(row.sessions), failed_handshakes=int(row.failed), data_pkts=int(row.data), retrans_pkts=int(row.retrans),
         retrans_pct=100 * row.retrans / row.data if row.data else None, retrans_all_pkts=int(row.retrans_all),
-        rtt_to=RTT_TO[bool(row.at_server)], rtt_samples=int(row.rtt_samples), rtt_median_ms=_opt(row.rtt_median_ms),
+        rtt_to=RTT_TO[bool(row.at_server)] if row.rtt_samples else None, rtt_samples=int(row.rtt_samples), rtt_median_ms=_opt(row.rtt_median_ms),
         rtt_p95_ms=_opt(row.rtt_p95_ms), irtt_resp_median_ms=_opt(row.irtt_resp_ms),
         irtt_orig_median_ms=_opt(row.irtt_orig_ms), bytes=int(row.bytes)) for (code, port), row in table.iterrows()]
     return servers, total, source

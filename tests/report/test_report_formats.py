@@ -142,7 +142,7 @@ def assert_same_numbers(sections: dict, data: dict) -> None:
     for row, server in zip(servers, data["servers"]):
         assert [_number(c) for c in (row[1], row[2], row[3], row[8])] == [
             server["sessions"], server["failed_handshakes"], server["retrans_all_pkts"], server["bytes"]]
-        assert row[5] == server["rtt_to"]
+        assert row[5] == (server["rtt_to"] or "-")
         for cell, key, digits in ((row[4], "retrans_pct", 2), (row[6], "rtt_median_ms", 3), (row[7], "rtt_p95_ms", 3)):
             value = server[key]
             assert _number(cell) == (None if value is None else pytest.approx(value, abs=0.51 * 10 ** -digits))

@@ -12,7 +12,7 @@ import json
 import pytest
 
 import tcpanalyze
-from helpers import EXPECTED_DIR, SAMPLE_DIR, write_pcap
+from helpers import CORPUS_DIR, EXPECTED_DIR, SAMPLE_DIR, write_pcap
 from report_cases import at, c2s, s2c
 from tcpanalyze.report import build_report, layout
 
@@ -87,3 +87,11 @@ def test_the_table_says_which_side_each_figure_times(at_server):
     row = dict(zip(section.table.columns, section.table.rows[0]))
     assert (row["rtt to"], row["rtt median ms"]) == ("clients", "25.000")
     assert "rtt to clients: captured at the server" in section.note and "rtt to server" not in section.note
+
+
+def test_a_server_without_rtt_names_no_side():
+    """Backscatter: 1,828 'servers' that only sent SYN-ACKs or RSTs, no data to time."""
+    report = build_report(tcpanalyze.analyze(str(CORPUS_DIR / "tcp-synack-reflection-backscatter.pcap")))
+    section = next(s for s in layout.sections(report) if s.title == "Servers")
+    assert {row[section.table.columns.index("rtt to")] for row in section.table.rows} == {"-"}
+    assert "rtt to" not in section.note
