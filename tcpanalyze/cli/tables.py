@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..dfilter.fields import ack_shown
 from ..output import flag_text, relative_seconds
 
 
@@ -114,8 +115,7 @@ def _whole_packet_view(frame: pd.DataFrame, base_ns: int | None, raw: bool) -> p
         "destination": endpoint_text(frame["dst_addr"], frame["dst_port"], ADDR_TEXT_MAX),
         "flags": frame["tcp_flags"].map(letters),
         "seq": frame["seq_rel"] if relative else frame["seq_raw"],
-        # Without the ACK flag there is no relative ACK: Wireshark shows the field as on the wire.
-        "ack": frame["ack_rel"].fillna(frame["ack_raw"].astype(np.int64)) if relative else frame["ack_raw"],
+        "ack": ack_shown(frame) if relative else frame["ack_raw"],
         "win": frame["window"] if relative else frame["win_raw"],
         "ws": _scale_text(frame),
         "len": frame["payload_len"],

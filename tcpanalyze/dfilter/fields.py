@@ -57,16 +57,17 @@ _TUNNEL_IDS = {"vxlan.vni": ("vxlan", "vxlan-gpe"), "geneve.vni": ("geneve",), "
 _SACK_BLOCKS = range(1, 5)  # the packets table's sack_le1/sack_re1 .. sack_le4/sack_re4
 
 
-def _ack_shown(frame: pd.DataFrame) -> pd.Series:
+def ack_shown(frame: pd.DataFrame) -> pd.Series:
     """``tcp.ack`` as Wireshark 4.0 shows it on every segment: relative to the peer's first
-    sequence number, or the raw field where the ACK flag is off (it makes no ACK relative then)."""
+    sequence number, or the raw field where the ACK flag is off (it makes no ACK relative then).
+    The packets view shows the same."""
     return frame["ack_rel"].astype("Int64").fillna(frame["ack_raw"].astype(np.int64))
 
 
 def _sack_relative(column: str):
     """A SACK edge column made relative as ``tcp.ack`` is (edges are in the peer's sequence space)."""
     def derive(frame: pd.DataFrame) -> pd.Series:
-        base = frame["ack_raw"].astype(np.int64) - _ack_shown(frame)
+        base = frame["ack_raw"].astype(np.int64) - ack_shown(frame)
         return (frame[column].astype("Int64") - base) % (1 << 32)
     return derive
 
@@ -91,7 +92,7 @@ def _rto_frame_shown(frame: pd.DataFrame) -> pd.Series:
 
 # Columns computed from others for the fields that read them, by name.
 DERIVED = {
-    "ack_shown": _ack_shown,
+    "ack_shown": ack_shown,
     "analysis_tree": _analysis_tree,
     "irtt_shown": _initial_rtt_shown,
     "rto_frame_shown": _rto_frame_shown,

@@ -25,6 +25,13 @@ BLOCK_ROWS = 1 << 10
 WINDOW_IDS = 1 << 13
 
 
+def _split(frame: pd.DataFrame, bound: int) -> tuple[list[pd.DataFrame], pd.DataFrame | None]:
+    """A frame ordered by session_id cut at ``bound``: the part below (a list of none or one)
+    and the rest (None if nothing is left); views, not copies."""
+    k = int(np.searchsorted(frame["session_id"].to_numpy(np.int64), bound))
+    return ([frame.iloc[:k]] if k else []), (None if k == len(frame) else frame.iloc[k:] if k else frame)
+
+
 class _SpilledRun:
     """Waiting sessions written to one file, sorted by id, read back a block at a time."""
 
@@ -48,13 +55,10 @@ class _SpilledRun:
                     return pieces
                 self._head = self._reader.get_batch(self._next_block).to_pandas()
                 self._next_block += 1
-            k = int(np.searchsorted(self._head["session_id"].to_numpy(np.int64), bound))
-            if k:
-                pieces.append(self._head.iloc[:k])
-            if k < len(self._head):
-                self._head = self._head.iloc[k:]
+            below, self._head = _split(self._head, bound)
+            pieces += below
+            if self._head is not None:
                 return pieces
-            self._head = None
 
     def close(self) -> None:
         self._file.close()
@@ -116,11 +120,9 @@ class InIdOrder:
         """The held sessions below ``bound``; the rest stay held (each chunk is split, not copied)."""
         out, kept = [], []
         for chunk in self._held:
-            k = int(np.searchsorted(chunk["session_id"].to_numpy(np.int64), bound))
-            if k:
-                out.append(chunk.iloc[:k])
-            if k < len(chunk):
-                kept.append(chunk.iloc[k:] if k else chunk)
+            below, rest = _split(chunk, bound)
+            out += below
+            kept += [rest] if rest is not None else []
         self._held = kept
         self._held_rows -= sum(map(len, out))
         return out

@@ -90,18 +90,15 @@ class _IntervalSums:
         self._sums = np.zeros((len(STAT_COLUMNS), 0), np.int64)
 
     def add(self, bins: np.ndarray, counts) -> None:
-        keys, where = np.unique(bins, return_inverse=True)
-        sums = np.stack([np.bincount(where, weights=values, minlength=keys.size).astype(np.int64) for values in counts])
-        self._bins, self._sums = _merge(np.concatenate([self._bins, keys]), np.concatenate([self._sums, sums], axis=1))
+        """Add a batch's per-packet ``counts`` (one array per STAT_COLUMNS) to their intervals ``bins``."""
+        keys, where = np.unique(np.concatenate([self._bins, bins]), return_inverse=True)
+        sums = np.zeros((len(STAT_COLUMNS), keys.size), np.int64)
+        sums[:, where[: self._bins.size]] = self._sums  # the intervals seen before, each once
+        for row, values in enumerate(counts):
+            sums[row] += np.bincount(where[self._bins.size:], weights=values, minlength=keys.size).astype(np.int64)
+        self._bins, self._sums = keys, sums
 
     def totals(self) -> tuple[np.ndarray, np.ndarray]:
         """The non-empty intervals in order, and their STAT_COLUMNS (one row each)."""
         return self._bins, self._sums
 
-
-def _merge(bins: np.ndarray, sums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    keys, where = np.unique(bins, return_inverse=True)
-    merged = np.zeros((sums.shape[0], keys.size), np.int64)
-    for row in range(sums.shape[0]):
-        np.add.at(merged[row], where, sums[row])
-    return keys, merged
