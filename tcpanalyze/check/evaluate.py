@@ -155,8 +155,8 @@ class _Source:
 
     def view(self, rule: Rule) -> ScopedView:
         accounting = getattr(self.analysis, "accounting", None)
-        return ScopedView(self.sessions, rule.scope, rule.filters,
-                          packets=getattr(self.analysis, "rtt_samples", None), anomalies=self.anomalies,
+        rtt = self.analysis.rtt_sample_batches if getattr(self.analysis, "has_rtt_samples", False) else None
+        return ScopedView(self.sessions, rule.scope, rule.filters, rtt=rtt, anomalies=self.anomalies,
                           complete=accounting is None or accounting.complete)
 
 

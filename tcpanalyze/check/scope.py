@@ -7,12 +7,14 @@ a session id (int).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
 from ..errors import UsageError
+from ..quantiles import GroupQuantiles
 
 CAPTURE = "capture"
 
@@ -59,12 +61,12 @@ class ScopedView:
     """
 
     def __init__(self, sessions: pd.DataFrame, scope: str, filters: dict[str, tuple], *,
-                 packets: pd.DataFrame | None = None, anomalies: pd.DataFrame | None = None,
+                 rtt: Callable[[], Iterable[pd.DataFrame]] | None = None, anomalies: pd.DataFrame | None = None,
                  complete: bool = True) -> None:
         self.scope = scope
         self.filters = filters
         self.complete = complete  # the capture was read to its end
-        self._packets = packets
+        self._rtt = rtt  # the RTT samples, a batch at a time (``Analysis.rtt_sample_batches``)
         self._anomalies = anomalies
         chosen = filter_sessions(sessions, filters)
         self.sessions = _label(chosen, scope)
@@ -77,7 +79,7 @@ class ScopedView:
         """The same view keeping only the sessions of these scopes (for listing offenders)."""
         view = object.__new__(ScopedView)
         view.scope, view.filters, view.complete = self.scope, self.filters, self.complete
-        view._packets, view._anomalies = self._packets, self._anomalies
+        view._rtt, view._anomalies = self._rtt, self._anomalies
         view.sessions = self.sessions[self.sessions["scope"].isin(list(keys))]
         view.keys = pd.Index(list(keys))
         return view
@@ -86,24 +88,37 @@ class ScopedView:
         """This view's sessions, each its own scope."""
         view = object.__new__(ScopedView)
         view.scope, view.filters, view.complete = "session", self.filters, self.complete
-        view._packets, view._anomalies = self._packets, self._anomalies
+        view._rtt, view._anomalies = self._rtt, self._anomalies
         unique = self.sessions.drop_duplicates("session_id")
         view.sessions = unique.assign(scope=unique["session_id"].to_numpy())
         view.keys = pd.Index(view.sessions["session_id"].to_numpy())
         return view
 
     @property
-    def has_packets(self) -> bool:
-        return self._packets is not None
+    def has_rtt_samples(self) -> bool:
+        return self._rtt is not None
 
     @cached_property
-    def packets(self) -> pd.DataFrame:
-        """Packets of the view's sessions with a ``scope`` column (host scope: twice, like sessions)."""
-        if self._packets is None:
+    def rtt_ms(self) -> GroupQuantiles:
+        """The RTT samples (ms) of the view's sessions by scope (group i: ``keys[i]``; host scope:
+        a session's samples count for both its endpoints), read a batch at a time."""
+        if self._rtt is None:
             raise UsageError("this metric needs the RTT samples (tcpanalyze.analyze keeps them unless it is given"
                              " a bare sessions frame)")
-        mapping = self.sessions[["session_id", "scope"]]
-        return self._packets.merge(mapping, on="session_id", how="inner")
+        ids = self.sessions["session_id"].to_numpy(np.int64)
+        codes = self.keys.get_indexer(self.sessions["scope"])
+        first, second = _scope_of_session(ids, codes)
+        quantiles = GroupQuantiles(len(self.keys))
+        for batch in self._rtt():
+            session = batch["session_id"].to_numpy(np.int64)
+            ms = batch["ack_rtt_ns"].to_numpy(np.int64) / 1e6
+            for scope_of in (first, second):
+                scope = np.full(session.size, -1, np.int64)
+                known = session < scope_of.size
+                scope[known] = scope_of[session[known]]
+                counted = scope >= 0
+                quantiles.add(scope[counted], ms[counted])
+        return quantiles
 
     @cached_property
     def anomalies(self) -> pd.DataFrame:
@@ -133,6 +148,19 @@ class ScopedView:
         exploded = found.explode("session_ids")
         exploded = exploded[exploded["session_ids"].notna()]
         return exploded.assign(scope=exploded["session_ids"].astype(np.int64))
+
+
+def _scope_of_session(ids: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two arrays by session id giving a session's scope codes (-1: none): its first and, for a
+    session listed twice (host scope), its second."""
+    size = int(ids.max()) + 1 if ids.size else 0
+    first, second = np.full(size, -1, np.int64), np.full(size, -1, np.int64)
+    order = np.argsort(ids, kind="stable")
+    ids, codes = ids[order], codes[order]
+    listed_first = np.r_[True, ids[1:] != ids[:-1]] if ids.size else np.empty(0, np.bool_)
+    first[ids[listed_first]] = codes[listed_first]
+    second[ids[~listed_first]] = codes[~listed_first]
+    return first, second
 
 
 def _label(sessions: pd.DataFrame, scope: str) -> pd.DataFrame:

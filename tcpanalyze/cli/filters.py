@@ -166,7 +166,8 @@ class Filters:
 
         evidence = analysis.evidence
         if evidence is not None:
-            evidence = dataclasses.replace(evidence, packets=of_sessions(evidence.packets), rtt=of_sessions(evidence.rtt))
+            evidence = dataclasses.replace(evidence, packets=of_sessions(evidence.packets),
+                                           rtt=evidence.rtt.of_sessions(sessions["session_id"].to_numpy(np.int64)))
         return dataclasses.replace(analysis, sessions=sessions, packets=of_sessions(analysis.packets),
                                    evidence=evidence)
 

@@ -10,13 +10,13 @@ from the session records and from what the engine computes per packet (``rst_in_
   packets sent after a RST).
 
 So, as it goes, ``Evidence`` keeps the marker packets, and every packet of a session that has
-sent a RST or a zero window by the end of the batch. Once a session is emitted, what stays
-depends on ``packets_needed``: everything kept, for sessions with a RST, a zero window, a
-retried SYN or a SYN-ACK repeated after the client's ACK; the marker packets but RSTs, for
-sessions whose only sign is a retransmission; nothing for the others.
+sent a RST or a zero window (as the kernels count them) at or before it. Once a session is
+emitted, what stays depends on ``packets_needed``: everything kept, for sessions with a RST, a
+zero window, a retried SYN or a SYN-ACK repeated after the client's ACK; the marker packets but
+RSTs, for sessions whose only sign is a retransmission; nothing for the others.
 
-The report and ``check`` read every ACK's RTT sample: ``Evidence`` keeps all of them, as
-(session id, ns).
+The report and ``check`` read every ACK's RTT sample: ``Evidence`` keeps all of them in an
+``RttSamples`` (past a million, in a temporary file), read back a batch at a time.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import pandas as pd
 from .. import malloc
 
 from .flags import RESEND_LOST_BEFORE_CAPTURE, RESEND_RETRANSMISSION
+from .rtt_samples import DIRECTIONS, RttSamples
 
 # The kept columns: the decoded fields detectors read, then the engine's per-packet results.
 PACKET_FIELDS = ("frame", "ts_ns", "tcp_flags", "seq_raw", "win_raw", "payload_len", "payload_caplen", "ip_version",
@@ -38,9 +39,6 @@ RESULT_FIELDS = ("analysis_flags", "window", "rst_in_window", "copy_gap_ns", "re
 RESULT_DTYPES = {"analysis_flags": np.uint16, "window": np.int32, "rst_in_window": np.int8, "resend": np.int8}
 # Trim the buffered rows when they pass twice what survived the last trim (and at least this many).
 MIN_TRIM_ROWS = 1 << 18
-# Copying RTT samples into one frame hands the pieces' memory back every this many samples.
-TRIM_SAMPLES = 1 << 22
-DIRECTIONS = ["orig", "resp"]
 # What a session needs kept (by session id; a session not emitted yet keeps everything).
 KEEP_NONE, KEEP_MARKERS, KEEP_ALL = 0, 1, 2
 SYN_OR_FIN, SYN_FIN_RST = 0x03, 0x07
@@ -76,12 +74,10 @@ def retransmissions(resend: np.ndarray) -> np.ndarray:
 @dataclass
 class EvidenceFrames:
     """What ``Evidence`` kept: ``packets`` (the columns above plus session_id and direction, in
-    file order) and ``rtt`` (session_id, ack_rtt_ns, data_direction: every RTT sample, and
-    whose data it timed: ``orig``, the originator's segment to the responder's ACK, is the
-    round trip from the capture point to the responder)."""
+    file order) and ``rtt`` (every RTT sample, read a batch at a time: ``RttSamples``)."""
 
     packets: pd.DataFrame
-    rtt: pd.DataFrame
+    rtt: RttSamples
 
 
 class Evidence:
@@ -92,14 +88,14 @@ class Evidence:
         self._rows = 0
         self._limit = MIN_TRIM_ROWS
         self._keep = np.zeros(0, np.int8)  # KEEP_* by session id, for emitted sessions
-        self._rtt: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._rtt = RttSamples()
 
     def add_rtt(self, session_id: np.ndarray, direction: np.ndarray, ack_rtt_ns: np.ndarray) -> None:
         """The RTT samples of packets just analysed (-1: none), by the direction of the ACK."""
         sampled = ack_rtt_ns >= 0
         if sampled.any():
             data_direction = 1 - direction[sampled].astype(np.int8)  # an ACK times the other side's data
-            self._rtt.append((_compact(session_id[sampled]), ack_rtt_ns[sampled], data_direction))
+            self._rtt.add(session_id[sampled], ack_rtt_ns[sampled], data_direction)
 
     def add(self, session_id: np.ndarray, direction: np.ndarray, fields: dict[str, np.ndarray],
             results: dict[str, np.ndarray]) -> None:
@@ -154,25 +150,9 @@ class Evidence:
             malloc.trim()  # the pieces just copied, back to the system before the next column
         columns["session_id"] = columns["session_id"].astype(np.int64, copy=False)
         columns["direction"] = pd.Categorical.from_codes(columns["direction"].astype(np.int8), categories=DIRECTIONS)
-        frames = EvidenceFrames(pd.DataFrame(columns, copy=False), self._rtt_frame())
+        frames = EvidenceFrames(pd.DataFrame(columns, copy=False), self._rtt.close())
         malloc.trim()  # the chunks' memory, for the sessions frame built next
         return frames
-
-    def _rtt_frame(self) -> pd.DataFrame:
-        """The RTT samples in one frame, each piece freed as soon as it is copied in."""
-        total = sum(r.size for _, r, _ in self._rtt)
-        ids, rtt, data_direction = np.empty(total, np.int64), np.empty(total, np.int64), np.empty(total, np.int8)
-        at = 0
-        trimmed = 0
-        while self._rtt:
-            session_id, ns, sides = self._rtt.pop(0)
-            ids[at:at + ns.size], rtt[at:at + ns.size], data_direction[at:at + ns.size] = session_id, ns, sides
-            at += ns.size
-            if at - trimmed > TRIM_SAMPLES:  # the copied pieces, back to the system as it goes
-                malloc.trim()
-                trimmed = at
-        return pd.DataFrame({"session_id": ids, "ack_rtt_ns": rtt,
-                             "data_direction": pd.Categorical.from_codes(data_direction, DIRECTIONS)}, copy=False)
 
 
 def _compact(session_id: np.ndarray) -> np.ndarray:

@@ -28,7 +28,8 @@ from pandas.api.internals import create_dataframe_from_blocks
 from .. import jit, malloc
 from ..decode import PacketBatch
 from ..decode.columns import MARK_BAD_IP_CHECKSUM, MARK_BAD_TCP_CHECKSUM, N_U32, OPT_SACK
-from ..flows import ANY_RST, CLOSE_BITS, FLIPPED, LAST_TS, ORIG_FIN, PACKETS, RESP_FIN, SESSION_ID, TH_ACK, FlowTable
+from ..flows import (ANY_RST, CLOSE_BITS, FLIPPED, LAST_TS, ORIG_FIN, PACKETS, RESP_FIN, SESSION_ID, TH_ACK, TH_RST,
+                     TH_SYN, FlowTable)
 from ..state import Rows, SlotAllocator, StateTable
 from . import kernels, zeek
 from .evidence import PACKET_FIELDS, RESULT_FIELDS, Evidence, markers
@@ -245,16 +246,20 @@ class Engine:
 
     def _collect(self, slots, dirn, fields, out, rows: np.ndarray) -> None:
         """Give the evidence collector the RTT samples of the analysed packets ``rows`` (of
-        ``slots``, ``fields``, ``out``), and those of them it keeps: markers, and every packet of
-        a session that has sent a RST or a zero window by now."""
+        ``slots``, ``fields``, ``out``; just counted by the kernels, in their order), and those of
+        them it keeps: markers, and every packet of a session that has sent a RST or a zero window
+        at or before it."""
         session_id = self.flows.state.m["i64"][SESSION_ID][slots[rows]]
         self.evidence.add_rtt(session_id, dirn[rows], out[kernels.OUT_ACK_RTT, rows])
-        cols = 2 * self.column[slots[rows]]
+        state_column = self.column[slots[rows]]
         u32 = self.directions.m["u32"]
-        hot = np.zeros(rows.size, np.bool_)
-        for row in (RST_PKTS, ZERO_WIN_PKTS):
-            hot |= (u32[cols, row] > 0) | (u32[cols + 1, row] > 0)
-        keep = hot | markers(fields["tcp_flags"][rows], out[kernels.OUT_RESEND, rows], fields["payload_len"][rows],
+        sent_by_now = np.zeros(rows.size, np.int64)  # the session's RSTs and zero windows, this call's included
+        for counter in (RST_PKTS, ZERO_WIN_PKTS):
+            sent_by_now += u32[2 * state_column, counter].astype(np.int64) + u32[2 * state_column + 1, counter]
+        flags = fields["tcp_flags"][rows]
+        counted = ((flags & TH_RST) != 0) | ((fields["win_raw"][rows] == 0) & ((flags & TH_SYN) == 0))
+        hot = sent_by_now > _later_of_group(state_column, counted)
+        keep = hot | markers(flags, out[kernels.OUT_RESEND, rows], fields["payload_len"][rows],
                              fields["payload_caplen"][rows])
         take = rows[keep]
         self.evidence.add(session_id[keep], dirn[take], {k: fields[k][take] for k in PACKET_FIELDS},
@@ -364,6 +369,19 @@ def _left_out(rows: dict[str, np.ndarray], bad: np.ndarray) -> np.ndarray:
     out[kernels.OUT_REL_ACK] = np.where(acked, (rows["ack_raw"][bad].astype(np.int64) - base[1]) & 0xFFFFFFFF, -1)
     out[kernels.OUT_WIN] = rows["win_raw"][bad]
     return out
+
+
+def _later_of_group(group: np.ndarray, counted: np.ndarray) -> np.ndarray:
+    """Per row, how many ``counted`` rows of its group (same ``group`` value) come after it."""
+    if not counted.any():
+        return np.zeros(group.size, np.int64)
+    order = np.argsort(group, kind="stable")
+    ordered = group[order]
+    through = np.cumsum(counted[order], dtype=np.int64)  # counted rows up to each, groups in a row
+    ends = np.flatnonzero(np.r_[ordered[1:] != ordered[:-1], True])
+    later = np.empty(group.size, np.int64)
+    later[order] = np.repeat(through[ends], np.diff(ends, prepend=-1)) - through
+    return later
 
 
 def _batch_rows(packets: PacketBatch, slot, dirn, new, base) -> dict[str, np.ndarray]:

@@ -38,6 +38,7 @@ from ..capture.reader import ProgressCallback
 from ..decode import PacketBatch
 from ..engine import Engine, EngineOptions
 from ..engine.evidence import Evidence, EvidenceFrames
+from ..engine.rtt_samples import RttSamples
 from ..engine.streaming import EMIT_CHUNK, in_order_of_appearance, sessions_frame
 from ..errors import TcpanalyzeError, UsageError
 from ..frames import packets_frame
@@ -217,7 +218,7 @@ def merge_parts(parts: list[Part]) -> Part:
     evidence = None
     if parts[0].evidence is not None:
         kept = _concat([_renumbered(p.evidence.packets, renumber[k]) for k, p in enumerate(parts)])
-        rtt = _concat([_renumbered(p.evidence.rtt, renumber[k]) for k, p in enumerate(parts)])
+        rtt = RttSamples.joined(p.evidence.rtt.renumbered(renumber[k]) for k, p in enumerate(parts))
         evidence = EvidenceFrames(_in_frame_order(kept), rtt)
     return Part(sessions, packets, evidence, parts[0].accounting)
 

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -54,23 +54,44 @@ class Analysis:
     @property
     def detector_packets(self) -> pd.DataFrame | None:
         """The packets detectors read: the whole packets table, else the evidence kept in its place."""
-        if self.packets is not None and self.packets_of is None:
+        if self._whole_packets:
             return self.packets
         return self.evidence.packets if self.evidence is not None else None
 
     @property
+    def has_rtt_samples(self) -> bool:
+        """Whether the RTT samples were kept (the whole packets table, or the evidence)."""
+        return self._whole_packets or self.evidence is not None
+
+    @property
     def rtt_samples(self) -> pd.DataFrame | None:
-        """Every ACK's RTT sample: ``session_id``, ``ack_rtt_ns`` and ``data_direction`` (whose
-        data the ACK acknowledged: ``orig`` times the capture point to the responder and back);
-        None when neither the whole packets table nor evidence was kept."""
-        if self.packets is not None and self.packets_of is None:
-            sampled = self.packets["ack_rtt_ns"].notna().to_numpy()
-            samples = self.packets.loc[sampled, ["session_id", "ack_rtt_ns"]].reset_index(drop=True)
-            samples["ack_rtt_ns"] = samples["ack_rtt_ns"].to_numpy(np.int64)  # every row has a sample
-            from_orig = self.packets["direction"].to_numpy()[sampled] == "orig"
-            samples["data_direction"] = pd.Categorical.from_codes(from_orig.astype(np.int8), DIRECTIONS)
-            return samples
-        return self.evidence.rtt if self.evidence is not None else None
+        """Every ACK's RTT sample in one frame: ``session_id``, ``ack_rtt_ns`` and ``data_direction``
+        (whose data the ACK acknowledged: ``orig`` times the capture point to the responder and
+        back); None when neither the whole packets table nor evidence was kept. On a big capture
+        this is millions of rows: ``rtt_sample_batches`` reads them a batch at a time."""
+        if self._whole_packets:
+            return self._packet_rtt_samples()
+        return self.evidence.rtt.frame() if self.evidence is not None else None
+
+    def rtt_sample_batches(self) -> Iterator[pd.DataFrame]:
+        """The RTT samples (see ``rtt_samples``) a frame at a time, in memory that does not grow
+        with the capture; none when they were not kept (``has_rtt_samples``)."""
+        if self._whole_packets:
+            yield self._packet_rtt_samples()
+        elif self.evidence is not None:
+            yield from self.evidence.rtt.batches()
+
+    @property
+    def _whole_packets(self) -> bool:
+        return self.packets is not None and self.packets_of is None
+
+    def _packet_rtt_samples(self) -> pd.DataFrame:
+        sampled = self.packets["ack_rtt_ns"].notna().to_numpy()
+        samples = self.packets.loc[sampled, ["session_id", "ack_rtt_ns"]].reset_index(drop=True)
+        samples["ack_rtt_ns"] = samples["ack_rtt_ns"].to_numpy(np.int64)  # every row has a sample
+        from_orig = self.packets["direction"].to_numpy()[sampled] == "orig"
+        samples["data_direction"] = pd.Categorical.from_codes(from_orig.astype(np.int8), DIRECTIONS)
+        return samples
 
     def summary(self) -> pd.Series:
         """The analysis in a few numbers: the capture's span, records, packets, sessions by

@@ -16,6 +16,7 @@ import json
 import math
 import os
 from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,6 +28,7 @@ from ..detect.inputs import address_codes, require_columns
 from ..frames import endpoint
 from ..version import __version__
 from ..engine.session import FAILED_HANDSHAKES
+from ..quantiles import GroupQuantiles
 from .diagnose import KINDS, SEVERITIES, describe, flag_sessions
 
 if TYPE_CHECKING:
@@ -187,7 +189,8 @@ def build_report(analysis: "Analysis", *, selection: str | None = None) -> Repor
     anomalies = analysis.anomalies
     told = _Told(sessions, analysis.detection.members)
     problems, totals = _problems(sessions, findings, anomalies, told)
-    servers, servers_total, rtt_source = _servers(sessions, analysis.rtt_samples)
+    samples = analysis.rtt_sample_batches() if analysis.has_rtt_samples else None
+    servers, servers_total, rtt_source = _servers(sessions, samples)
     attention, attention_total, attention_left_out = _attention(sessions, findings, told)
     return Report(
         schema_version=SCHEMA_VERSION,
@@ -377,9 +380,9 @@ def _anomaly_problem(a) -> Problem:
 
 # -- servers ------------------------------------------------------------------------------
 
-def _servers(sessions: pd.DataFrame, samples: pd.DataFrame | None) -> tuple[list[Server], int, str]:
+def _servers(sessions: pd.DataFrame, samples: Iterator[pd.DataFrame] | None) -> tuple[list[Server], int, str]:
     """The busiest responder address:ports (most sessions, then most bytes), how many there are
-    in all, and where their RTTs come from."""
+    in all, and where their RTTs come from (``samples``: the RTT samples, a batch at a time)."""
     if sessions.empty:
         return [], 0, "packets" if samples is not None else "sessions"
     addr_codes, addr_names = address_codes(sessions["resp_addr"])  # codes: no text per session
@@ -435,78 +438,50 @@ def _capture_at_server(sessions: pd.DataFrame, server: np.ndarray) -> pd.DataFra
     return medians.reset_index(drop=True)
 
 
-def _server_rtt(sessions: pd.DataFrame, samples: pd.DataFrame | None,
+def _server_rtt(sessions: pd.DataFrame, samples: Iterator[pd.DataFrame] | None,
                 server: np.ndarray) -> tuple[pd.DataFrame, str]:
     """RTT median and 95th percentile per server (``server``: each session's server number,
     0..n-1), over the path's side of the capture point. Captured away from the server (at the
     clients, or midway) that is the capture point to the server and back: the RTT samples of
-    the clients' data (``Analysis.rtt_samples`` timing the originator's segments to the server's
-    ACKs). Captured at the server (``_capture_at_server``) those samples are the server's own ACK
-    delay, so the figures are the capture point to the clients and back: the server's segments
-    to the clients' ACKs. Without samples, the sessions' ``orig_``/``resp_rtt_mean_ms`` stand in.
-    One row per server number, in order, with the handshake halves and ``at_server``."""
+    the clients' data (``Analysis.rtt_sample_batches`` timing the originator's segments to the
+    server's ACKs). Captured at the server (``_capture_at_server``) those samples are the server's
+    own ACK delay, so the figures are the capture point to the clients and back: the server's
+    segments to the clients' ACKs. Without samples, the sessions' ``orig_``/``resp_rtt_mean_ms``
+    stand in. One row per server number, in order, with the handshake halves and ``at_server``."""
     groups = int(server.max()) + 1 if server.size else 0
     place = _capture_at_server(sessions, server)
     at_server = place["at_server"].to_numpy(np.bool_)
+    quantiles = GroupQuantiles(groups)
     if samples is not None:
-        ordered, counts = _samples_by_server(sessions["session_id"].to_numpy(np.int64), server, at_server, samples)
-        scale, source = 1e6, "packets"  # ns to ms
+        server_of = np.full(int(sessions["session_id"].max()) + 1 if groups else 0, -1, np.int64)
+        server_of[sessions["session_id"].to_numpy(np.int64)] = server
+        for batch in samples:
+            keys, rtt_ms = _samples_by_server(batch, server_of, at_server)
+            quantiles.add(keys, rtt_ms)
+        source = "packets"
     else:
         mean = np.where(at_server[server], sessions["resp_rtt_mean_ms"].to_numpy(np.float64),
                         sessions["orig_rtt_mean_ms"].to_numpy(np.float64))
         known = ~np.isnan(mean)
-        order = np.lexsort((mean[known], server[known]))
-        ordered, counts = mean[known][order], np.bincount(server[known], minlength=groups)
-        scale, source = 1.0, "sessions"
-    median, p95 = (_group_quantile(ordered, counts, q, scale) for q in (0.5, 0.95))
-    return place.assign(rtt_samples=counts, rtt_median_ms=median, rtt_p95_ms=p95), source
+        quantiles.add(server[known], mean[known])
+        source = "sessions"
+    return place.assign(rtt_samples=quantiles.counts, rtt_median_ms=quantiles.quantile(0.5),
+                        rtt_p95_ms=quantiles.quantile(0.95)), source
 
 
-def _samples_by_server(ids: np.ndarray, server: np.ndarray, at_server: np.ndarray,
-                       samples: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """The RTT samples (ns) of the sessions ``ids`` grouped by their server (``server``, per
-    session) and sorted within each, and how many each server has: per server, the samples of
-    the originator's data (towards the server), or of the responder's data where ``at_server``
-    (per server number) says the capture was taken at the server. One in-place integer sort of
-    (server << RTT_BITS | ns) does both, in two arrays' memory: millions of samples."""
-    server_of = np.full(int(ids.max()) + 1 if ids.size else 0, -1, np.int64)
-    server_of[ids] = server
+def _samples_by_server(samples: pd.DataFrame, server_of: np.ndarray,
+                       at_server: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Of a batch of RTT samples, those that count for their session's server (``server_of``:
+    by session id, -1 for a session filtered out), as (server number, ms): per server, the
+    samples of the originator's data (towards the server), or of the responder's data where
+    ``at_server`` (per server number) says the capture was taken at the server."""
     sampled = samples["session_id"].to_numpy(np.int64)
+    known = sampled < server_of.size
+    keys = np.full(sampled.size, -1, np.int64)
+    keys[known] = server_of[sampled[known]]
     from_resp = samples["data_direction"].cat.codes.to_numpy() == 1
-    rtt_ns = samples["ack_rtt_ns"].to_numpy(np.int64)
-    if sampled.size and sampled.max() >= server_of.size:  # sessions filtered out
-        known = sampled < server_of.size
-        sampled, from_resp, rtt_ns = sampled[known], from_resp[known], rtt_ns[known]
-    keys = server_of[sampled]
-    # samples of sessions filtered out do not count, nor those of the side away from the path
     wanted = (keys >= 0) & (from_resp == at_server[np.maximum(keys, 0)]) if at_server.size else keys >= 0
-    keys, rtt_ns = keys[wanted], rtt_ns[wanted]
-    keys <<= RTT_BITS
-    keys |= rtt_ns if rtt_ns.size == 0 or rtt_ns.max() < (1 << RTT_BITS) else np.minimum(rtt_ns, (1 << RTT_BITS) - 1)
-    keys.sort()
-    groups = int(server.max()) + 1 if server.size else 0
-    counts = np.diff(np.searchsorted(keys, np.arange(groups + 1, dtype=np.int64) << RTT_BITS))  # no temporary array
-    keys &= (1 << RTT_BITS) - 1
-    return keys, counts
-
-
-# An RTT sample takes this many low bits of the sort key (2**40 ns: 18 minutes).
-RTT_BITS = 40
-
-
-def _group_quantile(ordered: np.ndarray, counts: np.ndarray, q: float, scale: float = 1.0) -> np.ndarray:
-    """Per group, the ``q`` quantile of its values (``ordered / scale``: grouped, each group
-    sorted; ``counts``: each group's size), by linear interpolation as numpy and pandas compute
-    it; NaN for an empty group."""
-    starts = np.cumsum(counts) - counts
-    has = counts > 0
-    position = q * (counts[has] - 1)
-    low = np.floor(position).astype(np.int64)
-    high = np.minimum(low + 1, counts[has] - 1)
-    a, b = ordered[starts[has] + low] / scale, ordered[starts[has] + high] / scale
-    result = np.full(counts.size, np.nan)
-    result[has] = a + (position - low) * (b - a)
-    return result
+    return keys[wanted], samples["ack_rtt_ns"].to_numpy(np.int64)[wanted] / 1e6
 
 
 def _opt(value: float) -> float | None:

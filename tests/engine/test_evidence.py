@@ -75,7 +75,7 @@ def test_trimmed_every_batch_still_the_same(monkeypatch, name):
 
 @pytest.mark.parametrize("name", ["check-lossy.pcap", "real-zero-window.pcap", "anomaly-real-rst-midtransfer.pcap"])
 def test_only_the_packets_detectors_read_are_kept(name):
-    """One packet per batch, so "by the end of the batch" is "from that packet on"."""
+    """One packet per batch: kept packets decided one at a time, as in any batch."""
     full, lean = _both(SAMPLE_DIR / name, max_records=1)
     kept = lean.evidence.packets
     need = dict(zip(lean.sessions["session_id"], evidence.packets_needed(lean.sessions)))

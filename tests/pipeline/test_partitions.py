@@ -33,8 +33,8 @@ def assert_same(one: tcpanalyze.Analysis, many: tcpanalyze.Analysis) -> None:
         pd.testing.assert_frame_equal(one.evidence.packets, many.evidence.packets)
         # RTT samples: the same ones, each part's in its own packet order
         order = ["session_id", "ack_rtt_ns"]
-        pd.testing.assert_frame_equal(one.evidence.rtt.sort_values(order, ignore_index=True),
-                                      many.evidence.rtt.sort_values(order, ignore_index=True))
+        pd.testing.assert_frame_equal(one.rtt_samples.sort_values(order, ignore_index=True),
+                                      many.rtt_samples.sort_values(order, ignore_index=True))
     pd.testing.assert_frame_equal(one.anomalies, many.anomalies)
 
 

@@ -1,0 +1,57 @@
+"""RTT samples kept out of memory: the same samples, in order, from memory or the spill file;
+the file goes with the last reader; a selection, a merge's renumbering and another process
+all see the same samples."""
+
+from __future__ import annotations
+
+import gc
+import glob
+import os
+import pickle
+import tempfile
+
+import numpy as np
+import pandas as pd
+from helpers import SAMPLE_DIR
+
+import tcpanalyze
+from tcpanalyze.engine import rtt_samples
+from tcpanalyze.engine.rtt_samples import RttSamples
+
+LOSSY = str(SAMPLE_DIR / "real-loss-random-sender.pcap")
+
+
+def _spill_files() -> set[str]:
+    return set(glob.glob(os.path.join(tempfile.gettempdir(), "tcpanalyze-rtt-*.arrow")))
+
+
+def test_spilled_samples_are_the_samples_of_the_packets_table(monkeypatch):
+    expected = tcpanalyze.analyze(LOSSY).rtt_samples
+    assert len(expected) > 30
+    before = _spill_files()
+    monkeypatch.setattr(rtt_samples, "SPILL_ROWS", 7)
+    lean = tcpanalyze.analyze(LOSSY, packets=False)
+    spilled = _spill_files() - before
+    assert len(spilled) == 1  # the samples past 7 went to one temporary file
+    batches = list(lean.rtt_sample_batches())
+    pd.testing.assert_frame_equal(pd.concat(batches, ignore_index=True), expected)
+    pd.testing.assert_frame_equal(lean.rtt_samples, expected)
+    assert len(lean.evidence.rtt) == len(expected)
+    del lean, batches
+    gc.collect()
+    assert not spilled & _spill_files()  # removed with its last reader
+
+
+def test_a_selection_a_renumbering_and_another_process_read_the_same_samples(monkeypatch):
+    monkeypatch.setattr(rtt_samples, "SPILL_ROWS", 5)
+    samples = tcpanalyze.analyze(LOSSY, packets=False).evidence.rtt
+    frame = samples.frame()
+    assert set(frame["session_id"]) == {0}
+    assert samples.of_sessions(np.array([0])).frame().equals(frame)
+    assert samples.of_sessions(np.array([3])).frame().empty
+    renumbered = samples.renumbered(np.array([5]))
+    assert set(renumbered.frame()["session_id"]) == {5}
+    both = RttSamples.joined([samples, renumbered])
+    pd.testing.assert_frame_equal(both.frame(), pd.concat([frame, frame.assign(session_id=5)], ignore_index=True))
+    pd.testing.assert_frame_equal(pickle.loads(pickle.dumps(both)).frame(), both.frame())
+    pd.testing.assert_frame_equal(both.of_sessions(np.array([5])).frame(), frame.assign(session_id=5))

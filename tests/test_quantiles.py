@@ -1,0 +1,56 @@
+"""Quantiles of many groups in bounded memory: exact while small, within a fraction of a percent
+of the exact figure once the biggest groups go into digests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tcpanalyze import quantiles
+from tcpanalyze.quantiles import GroupQuantiles
+
+
+def _batches(group: np.ndarray, values: np.ndarray, size: int):
+    for at in range(0, group.size, size):
+        yield group[at:at + size], values[at:at + size]
+
+
+def _exact(group: np.ndarray, values: np.ndarray, q: float, groups: int) -> np.ndarray:
+    return pd.Series(values).groupby(group).quantile(q).reindex(range(groups)).to_numpy()
+
+
+def test_small_groups_are_exact_as_pandas_computes_them():
+    rng = np.random.default_rng(1)
+    group, values = rng.integers(0, 50, 20_000), rng.lognormal(0, 1, 20_000)
+    found = GroupQuantiles(52)  # two groups without any value
+    for g, v in _batches(group, values, 3_001):
+        found.add(g, v)
+    for q in (0.0, 0.5, 0.95, 0.99, 1.0):
+        np.testing.assert_array_equal(found.quantile(q), _exact(group, values, q, 52))
+    np.testing.assert_array_equal(found.counts, np.bincount(group, minlength=52))
+    np.testing.assert_array_equal(found.maxima, pd.Series(values).groupby(group).max().reindex(range(52)).to_numpy())
+    assert np.isnan(found.quantile(0.5)[50:]).all() and np.isnan(found.maxima[50:]).all()
+
+
+def test_big_groups_go_into_digests_and_stay_within_half_a_percent(monkeypatch):
+    monkeypatch.setattr(quantiles, "EXACT_BUDGET", 20_000)
+    monkeypatch.setattr(quantiles, "DIGEST_AT", 1_000)
+    rng = np.random.default_rng(2)
+    # one server with most of the samples, a few middling ones, many with a handful
+    group = np.concatenate([np.zeros(300_000, np.int64), rng.integers(1, 5, 40_000), rng.integers(5, 400, 4_000)])
+    values = rng.lognormal(-1, 1.2, group.size)
+    shuffled = rng.permutation(group.size)
+    group, values = group[shuffled], values[shuffled]
+    found = GroupQuantiles(400)
+    for g, v in _batches(group, values, 5_000):
+        found.add(g, v)
+        assert found._exact_values <= quantiles.EXACT_BUDGET  # memory follows the groups, not the values
+    assert 0 in found._digests and not set(found._digests) & set(range(5, 400))  # small groups stay exact
+    for q in (0.5, 0.95, 0.99):
+        exact = _exact(group, values, q, 400)
+        got = found.quantile(q)
+        np.testing.assert_allclose(got[:5], exact[:5], rtol=5e-3)
+        np.testing.assert_array_equal(got[5:], exact[5:])
+    np.testing.assert_array_equal(found.counts, np.bincount(group, minlength=400))
+    assert found.maxima[0] == values[group == 0].max()
