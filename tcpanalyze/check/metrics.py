@@ -20,6 +20,7 @@ from ..engine.session import FAILED_HANDSHAKES
 from .scope import ScopedView
 
 ANOMALY_KINDS = tuple(DETECTORS)  # every detector's kind: anomalies_KIND and has_KIND
+NS_PER_MS = 1_000_000
 PERCENTILES = {"p50": 50, "p90": 90, "p95": 95, "p99": 99, "max": 100}
 
 
@@ -144,9 +145,9 @@ def handshake_rtt(q: int) -> Callable[[ScopedView], pd.Series]:
 def ack_rtt(q: int) -> Callable[[ScopedView], pd.Series]:
     def compute(view: ScopedView) -> pd.Series:
         if view.has_rtt_samples:
-            rtt = view.rtt_ms
+            rtt = view.rtt_ns
             values = rtt.maxima if q == 100 else rtt.quantile(q / 100)
-            return pd.Series(values, index=view.keys)[rtt.counts > 0]
+            return pd.Series(values / NS_PER_MS, index=view.keys)[rtt.counts > 0]
         # Without packets: each direction's mean RTT (its max for "max") stands for its samples.
         s = view.sessions
         column = "rtt_max_ms" if q == 100 else "rtt_mean_ms"

@@ -99,8 +99,8 @@ class ScopedView:
         return self._rtt is not None
 
     @cached_property
-    def rtt_ms(self) -> GroupQuantiles:
-        """The RTT samples (ms) of the view's sessions by scope (group i: ``keys[i]``; host scope:
+    def rtt_ns(self) -> GroupQuantiles:
+        """The RTT samples (ns) of the view's sessions by scope (group i: ``keys[i]``; host scope:
         a session's samples count for both its endpoints), read a batch at a time."""
         if self._rtt is None:
             raise UsageError("this metric needs the RTT samples (tcpanalyze.analyze keeps them unless it is given"
@@ -111,13 +111,13 @@ class ScopedView:
         quantiles = GroupQuantiles(len(self.keys))
         for batch in self._rtt():
             session = batch["session_id"].to_numpy(np.int64)
-            ms = batch["ack_rtt_ns"].to_numpy(np.int64) / 1e6
+            ns = batch["ack_rtt_ns"].to_numpy(np.int64)
             for scope_of in (first, second):
                 scope = np.full(session.size, -1, np.int64)
                 known = session < scope_of.size
                 scope[known] = scope_of[session[known]]
                 counted = scope >= 0
-                quantiles.add(scope[counted], ms[counted])
+                quantiles.add(scope[counted], ns[counted])
         return quantiles
 
     @cached_property

@@ -451,28 +451,28 @@ def _server_rtt(sessions: pd.DataFrame, samples: Iterator[pd.DataFrame] | None,
     groups = int(server.max()) + 1 if server.size else 0
     place = _capture_at_server(sessions, server)
     at_server = place["at_server"].to_numpy(np.bool_)
-    quantiles = GroupQuantiles(groups)
     if samples is not None:
         server_of = np.full(int(sessions["session_id"].max()) + 1 if groups else 0, -1, np.int64)
         server_of[sessions["session_id"].to_numpy(np.int64)] = server
+        quantiles = GroupQuantiles(groups)
         for batch in samples:
-            keys, rtt_ms = _samples_by_server(batch, server_of, at_server)
-            quantiles.add(keys, rtt_ms)
+            quantiles.add(*_samples_by_server(batch, server_of, at_server))
+        counts, median, p95 = quantiles.counts, quantiles.quantile(0.5) / 1e6, quantiles.quantile(0.95) / 1e6
         source = "packets"
     else:
-        mean = np.where(at_server[server], sessions["resp_rtt_mean_ms"].to_numpy(np.float64),
-                        sessions["orig_rtt_mean_ms"].to_numpy(np.float64))
-        known = ~np.isnan(mean)
-        quantiles.add(server[known], mean[known])
+        mean = pd.Series(np.where(at_server[server], sessions["resp_rtt_mean_ms"].to_numpy(np.float64),
+                                  sessions["orig_rtt_mean_ms"].to_numpy(np.float64)))
+        by_server = mean.groupby(server)  # NaN means are left out
+        counts = by_server.count().reindex(range(groups), fill_value=0).to_numpy()
+        median, p95 = (by_server.quantile(q).reindex(range(groups)).to_numpy() for q in (0.5, 0.95))
         source = "sessions"
-    return place.assign(rtt_samples=quantiles.counts, rtt_median_ms=quantiles.quantile(0.5),
-                        rtt_p95_ms=quantiles.quantile(0.95)), source
+    return place.assign(rtt_samples=counts, rtt_median_ms=median, rtt_p95_ms=p95), source
 
 
 def _samples_by_server(samples: pd.DataFrame, server_of: np.ndarray,
                        at_server: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Of a batch of RTT samples, those that count for their session's server (``server_of``:
-    by session id, -1 for a session filtered out), as (server number, ms): per server, the
+    by session id, -1 for a session filtered out), as (server number, ns): per server, the
     samples of the originator's data (towards the server), or of the responder's data where
     ``at_server`` (per server number) says the capture was taken at the server."""
     sampled = samples["session_id"].to_numpy(np.int64)
@@ -481,7 +481,7 @@ def _samples_by_server(samples: pd.DataFrame, server_of: np.ndarray,
     keys[known] = server_of[sampled[known]]
     from_resp = samples["data_direction"].cat.codes.to_numpy() == 1
     wanted = (keys >= 0) & (from_resp == at_server[np.maximum(keys, 0)]) if at_server.size else keys >= 0
-    return keys[wanted], samples["ack_rtt_ns"].to_numpy(np.int64)[wanted] / 1e6
+    return keys[wanted], samples["ack_rtt_ns"].to_numpy(np.int64)[wanted]
 
 
 def _opt(value: float) -> float | None:
