@@ -8,7 +8,8 @@ order they were added, as frames of ``session_id``, ``ack_rtt_ns`` and ``data_di
 
 The merge of a capture's parts renumbers their sessions (``renumbered``) and puts them side by
 side (``joined``); a selection of sessions reads only theirs (``of_sessions``): all as views,
-applied as each batch is read. Sent to another process, samples travel by value.
+applied as each batch is read. Sent to another process, samples travel by value, or, to a
+process of the same machine, with the names of their files (``by_name``).
 """
 
 from __future__ import annotations
@@ -32,11 +33,20 @@ SCHEMA = pa.schema([("session_id", pa.int64()), ("ack_rtt_ns", pa.int64()), ("da
 class _SpillFile:
     """A temporary Arrow IPC file of sample batches, removed when no one reads it any more."""
 
-    def __init__(self) -> None:
-        handle, self.path = tempfile.mkstemp(prefix="tcpanalyze-rtt-", suffix=".arrow")
+    def __init__(self, path: str) -> None:
+        """A written file (handed over by another process), removed with this object."""
+        self.path = path
+        self.remove = weakref.finalize(self, _remove_file, path)
+        self._writer: pa.ipc.RecordBatchFileWriter | None = None
+
+    @classmethod
+    def new(cls) -> _SpillFile:
+        """A new temporary file, open for writing."""
+        handle, path = tempfile.mkstemp(prefix="tcpanalyze-rtt-", suffix=".arrow")
         os.close(handle)
-        self._remove = weakref.finalize(self, _remove_file, self.path)
-        self._writer: pa.ipc.RecordBatchFileWriter | None = pa.ipc.new_file(self.path, SCHEMA)
+        spill = cls(path)
+        spill._writer = pa.ipc.new_file(path, SCHEMA)
+        return spill
 
     def write(self, batch: pa.RecordBatch) -> None:
         self._writer.write_batch(batch)
@@ -78,9 +88,11 @@ class _Source:
 class RttSamples:
     """RTT samples added batch by batch (``add``, then ``close``), read back batch by batch."""
 
-    def __init__(self, sources: tuple[_Source, ...] | None = None, sessions: np.ndarray | None = None) -> None:
+    def __init__(self, sources: tuple[_Source, ...] | None = None, sessions: np.ndarray | None = None, *,
+                 by_name: bool = False) -> None:
         self._sources = sources
         self._sessions = sessions  # a selection: True by session id for the sessions kept
+        self._by_name = by_name  # pickled with the names of its files (``by_name``)
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
         self._spill: _SpillFile | None = None
@@ -93,7 +105,7 @@ class RttSamples:
                                               data_direction.astype(np.int8, copy=False)], schema=SCHEMA))
         self._pending_rows += session_id.size
         if self._pending_rows >= SPILL_ROWS:
-            self._spill = self._spill or _SpillFile()
+            self._spill = self._spill or _SpillFile.new()
             self._spill.write(pa.Table.from_batches(self._pending, SCHEMA).combine_chunks().to_batches()[0])
             self._pending, self._pending_rows = [], 0
 
@@ -157,9 +169,21 @@ class RttSamples:
             raise RuntimeError("RTT samples are read once closed")
         return self._sources
 
+    def by_name(self) -> RttSamples:
+        """These samples to send to another process of this machine (a local worker's result):
+        their temporary files go by name, and that process removes them, not this one."""
+        return RttSamples(self._read(), self._sessions, by_name=True)
+
     def __reduce__(self):
-        """Sent to another process (a worker's result), the samples go by value."""
-        return _from_frame, (self.frame(),)
+        """Sent to another process, the samples go by value (a Dask worker's result may cross
+        machines), or ``by_name``."""
+        if not self._by_name:
+            return _from_frame, (self.frame(),)
+        for source in self._read():
+            if source.spill is not None:
+                source.spill.remove.detach()  # the receiving process removes it
+        return _from_names, (tuple((s.table, None if s.spill is None else s.spill.path, s.renumber)
+                                   for s in self._read()), self._sessions)
 
 
 def _from_frame(frame: pd.DataFrame) -> RttSamples:
@@ -169,6 +193,11 @@ def _from_frame(frame: pd.DataFrame) -> RttSamples:
     for at in range(0, len(frame), SPILL_ROWS):
         samples.add(ids[at:at + SPILL_ROWS], rtt[at:at + SPILL_ROWS], sides[at:at + SPILL_ROWS])
     return samples.close()
+
+
+def _from_names(sources: tuple, sessions: np.ndarray | None) -> RttSamples:
+    return RttSamples(tuple(_Source(table, None if path is None else _SpillFile(path), renumber)
+                            for table, path, renumber in sources), sessions)
 
 
 def _empty_frame() -> pd.DataFrame:

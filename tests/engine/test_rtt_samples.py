@@ -55,3 +55,21 @@ def test_a_selection_a_renumbering_and_another_process_read_the_same_samples(mon
     pd.testing.assert_frame_equal(both.frame(), pd.concat([frame, frame.assign(session_id=5)], ignore_index=True))
     pd.testing.assert_frame_equal(pickle.loads(pickle.dumps(both)).frame(), both.frame())
     pd.testing.assert_frame_equal(both.of_sessions(np.array([5])).frame(), frame.assign(session_id=5))
+
+
+def test_samples_sent_by_name_keep_their_file_until_the_receiver_is_done(monkeypatch):
+    monkeypatch.setattr(rtt_samples, "SPILL_ROWS", 5)
+    before = _spill_files()
+    sender = tcpanalyze.analyze(LOSSY, packets=False).evidence.rtt
+    expected = sender.frame()
+    (spilled,) = _spill_files() - before
+    sent = pickle.dumps(sender.by_name())
+    assert len(sent) < len(pickle.dumps(sender))  # the file's rows are not in the message
+    del sender
+    gc.collect()
+    assert os.path.exists(spilled)  # the sender let it go to the receiver
+    received = pickle.loads(sent)
+    pd.testing.assert_frame_equal(received.frame(), expected)
+    del received
+    gc.collect()
+    assert not os.path.exists(spilled)
