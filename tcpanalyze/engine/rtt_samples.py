@@ -93,7 +93,7 @@ class RttSamples:
         self._sources = sources
         self._sessions = sessions  # a selection: True by session id for the sessions kept
         self._by_name = by_name  # pickled with the names of its files (``by_name``)
-        self._pending: list[pa.RecordBatch] = []
+        self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._pending_rows = 0
         self._spill: _SpillFile | None = None
 
@@ -101,12 +101,11 @@ class RttSamples:
         """Samples: the session, the RTT in ns, and 0 for the originator's data, 1 for the responder's."""
         if not session_id.size:
             return
-        self._pending.append(pa.record_batch([session_id.astype(np.int64, copy=False), ack_rtt_ns.astype(np.int64, copy=False),
-                                              data_direction.astype(np.int8, copy=False)], schema=SCHEMA))
+        self._pending.append((session_id, ack_rtt_ns, data_direction))
         self._pending_rows += session_id.size
         if self._pending_rows >= SPILL_ROWS:
             self._spill = self._spill or _SpillFile.new()
-            self._spill.write(pa.Table.from_batches(self._pending, SCHEMA).combine_chunks().to_batches()[0])
+            self._spill.write(self._pending_batch())
             self._pending, self._pending_rows = [], 0
 
     def close(self) -> RttSamples:
@@ -114,10 +113,16 @@ class RttSamples:
         if self._sources is None:
             if self._spill is not None:
                 self._spill.close()
-            table = pa.Table.from_batches(self._pending, SCHEMA) if self._pending else None
+            table = pa.Table.from_batches([self._pending_batch()]) if self._pending else None
             self._sources = (_Source(table, self._spill),)
             self._pending, self._pending_rows, self._spill = [], 0, None
         return self
+
+    def _pending_batch(self) -> pa.RecordBatch:
+        """The samples added since the last spill, as one Arrow batch."""
+        columns = [np.concatenate([piece[k] for piece in self._pending]).astype(field.type.to_pandas_dtype(), copy=False)
+                   for k, field in enumerate(SCHEMA)]
+        return pa.record_batch(columns, schema=SCHEMA)
 
     def batches(self) -> Iterator[pd.DataFrame]:
         """The samples, a frame at a time, in the order they were added."""

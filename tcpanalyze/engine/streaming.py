@@ -258,7 +258,10 @@ class Engine:
             sent_by_now += u32[2 * state_column, counter].astype(np.int64) + u32[2 * state_column + 1, counter]
         flags = fields["tcp_flags"][rows]
         counted = ((flags & TH_RST) != 0) | ((fields["win_raw"][rows] == 0) & ((flags & TH_SYN) == 0))
-        hot = sent_by_now > _later_of_group(state_column, counted)
+        hot = sent_by_now > 0
+        if counted.any():  # a session that counted one here: hot from that packet on
+            again = np.flatnonzero(hot & np.isin(state_column, state_column[counted]))
+            hot[again] = sent_by_now[again] > _later_of_group(state_column[again], counted[again])
         keep = hot | markers(flags, out[kernels.OUT_RESEND, rows], fields["payload_len"][rows],
                              fields["payload_caplen"][rows])
         take = rows[keep]
