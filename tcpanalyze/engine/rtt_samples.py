@@ -14,6 +14,7 @@ process of the same machine, with the names of their files (``by_name``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import weakref
@@ -23,6 +24,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+
+from ..errors import TcpanalyzeError
 
 DIRECTIONS = ["orig", "resp"]
 # Samples held in memory before they go to the temporary file, one Arrow batch each time.
@@ -42,14 +45,16 @@ class _SpillFile:
     @classmethod
     def new(cls) -> _SpillFile:
         """A new temporary file, open for writing."""
-        handle, path = tempfile.mkstemp(prefix="tcpanalyze-rtt-", suffix=".arrow")
-        os.close(handle)
-        spill = cls(path)
-        spill._writer = pa.ipc.new_file(path, SCHEMA)
+        with _temporary_files():
+            handle, path = tempfile.mkstemp(prefix="tcpanalyze-rtt-", suffix=".arrow")
+            os.close(handle)
+            spill = cls(path)
+            spill._writer = pa.ipc.new_file(path, SCHEMA)
         return spill
 
     def write(self, batch: pa.RecordBatch) -> None:
-        self._writer.write_batch(batch)
+        with _temporary_files():
+            self._writer.write_batch(batch)
 
     def close(self) -> None:
         if self._writer is not None:
@@ -61,6 +66,16 @@ class _SpillFile:
             reader = pa.ipc.open_file(source)
             for i in range(reader.num_record_batches):
                 yield reader.get_batch(i)
+
+
+@contextlib.contextmanager
+def _temporary_files() -> Iterator[None]:
+    """A temporary file that cannot be written (a full disk...) as one line saying where."""
+    try:
+        yield
+    except OSError as exc:
+        raise TcpanalyzeError(f"cannot write the RTT samples' temporary file in {tempfile.gettempdir()}: "
+                              f"{exc.strerror or exc} (TMPDIR chooses the directory)") from None
 
 
 def _remove_file(path: str) -> None:

@@ -4,6 +4,7 @@ all see the same samples."""
 
 from __future__ import annotations
 
+import errno
 import gc
 import glob
 import os
@@ -12,11 +13,13 @@ import tempfile
 
 import numpy as np
 import pandas as pd
+import pytest
 from helpers import SAMPLE_DIR
 
 import tcpanalyze
 from tcpanalyze.engine import rtt_samples
 from tcpanalyze.engine.rtt_samples import RttSamples
+from tcpanalyze.errors import TcpanalyzeError
 
 LOSSY = str(SAMPLE_DIR / "real-loss-random-sender.pcap")
 
@@ -73,3 +76,14 @@ def test_samples_sent_by_name_keep_their_file_until_the_receiver_is_done(monkeyp
     del received
     gc.collect()
     assert not os.path.exists(spilled)
+
+
+def test_a_temporary_file_that_cannot_be_written_is_one_line_of_error(monkeypatch):
+    monkeypatch.setattr(rtt_samples, "SPILL_ROWS", 5)
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(tempfile, "mkstemp", full_disk)
+    with pytest.raises(TcpanalyzeError, match=r"cannot write the RTT samples' temporary file in .*: No space left"):
+        tcpanalyze.analyze(LOSSY, packets=False)
