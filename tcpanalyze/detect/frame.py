@@ -42,7 +42,7 @@ ANOMALY_COLUMNS: list[tuple[str, str, str]] = [
 COLUMN_NAMES = [name for name, _, _ in ANOMALY_COLUMNS]
 
 
-@dataclass
+@dataclass(slots=True)  # tens of thousands on a big capture: no __dict__ each
 class Finding:
     """One anomaly as a detector found it; lists are full here and capped when tabled."""
 
