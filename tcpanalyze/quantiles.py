@@ -55,6 +55,15 @@ class GroupQuantiles:
         if self._exact_values > self._limit:
             self._shrink()
 
+    def add_by_id(self, group_of: np.ndarray, ids: np.ndarray, values: np.ndarray) -> None:
+        """Values by id, and the table of each id's group (``group_of[id]``): a value whose id has
+        -1 there, or is past the table's end, counts for no group."""
+        group = np.full(ids.size, -1, np.int64)
+        known = ids < group_of.size
+        group[known] = group_of[ids[known]]
+        counted = group >= 0
+        self.add(group[counted], values[counted])
+
     @property
     def maxima(self) -> np.ndarray:
         """Each group's biggest value; NaN for a group without any."""

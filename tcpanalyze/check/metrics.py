@@ -20,8 +20,8 @@ from ..engine.session import FAILED_HANDSHAKES
 from .scope import ScopedView
 
 ANOMALY_KINDS = tuple(DETECTORS)  # every detector's kind: anomalies_KIND and has_KIND
-NS_PER_MS = 1_000_000
 PERCENTILES = {"p50": 50, "p90": 90, "p95": 95, "p99": 99, "max": 100}
+NS_PER_MS = 1_000_000
 
 
 @dataclass(frozen=True)

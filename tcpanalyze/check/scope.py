@@ -110,14 +110,9 @@ class ScopedView:
         first, second = _scope_of_session(ids, codes)
         quantiles = GroupQuantiles(len(self.keys))
         for batch in self._rtt():
-            session = batch["session_id"].to_numpy(np.int64)
-            ns = batch["ack_rtt_ns"].to_numpy(np.int64)
+            session, ns = batch["session_id"].to_numpy(np.int64), batch["ack_rtt_ns"].to_numpy(np.int64)
             for scope_of in (first, second):
-                scope = np.full(session.size, -1, np.int64)
-                known = session < scope_of.size
-                scope[known] = scope_of[session[known]]
-                counted = scope >= 0
-                quantiles.add(scope[counted], ns[counted])
+                quantiles.add_by_id(scope_of, session, ns)
         return quantiles
 
     @cached_property

@@ -452,11 +452,13 @@ def _server_rtt(sessions: pd.DataFrame, samples: Iterator[pd.DataFrame] | None,
     place = _capture_at_server(sessions, server)
     at_server = place["at_server"].to_numpy(np.bool_)
     if samples is not None:
-        server_of = np.full(int(sessions["session_id"].max()) + 1 if groups else 0, -1, np.int64)
-        server_of[sessions["session_id"].to_numpy(np.int64)] = server
         quantiles = GroupQuantiles(groups)
+        towards = _servers_timed(sessions["session_id"].to_numpy(np.int64), server, at_server)
         for batch in samples:
-            quantiles.add(*_samples_by_server(batch, server_of, at_server))
+            session, ns = batch["session_id"].to_numpy(np.int64), batch["ack_rtt_ns"].to_numpy(np.int64)
+            from_resp = batch["data_direction"].cat.codes.to_numpy() == 1
+            for side, mine in enumerate((~from_resp, from_resp)):
+                quantiles.add_by_id(towards[side], session[mine], ns[mine])
         counts, median, p95 = quantiles.counts, quantiles.quantile(0.5) / 1e6, quantiles.quantile(0.95) / 1e6
         source = "packets"
     else:
@@ -469,19 +471,17 @@ def _server_rtt(sessions: pd.DataFrame, samples: Iterator[pd.DataFrame] | None,
     return place.assign(rtt_samples=counts, rtt_median_ms=median, rtt_p95_ms=p95), source
 
 
-def _samples_by_server(samples: pd.DataFrame, server_of: np.ndarray,
-                       at_server: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Of a batch of RTT samples, those that count for their session's server (``server_of``:
-    by session id, -1 for a session filtered out), as (server number, ns): per server, the
-    samples of the originator's data (towards the server), or of the responder's data where
-    ``at_server`` (per server number) says the capture was taken at the server."""
-    sampled = samples["session_id"].to_numpy(np.int64)
-    known = sampled < server_of.size
-    keys = np.full(sampled.size, -1, np.int64)
-    keys[known] = server_of[sampled[known]]
-    from_resp = samples["data_direction"].cat.codes.to_numpy() == 1
-    wanted = (keys >= 0) & (from_resp == at_server[np.maximum(keys, 0)]) if at_server.size else keys >= 0
-    return keys[wanted], samples["ack_rtt_ns"].to_numpy(np.int64)[wanted]
+def _servers_timed(ids: np.ndarray, server: np.ndarray, at_server: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """By session id (-1: none, a session filtered out), the server whose figures an RTT sample
+    counts for: of the originator's data (towards the server), and of the responder's data
+    (towards the clients), where ``at_server`` (per server number) says the capture was taken at
+    the server; the other side's samples count for no server."""
+    size = int(ids.max()) + 1 if ids.size else 0
+    of_orig_data, of_resp_data = np.full(size, -1, np.int64), np.full(size, -1, np.int64)
+    there = at_server[server]
+    of_orig_data[ids] = np.where(there, -1, server)
+    of_resp_data[ids] = np.where(there, server, -1)
+    return of_orig_data, of_resp_data
 
 
 def _opt(value: float) -> float | None:
