@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tcpanalyze"
 # Lowest first. frames (column names and dtypes) sits just above decode: the engine builds its
 # session records with it, so it cannot wait until after the pipeline as DESIGN.md lists it.
 LAYERS = [
-    ("errors", "jit", "malloc", "quantiles", "state", "version"),  # what every layer may use
+    ("errors", "jit", "malloc", "quantiles", "spill", "state", "version"),  # what every layer may use
     ("capture",),
     ("decode",),
     ("frames",),

@@ -13,7 +13,9 @@ So, as it goes, ``Evidence`` keeps the marker packets, and every packet of a ses
 sent a RST or a zero window (as the kernels count them) at or before it. Once a session is
 emitted, what stays depends on ``packets_needed``: everything kept, for sessions with a RST, a
 zero window, a retried SYN or a SYN-ACK repeated after the client's ACK; the marker packets but
-RSTs, for sessions whose only sign is a retransmission; nothing for the others.
+RSTs, for sessions whose only sign is a retransmission; nothing for the others. What stays of
+emitted sessions is set aside for good (``tcpanalyze.spill``: past a budget, in a temporary
+file), so memory holds the packets of live sessions; ``frames`` puts them back in file order.
 
 The report and ``check`` read every ACK's RTT sample: ``Evidence`` keeps all of them in an
 ``RttSamples`` (past a million, in a temporary file), read back a batch at a time.
@@ -27,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .. import malloc
+from ..spill import ColumnSpill
 
 from .flags import RESEND_LOST_BEFORE_CAPTURE, RESEND_RETRANSMISSION
 from .rtt_samples import DIRECTIONS, RttSamples
@@ -39,8 +42,8 @@ RESULT_FIELDS = ("analysis_flags", "window", "rst_in_window", "copy_gap_ns", "re
 RESULT_DTYPES = {"analysis_flags": np.uint16, "window": np.int32, "rst_in_window": np.int8, "resend": np.int8}
 # Trim the buffered rows when they pass twice what survived the last trim (and at least this many).
 MIN_TRIM_ROWS = 1 << 18
-# What a session needs kept (by session id; a session not emitted yet keeps everything).
-KEEP_NONE, KEEP_MARKERS, KEEP_ALL = 0, 1, 2
+# What a session needs kept (by session id), and a session not emitted yet, which keeps everything.
+KEEP_NONE, KEEP_MARKERS, KEEP_ALL, KEEP_UNSETTLED = 0, 1, 2, 3
 SYN_OR_FIN, SYN_FIN_RST = 0x03, 0x07
 
 
@@ -84,10 +87,11 @@ class Evidence:
     """Packets of sessions that may need them, and RTT samples, collected batch by batch."""
 
     def __init__(self) -> None:
-        self._chunks: list[dict[str, np.ndarray]] = []
+        self._chunks: list[dict[str, np.ndarray]] = []  # rows of sessions that may not be emitted yet
         self._rows = 0
         self._limit = MIN_TRIM_ROWS
-        self._keep = np.zeros(0, np.int8)  # KEEP_* by session id, for emitted sessions
+        self._keep = np.zeros(0, np.int8)  # KEEP_* by session id
+        self._settled = ColumnSpill("detectors' evidence")  # the kept rows of emitted sessions
         self._rtt = RttSamples()
 
     def add_rtt(self, session_id: np.ndarray, direction: np.ndarray, ack_rtt_ns: np.ndarray) -> None:
@@ -113,7 +117,7 @@ class Evidence:
         if not ids.size:
             return
         if self._keep.size <= ids.max():
-            grown = np.full(max(int(ids.max()) + 1, 2 * self._keep.size), KEEP_ALL, np.int8)
+            grown = np.full(max(int(ids.max()) + 1, 2 * self._keep.size), KEEP_UNSETTLED, np.int8)
             grown[: self._keep.size] = self._keep
             self._keep = grown
         self._keep[ids] = packets_needed(records)
@@ -122,32 +126,42 @@ class Evidence:
             self._limit = max(2 * self._rows, MIN_TRIM_ROWS)
 
     def _trim(self) -> None:
-        """Drop, chunk by chunk, the packets emitted sessions do not need (each chunk's old
-        arrays go as soon as its kept rows are copied)."""
-        for i, chunk in enumerate(self._chunks):
+        """Drop the packets emitted sessions do not need and set the rest of theirs aside for
+        good (``_settled``, one chunk per trim); the rows of sessions not emitted yet stay."""
+        settled, waiting = [], []
+        for chunk in self._chunks:
             ids = chunk["session_id"]
-            need = np.full(ids.size, KEEP_ALL, np.int8)
-            settled = ids < self._keep.size
-            need[settled] = self._keep[ids[settled]]
+            need = np.full(ids.size, KEEP_UNSETTLED, np.int8)
+            known = ids < self._keep.size
+            need[known] = self._keep[ids[known]]
             marked = markers(chunk["tcp_flags"], chunk["resend"], chunk["payload_len"], chunk["payload_caplen"],
                              rst=False)
-            keep = (need == KEEP_ALL) | ((need == KEEP_MARKERS) & marked)
-            if not keep.all():
-                self._chunks[i] = {k: v[keep] for k, v in chunk.items()} if keep.any() else None
-        self._chunks = [c for c in self._chunks if c is not None]
+            settled.append((need == KEEP_ALL) | ((need == KEEP_MARKERS) & marked))
+            waiting.append(need == KEEP_UNSETTLED)
+        chunks, self._chunks = self._chunks, []
+        for into, masks in ((self._settled.add, settled), (self._chunks.append, waiting)):
+            if any(mask.any() for mask in masks):
+                into({name: np.concatenate([c[name][mask] for c, mask in zip(chunks, masks)]) for name in chunks[0]})
         self._rows = sum(c["session_id"].size for c in self._chunks)
 
     def frames(self) -> EvidenceFrames:
         """The kept packets in file order, and the RTT samples (call after the last ``settle``)."""
         self._trim()
-        chunks, self._chunks = self._chunks or [_empty()], []
-        frames = np.concatenate([c["frame"] for c in chunks])
+        for chunk in [*self._chunks, _empty()]:  # the empty chunk: the columns when nothing was kept
+            self._settled.add(chunk)
+        self._chunks = []
+        kept = self._settled
+        frames = np.concatenate(kept.pieces("frame", release=False) or [np.empty(0, np.int64)])
         order = None if bool(np.all(frames[1:] >= frames[:-1])) else np.argsort(frames, kind="stable")
+        del frames
         columns = {}
-        for name in list(chunks[0]):
-            values = np.concatenate([c.pop(name) for c in chunks])
+        for name in kept.names or list(kept.empty):
+            pieces = kept.pieces(name) or [kept.empty[name]]
+            values = np.concatenate(pieces)
+            del pieces
             columns[name] = values if order is None else values[order]
             malloc.trim()  # the pieces just copied, back to the system before the next column
+        kept.close()
         columns["session_id"] = columns["session_id"].astype(np.int64, copy=False)
         columns["direction"] = pd.Categorical.from_codes(columns["direction"].astype(np.int8), categories=DIRECTIONS)
         frames = EvidenceFrames(pd.DataFrame(columns, copy=False), self._rtt.close())

@@ -14,7 +14,6 @@ process of the same machine, with the names of their files (``by_name``).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import tempfile
 import weakref
@@ -25,11 +24,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ..errors import TcpanalyzeError
+from ..spill import remove_file, temporary_files
 
 DIRECTIONS = ["orig", "resp"]
 # Samples held in memory before they go to the temporary file, one Arrow batch each time.
-SPILL_ROWS = 1 << 20
+SPILL_ROWS = 1 << 18
+WHAT = "the RTT samples' temporary file"
 SCHEMA = pa.schema([("session_id", pa.int64()), ("ack_rtt_ns", pa.int64()), ("data_direction", pa.int8())])
 
 
@@ -39,13 +39,13 @@ class _SpillFile:
     def __init__(self, path: str) -> None:
         """A written file (handed over by another process), removed with this object."""
         self.path = path
-        self.remove = weakref.finalize(self, _remove_file, path)
+        self.remove = weakref.finalize(self, remove_file, path)
         self._writer: pa.ipc.RecordBatchFileWriter | None = None
 
     @classmethod
     def new(cls) -> _SpillFile:
         """A new temporary file, open for writing."""
-        with _temporary_files():
+        with temporary_files(WHAT):
             handle, path = tempfile.mkstemp(prefix="tcpanalyze-rtt-", suffix=".arrow")
             os.close(handle)
             spill = cls(path)
@@ -53,7 +53,7 @@ class _SpillFile:
         return spill
 
     def write(self, batch: pa.RecordBatch) -> None:
-        with _temporary_files():
+        with temporary_files(WHAT):
             self._writer.write_batch(batch)
 
     def close(self) -> None:
@@ -66,23 +66,6 @@ class _SpillFile:
             reader = pa.ipc.open_file(source)
             for i in range(reader.num_record_batches):
                 yield reader.get_batch(i)
-
-
-@contextlib.contextmanager
-def _temporary_files() -> Iterator[None]:
-    """A temporary file that cannot be written (a full disk...) as one line saying where."""
-    try:
-        yield
-    except OSError as exc:
-        raise TcpanalyzeError(f"cannot write the RTT samples' temporary file in {tempfile.gettempdir()}: "
-                              f"{exc.strerror or exc} (TMPDIR chooses the directory)") from None
-
-
-def _remove_file(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from ..decode import PacketBatch
 from ..decode.columns import MARK_BAD_IP_CHECKSUM, MARK_BAD_TCP_CHECKSUM, N_U32, OPT_SACK
 from ..flows import (ANY_RST, CLOSE_BITS, FLIPPED, LAST_TS, ORIG_FIN, PACKETS, RESP_FIN, SESSION_ID, TH_ACK, TH_RST,
                      TH_SYN, FlowTable)
+from ..spill import ColumnSpill
 from ..state import Rows, SlotAllocator, StateTable
 from . import kernels, zeek
 from .evidence import PACKET_FIELDS, RESULT_FIELDS, Evidence, markers
@@ -400,46 +401,53 @@ def session_records_empty() -> pd.DataFrame:
         return session_records(Engine(), np.empty(0, np.int64))
 
 
-def sessions_frame(chunks: list[pd.DataFrame | dict[str, object]]) -> pd.DataFrame:
+def sessions_frame(chunks: list[pd.DataFrame | dict[str, object]] | ColumnSpill) -> pd.DataFrame:
     """One sessions frame, ordered by session id, from emitted chunks: frames, or column arrays
-    by name (``Engine.emit_arrays``). The list is emptied.
+    by name (``Engine.emit_arrays``), or a ``ColumnSpill`` of column arrays. A list is emptied.
 
     Built block by block, as pandas stores a frame (one 2-D array per numpy dtype): each block
     is filled column by column, ordered as it is copied, and each piece is let go once copied,
     so the peak stays near one copy of the sessions plus one block (pd.concat, then sorting,
-    held three). The address categories are united in one pass."""
-    nonempty = [_column_arrays(c) for c in chunks if len(c["session_id"])] or [_column_arrays(c) for c in chunks[-1:]]
-    chunks.clear()  # the caller's list: the chunks go as soon as their columns are copied
-    if not nonempty:
-        return session_records_empty()
-    if len(nonempty) == 1:
-        frame = pd.DataFrame(nonempty[0])
+    held three); from a spill, one column of the chunks is read back at a time. The address
+    categories are united in one pass."""
+    if isinstance(chunks, list):
+        spill = ColumnSpill.held([_column_arrays(c) for c in chunks])
+        chunks.clear()  # the caller's list: the chunks go as soon as their columns are copied
+    else:
+        spill = chunks
+    if not spill.rows:
+        return session_records_empty() if spill.empty is None else pd.DataFrame(spill.empty)
+    single = spill.only_held()
+    if single is not None:
+        frame = pd.DataFrame(single)
         if frame["session_id"].is_monotonic_increasing:
             return frame
         return frame.sort_values("session_id", ignore_index=True)
-    ids = np.concatenate([c["session_id"] for c in nonempty])
+    ids = np.concatenate(spill.pieces("session_id", release=False))
     order = None if bool(np.all(ids[1:] >= ids[:-1])) else np.argsort(ids, kind="stable")
-    names = list(nonempty[0])
+    del ids
+    names = spill.names
     by_dtype: dict[np.dtype, list[int]] = {}
     blocks = []
     for position, name in enumerate(names):
-        dtype = nonempty[0][name].dtype
+        dtype = spill.dtypes[name]
         if isinstance(dtype, np.dtype):
             by_dtype.setdefault(dtype, []).append(position)
         else:  # extension arrays (categories, nullable integers, text) are blocks of their own
-            values = concat_arrays([c.pop(name) for c in nonempty])
+            values = concat_arrays(spill.pieces(name))
             values = values if order is None else values.take(order)
             if isinstance(values, pd.Categorical):
                 values = in_order_of_appearance(values)
             blocks.append((values, np.array([position])))
     for dtype, positions in by_dtype.items():
-        block = np.empty((len(positions), ids.size), dtype)
+        block = np.empty((len(positions), spill.rows), dtype)
         for row, position in enumerate(positions):
-            values = np.concatenate([c.pop(names[position]) for c in nonempty])
+            values = np.concatenate(spill.pieces(names[position]))
             block[row] = values if order is None else values[order]
         blocks.append((block, np.array(positions)))
         malloc.trim()  # the pieces of this block (a frame's own block goes with its last column)
-    return create_dataframe_from_blocks(blocks, index=pd.RangeIndex(ids.size), columns=pd.Index(names))
+    spill.close()
+    return create_dataframe_from_blocks(blocks, index=pd.RangeIndex(spill.rows), columns=pd.Index(names))
 
 
 def _column_arrays(chunk: pd.DataFrame | dict[str, object]) -> dict[str, object]:

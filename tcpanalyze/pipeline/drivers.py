@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 
 import pandas as pd
 
+from .. import malloc
 from ..capture import BATCH_RECORDS, CaptureSpec
 from ..capture.reader import ProgressCallback
 from ..dfilter import DisplayFilter, TsharkFilter, packet_filter
@@ -79,6 +80,8 @@ def analyze(path: CaptureSpec, *, packets: bool = True, options: EngineOptions |
     sessions = public_sessions(result.sessions)  # codes as categoricals, <NA> for none, datetimes
     sessions = sessions if wanted is None or list(sessions.columns) == wanted else sessions[wanted]
     analysis = Analysis(sessions, result.packets, result.accounting, path, options, result.evidence)
+    del result  # the records as the engine made them: the public frame replaces them
+    malloc.trim()
     return analysis if display_filter is None else _filtered(analysis, display_filter, keep_packets=packets)
 
 

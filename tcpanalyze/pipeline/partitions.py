@@ -42,6 +42,7 @@ from ..engine.evidence import Evidence, EvidenceFrames
 from ..engine.rtt_samples import RttSamples
 from ..engine.streaming import EMIT_CHUNK, in_order_of_appearance, sessions_frame
 from ..errors import TcpanalyzeError, UsageError
+from ..spill import ColumnSpill
 from ..frames import packets_frame
 from ..packets import Accounting, decoded_batches, open_capture, read_ahead
 from .handoff import BatchRing, read_batch
@@ -85,18 +86,20 @@ class PartEngine:
         self.packets, self.columns = packets, columns
         self.collector = Evidence() if evidence and not packets else None
         self.engine = Engine(options, per_packet=packets, evidence=self.collector, session_columns=columns)
-        self.chunks: list[dict[str, object]] = []  # session records, as column arrays
+        self.chunks = ColumnSpill("session records'")  # as column arrays
         self.packet_frames: list[pd.DataFrame] = []
 
     def feed(self, tcp: PacketBatch) -> None:
         results = self.engine.process(tcp)
         if self.packets:
             self.packet_frames.append(packet_rows(packets_frame(tcp), results))
-        self.chunks.extend(self.engine.emit_arrays(min_sessions=EMIT_CHUNK))
+        for chunk in self.engine.emit_arrays(min_sessions=EMIT_CHUNK):
+            self.chunks.add(chunk)
 
     def finish(self, accounting: Accounting) -> Part:
         """Every session ended: the part's result (its engine's memory goes first)."""
-        self.chunks.extend(self.engine.emit_arrays(final=True))
+        for chunk in self.engine.emit_arrays(final=True):
+            self.chunks.add(chunk)
         if self.packets and not self.packet_frames:  # no records at all: still the same columns
             self.packet_frames.append(no_packet_rows(self.engine))
         del self.engine  # its flow table and stash go before the sessions frame is built
