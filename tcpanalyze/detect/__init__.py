@@ -94,11 +94,11 @@ def detect(sessions: pd.DataFrame, packets: pd.DataFrame | None = None, config: 
             cfg = getattr(config, kind)
             if cfg.enabled:
                 findings.extend(run(inp, cfg))
+    del inp  # the detectors' working arrays: gone before the table is built
     findings = _absorb(findings)
     members = [(f.kind, np.asarray(f.session_ids, dtype=np.int64)) for f in findings]
-    detection = Detection(anomalies_frame(findings), members)
-    del inp, findings
-    malloc.trim()  # what the detectors' working arrays held, back to the system
+    detection = Detection(anomalies_frame(findings), members)  # empties findings as it tables them
+    malloc.trim()  # what the working arrays and the findings held, back to the system
     return detection
 
 

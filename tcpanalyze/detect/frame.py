@@ -61,6 +61,8 @@ class Finding:
 
 def _top_sources(sources) -> tuple[list[str], int]:
     """The MAX_SOURCES most frequent addresses (ties: first seen first) and how many distinct ones."""
+    if type(sources) is list and len(sources) == 1 and type(sources[0]) is str:
+        return sources, 1  # a per-session finding's one source: its list is the cell
     if len(sources) <= FEW_ITEMS:  # most findings name a source or two: no numpy round trip
         counts: dict = {}
         for source in sources:
@@ -75,38 +77,62 @@ def _top_sources(sources) -> tuple[list[str], int]:
     return [str(uniques[k]) for k in top], int(uniques.size)
 
 
-def _capped(values, name: str, details: dict) -> list[int]:
+def _capped(values) -> tuple[list[int], int]:
+    """The first MAX_LISTED distinct values in ascending order, and how many distinct ones there are."""
     if len(values) <= FEW_ITEMS:  # most findings list a session or two: no numpy round trip
-        return sorted({int(v) for v in values})
+        if type(values) is list and all(type(v) is int for v in values) and all(map(int.__lt__, values, values[1:])):
+            return values, len(values)  # already distinct and ascending: the finding's list is the cell
+        listed = sorted({int(v) for v in values})
+        return listed, len(listed)
     unique = distinct(np.asarray(values, dtype=np.int64))
-    if unique.size > MAX_LISTED:
-        details[name] = int(unique.size)
-    return unique[:MAX_LISTED].tolist()
+    return unique[:MAX_LISTED].tolist(), int(unique.size)
+
+
+def _order(f: Finding) -> tuple:
+    """Table order: by start, then kind, then target."""
+    return f.start, f.kind, f.target_addr or "", f.target_port or -1
 
 
 def anomalies_frame(findings: list[Finding]) -> pd.DataFrame:
-    """The anomalies table of ``findings``: columns as in ANOMALY_COLUMNS, sorted by start then kind."""
-    findings = sorted(findings, key=lambda f: (f.start, f.kind, f.target_addr or "", f.target_port or -1))
-    rows = []
-    for number, f in enumerate(findings):
-        details = dict(f.details)
-        sources, source_count = _top_sources(f.sources)
-        rows.append({
-            "anomaly_id": number, "kind": f.kind, "severity": f.severity, "start": float(f.start),
-            "end": float(f.end), "target_addr": f.target_addr,
-            "target_port": f.target_port, "source_addrs": sources, "source_count": source_count,
-            "session_ids": _capped(f.session_ids, "session_ids_total", details),
-            "evidence_frames": _capped(f.evidence_frames, "evidence_frames_total", details),
-            "message": f.message, "details": details,
-        })
-    frame = pd.DataFrame(rows, columns=COLUMN_NAMES)
-    frame = frame.astype({"anomaly_id": "int64", "kind": object, "severity": object, "start": "float64",
-                          "end": "float64", "target_addr": object, "target_port": "Int64", "source_count": "int64",
-                          "message": object})
-    # None, not NaN, where there is no target address (astype turns None into NaN)
-    frame["target_addr"] = pd.Series([a if isinstance(a, str) else None for a in frame["target_addr"]],
-                                     index=frame.index, dtype=object)
-    return frame
+    """The anomalies table of ``findings``: columns as in ANOMALY_COLUMNS, sorted by start then kind.
+
+    Empties ``findings``, letting each go once tabled (a big capture's findings are not held
+    twice); their details dicts and lists may become cells of the table.
+    """
+    findings.sort(key=_order)
+    findings.reverse()  # popped from the end, in table order
+    rows = len(findings)
+    start, end, source_count = np.empty(rows), np.empty(rows), np.empty(rows, np.int64)
+    kind, severity, target_addr, target_port, source_addrs, session_ids, evidence_frames, message, details = (
+        [] for _ in range(9))
+    for number in range(rows):
+        f = findings.pop()
+        start[number], end[number] = f.start, f.end
+        kind.append(f.kind)
+        severity.append(f.severity)
+        target_addr.append(f.target_addr if isinstance(f.target_addr, str) else None)
+        target_port.append(f.target_port)
+        sources, source_count[number] = _top_sources(f.sources)
+        source_addrs.append(sources)
+        sessions, sessions_total = _capped(f.session_ids)
+        session_ids.append(sessions)
+        frames, frames_total = _capped(f.evidence_frames)
+        evidence_frames.append(frames)
+        message.append(f.message)
+        totals = {name: total for name, total in (("session_ids_total", sessions_total),
+                                                  ("evidence_frames_total", frames_total)) if total > MAX_LISTED}
+        # the totals go on a copy: the finding's own dict stays as its detector wrote it
+        details.append({**f.details, **totals} if totals else f.details)
+
+    def cells(values: list) -> pd.Series:
+        return pd.Series(values, dtype=object)  # as given: no inferred text dtype, no new string per row
+
+    return pd.DataFrame({
+        "anomaly_id": np.arange(rows, dtype=np.int64), "kind": cells(kind), "severity": cells(severity),
+        "start": start, "end": end, "target_addr": cells(target_addr),
+        "target_port": pd.Series(target_port, dtype="Int64"), "source_addrs": cells(source_addrs),
+        "source_count": source_count, "session_ids": cells(session_ids), "evidence_frames": cells(evidence_frames),
+        "message": cells(message), "details": cells(details)})
 
 
 def flat_anomalies(frame: pd.DataFrame, *, lists: bool = True) -> pd.DataFrame:

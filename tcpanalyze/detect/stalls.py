@@ -62,9 +62,9 @@ def _episode(inp: Inputs, row: int, side_is_orig: bool) -> dict:
     during = theirs[(inp.ts_s[theirs] > t0) & (inp.ts_s[theirs] <= t1)]
     probes = during[(inp.analysis_flags[during] & PROBE_FLAGS) != 0]
     zero_frames = mine[(inp.ts_s[mine] >= t0) & (inp.ts_s[mine] < t1) & (win[mine] == 0)]
-    frames = [*inp.frames[zero_frames], *inp.frames[probes], *([inp.frames[stop]] if stop >= 0 else [])]
+    frames = inp.frames[np.concatenate([zero_frames, probes])].tolist() + ([int(inp.frames[stop])] if stop >= 0 else [])
     return {"ended_by": ended, "episode_start_frame": int(inp.frames[first]),
-            "frames": frames, "start": float(t0)}
+            "frames": sorted(set(frames)), "start": float(t0)}  # as the table lists them: no copy when tabled
 
 
 def detect_zero_window_stall(inp: Inputs, cfg: ZeroWindowStallConfig) -> list[Finding]:
