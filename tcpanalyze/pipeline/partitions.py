@@ -204,7 +204,8 @@ def _part_worker(connection, part: int, parts: int, settings: dict) -> None:
 
 def merge_parts(parts: list[Part]) -> Part:
     """One result from the parts of a capture: sessions numbered in order of first frame, and
-    the packets and evidence of every part renumbered to match, in frame order."""
+    the packets and evidence of every part renumbered to match, in frame order. The parts are
+    used up: their sessions and evidence go as they are merged, not held twice."""
     if len(parts) == 1:
         return parts[0]
     first_frames = np.concatenate([p.sessions["first_frame"].to_numpy(np.int64) for p in parts])
@@ -214,8 +215,10 @@ def merge_parts(parts: list[Part]) -> Part:
     bounds = np.cumsum([0, *(len(p.sessions) for p in parts)])
     renumber = [_id_map(p.sessions["session_id"].to_numpy(np.int64), new_ids[bounds[k]:bounds[k + 1]])
                 for k, p in enumerate(parts)]
-    sessions = sessions_frame([p.sessions.assign(session_id=new_ids[bounds[k]:bounds[k + 1]])
-                               for k, p in enumerate(parts)])
+    chunks = [p.sessions.assign(session_id=new_ids[bounds[k]:bounds[k + 1]]) for k, p in enumerate(parts)]
+    for part in parts:  # each part's frame goes as its columns are copied
+        part.sessions = None
+    sessions = sessions_frame(chunks)
     packets = None
     if parts[0].packets is not None:
         frames = [_renumbered(p.packets, renumber[k]) for k, p in enumerate(parts)]
@@ -224,8 +227,11 @@ def merge_parts(parts: list[Part]) -> Part:
             packets[name] = in_order_of_appearance(packets[name].array)
     evidence = None
     if parts[0].evidence is not None:
-        kept = _concat([_renumbered(p.evidence.packets, renumber[k]) for k, p in enumerate(parts)])
+        kept = [_renumbered(p.evidence.packets, renumber[k]) for k, p in enumerate(parts)]
         rtt = RttSamples.joined(p.evidence.rtt.renumbered(renumber[k]) for k, p in enumerate(parts))
+        for part in parts:
+            part.evidence = None
+        kept = _concat(kept)  # the parts' pieces go once joined, before they are put in frame order
         evidence = EvidenceFrames(_in_frame_order(kept), rtt)
     return Part(sessions, packets, evidence, parts[0].accounting)
 
