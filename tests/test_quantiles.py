@@ -46,7 +46,7 @@ def test_big_groups_go_into_digests_and_stay_within_a_percent(monkeypatch):
     for g, v in _batches(group, values, 5_000):
         found.add(g, v)
         assert found._exact_values <= quantiles.EXACT_BUDGET  # memory follows the groups, not the values
-        assert sum(k.size for k in found._keys) == found._exact_values
+        assert found._ends[-1] == found._exact_values <= found._keys.size  # the pieces cover the kept values
     assert 0 in found._digests and not set(found._digests) & set(range(5, 400))  # small groups stay exact
     for q, within in ((0.5, 5e-3), (0.95, 1e-2), (0.99, 1e-2)):
         exact = _exact(group, values, q, 400)
@@ -61,3 +61,20 @@ def test_a_value_too_big_for_its_bits_counts_as_the_biggest_that_fits():
     found = GroupQuantiles(1 << 20)  # 20 bits of group: 43 bits of value
     found.add(np.array([5, 5]), np.array([7, 1 << 50]))
     assert found.quantile(1.0)[5] == (1 << 43) - 1 == found.maxima[5] and found.quantile(0.0)[5] == 7
+
+
+def test_values_by_id_count_for_their_ids_group_as_one_piece(monkeypatch):
+    monkeypatch.setattr(quantiles, "SLICE", 4)  # several slices to a call
+    group_of = np.array([3, -1, 0, 2])
+    ids = np.array([0, 1, 2, 3, 4, 0, 2, 3, 9, 0, 3, 2, 2])
+    values = np.arange(ids.size) * 10
+    where = np.arange(ids.size) != 5
+    # id 1 has no group, ids 4 and 9 are past the table's end, the sixth value is left out
+    counted = np.array([0, 2, 3, 6, 7, 9, 10, 11, 12])
+    found, expected = GroupQuantiles(4), GroupQuantiles(4)
+    found.add_by_id(group_of, ids, values, where=where)
+    expected.add(group_of[ids[counted]], values[counted])
+    assert found._ends == [counted.size]
+    for q in (0.0, 0.5, 1.0):
+        np.testing.assert_array_equal(found.quantile(q), expected.quantile(q))
+    np.testing.assert_array_equal(found.counts, [4, 0, 3, 2])

@@ -54,32 +54,36 @@ def flag_sessions(sessions: pd.DataFrame) -> pd.DataFrame:
     order (a flood gives a million findings)."""
     parts = []
     for side in ROLES:
-        longest = sessions[f"{side}_zero_window_longest_s"].to_numpy(float)
-        stalled = sessions[f"{side}_zero_window_episodes"].to_numpy() > 0
-        parts.append(_part(stalled, "zero_window", side, np.where(longest >= STALL_WARNING_S, WARNING, INFO), longest))
-    retrans, resent = _retrans_pct(sessions)
-    parts.append(_part(resent > 0, "retransmission", "", np.select(
+        rows = np.flatnonzero(sessions[f"{side}_zero_window_episodes"].to_numpy() > 0)
+        longest = _values(sessions, f"{side}_zero_window_longest_s", rows)
+        parts.append(_part(rows, "zero_window", side, np.where(longest >= STALL_WARNING_S, WARNING, INFO), longest))
+    rows = np.flatnonzero((sessions["orig_retrans_data_pkts"].to_numpy() > 0) |
+                          (sessions["resp_retrans_data_pkts"].to_numpy() > 0))
+    retrans, resent = _retrans_pct(sessions, rows)
+    parts.append(_part(rows, "retransmission", "", np.select(
         [(retrans >= RETRANS_CRITICAL_PCT) & (resent >= RETRANS_CRITICAL_MIN),
          (retrans >= RETRANS_WARNING_PCT) & (resent >= RETRANS_WARNING_MIN)], [CRITICAL, WARNING], INFO), resent))
-    waited = _handshake_retry_s(sessions)
-    parts.append(_part(waited >= LOST_SYN_S, "handshake_retry", "", WARNING, waited))
+    rows = np.flatnonzero((sessions["orig_syn_pkts"].to_numpy() > 1) | (sessions["resp_synack_pkts"].to_numpy() > 1))
+    waited = _handshake_retry_s(sessions[["orig_syn_pkts", "resp_synack_pkts", "handshake_s", "irtt_ms"]].iloc[rows])
+    lost = waited >= LOST_SYN_S
+    parts.append(_part(rows[lost], "handshake_retry", "", WARNING, waited[lost]))
     close_type = sessions["close_type"]
-    syns = sessions["orig_pkts"].to_numpy(float)
     for kind, close in (("refused", "refused"), ("unanswered", "unanswered")):
-        parts.append(_part((close_type == close).to_numpy(bool), kind, "", WARNING, syns))
+        rows = np.flatnonzero((close_type == close).to_numpy(bool))
+        parts.append(_part(rows, kind, "", WARNING, _values(sessions, "orig_pkts", rows)))
     # a reset is ordinary teardown (many programs close with one) unless data was still in flight
-    unacked = sessions["rst_unacked_bytes"].to_numpy(float)
-    parts.append(_part((close_type == "rst").to_numpy(bool), "reset", "", np.where(unacked > 0, WARNING, INFO),
-                       unacked))
-    irtt = sessions["irtt_ms"].to_numpy(float)
-    parts.append(_part(irtt >= SLOW_HANDSHAKE_MS, "slow_handshake", "",
-                       np.where(irtt >= LOST_SYN_HANDSHAKE_MS, WARNING, INFO), irtt))
-    missed = sessions["missed_bytes"].to_numpy(float)
-    parts.append(_part(missed > 0, "capture_loss", "", INFO, missed))
+    rows = np.flatnonzero((close_type == "rst").to_numpy(bool))
+    unacked = _values(sessions, "rst_unacked_bytes", rows)
+    parts.append(_part(rows, "reset", "", np.where(unacked > 0, WARNING, INFO), unacked))
+    rows = np.flatnonzero(sessions["irtt_ms"].to_numpy(float) >= SLOW_HANDSHAKE_MS)
+    irtt = _values(sessions, "irtt_ms", rows)
+    parts.append(_part(rows, "slow_handshake", "", np.where(irtt >= LOST_SYN_HANDSHAKE_MS, WARNING, INFO), irtt))
+    rows = np.flatnonzero(sessions["missed_bytes"].to_numpy() > 0)
+    parts.append(_part(rows, "capture_loss", "", INFO, _values(sessions, "missed_bytes", rows)))
     rows = np.concatenate([p[0] for p in parts])
 
     def categorical(codes: list[np.ndarray], categories: tuple[str, ...]) -> pd.Categorical:
-        return pd.Categorical.from_codes(np.concatenate(codes).astype(np.int8), categories=categories)
+        return pd.Categorical.from_codes(np.concatenate(codes), categories=categories)
 
     return pd.DataFrame({
         "row": rows,
@@ -91,20 +95,25 @@ def flag_sessions(sessions: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def _part(mask: np.ndarray, kind: str, side: str, severity: int | np.ndarray, value: np.ndarray
+def _values(sessions: pd.DataFrame, column: str, rows: np.ndarray) -> np.ndarray:
+    """A column's values at ``rows``, as floats (converted there only: a finding's rows are few)."""
+    return np.asarray(sessions[column].to_numpy()[rows], float)
+
+
+def _part(rows: np.ndarray, kind: str, side: str, severity: int | np.ndarray, value: np.ndarray
           ) -> tuple[np.ndarray, ...]:
-    """One kind's findings: rows, then the codes of kind, side and severity, then values."""
-    rows = np.flatnonzero(mask)
-    return (rows, np.full(rows.size, KINDS.index(kind)), np.full(rows.size, SIDES.index(side)),
-            np.broadcast_to(severity, mask.shape)[rows], np.asarray(value, float)[rows])
+    """One kind's findings at ``rows``: rows, then the codes of kind, side and severity (``severity``:
+    one for all, or one a row), then values (one a row)."""
+    return (rows, np.full(rows.size, KINDS.index(kind), np.int8), np.full(rows.size, SIDES.index(side), np.int8),
+            np.broadcast_to(np.asarray(severity, np.int8), rows.shape), np.asarray(value, float))
 
 
-def _retrans_pct(sessions: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Data segments re-sent, both directions, as a percentage of the data segments of the sides
-    that re-sent them (a side that re-sent nothing does not dilute its peer's loss); and how many
-    were re-sent."""
-    resent = {side: sessions[f"{side}_retrans_data_pkts"].to_numpy(float) for side in ROLES}
-    data = sum(np.where(resent[side] > 0, sessions[f"{side}_data_pkts"].to_numpy(float), 0.0) for side in ROLES)
+def _retrans_pct(sessions: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Of the sessions at ``rows``: data segments re-sent, both directions, as a percentage of the
+    data segments of the sides that re-sent them (a side that re-sent nothing does not dilute its
+    peer's loss); and how many were re-sent."""
+    resent = {side: _values(sessions, f"{side}_retrans_data_pkts", rows) for side in ROLES}
+    data = sum(np.where(resent[side] > 0, _values(sessions, f"{side}_data_pkts", rows), 0.0) for side in ROLES)
     total = resent["orig"] + resent["resp"]
     return np.where(data > 0, 100 * total / np.maximum(data, 1), 0.0), total
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .. import malloc
 from ..capture import capture_label
 from ..detect import DETECTOR_COLUMNS
 from ..detect.inputs import address_codes, require_columns
@@ -245,8 +246,8 @@ def _file_name(path) -> str:
 
 def _counts(column: pd.Series) -> dict[str, int]:
     """Value counts, most common first (ties by name)."""
-    counts = column.astype(str).value_counts()
-    return {str(k): int(v) for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))}
+    counts = {str(k): int(v) for k, v in column.value_counts().items() if v}  # a categorical's from its codes
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 # -- problems -----------------------------------------------------------------------------
@@ -305,8 +306,11 @@ class _Told:
         covering = ANOMALY_KINDS_COVERING.get(kind, ())
         if covering not in self._by_covering:
             named = [ids for anomaly_kind, ids in self._members if anomaly_kind in covering]
-            self._by_covering[covering] = np.isin(self._ids, np.concatenate(named)) if named else \
-                np.zeros(self._ids.size, np.bool_)
+            told = np.zeros(int(self._ids.max()) + 1 if self._ids.size else 0, np.bool_)  # by id: np.isin sorts copies
+            if named:
+                named = np.concatenate(named)
+                told[named[named < told.size]] = True
+            self._by_covering[covering] = told[self._ids]
         return self._by_covering[covering]
 
 
@@ -386,30 +390,37 @@ def _servers(sessions: pd.DataFrame, samples: Iterator[pd.DataFrame] | None) -> 
     if sessions.empty:
         return [], 0, "packets" if samples is not None else "sessions"
     addr_codes, addr_names = address_codes(sessions["resp_addr"])  # codes: no text per session
-    frame = pd.DataFrame({
-        "addr": addr_codes, "port": sessions["resp_port"].astype(int),
-        "failed": sessions["handshake"].isin(FAILED_HANDSHAKES),
-        "data": sessions["orig_data_pkts"] + sessions["resp_data_pkts"],
-        "retrans": sessions["orig_retrans_data_pkts"] + sessions["resp_retrans_data_pkts"],
-        "retrans_all": sessions["orig_retrans_pkts"] + sessions["resp_retrans_pkts"],
-        "bytes": sessions["orig_bytes"] + sessions["resp_bytes"],
+    # numbered in order of first appearance: the stable sort below keeps it among ties
+    server, keys = pd.factorize(addr_codes << 16 | sessions["resp_port"].to_numpy(np.int64))
+    groups = keys.size
+    failed = sessions["handshake"].isin(FAILED_HANDSHAKES).to_numpy()
+    table = pd.DataFrame({
+        "addr": keys >> 16, "port": keys & 0xFFFF,
+        "sessions": np.bincount(server, minlength=groups), "failed": np.bincount(server[failed], minlength=groups),
+        "data": _sums(sessions, server, groups, "orig_data_pkts", "resp_data_pkts"),
+        "retrans": _sums(sessions, server, groups, "orig_retrans_data_pkts", "resp_retrans_data_pkts"),
+        "retrans_all": _sums(sessions, server, groups, "orig_retrans_pkts", "resp_retrans_pkts"),
+        "bytes": _sums(sessions, server, groups, "orig_bytes", "resp_bytes"),
     })
-    groups = frame.groupby(["addr", "port"], sort=False)
-    table = groups.agg(sessions=("failed", "size"), failed=("failed", "sum"), data=("data", "sum"),
-                       retrans=("retrans", "sum"), retrans_all=("retrans_all", "sum"), bytes=("bytes", "sum"))
-    rtt, source = _server_rtt(sessions, samples, groups.ngroup().to_numpy())
-    rtt.index = table.index
+    rtt, source = _server_rtt(sessions, samples, server)
     table = table.join(rtt).sort_values(["sessions", "bytes"], ascending=False, kind="stable")
-    total = len(table)
-    table = table.head(SERVERS_SHOWN)
     servers = [Server(
-        server=endpoint(addr_names[code], port), addr=str(addr_names[code]), port=int(port),
+        server=endpoint(addr_names[row.addr], row.port), addr=str(addr_names[row.addr]), port=int(row.port),
         sessions=int(row.sessions), failed_handshakes=int(row.failed), data_pkts=int(row.data), retrans_pkts=int(row.retrans),
         retrans_pct=100 * row.retrans / row.data if row.data else None, retrans_all_pkts=int(row.retrans_all),
         rtt_to=RTT_TO[bool(row.at_server)] if row.rtt_samples else None, rtt_samples=int(row.rtt_samples), rtt_median_ms=_opt(row.rtt_median_ms),
         rtt_p95_ms=_opt(row.rtt_p95_ms), irtt_resp_median_ms=_opt(row.irtt_resp_ms),
-        irtt_orig_median_ms=_opt(row.irtt_orig_ms), bytes=int(row.bytes)) for (code, port), row in table.iterrows()]
-    return servers, total, source
+        irtt_orig_median_ms=_opt(row.irtt_orig_ms), bytes=int(row.bytes))
+        for row in table.head(SERVERS_SHOWN).itertuples(index=False)]
+    return servers, groups, source
+
+
+def _sums(sessions: pd.DataFrame, server: np.ndarray, groups: int, *columns: str) -> np.ndarray:
+    """Per server number (0..groups-1): the sum of ``columns`` over its sessions."""
+    total = np.zeros(groups, np.int64)
+    for column in columns:
+        np.add.at(total, server, sessions[column].to_numpy(np.int64))  # int64 both: numpy's fast path
+    return total
 
 
 # Where a server's RTT figures point: towards the server, or, captured at the server, towards its clients.
@@ -428,14 +439,13 @@ def _capture_at_server(sessions: pd.DataFrame, server: np.ndarray) -> pd.DataFra
     """Per server number (0..n-1): the median handshake halves over its sessions that have them
     (``irtt_resp_ms``, ``irtt_orig_ms``) and whether they put the capture point at the server
     (``at_server``, AT_SERVER_IRTT_RATIO)."""
-    halves = pd.DataFrame({"server": server, "irtt_resp_ms": sessions["irtt_resp_ms"].to_numpy(np.float64),
-                           "irtt_orig_ms": sessions["irtt_orig_ms"].to_numpy(np.float64)})
     groups = int(server.max()) + 1 if server.size else 0
-    medians = halves.groupby("server").median().reindex(np.arange(groups))
-    resp, orig = medians["irtt_resp_ms"].to_numpy(), medians["irtt_orig_ms"].to_numpy()
+    by_server = pd.Categorical.from_codes(server, categories=pd.RangeIndex(groups))  # grouped by code: no hashing
+    resp, orig = (pd.Series(sessions[half].to_numpy(np.float64), copy=False).groupby(by_server, observed=False)
+                  .median().to_numpy() for half in ("irtt_resp_ms", "irtt_orig_ms"))
     with np.errstate(invalid="ignore"):
-        medians["at_server"] = resp <= AT_SERVER_IRTT_RATIO * orig  # False where either half is unknown
-    return medians.reset_index(drop=True)
+        at_server = resp <= AT_SERVER_IRTT_RATIO * orig  # False where either half is unknown
+    return pd.DataFrame({"irtt_resp_ms": resp, "irtt_orig_ms": orig, "at_server": at_server})
 
 
 def _server_rtt(sessions: pd.DataFrame, samples: Iterator[pd.DataFrame] | None,
@@ -454,11 +464,12 @@ def _server_rtt(sessions: pd.DataFrame, samples: Iterator[pd.DataFrame] | None,
     if samples is not None:
         quantiles = GroupQuantiles(groups)
         towards = _servers_timed(sessions["session_id"].to_numpy(np.int64), server, at_server)
+        malloc.trim()  # the heap freed so far, back to the system: the batches (Arrow's pool) would not reuse it
         for batch in samples:
             session, ns = batch["session_id"].to_numpy(np.int64), batch["ack_rtt_ns"].to_numpy(np.int64)
             from_resp = batch["data_direction"].cat.codes.to_numpy() == 1
             for side, mine in enumerate((~from_resp, from_resp)):
-                quantiles.add_by_id(towards[side], session[mine], ns[mine])
+                quantiles.add_by_id(towards[side], session, ns, where=mine)
         counts, median, p95 = quantiles.counts, quantiles.quantile(0.5) / 1e6, quantiles.quantile(0.95) / 1e6
         source = "packets"
     else:
