@@ -78,6 +78,7 @@ def report(
                                           columns=REPORT_COLUMNS, progress=progress, workers=workers, client=client,
                                           filter=display_filter, filter_engine=filter_engine(tshark),
                                           options=analysis_options(verify_checksums)))
+    analysis.drop_evidence_packets()  # anomalies found: the report reads nothing else of them
     the_report = build_report(analysis, selection=_selection_text(host, port, session, time_range, display_filter))
     with open_text_output(output) as out:
         if fmt == ReportFormat.text:

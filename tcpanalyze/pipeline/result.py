@@ -15,6 +15,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from .. import malloc
 from ..capture import CaptureSpec, capture_files
 from ..engine import EngineOptions
 from ..engine.evidence import DIRECTIONS, EvidenceFrames
@@ -166,6 +167,16 @@ class Analysis:
         from ..detect import session_anomaly_kinds
 
         return self.sessions.assign(anomalies=session_anomaly_kinds(self.sessions, self.detection))
+
+    def drop_evidence_packets(self) -> None:
+        """Find the anomalies (default thresholds) now, then let go of the evidence packets they
+        are found from, for a caller that reads nothing else of them (``tcpanalyze report``: on a
+        big capture they are tens of MB). ``detect`` with other thresholds afterwards works from
+        the sessions alone; the RTT samples stay."""
+        if self.evidence is not None:
+            self.detection  # noqa: B018 (found now, from the packets)
+            self.evidence = dataclasses.replace(self.evidence, packets=self.evidence.packets.iloc[:0])
+            malloc.trim()
 
     def detect(self, config=None) -> pd.DataFrame:
         """Anomalies with other thresholds (a ``tcpanalyze.detect.DetectConfig``); ``anomalies`` keeps the defaults.

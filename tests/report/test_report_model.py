@@ -356,3 +356,16 @@ def test_retransmitted_syns_and_fins_do_not_count_in_the_data_retransmission_sha
     assert problem.value == 1
     assert describe("retransmission", "", analysis.sessions.iloc[0]) == \
         "33.3 % of segments retransmitted (1 of 3, by the originator)"
+
+
+@pytest.mark.parametrize("name", ["anomaly-rst-injection.pcap", "real-zero-window.pcap", "anomaly-rst-storm.pcap"])
+def test_the_report_without_the_evidence_packets_once_anomalies_are_found_is_the_same(name):
+    """``tcpanalyze report`` lets the evidence packets go once detection has read them."""
+    lean = tcpanalyze.analyze(str(SAMPLE_DIR / name), packets=False)
+    whole = build_report(tcpanalyze.analyze(str(SAMPLE_DIR / name), packets=False))
+    anomalies = lean.anomalies.copy()
+    assert len(lean.evidence.packets)
+    lean.drop_evidence_packets()
+    assert len(lean.evidence.packets) == 0 and len(lean.rtt_samples)
+    pd.testing.assert_frame_equal(lean.anomalies, anomalies)
+    assert build_report(lean).to_json() == whole.to_json()
