@@ -175,7 +175,8 @@ class Analysis:
         the sessions alone; the RTT samples stay."""
         if self.evidence is not None:
             self.detection  # noqa: B018 (found now, from the packets)
-            self.evidence = dataclasses.replace(self.evidence, packets=self.evidence.packets.iloc[:0])
+            none = self.evidence.packets.iloc[:0].copy()  # a view would hold on to the rows
+            self.evidence = dataclasses.replace(self.evidence, packets=none)
             malloc.trim()
 
     def detect(self, config=None) -> pd.DataFrame:
