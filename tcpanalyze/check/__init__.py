@@ -41,5 +41,9 @@ def run_check(path: CaptureSpec, rules: list[Rule], baseline: CaptureSpec | None
                 "filter_engine": filter_engine}
     analysis = select(analyze(path, **settings))
     old = select(analyze(baseline, **settings)) if baseline is not None else None
+    if needs(rules)[1]:  # the anomalies found, nothing else reads the evidence packets
+        for found in (analysis, old):
+            if found is not None:
+                found.drop_evidence_packets()
     return evaluate(rules, analysis, old, capture=capture_label(path),
                     baseline_name=None if baseline is None else capture_label(baseline))
