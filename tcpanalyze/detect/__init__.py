@@ -94,6 +94,7 @@ def detect(sessions: pd.DataFrame, packets: pd.DataFrame | None = None, config: 
             cfg = getattr(config, kind)
             if cfg.enabled:
                 findings.extend(run(inp, cfg))
+                malloc.trim()  # its freed temporaries back to the system: the next detector starts from what is live
     del inp  # the detectors' working arrays: gone before the table is built
     findings = _absorb(findings)
     members = [(f.kind, np.asarray(f.session_ids, dtype=np.int64)) for f in findings]

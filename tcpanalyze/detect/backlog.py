@@ -37,8 +37,7 @@ class BacklogOverflowConfig:
 
 def _signals(inp: Inputs) -> dict[str, np.ndarray]:
     s = inp.sessions
-    handshake = s["handshake"].to_numpy()
-    data_retried = ((handshake == "complete") & (s["orig_data_pkts"] > 0).to_numpy()
+    data_retried = ((s["handshake"] == "complete").to_numpy() & (s["orig_data_pkts"] > 0).to_numpy()
                     & (s["orig_retrans_pkts"] > 0).to_numpy())
     data_unacked = data_retried & (s["resp_highest_ack"].fillna(-1) <= 1).to_numpy(bool)  # no ACK past the client's SYN
     syn_retried = inp.orig_syns >= 2
@@ -48,7 +47,7 @@ def _signals(inp: Inputs) -> dict[str, np.ndarray]:
 
 def _answered_nearby(inp: Inputs, rows: np.ndarray, window_s: float) -> np.ndarray:
     """Whether each row's listener answered another session's SYN within ``window_s`` of its start."""
-    answered = np.isin(inp.sessions["handshake"].to_numpy(), ("complete", "syn_synack"))
+    answered = inp.sessions["handshake"].isin(("complete", "syn_synack")).to_numpy()
     # one sorted key over (listener, start), listeners spaced further apart than any window
     base = inp.start - inp.start.min()
     key = inp.listener * (base.max() + 2 * window_s + 1.0) + base

@@ -46,7 +46,7 @@ def unsolicited_replies(inp: Inputs) -> tuple[np.ndarray, np.ndarray]:
     by_orig = inp.no_payload & ~by_resp & (o_pkts > 0) & (o_pkts == o_rst) & (r_pkts == 0)
     mask = by_resp | by_orig
     if mask.any():  # between hosts that talked otherwise, a stray RST or SYN-ACK is no backscatter
-        o, r, names = inp.hosts
+        o, r, names = inp.hosts()
         pair = np.minimum(o, r) * names.size + np.maximum(o, r)
         mask &= ~np.isin(pair, pair[~mask])
     return mask, by_resp
@@ -55,7 +55,7 @@ def unsolicited_replies(inp: Inputs) -> tuple[np.ndarray, np.ndarray]:
 def detect_backscatter(inp: Inputs, cfg: BackscatterConfig) -> list[Finding]:
     mask, by_resp = unsolicited_replies(inp)
     rows = np.flatnonzero(mask)
-    o, r, names = inp.hosts
+    o, r, names = inp.hosts()
     receiver = np.where(by_resp, o, r)
     reflector = np.where(by_resp, r, o)
     s = inp.sessions

@@ -31,13 +31,12 @@ class SynFloodConfig:
 MIN_SYNACKS_FOR_COOKIES = 10
 
 
-def _synack_signs(inp: Inputs, members: np.ndarray) -> dict:
-    """SYN-ACKs the target sent to the flood's attempts, and whether they look like SYN cookies.
+def _synack_signs(inp: Inputs, half_open: np.ndarray) -> dict:
+    """SYN-ACKs the target sent to the flood's half-open attempts (rows), and whether they look like SYN cookies.
 
     A SYN cookie (Linux, when its SYN queue is full) keeps no state, so it is never retransmitted;
     an ordinary half-open connection gets its SYN-ACK retransmitted after 1 s, 3 s, ...
     """
-    half_open = members[inp.sessions["handshake"].to_numpy()[members] != "complete"]
     synacks = inp.sessions["resp_synack_pkts"].to_numpy(np.int64)[half_open]
     sent = int(synacks.sum())
     answered = int((synacks > 0).sum())
@@ -49,25 +48,25 @@ def detect_syn_flood(inp: Inputs, cfg: SynFloodConfig) -> list[Finding]:
     rows = np.flatnonzero(inp.attempt)
     threshold = max(int(np.ceil(cfg.min_rate_per_s * cfg.window_s)), 1)
     findings = []
-    handshake = inp.sessions["handshake"].to_numpy()
     for ep in busy_episodes(inp.start[rows], inp.listener[rows], cfg.window_s, threshold):
         members = rows[ep.rows]
         sources = inp.orig_names(members)
         n_sources = len(set(sources))
-        half_open = int((handshake[members] != "complete").sum())
+        handshake = inp.text_at("handshake", members)
+        half_open = int((handshake != "complete").sum())
         ratio = half_open / members.size
         if n_sources < cfg.min_sources or ratio < cfg.min_half_open_ratio:
             continue
         addr, port = inp.listener_name(ep.group)
         start, end = float(inp.start[members].min()), float(inp.start[members].max())
         peak_rate = ep.peak / cfg.window_s
-        outcomes = {k: int((handshake[members] == k).sum()) for k in ("unanswered", "syn_synack", "refused", "complete")}
+        outcomes = {k: int((handshake == k).sum()) for k in ("unanswered", "syn_synack", "refused", "complete")}
         details = {"attempts": int(members.size), "peak_rate_per_s": peak_rate, "half_open": half_open,
                    "half_open_ratio": round(ratio, 4), **outcomes}
         cookies = ""
         attempts = f"{n(members.size)} SYNs"
         details["syn_packets"] = int(inp.orig_syns[members].sum())
-        details.update(_synack_signs(inp, members))
+        details.update(_synack_signs(inp, members[handshake != "complete"]))
         if details["syn_cookies_likely"]:
             cookies = (f"; its {n(details['synacks_sent'])} SYN-ACKs were never retransmitted, "
                        "a sign of SYN cookies")

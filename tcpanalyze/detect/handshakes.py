@@ -22,13 +22,12 @@ class HandshakeFailuresConfig:
 
 
 def detect_handshake_failures(inp: Inputs, cfg: HandshakeFailuresConfig) -> list[Finding]:
-    handshake = inp.sessions["handshake"].to_numpy()
-    failed = np.flatnonzero(np.isin(handshake, ("refused", "unanswered")))
+    failed = np.flatnonzero(inp.sessions["handshake"].isin(("refused", "unanswered")).to_numpy())
     findings = []
     for ep in busy_episodes(inp.start[failed], inp.listener[failed], cfg.window_s, cfg.min_failures):
         members = failed[ep.rows]
         addr, port = inp.listener_name(ep.group)
-        refused = int((handshake[members] == "refused").sum())
+        refused = int((inp.text_at("handshake", members) == "refused").sum())
         unanswered = members.size - refused
         start, end = float(inp.start[members].min()), float(inp.end[members].max())
         sources = inp.orig_names(members)

@@ -40,11 +40,16 @@ class InjectionConfig:
 def _continuing(inp: Inputs, rst: np.ndarray) -> np.ndarray:
     """For each RST packet index: ordinary packets its side of the session sent after it."""
     m = inp.flags.size
-    side = inp.packet_rows * 2 + inp.from_orig.astype(np.int64)  # (session, direction)
-    ordinary = np.flatnonzero((inp.flags & (RST | SYN)) == 0)
-    keys = np.sort(side[ordinary] * m + ordinary)  # by side, then position
-    side_end = np.searchsorted(keys, side[rst] * m + m - 1, "right")
-    return side_end - np.searchsorted(keys, side[rst] * m + rst, "right")
+
+    def side(packets: np.ndarray) -> np.ndarray:  # (session, direction)
+        return np.multiply(inp.packet_rows[packets], 2, dtype=np.int64) + inp.from_orig[packets]
+
+    reset = np.zeros(inp.n, bool)
+    reset[inp.packet_rows[rst]] = True  # the other sessions' packets share no side with a RST
+    ordinary = np.flatnonzero(((inp.flags & (RST | SYN)) == 0) & reset[inp.packet_rows])
+    keys = np.sort(side(ordinary) * m + ordinary)  # by side, then position
+    rst_side = side(rst) * m
+    return np.searchsorted(keys, rst_side + m - 1, "right") - np.searchsorted(keys, rst_side + rst, "right")
 
 
 def _in_window(inp: Inputs, p: int) -> bool | None:
@@ -84,7 +89,7 @@ def _overlap_conflicts(inp: Inputs) -> list[Finding]:
         if not conflicts:
             continue
         frames = sorted({f for _, c in conflicts for f in (c.first_frame, c.later_frame) if f >= 0})
-        times = inp.ts_s[np.isin(inp.frames, frames)]
+        times = inp.seconds(np.isin(inp.frames, frames))
         differing = sum(c.length for _, c in conflicts)
         sides = sorted({side for side, _ in conflicts})
         senders = [endpoint(*(o if side == "orig" else r)) for side in sides]
@@ -103,21 +108,23 @@ def _overlap_conflicts(inp: Inputs) -> list[Finding]:
 def _rst_injections(inp: Inputs, cfg: InjectionConfig) -> list[Finding]:
     rst = np.flatnonzero((inp.flags & RST) != 0)
     after = _continuing(inp, rst)
+    followed = after >= cfg.min_packets_after
+    packets_of = inp.packets_of(inp.packet_rows[rst[followed]])
     findings = []
-    for p, count in zip(rst[after >= cfg.min_packets_after], after[after >= cfg.min_packets_after]):
+    for p, count in zip(rst[followed], after[followed]):
         accepted = _in_window(inp, p)
         if accepted is False:
             continue
         row = int(inp.packet_rows[p])
         (o,), (r,) = inp.endpoints(np.array([row]))
         sender, receiver = (o, r) if inp.from_orig[p] else (r, o)
-        session = inp.packets_of(row)
+        session = packets_of(row)
         later = session[(session > p) & (inp.from_orig[session] == inp.from_orig[p])
                         & ((inp.flags[session] & (RST | SYN)) == 0)]
         later_bytes = int(inp.packets["payload_len"].to_numpy()[later].sum())
         window_text = " inside the receive window" if accepted else ""
         findings.append(Finding(
-            "injection", "critical", float(inp.ts_s[p]), float(inp.ts_s[later[-1]]), r[0], r[1],
+            "injection", "critical", float(inp.seconds(p)), float(inp.seconds(later[-1])), r[0], r[1],
             f"a RST claiming to come from {endpoint(*sender)} to {endpoint(*receiver)} at frame {int(inp.frames[p])}"
             f"{window_text} was followed by {count_of(count, 'packet')} ({count_of(later_bytes, 'byte')}) more from "
             f"{endpoint(*sender)}, which a stack that had reset would not send: likely an injected RST",

@@ -3,10 +3,13 @@ derived from them once and shared (address codes, which sessions were connection
 per-session packet facts such as SYN and SYN-ACK counts).
 
 Every property is computed on first use and cached, so a detector pays only for what it reads.
+Columns are read as stored where a detector's arithmetic allows (no widening copy): the
+caches live until the last detector has run.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 
 import numpy as np
@@ -92,11 +95,17 @@ class Inputs:
         return address_codes(self.sessions["resp_addr"])
 
     @cached_property
-    def hosts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(originator codes, responder codes, names) in one code space: a host has one code on either side."""
-        (o, o_names), (r, r_names) = self.orig, self.resp
+    def _host_codes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(host code of each originator code, of each responder code, host names)."""
+        (_, o_names), (_, r_names) = self.orig, self.resp
         codes, names = pd.factorize(np.concatenate([o_names, r_names]))
-        return codes[:o_names.size][o], codes[o_names.size:][r], np.asarray(names, dtype=object)
+        return codes[:o_names.size], codes[o_names.size:], np.asarray(names, dtype=object)
+
+    def hosts(self, rows: np.ndarray | slice = slice(None)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(originator codes, responder codes, names) of ``rows`` (all sessions by default) in one code
+        space: a host has one code on either side."""
+        of_orig, of_resp, names = self._host_codes
+        return of_orig[self.orig[0][rows]], of_resp[self.resp[0][rows]], names
 
     def orig_names(self, rows: np.ndarray) -> np.ndarray:
         codes, names = self.orig
@@ -120,7 +129,7 @@ class Inputs:
 
     @cached_property
     def resp_port(self) -> np.ndarray:
-        return self.sessions["resp_port"].to_numpy(np.int64)
+        return self.sessions["resp_port"].to_numpy()
 
     @cached_property
     def listener(self) -> np.ndarray:
@@ -141,6 +150,11 @@ class Inputs:
         s = self.sessions
         return ((s["orig_payload_bytes"] == 0) & (s["resp_payload_bytes"] == 0)).to_numpy()
 
+    def text_at(self, column: str, rows: np.ndarray) -> np.ndarray:
+        """A text column's values at ``rows`` (object array). Whole columns are compared in pandas
+        instead: ``to_numpy`` on a categorical of Arrow strings makes a string per row."""
+        return self.sessions[column].iloc[rows].to_numpy()
+
     def rows_of(self, session_ids: np.ndarray) -> np.ndarray:
         """Row positions of these session ids."""
         return np.searchsorted(self.session_ids, session_ids)
@@ -151,12 +165,13 @@ class Inputs:
     # -- packets ------------------------------------------------------------------------
     @cached_property
     def packet_rows(self) -> np.ndarray:
-        """Row position in ``sessions`` of every packet (packets frame required)."""
-        return self.rows_of(self.packets["session_id"].to_numpy(np.int64))
+        """Row position in ``sessions`` of every packet (packets frame required); int32 below 2**31 sessions."""
+        rows = self.rows_of(self.packets["session_id"].to_numpy(np.int64))
+        return rows.astype(np.int32) if self.n < 2**31 else rows
 
     @cached_property
     def flags(self) -> np.ndarray:
-        return self.packets["tcp_flags"].to_numpy(np.int64)
+        return self.packets["tcp_flags"].to_numpy()
 
     @cached_property
     def from_orig(self) -> np.ndarray:
@@ -168,22 +183,29 @@ class Inputs:
         return self.packets["win_raw"].to_numpy()
 
     @cached_property
-    def ts_s(self) -> np.ndarray:
-        return self.packets["ts_ns"].to_numpy(np.int64) / 1e9
+    def _ts_ns(self) -> np.ndarray:
+        return self.packets["ts_ns"].to_numpy(np.int64)
+
+    def seconds(self, packets: np.ndarray | int) -> np.ndarray | np.float64:
+        """Capture times in seconds of these packets (indices or a mask), converted for them alone."""
+        return self._ts_ns[packets] / 1e9
 
     @cached_property
     def frames(self) -> np.ndarray:
         return self.packets["frame"].to_numpy(np.int64)
 
-    @cached_property
-    def _by_session(self) -> tuple[np.ndarray, np.ndarray]:
-        order = np.argsort(self.packet_rows, kind="stable")
-        return order, np.searchsorted(self.packet_rows[order], np.arange(self.n + 1))
-
-    def packets_of(self, row: int) -> np.ndarray:
-        """Indices of one session's packets, in file order."""
-        order, bounds = self._by_session
-        return order[bounds[row]:bounds[row + 1]]
+    def packets_of(self, rows: np.ndarray) -> Callable[[int], np.ndarray]:
+        """A function giving the indices of one session's packets in file order, for any of ``rows``
+        (session rows): these sessions' packets are grouped, not every packet."""
+        m = self.packet_rows.size
+        wanted = np.zeros(self.n, bool)
+        wanted[rows] = True
+        picked = np.flatnonzero(wanted[self.packet_rows])
+        # one sorted key per packet, row * m + index: each session's packets together, in file order
+        keys = np.multiply(self.packet_rows[picked], m, dtype=np.int64)
+        keys += picked
+        keys.sort()
+        return lambda row: keys[np.searchsorted(keys, int(row) * m):np.searchsorted(keys, (int(row) + 1) * m)] % m
 
     def endpoints(self, rows: np.ndarray) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
         """(originator, responder) as (address, port) pairs for each row."""
@@ -192,14 +214,10 @@ class Inputs:
         resp = list(zip(self.resp_names(rows).tolist(), self.resp_port[rows].tolist()))
         return orig, resp
 
-    def per_session_count(self, mask: np.ndarray) -> np.ndarray:
-        """How many of the masked packets each session has (one count per session row)."""
-        return np.bincount(self.packet_rows[mask], minlength=self.n)
-
     @cached_property
     def orig_syns(self) -> np.ndarray:
         """SYN packets (without ACK) each session's originator sent."""
-        return self.sessions["orig_syn_pkts"].to_numpy(np.int64)
+        return self.sessions["orig_syn_pkts"].to_numpy()
 
     @cached_property
     def resend(self) -> np.ndarray:
@@ -216,9 +234,9 @@ class Inputs:
     @cached_property
     def analysis_flags(self) -> np.ndarray:
         """Each packet's analysis flags as bits (``tcpanalyze.engine.flags``)."""
-        return self.packets["analysis_flags"].to_numpy(np.int64)
+        return self.packets["analysis_flags"].to_numpy()
 
     @cached_property
     def first_orig_flags(self) -> np.ndarray:
         """TCP flags of each session's first packet from its originator (-1: none)."""
-        return self.sessions["orig_first_flags"].to_numpy(np.int64, na_value=-1)
+        return self.sessions["orig_first_flags"].to_numpy(np.int16, na_value=-1)

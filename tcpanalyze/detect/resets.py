@@ -45,16 +45,17 @@ def _first_rsts(inp: Inputs) -> pd.DataFrame:
     rows = inp.packet_rows[is_rst]
     rows_u, first = first_of_each(rows)
     where = np.flatnonzero(is_rst)[first]
-    return pd.DataFrame({"row": rows_u, "packet": where, "frame": inp.frames[where], "ts": inp.ts_s[where],
+    return pd.DataFrame({"row": rows_u, "packet": where, "frame": inp.frames[where], "ts": inp.seconds(where),
                          "by_orig": inp.from_orig[where]})
 
 
 def _reset_by_orig(s: pd.DataFrame) -> np.ndarray:
     """Per session, from the sessions alone: did its originator reset it? Zeek's conn_state says
     (RSTO, RSTR), else the side that closed it."""
-    conn_state = s["conn_state"].to_numpy()
-    closed_by_orig = s["closed_by"].to_numpy() == "orig"
-    return np.where(conn_state == "RSTO", True, np.where(conn_state == "RSTR", False, closed_by_orig))
+    conn_state = s["conn_state"]
+    closed_by_orig = (s["closed_by"] == "orig").to_numpy()
+    return np.where((conn_state == "RSTO").to_numpy(), True,
+                    np.where((conn_state == "RSTR").to_numpy(), False, closed_by_orig))
 
 
 def detect_rst_teardown(inp: Inputs, cfg: RstTeardownConfig) -> list[Finding]:
@@ -65,15 +66,15 @@ def detect_rst_teardown(inp: Inputs, cfg: RstTeardownConfig) -> list[Finding]:
     rows = np.flatnonzero((s["close_type"] == "rst").to_numpy() & several & (orig_bytes + resp_bytes >= cfg.min_bytes))
     if rows.size == 0:
         return []
-    by_orig = _reset_by_orig(s)
-    rst_ts, rst_frame = inp.end.copy(), s["last_frame"].to_numpy(np.int64).copy()
-    in_flight = s["rst_unacked_bytes"].to_numpy(np.int64)  # at the session's first RST (engine)
+    by_orig = _reset_by_orig(s)[rows]
+    rst_ts, rst_frame = inp.end[rows], s["last_frame"].to_numpy(np.int64)[rows]
+    in_flight = s["rst_unacked_bytes"].to_numpy(np.int64)[rows]  # at the session's first RST (engine)
     if inp.packets is not None:
         rsts = _first_rsts(inp)
         rsts = rsts[np.isin(rsts["row"], rows)]
-        r = rsts["row"].to_numpy()
-        by_orig[r], rst_ts[r], rst_frame[r] = rsts["by_orig"], rsts["ts"], rsts["frame"]
-    columns = (by_orig[rows], orig_bytes[rows], resp_bytes[rows], in_flight[rows], rst_frame[rows], rst_ts[rows],
+        at = np.searchsorted(rows, rsts["row"].to_numpy())  # rows ascending, each of these among them
+        by_orig[at], rst_ts[at], rst_frame[at] = rsts["by_orig"], rsts["ts"], rsts["frame"]
+    columns = (by_orig, orig_bytes[rows], resp_bytes[rows], in_flight, rst_frame, rst_ts,
                inp.start[rows], inp.end[rows], inp.session_ids[rows])  # read once as Python values, not per finding
     findings = []
     for o, r, by_o, ob, rb, unacked, frame, ts, start, end, sid in zip(*inp.endpoints(rows),
@@ -98,14 +99,14 @@ def detect_rst_storm(inp: Inputs, cfg: RstStormConfig) -> list[Finding]:
     """RST packets per sending host; without packets, the sessions that ended in a RST."""
     if inp.packets is not None:
         rst = np.flatnonzero((inp.flags & RST) != 0)
-        times, frames, rows = inp.ts_s[rst], inp.frames[rst], inp.packet_rows[rst]
+        times, frames, rows = inp.seconds(rst), inp.frames[rst], inp.packet_rows[rst]
         from_orig = inp.from_orig[rst]
     else:
-        rows = np.flatnonzero(inp.sessions["close_type"].to_numpy() == "rst")
+        rows = np.flatnonzero((inp.sessions["close_type"] == "rst").to_numpy())
         times, frames = inp.end[rows], inp.sessions["last_frame"].to_numpy(np.int64)[rows]
         from_orig = _reset_by_orig(inp.sessions)[rows]
-    o, r, names = inp.hosts  # one code per host: its RSTs as originator and as responder count together
-    sender = np.where(from_orig, o[rows], r[rows])
+    o, r, names = inp.hosts(rows)  # one code per host: its RSTs as originator and as responder count together
+    sender = np.where(from_orig, o, r)
     findings = []
     for ep in busy_episodes(times, sender, cfg.window_s, cfg.min_rsts):
         t = times[ep.rows]

@@ -72,7 +72,7 @@ def _first_per_target(rows: np.ndarray, key: np.ndarray, times: np.ndarray) -> n
 
 def _outcomes(inp: Inputs, members: np.ndarray, stealth: np.ndarray) -> dict:
     s = inp.sessions
-    handshake = s["handshake"].to_numpy()[members]
+    handshake = inp.text_at("handshake", members)
     kinds = stealth[members]
     # a stealth probe is answered by a RST from a closed port, by silence from an open or filtered one
     reset = (kinds != "") & (s["resp_pkts"].to_numpy()[members] > 0)

@@ -30,9 +30,8 @@ class ZeroWindowStallConfig:
     critical_s: float = 5.0
 
 
-def _episode(inp: Inputs, row: int, side_is_orig: bool) -> dict:
-    """The longest zero-window episode of one side of one session, from its packets."""
-    session = inp.packets_of(row)
+def _episode(inp: Inputs, session: np.ndarray, side_is_orig: bool) -> dict:
+    """The longest zero-window episode of one side of one session, from its packets (indices, file order)."""
     mine = session[inp.from_orig[session] == side_is_orig]
     theirs = session[inp.from_orig[session] != side_is_orig]
     win = inp.win_raw
@@ -44,12 +43,12 @@ def _episode(inp: Inputs, row: int, side_is_orig: bool) -> dict:
     for k in starts:
         after = np.flatnonzero(~zero[k:])
         stop = mine[k + after[0]] if after.size else -1
-        length = (inp.ts_s[stop] if stop >= 0 else inp.ts_s[session[-1]]) - inp.ts_s[mine[k]]
+        length = inp.seconds(stop if stop >= 0 else session[-1]) - inp.seconds(mine[k])
         if best is None or length > best[2]:
             best = (mine[k], stop, length)
     first, stop, _ = best
-    t0 = inp.ts_s[first]
-    t1 = inp.ts_s[stop] if stop >= 0 else np.inf
+    t0 = inp.seconds(first)
+    t1 = inp.seconds(stop) if stop >= 0 else np.inf
     if stop >= 0 and (inp.flags[stop] & RST):
         ended = "rst"
     elif stop >= 0 and (inp.flags[stop] & FIN):
@@ -59,9 +58,11 @@ def _episode(inp: Inputs, row: int, side_is_orig: bool) -> dict:
     else:
         later_rst = np.any(inp.flags[session] & RST)
         ended = "rst" if later_rst else "capture_end"
-    during = theirs[(inp.ts_s[theirs] > t0) & (inp.ts_s[theirs] <= t1)]
+    their_times = inp.seconds(theirs)
+    during = theirs[(their_times > t0) & (their_times <= t1)]
     probes = during[(inp.analysis_flags[during] & PROBE_FLAGS) != 0]
-    zero_frames = mine[(inp.ts_s[mine] >= t0) & (inp.ts_s[mine] < t1) & (win[mine] == 0)]
+    my_times = inp.seconds(mine)
+    zero_frames = mine[(my_times >= t0) & (my_times < t1) & (win[mine] == 0)]
     frames = inp.frames[np.concatenate([zero_frames, probes])].tolist() + ([int(inp.frames[stop])] if stop >= 0 else [])
     return {"ended_by": ended, "episode_start_frame": int(inp.frames[first]),
             "frames": sorted(set(frames)), "start": float(t0)}  # as the table lists them: no copy when tabled
@@ -77,9 +78,10 @@ def detect_zero_window_stall(inp: Inputs, cfg: ZeroWindowStallConfig) -> list[Fi
         episodes = s[f"{side}_zero_window_episodes"].to_numpy(np.int64)
         probes = s[f"{side}_zero_window_probes"].to_numpy(np.int64)
         rows = np.flatnonzero(longest >= cfg.min_stall_s)
+        packets_of = inp.packets_of(rows) if inp.packets is not None else None
         for row, o, r in zip(rows, *inp.endpoints(rows)):
             me, peer = (o, r) if side == "orig" else (r, o)
-            found = _episode(inp, row, side == "orig") if inp.packets is not None else {}
+            found = _episode(inp, packets_of(row), side == "orig") if packets_of is not None else {}
             start = found.get("start", float(inp.start[row]))
             ended = found.get("ended_by")
             details = {"side": side, "longest_s": float(longest[row]), "total_s": float(total[row]),
