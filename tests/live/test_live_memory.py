@@ -4,6 +4,7 @@ emitted as they end and memory stays flat, however many sessions went through.""
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 
@@ -61,5 +62,9 @@ def test_memory_stays_flat_while_sessions_stream_through_a_pipe():
     # Emitted as they go: half-way through the stream most sessions before it were out already.
     half = next(s for s in samples if s[0] >= packets // 2)
     assert half[1] >= SESSIONS // 2 - ALIVE_BOUND
-    rss_at_half, rss_at_end = half[2], samples[-1][2]
-    assert rss_at_end - rss_at_half < RSS_GROWTH_LIMIT, (rss_at_half >> 20, rss_at_end >> 20)
+    # One sample's RSS swings by +-25 MB with the allocator's timing: the median of the second
+    # quarter of the stream against that of the last (100,000 sessions apart).
+    second_quarter, last_quarter = (statistics.median(rss for records, _, rss in samples
+                                                      if lo * packets <= records < hi * packets)
+                                    for lo, hi in ((0.25, 0.5), (0.75, 1.01)))
+    assert last_quarter - second_quarter < RSS_GROWTH_LIMIT, (second_quarter / 2**20, last_quarter / 2**20)
