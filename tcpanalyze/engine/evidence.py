@@ -18,7 +18,7 @@ emitted sessions is set aside for good (``tcpanalyze.spill``: past a budget, in 
 file), so memory holds the packets of live sessions; ``frames`` puts them back in file order.
 
 The report and ``check`` read every ACK's RTT sample: ``Evidence`` keeps all of them in an
-``RttSamples`` (past a million, in a temporary file), read back a batch at a time.
+``RttSamples`` (past ``rtt_samples.SPILL_ROWS``, in a temporary file), read back a batch at a time.
 """
 
 from __future__ import annotations

@@ -42,9 +42,9 @@ from ..engine.evidence import Evidence, EvidenceFrames
 from ..engine.rtt_samples import RttSamples
 from ..engine.streaming import EMIT_CHUNK, in_order_of_appearance, sessions_frame
 from ..errors import TcpanalyzeError, UsageError
-from ..spill import ColumnSpill
 from ..frames import packets_frame
 from ..packets import Accounting, decoded_batches, open_capture, read_ahead
+from ..spill import ColumnSpill
 from .handoff import BatchRing, read_batch
 from .packet_tables import no_packet_rows, packet_rows, packets_table
 from .decoding import decoder_for
