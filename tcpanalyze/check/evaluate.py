@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .. import malloc
 from ..capture import capture_label
 from ..detect import DETECTOR_COLUMNS, DetectConfig, detect_anomalies
 from ..detect.inputs import require_columns
@@ -118,7 +119,10 @@ def evaluate(rules: list[Rule], analysis, baseline=None, *, capture: str | None 
     sources = [_Source(analysis, want_anomalies)]
     if baseline is not None:
         sources.append(_Source(baseline, want_anomalies))
-    results = [_evaluate_rule(rule, *sources) for rule in rules]
+    results = []
+    for rule in rules:
+        results.append(_evaluate_rule(rule, *sources))
+        malloc.trim()  # the rule's working arrays back to the system: the next rule starts from what is live
     # A rule passing on a capture cut short must not hide that the capture was cut short.
     warnings = [w for source in (analysis, baseline) if source is not None for w in getattr(source, "warnings", [])]
     return CheckReport(capture or str(getattr(analysis, "path", "") or "capture"),
@@ -241,10 +245,10 @@ def _add_offenders(rule: Rule, metric: Metric, view: ScopedView, failed: list[Sc
         return
     if view.scope == "session":  # the failed scopes are the sessions themselves
         return
-    keys = [outcome.scope for outcome in failed]
-    scoped = view.restrict(keys)
+    scoped = view.restrict(outcome.scope for outcome in failed)  # failed[i] is scope code i
     per_session = metric.measure(scoped.as_sessions())
-    members = scoped.sessions[["scope", "session_id"]]
+    ids = scoped.per_row(scoped.sessions["session_id"].to_numpy())
+    members = pd.DataFrame({"scope": scoped.codes, "session_id": ids})
     members = members.assign(value=per_session.reindex(members["session_id"]).to_numpy()).dropna()
     ascending = rule.comparison in (">", ">=")
     if rule.comparison == "!=":
@@ -253,10 +257,10 @@ def _add_offenders(rule: Rule, metric: Metric, view: ScopedView, failed: list[Sc
         members = members[members["value"] > 0]
     members = members.sort_values(["value", "session_id"], ascending=[ascending, True], kind="stable")
     top = members.groupby("scope", sort=False).head(MAX_OFFENDERS)
-    listed = {key: [Offender(int(sid), float(v)) for sid, v in zip(group["session_id"], group["value"])]
-              for key, group in top.groupby("scope", sort=False)}
-    for outcome in failed:
-        outcome.offenders = listed.get(outcome.scope, [])
+    listed = {code: [Offender(int(sid), float(v)) for sid, v in zip(group["session_id"], group["value"])]
+              for code, group in top.groupby("scope", sort=False)}
+    for code, outcome in enumerate(failed):
+        outcome.offenders = listed.get(code, [])
 
 
 def _add_anomaly_details(view: ScopedView, failed: list[ScopeOutcome]) -> None:

@@ -2,9 +2,10 @@
 
 >>> METRICS["retransmission_rate"].measure(view)     # pandas Series: scope key -> value
 
-A metric's function returns values only for scopes that have rows; ``measure`` fills the
-other scopes with the metric's ``empty`` value (0 for counts, NaN, "no data", for rates and
-percentiles). Percentiles interpolate linearly between samples (numpy's default).
+A metric's function returns values by scope code (a scope's position in ``view.keys``), only
+for scopes that have rows; ``measure`` gives them their keys and fills the other scopes with
+the metric's ``empty`` value (0 for counts, NaN, "no data", for rates and percentiles).
+Percentiles interpolate linearly between samples (numpy's default).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class Metric:
     def measure(self, view: ScopedView) -> pd.Series:
         """One value per scope of the view, in the view's key order."""
         values = self.compute(view)
-        return values.reindex(view.keys, fill_value=self.empty).astype(float)
+        return values.reindex(range(len(view.keys)), fill_value=self.empty).astype(float).set_axis(view.keys)
 
 
 # The session columns metrics, scopes and rule filters read: ``evaluate`` gives rules these
@@ -54,51 +55,53 @@ METRIC_COLUMNS = (
 )
 
 
-def _by_scope(view: ScopedView, values) -> pd.core.groupby.SeriesGroupBy:
-    return pd.Series(np.asarray(values), index=view.sessions.index).groupby(view.sessions["scope"], sort=False)
-
-
 def _both(view: ScopedView, column: str) -> pd.Series:
     s = view.sessions
     return s[f"orig_{column}"].astype(np.float64) + s[f"resp_{column}"].astype(np.float64)
 
 
+def _both_sides(view: ScopedView, column: str, dtype) -> np.ndarray:
+    """The orig_ then the resp_ column, per labelled row, one after the other."""
+    s = view.sessions
+    return np.concatenate([view.per_row(s[f"{side}_{column}"].to_numpy(dtype)) for side in ("orig", "resp")])
+
+
 def _count(view: ScopedView, mask) -> pd.Series:
-    return _by_scope(view, np.asarray(mask, np.int64)).sum()
+    return view.grouped(np.asarray(mask, np.int64)).sum()
 
 
 # ------------------------------------------------------------------------- sessions
 
 
 def sessions(view: ScopedView) -> pd.Series:
-    return view.sessions.groupby("scope", sort=False).size()
+    return pd.Series(np.bincount(view.codes, minlength=len(view.keys)))
 
 
 def tcp_packets(view: ScopedView) -> pd.Series:
-    return _by_scope(view, _both(view, "pkts")).sum()
+    return view.grouped(_both(view, "pkts")).sum()
 
 
 def capture_complete(view: ScopedView) -> pd.Series:
-    return pd.Series(float(view.complete), index=view.keys)
+    return pd.Series(float(view.complete), index=range(len(view.keys)))
 
 
 def total_bytes(view: ScopedView) -> pd.Series:
-    return _by_scope(view, _both(view, "bytes")).sum()
+    return view.grouped(_both(view, "bytes")).sum()
 
 
 def missed_bytes(view: ScopedView) -> pd.Series:
-    return _by_scope(view, view.sessions["missed_bytes"]).sum()
+    return view.grouped(view.sessions["missed_bytes"]).sum()
 
 
 def retransmitted_packets(view: ScopedView) -> pd.Series:
-    return _by_scope(view, _both(view, "retrans_pkts")).sum()
+    return view.grouped(_both(view, "retrans_pkts")).sum()
 
 
 def retransmission_rate(view: ScopedView) -> pd.Series:
     # Of the packets carrying data, those sent again: a re-sent SYN or FIN is not one of them
     # (counting it gave rates above 100 % on SYN retries).
-    data = _by_scope(view, _both(view, "data_pkts")).sum()
-    resent = _by_scope(view, _both(view, "retrans_data_pkts")).sum()
+    data = view.grouped(_both(view, "data_pkts")).sum()
+    resent = view.grouped(_both(view, "retrans_data_pkts")).sum()
     rate = resent / data
     return rate.where(data > 0)
 
@@ -121,41 +124,38 @@ def failed_handshakes(view: ScopedView) -> pd.Series:
 
 
 def zero_window_stall_s(view: ScopedView) -> pd.Series:
-    return _by_scope(view, _both(view, "zero_window_s")).sum()
+    return view.grouped(_both(view, "zero_window_s")).sum()
 
 
 def zero_window_longest_s(view: ScopedView) -> pd.Series:
     s = view.sessions
-    return _by_scope(view, np.maximum(s["orig_zero_window_longest_s"], s["resp_zero_window_longest_s"])).max()
+    return view.grouped(np.maximum(s["orig_zero_window_longest_s"], s["resp_zero_window_longest_s"])).max()
 
 
-def _percentile(samples: pd.Series, keys: pd.Series, q: int) -> pd.Series:
-    grouped = samples.groupby(keys, sort=False)
+def _percentile(samples: np.ndarray, codes: np.ndarray, q: int) -> pd.Series:
+    grouped = pd.Series(samples).groupby(codes, sort=False)
     return grouped.max() if q == 100 else grouped.quantile(q / 100)
 
 
 def handshake_rtt(q: int) -> Callable[[ScopedView], pd.Series]:
     def compute(view: ScopedView) -> pd.Series:
-        irtt = view.sessions["irtt_ms"].astype(np.float64)
-        known = irtt.notna()
-        return _percentile(irtt[known], view.sessions["scope"][known], q)
+        irtt = view.per_row(view.sessions["irtt_ms"].to_numpy(np.float64))
+        known = ~np.isnan(irtt)
+        return _percentile(irtt[known], view.codes[known], q)
     return compute
 
 
 def ack_rtt(q: int) -> Callable[[ScopedView], pd.Series]:
     def compute(view: ScopedView) -> pd.Series:
         if view.has_rtt_samples:
-            rtt = view.rtt_ns
+            rtt = view.rtt_quantiles()
             values = rtt.maxima if q == 100 else rtt.quantile(q / 100)
-            return pd.Series(values / NS_PER_MS, index=view.keys)[rtt.counts > 0]
+            return pd.Series(values / NS_PER_MS)[rtt.counts > 0]
         # Without packets: each direction's mean RTT (its max for "max") stands for its samples.
-        s = view.sessions
         column = "rtt_max_ms" if q == 100 else "rtt_mean_ms"
-        samples = pd.concat([s[f"orig_{column}"], s[f"resp_{column}"]], ignore_index=True)
-        keys = pd.concat([s["scope"], s["scope"]], ignore_index=True)
-        known = samples.notna() & (pd.concat([s["orig_rtt_samples"], s["resp_rtt_samples"]],
-                                             ignore_index=True) > 0)
-        return _percentile(samples[known].astype(np.float64), keys[known], q)
+        samples = _both_sides(view, column, np.float64)
+        known = ~np.isnan(samples) & (_both_sides(view, "rtt_samples", np.int64) > 0)
+        return _percentile(samples[known], np.concatenate([view.codes, view.codes])[known], q)
     return compute
 
 
@@ -167,7 +167,7 @@ def anomaly_count(kind: str | None) -> Callable[[ScopedView], pd.Series]:
         found = view.anomalies
         if kind is not None:
             found = found[found["kind"] == kind]
-        return found.groupby("scope", sort=False).size()
+        return view.by_code(found.groupby("scope", sort=False).size())
     return compute
 
 

@@ -1,4 +1,4 @@
-"""The sessions, packets and anomalies a rule looks at, each row labelled with its scope key.
+"""The sessions, RTT samples and anomalies a rule looks at, each session labelled with its scope.
 
 Scope keys: ``"capture"`` (one scope), a server ``"10.0.0.2:443"`` / ``"[fd00::2]:443"``
 (responder address and port), a host address (a session counts for both its endpoints), or
@@ -13,6 +13,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from .. import malloc
 from ..errors import UsageError
 from ..quantiles import GroupQuantiles
 
@@ -20,19 +21,28 @@ CAPTURE = "capture"
 
 
 def server_keys(addr: pd.Series, port: pd.Series) -> pd.Series:
-    """``addr:port`` per row, IPv6 addresses in brackets; the text of each distinct pair is made
-    once (a capture's 500k sessions have some 60k servers)."""
+    """``addr:port`` per row, IPv6 addresses in brackets."""
+    pair, texts = _server_pairs(addr, port)
+    return pd.Series(texts[pair], index=addr.index, dtype="str")
+
+
+def _server_pairs(addr: pd.Series, port: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's (address, port) pair as a code, and the ``addr:port`` text of each code: the text of
+    each distinct pair is made once (a capture's 500k sessions have some 60k servers)."""
     addr_codes = pd.factorize(addr)[0].astype(np.int64) + 1  # 0: no address
     ports = port.astype("Int64").fillna(-1).to_numpy(np.int64) + 1  # 0: no port
-    pair, first = np.unique(addr_codes * 65537 + ports, return_index=True, return_inverse=True)[1:]
-    text = addr.iloc[pair].astype(str)
+    pair, distinct = pd.factorize(addr_codes * 65537 + ports)
+    row = np.empty(distinct.size, np.int64)
+    row[pair] = np.arange(pair.size)  # a row of each pair (any: they share address and port)
+    text = addr.iloc[row].astype(str)
     text = text.where(~text.str.contains(":", regex=False), "[" + text + "]")
-    texts = (text + ":" + port.iloc[pair].astype("Int64").astype(str)).to_numpy(object)
-    return pd.Series(texts[first], index=addr.index, dtype=text.dtype)
+    return pair, (text + ":" + port.iloc[row].astype("Int64").astype(str)).to_numpy(object)
 
 
 def filter_sessions(sessions: pd.DataFrame, filters: dict[str, tuple]) -> pd.DataFrame:
     """The sessions every filter matches (a filter matches when any of its values does)."""
+    if not filters:
+        return sessions  # not a copy of every row
     keep = np.ones(len(sessions), np.bool_)
     for key, values in filters.items():
         if key == "host":
@@ -59,10 +69,14 @@ def _ports(values: tuple, key: str) -> list[int]:
 
 
 class ScopedView:
-    """A rule's view of an analysis: its filtered sessions with a ``scope`` column, and (built on
-    first use) the packets and anomalies of those sessions with theirs.
+    """A rule's view of an analysis: its filtered sessions, the scope of each, and (read on use)
+    the RTT samples and anomalies of those sessions by scope.
 
-    For host scope a session appears twice, once per endpoint address.
+    ``keys`` are the scopes, sorted; a scope's code is its position there. A view labels rows of
+    ``sessions`` with codes (``codes``): for host scope a session is labelled twice, once per
+    endpoint address, and ``rows`` says which session each labelled row is (None: each session
+    once, in order). Codes and positions, not a labelled copy of the sessions: that copy took
+    tens of MB on a capture of 500k sessions (hundreds for host scope).
     """
 
     def __init__(self, sessions: pd.DataFrame, scope: str, filters: dict[str, tuple], *,
@@ -73,50 +87,63 @@ class ScopedView:
         self.complete = complete  # the capture was read to its end
         self._rtt = rtt  # the RTT samples, a batch at a time (``Analysis.rtt_sample_batches``)
         self._anomalies = anomalies
-        chosen = filter_sessions(sessions, filters)
-        self.sessions = _label(chosen, scope)
-        if scope == CAPTURE:
-            self.keys = pd.Index([CAPTURE])
-        else:
-            self.keys = pd.Index(pd.unique(self.sessions["scope"])).sort_values()
+        self.sessions = filter_sessions(sessions, filters)
+        self.keys, self.codes, self.rows = _label(self.sessions, scope)
+        malloc.trim()  # the labelling's temporaries (tens of MB on 500k sessions) back to the system
+
+    def per_row(self, values: np.ndarray) -> np.ndarray:
+        """Values given per session, per labelled row."""
+        return values if self.rows is None else values[self.rows]
+
+    def grouped(self, values) -> pd.core.groupby.SeriesGroupBy:
+        """Values given per session, grouped by scope code."""
+        return pd.Series(self.per_row(np.asarray(values))).groupby(self.codes, sort=False)
+
+    def by_code(self, values: pd.Series) -> pd.Series:
+        """Values by scope key as values by scope code (keys not in the view left out)."""
+        codes = self.keys.get_indexer(values.index)
+        known = codes >= 0
+        return pd.Series(values.to_numpy()[known], index=codes[known])
 
     def restrict(self, keys) -> ScopedView:
-        """The same view keeping only the sessions of these scopes (for listing offenders)."""
-        view = object.__new__(ScopedView)
-        view.scope, view.filters, view.complete = self.scope, self.filters, self.complete
-        view._rtt, view._anomalies = self._rtt, self._anomalies
-        view.sessions = self.sessions[self.sessions["scope"].isin(list(keys))]
-        view.keys = pd.Index(list(keys))
-        return view
+        """The same view keeping only the sessions of these scopes, in this order (for listing offenders)."""
+        keys = pd.Index(list(keys))
+        new_code = np.full(len(self.keys), -1, np.int64)
+        new_code[self.keys.get_indexer(keys)] = np.arange(len(keys))
+        codes = new_code[self.codes]
+        kept = np.flatnonzero(codes >= 0)
+        return self._narrowed(self.scope, keys, codes[kept], self.per_row(np.arange(len(self.sessions)))[kept])
 
     def as_sessions(self) -> ScopedView:
-        """This view's sessions, each its own scope."""
+        """This view's sessions, each its own scope (in the order of their first labelled row)."""
+        rows = self.per_row(np.arange(len(self.sessions)))
+        ids = self.sessions["session_id"].to_numpy()[rows]
+        first = np.sort(np.unique(ids, return_index=True)[1])
+        return self._narrowed("session", pd.Index(ids[first]), np.arange(first.size), rows[first])
+
+    def _narrowed(self, scope: str, keys: pd.Index, codes: np.ndarray, rows: np.ndarray) -> ScopedView:
         view = object.__new__(ScopedView)
-        view.scope, view.filters, view.complete = "session", self.filters, self.complete
+        view.scope, view.filters, view.complete = scope, self.filters, self.complete
         view._rtt, view._anomalies = self._rtt, self._anomalies
-        unique = self.sessions.drop_duplicates("session_id")
-        view.sessions = unique.assign(scope=unique["session_id"].to_numpy())
-        view.keys = pd.Index(view.sessions["session_id"].to_numpy())
+        view.sessions, view.keys, view.codes, view.rows = self.sessions, keys, codes, rows
         return view
 
     @property
     def has_rtt_samples(self) -> bool:
         return self._rtt is not None
 
-    @cached_property
-    def rtt_ns(self) -> GroupQuantiles:
-        """The RTT samples (ns) of the view's sessions by scope (group i: ``keys[i]``; host scope:
-        a session's samples count for both its endpoints), read a batch at a time."""
+    def rtt_quantiles(self) -> GroupQuantiles:
+        """The RTT samples (ns) of the view's sessions by scope code (host scope: a session's
+        samples count for both its endpoints), read a batch at a time; not kept (tens of MB on a
+        big capture)."""
         if self._rtt is None:
             raise UsageError("this metric needs the RTT samples (tcpanalyze.analyze keeps them unless it is given"
                              " a bare sessions frame)")
-        ids = self.sessions["session_id"].to_numpy(np.int64)
-        codes = self.keys.get_indexer(self.sessions["scope"])
-        first, second = _scope_of_session(ids, codes)
+        tables = _scope_of_session(self.per_row(self.sessions["session_id"].to_numpy(np.int64)), self.codes)
         quantiles = GroupQuantiles(len(self.keys))
         for batch in self._rtt():
             session, ns = batch["session_id"].to_numpy(np.int64), batch["ack_rtt_ns"].to_numpy(np.int64)
-            for scope_of in (first, second):
+            for scope_of in tables:
                 quantiles.add_by_id(scope_of, session, ns)
         return quantiles
 
@@ -150,29 +177,49 @@ class ScopedView:
         return exploded.assign(scope=exploded["session_ids"].astype(np.int64))
 
 
-def _scope_of_session(ids: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Two arrays by session id giving a session's scope codes (-1: none): its first and, for a
-    session listed twice (host scope), its second."""
+def _scope_of_session(ids: np.ndarray, codes: np.ndarray) -> list[np.ndarray]:
+    """Tables by session id of a session's scope code (-1: none): its first and, when a session is
+    listed twice (host scope), its second."""
     size = int(ids.max()) + 1 if ids.size else 0
-    first, second = np.full(size, -1, np.int64), np.full(size, -1, np.int64)
     order = np.argsort(ids, kind="stable")
     ids, codes = ids[order], codes[order]
     listed_first = np.r_[True, ids[1:] != ids[:-1]] if ids.size else np.empty(0, np.bool_)
-    first[ids[listed_first]] = codes[listed_first]
-    second[ids[~listed_first]] = codes[~listed_first]
-    return first, second
+    tables = []
+    for listed in (listed_first, ~listed_first):
+        if listed.any() or not tables:
+            table = np.full(size, -1, np.int32)  # int32: half the memory of a table of 500k sessions
+            table[ids[listed]] = codes[listed]
+            tables.append(table)
+    return tables
 
 
-def _label(sessions: pd.DataFrame, scope: str) -> pd.DataFrame:
+def _label(sessions: pd.DataFrame, scope: str) -> tuple[pd.Index, np.ndarray, np.ndarray | None]:
+    """The scope keys (sorted), each labelled row's scope code, and each labelled row's session
+    (None: each session once, in order)."""
     if scope == CAPTURE:
-        return sessions.assign(scope=CAPTURE)
+        return pd.Index([CAPTURE]), np.zeros(len(sessions), np.int64), None
     if scope == "server":
-        return sessions.assign(scope=server_keys(sessions["resp_addr"], sessions["resp_port"]).to_numpy())
+        pair, texts = _server_pairs(sessions["resp_addr"], sessions["resp_port"])
+        return *_sorted_keys(texts, pair), None
     if scope == "session":
-        return sessions.assign(scope=sessions["session_id"].to_numpy())
-    orig = sessions["orig_addr"].astype(str).to_numpy()
-    resp = sessions["resp_addr"].astype(str).to_numpy()
+        keys, codes = np.unique(sessions["session_id"].to_numpy(), return_inverse=True)
+        return pd.Index(keys), codes, None
+    orig, orig_texts = _address_texts(sessions["orig_addr"])
+    resp, resp_texts = _address_texts(sessions["resp_addr"])
+    keys, codes = _sorted_keys(np.concatenate([orig_texts, resp_texts]), np.concatenate([orig, resp + orig_texts.size]))
+    orig, resp = codes[:len(sessions)], codes[len(sessions):]
     twice = np.flatnonzero(resp != orig)  # a session to itself counts once
-    rows = np.concatenate([np.arange(len(sessions)), twice])
-    # one take of the rows, not a concat of two frames: far cheaper on wide frames of text columns
-    return sessions.iloc[rows].reset_index(drop=True).assign(scope=np.concatenate([orig, resp[twice]]))
+    return keys, np.concatenate([orig, resp[twice]]), np.concatenate([np.arange(len(sessions)), twice])
+
+
+def _address_texts(addr: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's address as a code, and the text of each code."""
+    codes, uniques = pd.factorize(addr, use_na_sentinel=False)
+    return codes.astype(np.int64), np.asarray(uniques.astype(str), dtype=object)
+
+
+def _sorted_keys(labels: np.ndarray, codes: np.ndarray) -> tuple[pd.Index, np.ndarray]:
+    """The distinct ``labels``, sorted, and each row's position among them (``codes``: each row's
+    position in ``labels``, which may repeat a label)."""
+    keys, position = np.unique(labels, return_inverse=True)
+    return pd.Index(keys), position[codes]
