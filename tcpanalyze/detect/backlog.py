@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .frame import Finding
-from .inputs import SYN, Inputs
+from .inputs import SYN, Inputs, one_of
 from .text import endpoint, n, secs
 
 
@@ -39,7 +39,9 @@ def _signals(inp: Inputs) -> dict[str, np.ndarray]:
     s = inp.sessions
     data_retried = ((s["handshake"] == "complete").to_numpy() & (s["orig_data_pkts"] > 0).to_numpy()
                     & (s["orig_retrans_pkts"] > 0).to_numpy())
-    data_unacked = data_retried & (s["resp_highest_ack"].fillna(-1) <= 1).to_numpy(bool)  # no ACK past the client's SYN
+    data_unacked = np.zeros(inp.n, bool)  # and no ACK past the client's SYN
+    retried = np.flatnonzero(data_retried)
+    data_unacked[retried] = (s["resp_highest_ack"].iloc[retried].fillna(-1) <= 1).to_numpy(bool)
     syn_retried = inp.orig_syns >= 2
     synack_after_ack = (s["resp_synacks_after_ack"] > 0).to_numpy()
     return {"synack_after_ack": synack_after_ack, "data_unacked": data_unacked, "syn_retried": syn_retried}
@@ -47,13 +49,21 @@ def _signals(inp: Inputs) -> dict[str, np.ndarray]:
 
 def _answered_nearby(inp: Inputs, rows: np.ndarray, window_s: float) -> np.ndarray:
     """Whether each row's listener answered another session's SYN within ``window_s`` of its start."""
-    answered = inp.sessions["handshake"].isin(("complete", "syn_synack")).to_numpy()
+    answered = one_of(inp.sessions["handshake"], ("complete", "syn_synack"))
     # one sorted key over (listener, start), listeners spaced further apart than any window
-    base = inp.start - inp.start.min()
-    key = inp.listener * (base.max() + 2 * window_s + 1.0) + base
-    keys = np.sort(key[answered])
-    around = (np.searchsorted(keys, key[rows] + window_s, side="right")
-              - np.searchsorted(keys, key[rows] - window_s, side="left"))
+    low = inp.start.min()
+    stride = (inp.start.max() - low) + 2 * window_s + 1.0
+
+    def key(sessions: np.ndarray) -> np.ndarray:
+        out = inp.start[sessions]
+        out -= low
+        out += inp.listener[sessions] * stride
+        return out
+
+    keys = key(answered)
+    keys.sort()
+    at = key(rows)
+    around = np.searchsorted(keys, at + window_s, side="right") - np.searchsorted(keys, at - window_s, side="left")
     return around - answered[rows] > 0  # a session's own answer does not count
 
 
@@ -64,7 +74,8 @@ def detect_backlog_overflow(inp: Inputs, cfg: BacklogOverflowConfig) -> list[Fin
     signals["syn_retried"] = np.zeros(inp.n, bool)
     signals["syn_retried"][retried[keep]] = True
     any_sign = signals["synack_after_ack"] | signals["data_unacked"] | signals["syn_retried"]
-    attempted, attempts_of = np.unique(inp.listener[inp.attempt], return_counts=True)
+    attempted = inp.listener[inp.attempt]
+    attempted.sort()
     evidence_of = _evidence(inp, any_sign)
     findings = []
     for members in _by_listener(inp, np.flatnonzero(any_sign)):
@@ -72,8 +83,7 @@ def detect_backlog_overflow(inp: Inputs, cfg: BacklogOverflowConfig) -> list[Fin
             continue
         listener = int(inp.listener[members[0]])
         addr, port = inp.listener_name(listener)
-        at = np.searchsorted(attempted, listener)
-        attempts = int(attempts_of[at]) if at < attempted.size and attempted[at] == listener else 0
+        attempts = int(np.searchsorted(attempted, listener, "right") - np.searchsorted(attempted, listener, "left"))
         counts = {k: int(v[members].sum()) for k, v in signals.items()}
         start, end = float(inp.start[members].min()), float(inp.end[members].max())
         severe = counts["synack_after_ack"] + counts["data_unacked"] > 0
@@ -101,8 +111,7 @@ def _evidence(inp: Inputs, affected: np.ndarray):
     SYN-ACKs (their first frames without packets). The packets are grouped once for all listeners."""
     if inp.packets is None:
         return lambda listener, members: inp.first_frames(members)
-    handshake = np.flatnonzero((inp.flags & SYN) != 0)
-    handshake = handshake[affected[inp.packet_rows[handshake]]]  # file order
+    handshake = np.flatnonzero(affected[inp.packet_rows] & ((inp.flags & SYN) != 0))  # file order
     keys = inp.listener[inp.packet_rows[handshake]]
     order = np.argsort(keys, kind="stable")
     keys, frames = keys[order], inp.frames[handshake[order]]

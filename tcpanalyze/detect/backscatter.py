@@ -36,48 +36,66 @@ class BackscatterConfig:
 
 
 def unsolicited_replies(inp: Inputs) -> tuple[np.ndarray, np.ndarray]:
-    """(reply mask, reflector is the responder) over all sessions."""
+    """(rows of the unsolicited replies, whether each one's reflector is the responder)."""
     s = inp.sessions
-    o_pkts, r_pkts = s["orig_pkts"].to_numpy(np.int64), s["resp_pkts"].to_numpy(np.int64)
-    o_rst, r_rst = s["orig_rst_pkts"].to_numpy(np.int64), s["resp_rst_pkts"].to_numpy(np.int64)
-    r_synack = s["resp_synack_pkts"].to_numpy(np.int64)
+    # either way the receiver sent only RSTs, if anything: the other counts are read for those sessions alone
+    rows = np.flatnonzero(inp.no_payload & (s["orig_pkts"].to_numpy() == s["orig_rst_pkts"].to_numpy()))
+    o_pkts, r_pkts, r_rst, r_synack = (_at(inp, column, rows) for column in (
+        "orig_pkts", "resp_pkts", "resp_rst_pkts", "resp_synack_pkts"))
     # a SYN-ACK first makes its sender the responder; a bare RST's sender is either side (port heuristic)
-    by_resp = inp.no_payload & (r_pkts > 0) & (r_pkts == r_synack + r_rst) & (o_pkts == o_rst)
-    by_orig = inp.no_payload & ~by_resp & (o_pkts > 0) & (o_pkts == o_rst) & (r_pkts == 0)
-    mask = by_resp | by_orig
-    if mask.any():  # between hosts that talked otherwise, a stray RST or SYN-ACK is no backscatter
-        o, r, names = inp.hosts()
-        pair = np.minimum(o, r) * names.size + np.maximum(o, r)
-        mask &= ~np.isin(pair, pair[~mask])
-    return mask, by_resp
+    by_resp = (r_pkts > 0) & (r_pkts == r_synack + r_rst)
+    by_orig = ~by_resp & (o_pkts > 0) & (r_pkts == 0)
+    replies = by_resp | by_orig
+    rows, by_resp = rows[replies], by_resp[replies]
+    if rows.size:  # between hosts that talked otherwise, a stray RST or SYN-ACK is no backscatter
+        alone = ~_talked_otherwise(inp, rows)
+        rows, by_resp = rows[alone], by_resp[alone]
+    return rows, by_resp
+
+
+def _at(inp: Inputs, column: str, rows: np.ndarray) -> np.ndarray:
+    """A session count column at ``rows``, as int64."""
+    return inp.sessions[column].to_numpy()[rows].astype(np.int64)
+
+
+def _talked_otherwise(inp: Inputs, rows: np.ndarray) -> np.ndarray:
+    """Whether the two hosts of each of ``rows`` have a session that is not one of ``rows``."""
+    o, r, names = inp.hosts(rows)
+    others = inp.between(np.concatenate([o, r]))  # the only sessions that can be between the same hosts
+    others[rows] = False
+    o_other, r_other, _ = inp.hosts(np.flatnonzero(others))
+    return np.isin(_pair(o, r, names.size), _pair(o_other, r_other, names.size))
+
+
+def _pair(o: np.ndarray, r: np.ndarray, hosts: int) -> np.ndarray:
+    """One code per unordered pair of hosts."""
+    return np.minimum(o, r) * hosts + np.maximum(o, r)
 
 
 def detect_backscatter(inp: Inputs, cfg: BackscatterConfig) -> list[Finding]:
-    mask, by_resp = unsolicited_replies(inp)
-    rows = np.flatnonzero(mask)
-    o, r, names = inp.hosts()
+    rows, by_resp = unsolicited_replies(inp)
+    o, r, names = inp.hosts(rows)
     receiver = np.where(by_resp, o, r)
     reflector = np.where(by_resp, r, o)
-    s = inp.sessions
-    o_rst, r_rst = s["orig_rst_pkts"].to_numpy(np.int64), s["resp_rst_pkts"].to_numpy(np.int64)
-    synacks = np.where(by_resp, s["resp_synack_pkts"].to_numpy(np.int64), 0)
+    o_rst, r_rst = _at(inp, "orig_rst_pkts", rows), _at(inp, "resp_rst_pkts", rows)
+    synacks = np.where(by_resp, _at(inp, "resp_synack_pkts", rows), 0)
     rsts, answered = np.where(by_resp, r_rst, o_rst), np.where(by_resp, o_rst, r_rst)
-    ports = np.where(by_resp, inp.resp_port, s["orig_port"].to_numpy(np.int64))
+    ports = np.where(by_resp, _at(inp, "resp_port", rows), _at(inp, "orig_port", rows))
     findings = []
-    for ep in busy_episodes(inp.start[rows], receiver[rows], cfg.window_s, cfg.min_replies):
-        members = rows[ep.rows]
-        sources = names[reflector[members]]
-        n_sources = distinct(reflector[members]).size
+    for ep in busy_episodes(inp.start[rows], receiver, cfg.window_s, cfg.min_replies):
+        at, members = ep.rows, rows[ep.rows]
+        sources = names[reflector[at]]
+        n_sources = distinct(reflector[at]).size
         if n_sources < cfg.min_sources:
             continue
         host = str(names[ep.group])
         start, end = float(inp.start[members].min()), float(inp.end[members].max())
-        values, first = first_of_each(ports[members])
-        counts = np.bincount(np.searchsorted(values, ports[members]), minlength=values.size)
+        values, first = first_of_each(ports[at])
+        counts = np.bincount(np.searchsorted(values, ports[at]), minlength=values.size)
         top = values[np.lexsort((first, -counts))][:TOP_PORTS].tolist()
-        details = {"replies": int(members.size), "synacks": int(synacks[members].sum()),
-                   "rsts": int(rsts[members].sum()), "sources": int(n_sources), "ports": int(values.size),
-                   "top_ports": top, "answered_with_rst": int((answered[members] > 0).sum()),
+        details = {"replies": int(members.size), "synacks": int(synacks[at].sum()),
+                   "rsts": int(rsts[at].sum()), "sources": int(n_sources), "ports": int(values.size),
+                   "top_ports": top, "answered_with_rst": int((answered[at] > 0).sum()),
                    "peak_in_window": ep.peak}
         more = f" and {n(values.size - len(top))} more" if values.size > len(top) else ""
         findings.append(Finding(

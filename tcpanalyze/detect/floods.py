@@ -37,7 +37,7 @@ def _synack_signs(inp: Inputs, half_open: np.ndarray) -> dict:
     A SYN cookie (Linux, when its SYN queue is full) keeps no state, so it is never retransmitted;
     an ordinary half-open connection gets its SYN-ACK retransmitted after 1 s, 3 s, ...
     """
-    synacks = inp.sessions["resp_synack_pkts"].to_numpy(np.int64)[half_open]
+    synacks = inp.sessions["resp_synack_pkts"].to_numpy()[half_open].astype(np.int64)
     sent = int(synacks.sum())
     answered = int((synacks > 0).sum())
     return {"synacks_sent": sent, "synack_retransmissions": sent - answered,
@@ -45,10 +45,11 @@ def _synack_signs(inp: Inputs, half_open: np.ndarray) -> dict:
 
 
 def detect_syn_flood(inp: Inputs, cfg: SynFloodConfig) -> list[Finding]:
-    rows = np.flatnonzero(inp.attempt)
     threshold = max(int(np.ceil(cfg.min_rate_per_s * cfg.window_s)), 1)
+    episodes = busy_episodes(inp.start[inp.attempt], inp.listener[inp.attempt], cfg.window_s, threshold)
+    rows = np.flatnonzero(inp.attempt)  # the attempts' rows, once the episodes' working arrays are gone
     findings = []
-    for ep in busy_episodes(inp.start[rows], inp.listener[rows], cfg.window_s, threshold):
+    for ep in episodes:
         members = rows[ep.rows]
         sources = inp.orig_names(members)
         n_sources = len(set(sources))

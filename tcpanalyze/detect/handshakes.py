@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .frame import Finding
-from .inputs import Inputs
+from .inputs import Inputs, one_of
 from .text import count_of, endpoint, n, secs
 from .windows import busy_episodes
 
@@ -22,7 +22,7 @@ class HandshakeFailuresConfig:
 
 
 def detect_handshake_failures(inp: Inputs, cfg: HandshakeFailuresConfig) -> list[Finding]:
-    failed = np.flatnonzero(inp.sessions["handshake"].isin(("refused", "unanswered")).to_numpy())
+    failed = np.flatnonzero(one_of(inp.sessions["handshake"], ("refused", "unanswered")))
     findings = []
     for ep in busy_episodes(inp.start[failed], inp.listener[failed], cfg.window_s, cfg.min_failures):
         members = failed[ep.rows]

@@ -36,27 +36,29 @@ def _peak_concurrency(starts: np.ndarray, ends: np.ndarray) -> tuple[int, float]
 def detect_idle_exhaustion(inp: Inputs, cfg: IdleExhaustionConfig) -> list[Finding]:
     s = inp.sessions
     duration = s["duration"].to_numpy(np.float64)
-    bytes_total = (s["orig_bytes"] + s["resp_bytes"]).to_numpy(np.float64)
-    rate = bytes_total / np.maximum(duration, 1e-9)
-    idle = ((s["handshake"] == "complete").to_numpy() & (duration >= cfg.min_duration_s)
-            & (rate <= cfg.max_bytes_per_s))
+    rows = np.flatnonzero((s["handshake"] == "complete").to_numpy() & (duration >= cfg.min_duration_s))
+    duration = duration[rows]
+    bytes_total = (s["orig_bytes"].to_numpy()[rows] + s["resp_bytes"].to_numpy()[rows]).astype(np.float64)
+    idle = np.flatnonzero(bytes_total / np.maximum(duration, 1e-9) <= cfg.max_bytes_per_s)  # positions in rows
+    listeners = inp.listener[rows[idle]]
     findings = []
-    for listener in distinct(inp.listener[idle]):
-        members = np.flatnonzero(idle & (inp.listener == listener))
+    for listener in distinct(listeners):
+        at = idle[listeners == listener]
+        members = rows[at]
         if members.size < cfg.min_concurrent:
             continue
-        peak, at = _peak_concurrency(inp.start[members], inp.end[members])
+        peak, when = _peak_concurrency(inp.start[members], inp.end[members])
         if peak < cfg.min_concurrent:
             continue
         addr, port = inp.listener_name(int(listener))
         sources = inp.orig_names(members)
-        mean_rate = float(bytes_total[members].sum() / duration[members].sum())
+        mean_rate = float(bytes_total[at].sum() / duration[at].sum())
         findings.append(Finding(
             "idle_exhaustion", "warning", float(inp.start[members].min()), float(inp.end[members].max()), addr, port,
             f"{endpoint(addr, port)} held {n(members.size)} established sessions from {count_of(len(set(sources)), 'source')} "
-            f"open for {secs(float(np.median(duration[members])))} (median) carrying {mean_rate:.1f} bytes/s on "
+            f"open for {secs(float(np.median(duration[at])))} (median) carrying {mean_rate:.1f} bytes/s on "
             f"average, {n(peak)} of them at once",
             sources, inp.session_ids[members], inp.first_frames(members),
-            {"sessions": int(members.size), "peak_concurrent": peak, "peak_at": at,
-             "median_duration_s": float(np.median(duration[members])), "mean_bytes_per_s": mean_rate}))
+            {"sessions": int(members.size), "peak_concurrent": peak, "peak_at": when,
+             "median_duration_s": float(np.median(duration[at])), "mean_bytes_per_s": mean_rate}))
     return findings

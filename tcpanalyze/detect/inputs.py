@@ -31,6 +31,7 @@ DETECTOR_COLUMNS = (
 )
 # The handshake outcomes (tcpanalyze.engine.session) of sessions whose originator sent a SYN.
 ATTEMPT_OUTCOMES = ("complete", "syn_synack", "refused", "unanswered")
+ROWS_CHUNK = 1 << 16  # packets whose session rows are looked up at once
 
 
 def first_of_each(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -59,10 +60,24 @@ def require_columns(frame: pd.DataFrame, columns: tuple[str, ...], reader: str) 
     return columns
 
 
-def address_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes and the text of each code for an address column (categorical or text)."""
+def one_of(column: pd.Series, values: tuple[str, ...]) -> np.ndarray:
+    """``column.isin(values)`` as a mask; a categorical's codes are looked up in a table of its
+    categories (pandas widens them to int64 first)."""
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        return column.isin(values).to_numpy()
+    wanted = np.zeros(column.cat.categories.size + 1, bool)  # the last entry: code -1, a missing value
+    at = column.cat.categories.get_indexer(list(values))
+    wanted[at[at >= 0]] = True
+    return wanted[column.cat.codes.to_numpy()]
+
+
+def address_codes(column: pd.Series, dtype: type | None = np.int64) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes and the text of each code for an address column (categorical or text).
+
+    ``dtype=None`` keeps a categorical's codes as stored (int8 to int32, no copy).
+    """
     if isinstance(column.dtype, pd.CategoricalDtype):
-        return column.cat.codes.to_numpy(np.int64), np.asarray(column.cat.categories.astype(str), dtype=object)
+        return column.cat.codes.to_numpy(dtype), np.asarray(column.cat.categories.astype(str), dtype=object)
     codes, uniques = pd.factorize(column.astype(str))
     return codes.astype(np.int64), np.asarray(uniques, dtype=object)
 
@@ -86,13 +101,13 @@ class Inputs:
     # -- sessions ----------------------------------------------------------------------
     @cached_property
     def orig(self) -> tuple[np.ndarray, np.ndarray]:
-        """(codes, names) of the originator addresses."""
-        return address_codes(self.sessions["orig_addr"])
+        """(codes, names) of the originator addresses; the codes as stored (widen them before arithmetic)."""
+        return address_codes(self.sessions["orig_addr"], None)
 
     @cached_property
     def resp(self) -> tuple[np.ndarray, np.ndarray]:
-        """(codes, names) of the responder addresses."""
-        return address_codes(self.sessions["resp_addr"])
+        """(codes, names) of the responder addresses; the codes as stored (widen them before arithmetic)."""
+        return address_codes(self.sessions["resp_addr"], None)
 
     @cached_property
     def _host_codes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -106,6 +121,13 @@ class Inputs:
         space: a host has one code on either side."""
         of_orig, of_resp, names = self._host_codes
         return of_orig[self.orig[0][rows]], of_resp[self.resp[0][rows]], names
+
+    def between(self, hosts: np.ndarray) -> np.ndarray:
+        """Mask of the sessions both of whose hosts are among ``hosts`` (codes as ``hosts()`` gives them)."""
+        of_orig, of_resp, names = self._host_codes
+        among = np.zeros(names.size, bool)
+        among[hosts] = True
+        return among[of_orig][self.orig[0]] & among[of_resp][self.resp[0]]
 
     def orig_names(self, rows: np.ndarray) -> np.ndarray:
         codes, names = self.orig
@@ -134,7 +156,9 @@ class Inputs:
     @cached_property
     def listener(self) -> np.ndarray:
         """One code per (responder address, port): the service a session was opened to."""
-        return self.resp[0] * 65536 + self.resp_port
+        listener = np.multiply(self.resp[0], 65536, dtype=np.int64)
+        listener += self.resp_port
+        return listener
 
     def listener_name(self, code: int) -> tuple[str, int]:
         return str(self.resp[1][code // 65536]), int(code % 65536)
@@ -142,7 +166,7 @@ class Inputs:
     @cached_property
     def attempt(self) -> np.ndarray:
         """Sessions whose originator sent a SYN (connection attempts, answered or not)."""
-        return self.sessions["handshake"].isin(ATTEMPT_OUTCOMES).to_numpy()
+        return one_of(self.sessions["handshake"], ATTEMPT_OUTCOMES)
 
     @cached_property
     def no_payload(self) -> np.ndarray:
@@ -166,8 +190,11 @@ class Inputs:
     @cached_property
     def packet_rows(self) -> np.ndarray:
         """Row position in ``sessions`` of every packet (packets frame required); int32 below 2**31 sessions."""
-        rows = self.rows_of(self.packets["session_id"].to_numpy(np.int64))
-        return rows.astype(np.int32) if self.n < 2**31 else rows
+        ids = self.packets["session_id"].to_numpy(np.int64)
+        rows = np.empty(ids.size, np.int32 if self.n < 2**31 else np.int64)
+        for at in range(0, ids.size, ROWS_CHUNK):  # searchsorted's int64 positions, a chunk at a time
+            rows[at:at + ROWS_CHUNK] = self.rows_of(ids[at:at + ROWS_CHUNK])
+        return rows
 
     @cached_property
     def flags(self) -> np.ndarray:
@@ -210,7 +237,7 @@ class Inputs:
     def endpoints(self, rows: np.ndarray) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
         """(originator, responder) as (address, port) pairs for each row."""
         s = self.sessions
-        orig = list(zip(self.orig_names(rows).tolist(), s["orig_port"].to_numpy(np.int64)[rows].tolist()))
+        orig = list(zip(self.orig_names(rows).tolist(), s["orig_port"].to_numpy()[rows].tolist()))
         resp = list(zip(self.resp_names(rows).tolist(), self.resp_port[rows].tolist()))
         return orig, resp
 

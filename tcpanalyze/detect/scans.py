@@ -44,72 +44,77 @@ class AddressSweepConfig:
     window_s: float = 300.0
 
 
-def stealth_kind(flags: np.ndarray) -> np.ndarray:
-    """Name of the stealth probe a first packet's flags make ('' when it is none)."""
+# The stealth probes by code (as ``stealth_codes`` gives them); code 0: none.
+STEALTH_KINDS = ("", "null", "fin", "xmas", "syn_fin")
+
+
+def stealth_codes(flags: np.ndarray) -> np.ndarray:
+    """Code (in ``STEALTH_KINDS``) of the stealth probe a first packet's flags make (0 when it is none)."""
     f = flags & (FIN | SYN | RST | PSH | ACK | URG)
-    out = np.full(flags.shape, "", dtype=object)
-    out[(f == 0)] = "null"
-    out[f == FIN] = "fin"
-    out[f == (FIN | PSH | URG)] = "xmas"
-    out[((f & (SYN | FIN)) == (SYN | FIN)) & ((f & ACK) == 0)] = "syn_fin"
-    out[flags < 0] = ""
+    out = np.zeros(flags.shape, np.int8)
+    out[(f == 0)] = 1
+    out[f == FIN] = 2
+    out[f == (FIN | PSH | URG)] = 3
+    out[((f & (SYN | FIN)) == (SYN | FIN)) & ((f & ACK) == 0)] = 4
+    out[flags < 0] = 0
     return out
 
 
 def probes(inp: Inputs) -> tuple[np.ndarray, np.ndarray]:
-    """(probe mask, stealth kind per session) over all sessions."""
-    stealth = stealth_kind(inp.first_orig_flags)
+    """(probe rows, stealth code of each)."""
+    stealth = stealth_codes(inp.first_orig_flags)
     not_clean = (inp.sessions["conn_state"] != "SF").to_numpy()
-    mask = ((inp.attempt & not_clean) | (stealth != "")) & inp.no_payload
-    return mask, stealth
+    rows = np.flatnonzero(((inp.attempt & not_clean) | (stealth != 0)) & inp.no_payload)
+    return rows, stealth[rows]
 
 
-def _first_per_target(rows: np.ndarray, key: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """Of ``rows``, the earliest one per distinct ``key`` (a target counted once)."""
-    order = rows[np.lexsort((times[rows], key[rows]))]
+def _first_per_target(key: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Positions of the earliest event per distinct ``key`` (a target counted once)."""
+    order = np.lexsort((times, key))
     return order[first_of_each(key[order])[1]]
 
 
-def _outcomes(inp: Inputs, members: np.ndarray, stealth: np.ndarray) -> dict:
-    s = inp.sessions
+def _outcomes(inp: Inputs, members: np.ndarray, kinds: np.ndarray) -> dict:
+    """What the probes ``members`` (rows; ``kinds`` their stealth codes) met."""
     handshake = inp.text_at("handshake", members)
-    kinds = stealth[members]
+    answered = inp.sessions["resp_pkts"].to_numpy()[members] > 0
     # a stealth probe is answered by a RST from a closed port, by silence from an open or filtered one
-    reset = (kinds != "") & (s["resp_pkts"].to_numpy()[members] > 0)
-    silent = (kinds != "") & (s["resp_pkts"].to_numpy()[members] == 0)
-    syn = kinds == ""
+    reset = (kinds != 0) & answered
+    silent = (kinds != 0) & ~answered
+    syn = kinds == 0
     return {"probes": int(members.size), "open": int((syn & np.isin(handshake, ("complete", "syn_synack"))).sum()),
             "refused": int((syn & (handshake == "refused")).sum() + reset.sum()),
             "unanswered": int((syn & (handshake == "unanswered")).sum() + silent.sum()),
-            "stealth": {k: int((kinds == k).sum()) for k in ("null", "fin", "xmas", "syn_fin") if (kinds == k).any()}}
+            "stealth": {kind: int((kinds == code).sum()) for code, kind in enumerate(STEALTH_KINDS)
+                        if code and (kinds == code).any()}}
 
 
 def detect_port_scan(inp: Inputs, cfg: PortScanConfig) -> list[Finding]:
-    mask, stealth = probes(inp)
-    rows = np.flatnonzero(mask)
+    rows, stealth = probes(inp)
+    start = inp.start[rows]
     n_resp = int(inp.resp[0].max(initial=0)) + 1
-    pair = inp.orig[0] * n_resp + inp.resp[0]  # (scanner, host)
-    target = pair * 65536 + inp.resp_port
-    firsts = _first_per_target(rows, target, inp.start)
-    stealth_firsts = firsts[stealth[firsts] != ""]
-    episodes = busy_episodes(inp.start[firsts], pair[firsts], cfg.window_s, cfg.min_ports)
-    covered = [(ep.group, inp.start[firsts[ep.rows]].min(), inp.start[firsts[ep.rows]].max()) for ep in episodes]
+    pair = inp.orig[0][rows].astype(np.int64) * n_resp + inp.resp[0][rows]  # (scanner, host)
+    target = pair * 65536 + inp.resp_port[rows]
+    firsts = _first_per_target(target, start)
+    stealth_firsts = firsts[stealth[firsts] != 0]
+    episodes = busy_episodes(start[firsts], pair[firsts], cfg.window_s, cfg.min_ports)
+    covered = [(ep.group, start[firsts[ep.rows]].min(), start[firsts[ep.rows]].max()) for ep in episodes]
     found = [(firsts[ep.rows], ep) for ep in episodes]
-    for ep in busy_episodes(inp.start[stealth_firsts], pair[stealth_firsts], cfg.window_s, cfg.min_stealth_ports):
-        t = inp.start[stealth_firsts[ep.rows]]
+    for ep in busy_episodes(start[stealth_firsts], pair[stealth_firsts], cfg.window_s, cfg.min_stealth_ports):
+        t = start[stealth_firsts[ep.rows]]
         if not any(g == ep.group and t.min() <= hi and t.max() >= lo for g, lo, hi in covered):
             found.append((stealth_firsts[ep.rows], ep))
     findings = []
-    for first_rows, ep in found:
-        lo, hi = inp.start[first_rows].min(), inp.start[first_rows].max()
+    for first_at, ep in found:
+        lo, hi = start[first_at].min(), start[first_at].max()
         # the pair's probes in the episode's span, and the scanner's later retries of its ports (nmap
         # probes unanswered ports again after its first pass)
-        in_span = (pair[rows] == ep.group) & (inp.start[rows] >= lo) & (inp.start[rows] <= hi)
-        members = rows[in_span | np.isin(target[rows], target[first_rows])]
+        at = np.flatnonzero(((pair == ep.group) & (start >= lo) & (start <= hi)) | np.isin(target, target[first_at]))
+        members = rows[at]
         scanner, host = inp.orig_names(members[:1])[0], inp.resp_names(members[:1])[0]
         ports = distinct(inp.resp_port[members])
         details = {"ports": int(ports.size), "lowest_port": int(ports[0]), "highest_port": int(ports[-1]),
-                   **_outcomes(inp, members, stealth)}
+                   **_outcomes(inp, members, stealth[at])}
         stealthy = sum(details["stealth"].values())
         how = f", {n(stealthy)} of them stealth probes ({', '.join(details['stealth'])})" if stealthy else ""
         findings.append(Finding(
@@ -122,19 +127,20 @@ def detect_port_scan(inp: Inputs, cfg: PortScanConfig) -> list[Finding]:
 
 
 def detect_address_sweep(inp: Inputs, cfg: AddressSweepConfig) -> list[Finding]:
-    mask, stealth = probes(inp)
-    rows = np.flatnonzero(mask)
-    group = inp.orig[0] * 65536 + inp.resp_port  # (scanner, port)
+    rows, stealth = probes(inp)
+    start = inp.start[rows]
+    group = inp.orig[0][rows].astype(np.int64) * 65536 + inp.resp_port[rows]  # (scanner, port)
     n_resp = int(inp.resp[0].max(initial=0)) + 1
-    firsts = _first_per_target(rows, group * n_resp + inp.resp[0], inp.start)
+    firsts = _first_per_target(group * n_resp + inp.resp[0][rows], start)
     findings = []
-    for ep in busy_episodes(inp.start[firsts], group[firsts], cfg.window_s, cfg.min_hosts):
-        t = inp.start[firsts[ep.rows]]
+    for ep in busy_episodes(start[firsts], group[firsts], cfg.window_s, cfg.min_hosts):
+        t = start[firsts[ep.rows]]
         lo, hi = t.min(), t.max()
-        members = rows[(group[rows] == ep.group) & (inp.start[rows] >= lo) & (inp.start[rows] <= hi)]
+        at = np.flatnonzero((group == ep.group) & (start >= lo) & (start <= hi))
+        members = rows[at]
         scanner, port = inp.orig_names(members[:1])[0], int(ep.group % 65536)
         hosts = np.sort(pd.unique(inp.resp_names(members)))
-        details = {"hosts": int(hosts.size), **_outcomes(inp, members, stealth)}
+        details = {"hosts": int(hosts.size), **_outcomes(inp, members, stealth[at])}
         findings.append(Finding(
             "address_sweep", "warning", float(lo), float(inp.end[members].max()), None, port,
             f"{scanner} probed port {port} on {n(hosts.size)} hosts in {secs(hi - lo)} "

@@ -70,34 +70,32 @@ def _episode(inp: Inputs, session: np.ndarray, side_is_orig: bool) -> dict:
 
 def detect_zero_window_stall(inp: Inputs, cfg: ZeroWindowStallConfig) -> list[Finding]:
     s = inp.sessions
-    first_frames = s["first_frame"].to_numpy(np.int64)
     findings = []
     for side in ("orig", "resp"):
-        longest = s[f"{side}_zero_window_longest_s"].to_numpy(np.float64)
-        total = s[f"{side}_zero_window_s"].to_numpy(np.float64)
-        episodes = s[f"{side}_zero_window_episodes"].to_numpy(np.int64)
-        probes = s[f"{side}_zero_window_probes"].to_numpy(np.int64)
-        rows = np.flatnonzero(longest >= cfg.min_stall_s)
+        rows = np.flatnonzero(s[f"{side}_zero_window_longest_s"].to_numpy() >= cfg.min_stall_s)
+        longest, total, episodes, probes = (s[f"{side}_zero_window_{name}"].to_numpy()[rows]
+                                            for name in ("longest_s", "s", "episodes", "probes"))
+        first_frames = inp.first_frames(rows)
         packets_of = inp.packets_of(rows) if inp.packets is not None else None
-        for row, o, r in zip(rows, *inp.endpoints(rows)):
+        for k, (row, o, r) in enumerate(zip(rows, *inp.endpoints(rows))):
             me, peer = (o, r) if side == "orig" else (r, o)
             found = _episode(inp, packets_of(row), side == "orig") if packets_of is not None else {}
             start = found.get("start", float(inp.start[row]))
             ended = found.get("ended_by")
-            details = {"side": side, "longest_s": float(longest[row]), "total_s": float(total[row]),
-                       "episodes": int(episodes[row]), "probes": int(probes[row]), "ended_by": ended}
+            details = {"side": side, "longest_s": float(longest[k]), "total_s": float(total[k]),
+                       "episodes": int(episodes[k]), "probes": int(probes[k]), "ended_by": ended}
             if found:
                 details["episode_start_frame"] = found["episode_start_frame"]
-            critical = longest[row] >= cfg.critical_s or ended in ("capture_end", "rst")
+            critical = longest[k] >= cfg.critical_s or ended in ("capture_end", "rst")
             end_text = {"window_update": "; a window update ended it", "rst": "; it ended with a RST",
                         "fin": "; it ended with a FIN", "capture_end": "; it was still closed when the capture ended",
                         None: ""}[ended]
             findings.append(Finding(
                 "zero_window_stall", "critical" if critical else "warning", start,
-                start + float(longest[row]), me[0], me[1],
-                f"{endpoint(*me)} advertised a zero window to {endpoint(*peer)} for {secs(longest[row])} "
+                start + float(longest[k]), me[0], me[1],
+                f"{endpoint(*me)} advertised a zero window to {endpoint(*peer)} for {secs(longest[k])} "
                 f"({count_of(details['episodes'], 'episode')}, {secs(details['total_s'])} in all, "
                 f"{count_of(details['probes'], 'probe')}){end_text}",
-                [peer[0]], [int(inp.session_ids[row])], found.get("frames", [int(first_frames[row])]),
+                [peer[0]], [int(inp.session_ids[row])], found.get("frames", [int(first_frames[k])]),
                 details))
     return findings

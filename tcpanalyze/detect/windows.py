@@ -31,26 +31,52 @@ def busy_episodes(times: np.ndarray, groups: np.ndarray, window_s: float, thresh
     n = times.size
     if n == 0 or threshold <= 0 or n < threshold:
         return []
+    # The sort key's origin and group spacing come from all events (the same float keys whichever
+    # events are kept); only the events of groups with ``threshold`` of them are sorted.
+    low = times.min()
+    stride = (times.max() - low) + 2 * window_s + 1.0
+    kept = _in_big_groups(groups, threshold)
+    if kept is None:
+        return _episodes(times, groups, window_s, threshold, low, stride)
+    episodes = _episodes(times[kept], groups[kept], window_s, threshold, low, stride)
+    for episode in episodes:
+        episode.rows = kept[episode.rows]
+    return episodes
+
+
+def _in_big_groups(groups: np.ndarray, threshold: int) -> np.ndarray | None:
+    """Positions of the events whose group has at least ``threshold`` events (None: all of them);
+    no other group can hold a busy window."""
+    ordered = np.sort(groups)  # a sorted copy counts the groups in a fraction of a hash table's memory
+    firsts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
+    big = ordered[firsts[np.diff(firsts, append=ordered.size) >= threshold]]
+    if big.size == firsts.size:
+        return None
+    if big.size == 0:
+        return np.empty(0, np.intp)
+    del ordered
+    at = np.minimum(np.searchsorted(big, groups), big.size - 1)
+    return np.flatnonzero(big[at] == groups)
+
+
+def _episodes(times: np.ndarray, groups: np.ndarray, window_s: float, threshold: int, low: float,
+              stride: float) -> list[Episode]:
+    """``busy_episodes`` over these events, keyed ``group * stride + (time - low)``."""
+    n = times.size
     order = np.lexsort((times, groups))
-    t, g = times[order], groups[order].astype(np.int64)
+    g = groups[order].astype(np.int64, copy=False)
     # One sorted key across groups: each group's times shifted past the previous group's.
-    base = t - t.min()
-    stride = base.max() + 2 * window_s + 1.0
-    key = g * stride + base
+    key = times[order] - low
+    key += g * stride
     ends = np.searchsorted(key, key + window_s, side="right")  # first event past each window
     counts = ends - np.arange(n)
     busy = np.flatnonzero(counts >= threshold)
     if busy.size == 0:
         return []
     # Every event inside a busy window is hot (difference array over window spans).
-    marks = np.zeros(n + 1, np.int64)
-    np.add.at(marks, busy, 1)
-    np.add.at(marks, ends[busy], -1)
+    marks = np.bincount(busy, minlength=n + 1) - np.bincount(ends[busy], minlength=n + 1)
     hot = np.flatnonzero(np.cumsum(marks[:n]) > 0)
     # Split hot events into episodes: new group, or a gap longer than a window.
-    breaks = np.flatnonzero((np.diff(g[hot]) != 0) | (np.diff(t[hot]) > window_s)) + 1
-    episodes = []
-    for run in np.split(hot, breaks):
-        episodes.append(Episode(int(g[run[0]]), order[run], int(counts[run].max())))
-    return episodes
-
+    t = times[order[hot]]
+    breaks = np.flatnonzero((np.diff(g[hot]) != 0) | (np.diff(t) > window_s)) + 1
+    return [Episode(int(g[run[0]]), order[run], int(counts[run].max())) for run in np.split(hot, breaks)]

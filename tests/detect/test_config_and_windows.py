@@ -11,6 +11,7 @@ from helpers import SAMPLE_DIR
 
 import tcpanalyze
 from tcpanalyze.detect import ANOMALY_COLUMNS, DETECTORS, DetectConfig, detect_anomalies
+from tcpanalyze.detect.inputs import one_of
 from tcpanalyze.detect.windows import busy_episodes
 from tcpanalyze.engine.streaming import session_records_empty
 from tcpanalyze.errors import UsageError
@@ -114,6 +115,21 @@ def test_busy_episodes_per_group_and_merged_runs():
     assert [(e.group, sorted(e.rows.tolist())) for e in episodes] == [(0, [0, 1, 2, 3, 4]), (1, [6, 7, 8])]
     assert busy_episodes(times, groups, window_s=0.01, threshold=2) == []
 
+
+def test_busy_episodes_leave_small_groups_out_without_changing_the_busy_ones():
+    # group 7 has 3 events within 0.2 s, too few for a threshold of 4; group 2 has 4 in 0.3 s
+    times = np.array([5.0, 0.0, 5.1, 0.1, 5.2, 0.2, 0.3])
+    groups = np.array([7, 2, 7, 2, 7, 2, 2])
+    episodes = busy_episodes(times, groups, window_s=1.0, threshold=4)
+    assert [(e.group, e.rows.tolist(), e.peak) for e in episodes] == [(2, [1, 3, 5, 6], 4)]
+    assert busy_episodes(times, groups, window_s=1.0, threshold=5) == []
+
+
+def test_one_of_matches_pandas_isin_for_categorical_and_text_columns():
+    values = ["complete", None, "refused", "unanswered", "complete"]
+    for column in (pd.Series(values, dtype="category"), pd.Series(values, dtype=object)):
+        wanted = ("refused", "complete", "no_such_outcome")
+        assert one_of(column, wanted).tolist() == column.isin(wanted).tolist() == [True, False, True, False, True]
 
 
 @pytest.mark.parametrize("seed", range(20))
