@@ -38,7 +38,7 @@ class GroupQuantiles:
         self.groups = groups
         self.counts = np.zeros(groups, np.int64)
         self._maxima = np.full(groups, -1, np.int64)  # -1: no value
-        self._value_bits = 63 - max(groups - 1, 1).bit_length()
+        self._value_bits = 63 - max(groups, 1).bit_length()  # groups << value_bits, the end of the last, fits too
         # group << value_bits | value, the first _exact_values (a digested group's too, until the next
         # shrink), in pieces as they were added (ending at _ends: ``_move_digested`` digests a piece at once)
         self._keys = np.empty(0, np.int64)

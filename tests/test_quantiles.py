@@ -58,9 +58,18 @@ def test_big_groups_go_into_digests_and_stay_within_a_percent(monkeypatch):
 
 
 def test_a_value_too_big_for_its_bits_counts_as_the_biggest_that_fits():
-    found = GroupQuantiles(1 << 20)  # 20 bits of group: 43 bits of value
+    found = GroupQuantiles(1 << 20)  # 21 bits for the group numbers and the end of the last: 42 bits of value
     found.add(np.array([5, 5]), np.array([7, 1 << 50]))
-    assert found.quantile(1.0)[5] == (1 << 43) - 1 == found.maxima[5] and found.quantile(0.0)[5] == 7
+    assert found.quantile(1.0)[5] == (1 << 42) - 1 == found.maxima[5] and found.quantile(0.0)[5] == 7
+
+
+@pytest.mark.parametrize("groups", [1, 2, 3, 4, 8, 20, 64])
+def test_the_last_group_has_its_quantiles_whatever_the_number_of_groups(groups):
+    group = np.repeat(np.arange(groups), 3)
+    values = np.tile([1_000, 2_000, 9_000], groups) + group
+    found = GroupQuantiles(groups)
+    found.add(group, values)
+    np.testing.assert_array_equal(found.quantile(0.5), _exact(group, values, 0.5, groups))
 
 
 def test_values_by_id_count_for_their_ids_group_as_one_piece(monkeypatch):
