@@ -70,7 +70,7 @@ def anomalies(
     """
     file = capture_spec(files)
     filters = Filters.parse(host, port, session, time_range)
-    from ..detect import DETECTOR_COLUMNS, DetectConfig, detect_anomalies, flat_anomalies
+    from ..detect import DETECTOR_COLUMNS, DetectConfig, flat_anomalies
     from ..output import FrameWriter
     from ..pipeline import analyze, cluster_client
     from .progress import ReadProgress
@@ -80,7 +80,7 @@ def anomalies(
     with cluster_client(scheduler) as client, ReadProgress() as progress:
         result = analyze(file, packets=False, evidence=not no_packets, columns=DETECTOR_COLUMNS, progress=progress,
                          workers=workers, client=client, options=analysis_options(verify_checksums))
-    found = detect_anomalies(result.sessions, result.detector_packets, cfg, file)
+    found = result.drop_evidence_packets(cfg).anomalies  # the evidence goes before the findings are made
     found = filters.anomalies(found, result.sessions, result.accounting.first_tcp_ts_ns)
     if fmt in (Format.csv, Format.parquet):
         found = flat_anomalies(found, lists=fmt == Format.csv)

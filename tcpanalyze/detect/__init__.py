@@ -14,7 +14,7 @@ and thresholds are documented in docs/anomalies.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,11 +52,13 @@ __all__ = [
     "Detection",
     "detect",
     "detect_anomalies",
+    "detection_of",
     "flat_anomalies",
+    "run_detectors",
     "session_anomaly_kinds",
 ]
 
-DETECTORS: dict[str, Callable[[Inputs, object], list[Finding]]] = {
+DETECTORS: dict[str, Callable[[Inputs, object], Iterable[Finding]]] = {
     "syn_flood": detect_syn_flood,
     "backscatter": detect_backscatter,
     "port_scan": detect_port_scan,
@@ -86,17 +88,31 @@ def detect(sessions: pd.DataFrame, packets: pd.DataFrame | None = None, config: 
 
     ``path``, the capture file, lets the injection detector compare retransmitted payload bytes.
     """
+    return detection_of(run_detectors(sessions, packets, config, path))
+
+
+def run_detectors(sessions: pd.DataFrame, packets: pd.DataFrame | None = None, config: DetectConfig | None = None,
+                  path: str | None = None) -> list[Iterable[Finding]]:
+    """Every enabled detector's findings (``detect``'s arguments): lists, or iterators that make
+    one finding per session as they are read from the few columns those need, holding neither
+    ``sessions`` nor ``packets``: a caller can let the packets go before ``detection_of`` makes
+    them (``Analysis.drop_evidence_packets``)."""
     config = config or DetectConfig()
     inp = Inputs(sessions, packets, path)
-    findings: list[Finding] = []
+    found: list[Iterable[Finding]] = []
     if inp.n:
         for kind, run in DETECTORS.items():
             cfg = getattr(config, kind)
             if cfg.enabled:
-                findings.extend(run(inp, cfg))
+                found.append(run(inp, cfg))
                 malloc.trim()  # its freed temporaries back to the system: the next detector starts from what is live
-    del inp  # the detectors' working arrays: gone before the table is built
-    findings = _absorb(findings)
+    return found
+
+
+def detection_of(found: list[Iterable[Finding]]) -> Detection:
+    """The anomalies table and members of ``run_detectors``' findings (emptying ``found``)."""
+    findings = _absorb([finding for each in found for finding in each])
+    found.clear()
     members = [(f.kind, np.asarray(f.session_ids, dtype=np.int64)) for f in findings]
     detection = Detection(anomalies_frame(findings), members)  # empties findings as it tables them
     malloc.trim()  # what the working arrays and the findings held, back to the system

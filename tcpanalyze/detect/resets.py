@@ -9,6 +9,7 @@ acknowledged when the RST went out.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,14 +59,17 @@ def _reset_by_orig(s: pd.DataFrame) -> np.ndarray:
                     np.where((conn_state == "RSTR").to_numpy(), False, closed_by_orig))
 
 
-def detect_rst_teardown(inp: Inputs, cfg: RstTeardownConfig) -> list[Finding]:
+def detect_rst_teardown(inp: Inputs, cfg: RstTeardownConfig) -> Iterator[Finding]:
+    """One finding per session reset after data flowed. They are made as they are read, from
+    the few columns they need (a big capture has tens of thousands), so detection can let its
+    inputs go before it holds them (``detect``)."""
     s = inp.sessions
     orig_bytes, resp_bytes = s["orig_bytes"].to_numpy(np.int64), s["resp_bytes"].to_numpy(np.int64)
     # A lone RST (even one carrying data) is no session to tear down: at least one other packet.
     several = (s["orig_pkts"] + s["resp_pkts"]).to_numpy() >= 2
     rows = np.flatnonzero((s["close_type"] == "rst").to_numpy() & several & (orig_bytes + resp_bytes >= cfg.min_bytes))
     if rows.size == 0:
-        return []
+        return iter(())
     by_orig = _reset_by_orig(s)[rows]
     rst_ts, rst_frame = inp.end[rows], s["last_frame"].to_numpy(np.int64)[rows]
     in_flight = s["rst_unacked_bytes"].to_numpy(np.int64)[rows]  # at the session's first RST (engine)
@@ -76,9 +80,12 @@ def detect_rst_teardown(inp: Inputs, cfg: RstTeardownConfig) -> list[Finding]:
         by_orig[at], rst_ts[at], rst_frame[at] = rsts["by_orig"], rsts["ts"], rsts["frame"]
     columns = (by_orig, orig_bytes[rows], resp_bytes[rows], in_flight, rst_frame, rst_ts,
                inp.start[rows], inp.end[rows], inp.session_ids[rows])  # read once as Python values, not per finding
-    findings = []
-    for o, r, by_o, ob, rb, unacked, frame, ts, start, end, sid in zip(*inp.endpoints(rows),
-                                                                        *(c.tolist() for c in columns)):
+    return _teardowns(*inp.endpoints(rows), *(c.tolist() for c in columns))
+
+
+def _teardowns(*columns: list) -> Iterator[Finding]:
+    """rst_teardown's findings from its columns (``detect_rst_teardown``), one per row."""
+    for o, r, by_o, ob, rb, unacked, frame, ts, start, end, sid in zip(*columns):
         who, peer = (o, r) if by_o else (r, o)
         mid = unacked > 0
         if mid:
@@ -87,12 +94,11 @@ def detect_rst_teardown(inp: Inputs, cfg: RstTeardownConfig) -> list[Finding]:
             state = "; no data was in flight"
         details = {"reset_by": "orig" if by_o else "resp", "orig_bytes": ob, "resp_bytes": rb, "rst_frame": frame,
                    "mid_transfer": mid, "unacked_bytes": unacked, "duration_s": end - start}
-        findings.append(Finding(
+        yield Finding(
             "rst_teardown", "warning" if mid else "info", start, ts, r[0], r[1],
             f"{endpoint(*who)} reset its session with {endpoint(*peer)} after {n(ob)} bytes from the "
             f"originator and {n(rb)} from the responder{state}",
-            [o[0]], [sid], [frame], details))
-    return findings
+            [o[0]], [sid], [frame], details)
 
 
 def detect_rst_storm(inp: Inputs, cfg: RstStormConfig) -> list[Finding]:

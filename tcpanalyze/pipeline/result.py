@@ -168,16 +168,27 @@ class Analysis:
 
         return self.sessions.assign(anomalies=session_anomaly_kinds(self.sessions, self.detection))
 
-    def drop_evidence_packets(self) -> None:
-        """Find the anomalies (default thresholds) now, then let go of the evidence packets they
-        are found from, for a caller that reads nothing else of them (``tcpanalyze report``: on a
-        big capture they are tens of MB). ``detect`` with other thresholds afterwards works from
-        the sessions alone; the RTT samples stay."""
+    def drop_evidence_packets(self, config=None):
+        """Find the anomalies now (``config``'s thresholds, a ``tcpanalyze.detect.DetectConfig``;
+        without one the defaults, which ``detection`` then keeps) and let go of the evidence
+        packets they are found from before the findings are made, for a caller that reads nothing
+        else of them (``tcpanalyze report``, ``anomalies``, ``check``: on a big capture they are
+        tens of MB). Returns the ``Detection``. ``detect`` afterwards works from the sessions
+        alone; the RTT samples stay."""
+        from ..detect import detection_of, run_detectors
+
+        found = None if config is None and "detection" in self.__dict__ else run_detectors(
+            self.sessions, self.detector_packets, config, self.path)
         if self.evidence is not None:
-            self.detection  # noqa: B018 (found now, from the packets)
             none = self.evidence.packets.iloc[:0].copy()  # a view would hold on to the rows
             self.evidence = dataclasses.replace(self.evidence, packets=none)
             malloc.trim()
+        if found is None:
+            return self.detection
+        detection = detection_of(found)
+        if config is None:
+            self.detection = detection
+        return detection
 
     def detect(self, config=None) -> pd.DataFrame:
         """Anomalies with other thresholds (a ``tcpanalyze.detect.DetectConfig``); ``anomalies`` keeps the defaults.
