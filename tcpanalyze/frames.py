@@ -259,6 +259,9 @@ SESSION_CODES: dict[str, tuple[str, ...] | None] = {
     "orig_state": ENDPOINT_STATES,
     "resp_state": ENDPOINT_STATES,
 }
+# The code columns whose categories are fixed (not the values found): the engine's records hold them as
+# these categoricals already.
+FIXED_CODES = {name: categories for name, categories in SESSION_CODES.items() if categories is not None}
 # Session columns where the engine writes -1 for "none": <NA> in the sessions table.
 SESSION_MISSING = ("orig_highest_ack", "resp_highest_ack", "orig_first_flags")
 # Datetime columns (to the microsecond) and the epoch-seconds column each is made from (they follow it).
@@ -274,7 +277,7 @@ def public_sessions(frame: pd.DataFrame) -> pd.DataFrame:
     changed = {}
     for name, categories in SESSION_CODES.items():
         if name in frame and not isinstance(frame[name].dtype, pd.CategoricalDtype):
-            changed[name] = _codes(frame[name], categories)
+            changed[name] = coded(name, frame[name], categories)
     for name in SESSION_MISSING:
         if name in frame and not isinstance(frame[name].dtype, pd.api.extensions.ExtensionDtype):
             changed[name] = missing_below_zero(frame[name].to_numpy())
@@ -294,15 +297,15 @@ def seconds_to_utc(seconds: np.ndarray) -> pd.arrays.DatetimeArray:
     return pd.to_datetime(micros, unit="us", utc=True).as_unit("ns").array
 
 
-def _codes(values: pd.Series, categories: tuple[str, ...] | None) -> pd.Categorical:
-    """Text codes as a categorical of ``categories`` (None: the sorted values found). Each
-    distinct value is looked up once (hashing the column, not comparing text per row)."""
+def coded(name: str, values, categories: tuple[str, ...] | None) -> pd.Categorical:
+    """Text codes of column ``name`` as a categorical of ``categories`` (None: the sorted values
+    found). Each distinct value is looked up once (hashing the column, not comparing text per row)."""
     codes, uniques = pd.factorize(values)  # -1 for a missing value
     found = np.asarray(uniques, dtype=object).tolist()
     categories = sorted(found) if categories is None else categories
     position = {name: i for i, name in enumerate(categories)}
     unknown = [name for name in found if name not in position]
     if unknown:  # a value the table above lacks would silently become <NA>
-        raise ValueError(f"{values.name}: no category for {unknown[0]!r}")
+        raise ValueError(f"{name}: no category for {unknown[0]!r}")
     lookup = np.array([*(position[name] for name in found), -1], np.int64)
     return pd.Categorical.from_codes(lookup[codes], categories=list(categories))

@@ -13,7 +13,7 @@ import pandas as pd
 
 from .. import flows
 from ..decode import tunnels
-from ..frames import IPV4_MAPPED, address_text, nullable
+from ..frames import FIXED_CODES, IPV4_MAPPED, address_text, coded, nullable
 from . import layout as L
 from . import zeek
 from .flags import FLAG_NAMES
@@ -67,10 +67,16 @@ def session_records(engine: "Engine", slots: np.ndarray) -> pd.DataFrame:
 
 def record_arrays(rec: dict[str, object], columns: list[str] | None = None) -> dict[str, object]:
     """``session_values``' values as the session records frame's column arrays (text as pandas
-    text arrays), every column or only ``columns``: a chunk of records without the cost of a
-    DataFrame, which ``pd.DataFrame`` or ``streaming.sessions_frame`` make into one."""
+    text arrays, codes with fixed categories as those categoricals: ``frames.FIXED_CODES``), every
+    column or only ``columns``: a chunk of records without the cost of a DataFrame, which
+    ``pd.DataFrame`` or ``streaming.sessions_frame`` make into one."""
     names = rec if columns is None else columns
-    return {name: pd.array(rec[name], dtype="str") if isinstance(rec[name], list) else rec[name] for name in names}
+    return {name: _record_column(name, rec[name]) for name in names}
+
+
+def _record_column(name: str, values: object) -> object:
+    values = pd.array(values, dtype="str") if isinstance(values, list) else values
+    return coded(name, values, FIXED_CODES[name]) if name in FIXED_CODES else values  # a byte per session, not text
 
 
 def session_values(engine: "Engine", slots: np.ndarray) -> dict[str, object]:

@@ -30,6 +30,7 @@ from ..decode import PacketBatch
 from ..decode.columns import MARK_BAD_IP_CHECKSUM, MARK_BAD_TCP_CHECKSUM, N_U32, OPT_SACK
 from ..flows import (ANY_RST, CLOSE_BITS, FLIPPED, LAST_TS, ORIG_FIN, PACKETS, RESP_FIN, SESSION_ID, TH_ACK, TH_RST,
                      TH_SYN, FlowTable)
+from ..frames import FIXED_CODES
 from ..spill import ColumnSpill
 from ..state import Rows, SlotAllocator, StateTable
 from . import kernels, zeek
@@ -409,7 +410,7 @@ def sessions_frame(chunks: list[pd.DataFrame | dict[str, object]] | ColumnSpill)
     is filled column by column, ordered as it is copied, and each piece is let go once copied,
     so the peak stays near one copy of the sessions plus one block (pd.concat, then sorting,
     held three); from a spill, one column of the chunks is read back at a time. The address
-    categories are united in one pass."""
+    categories are united in one pass (fixed code categories keep their order)."""
     if isinstance(chunks, list):
         spill = ColumnSpill.held([_column_arrays(c) for c in chunks])
         chunks.clear()  # the caller's list: the chunks go as soon as their columns are copied
@@ -436,7 +437,7 @@ def sessions_frame(chunks: list[pd.DataFrame | dict[str, object]] | ColumnSpill)
         else:  # extension arrays (categories, nullable integers, text) are blocks of their own
             values = concat_arrays(spill.pieces(name))
             values = values if order is None else values.take(order)
-            if isinstance(values, pd.Categorical):
+            if isinstance(values, pd.Categorical) and names[position] not in FIXED_CODES:
                 values = in_order_of_appearance(values)
             blocks.append((values, np.array([position])))
     for dtype, positions in by_dtype.items():

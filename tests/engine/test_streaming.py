@@ -22,7 +22,8 @@ from tcpanalyze.decode import Decoder
 from tcpanalyze.engine import Engine
 from tcpanalyze.pipeline import iter_sessions
 from tcpanalyze.errors import CaptureError
-from tcpanalyze.frames import public_sessions
+from tcpanalyze.engine.streaming import sessions_frame
+from tcpanalyze.frames import FIXED_CODES, public_sessions
 from tcpanalyze.packets import READ_AHEAD_BATCHES, Accounting, decoded_batches
 
 CAPTURES = corpus_files() + sample_files()
@@ -74,6 +75,27 @@ def test_address_columns_are_categorical_however_the_sessions_were_emitted(path)
     sessions = _analyze(path, packets=False).sessions
     for column in ADDRESS_COLUMNS:
         assert isinstance(sessions[column].dtype, pd.CategoricalDtype), f"{column}: {sessions[column].dtype}"
+
+
+def test_fixed_codes_are_emitted_as_their_categoricals_and_keep_their_order_in_the_frame(short_sessions_capture):
+    # engine/session.py: a byte per session instead of its text, in the categories the sessions table has;
+    # sessions_frame unites the chunks without reordering them as it does the address categories.
+    engine = Engine(EngineOptions(closed_linger_s=5))
+    chunks = []
+    with CaptureReader(short_sessions_capture) as reader:
+        for _, tcp_batch in decoded_batches(reader, Decoder(), Accounting(), max_records=200):
+            engine.process(tcp_batch)
+            chunks.extend(engine.emit_arrays())
+    chunks.extend(engine.emit_arrays(final=True))
+    assert len(chunks) > 2
+    for chunk in chunks:
+        for name, categories in FIXED_CODES.items():
+            assert list(chunk[name].categories) == list(categories), name
+    frame = sessions_frame(chunks[::-1])  # ids out of order: the frame sorts them
+    assert frame["session_id"].tolist() == list(range(SHORT_SESSIONS))
+    for name, categories in FIXED_CODES.items():
+        assert list(frame[name].cat.categories) == list(categories), name
+    assert set(frame["conn_state"]) == {"SF"} and set(frame["close_type"]) == {"fin"}
 
 
 # ---- emission as sessions end -----------------------------------------------------------
