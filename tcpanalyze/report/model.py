@@ -402,8 +402,11 @@ def _servers(sessions: pd.DataFrame, samples: Iterator[pd.DataFrame] | None) -> 
         "retrans_all": _sums(sessions, server, groups, "orig_retrans_pkts", "resp_retrans_pkts"),
         "bytes": _sums(sessions, server, groups, "orig_bytes", "resp_bytes"),
     })
-    rtt, source = _server_rtt(sessions, samples, server)
-    table = table.join(rtt).sort_values(["sessions", "bytes"], ascending=False, kind="stable")
+    table = table.sort_values(["sessions", "bytes"], ascending=False, kind="stable").head(SERVERS_SHOWN)
+    shown = np.full(groups, -1, np.int64)  # by server number: its place among those shown, -1 for the others
+    shown[table.index] = np.arange(len(table))
+    rtt, source = _server_rtt(sessions, samples, shown[server])
+    table = table.join(rtt.set_axis(table.index))
     servers = [Server(
         server=endpoint(addr_names[row.addr], row.port), addr=str(addr_names[row.addr]), port=int(row.port),
         sessions=int(row.sessions), failed_handshakes=int(row.failed), data_pkts=int(row.data), retrans_pkts=int(row.retrans),
@@ -411,7 +414,7 @@ def _servers(sessions: pd.DataFrame, samples: Iterator[pd.DataFrame] | None) -> 
         rtt_to=RTT_TO[bool(row.at_server)] if row.rtt_samples else None, rtt_samples=int(row.rtt_samples), rtt_median_ms=_opt(row.rtt_median_ms),
         rtt_p95_ms=_opt(row.rtt_p95_ms), irtt_resp_median_ms=_opt(row.irtt_resp_ms),
         irtt_orig_median_ms=_opt(row.irtt_orig_ms), bytes=int(row.bytes))
-        for row in table.head(SERVERS_SHOWN).itertuples(index=False)]
+        for row in table.itertuples(index=False)]
     return servers, groups, source
 
 
@@ -436,9 +439,9 @@ AT_SERVER_IRTT_RATIO = 0.5
 
 
 def _capture_at_server(sessions: pd.DataFrame, server: np.ndarray) -> pd.DataFrame:
-    """Per server number (0..n-1): the median handshake halves over its sessions that have them
-    (``irtt_resp_ms``, ``irtt_orig_ms``) and whether they put the capture point at the server
-    (``at_server``, AT_SERVER_IRTT_RATIO)."""
+    """Per server number (0..n-1; -1: a session of none): the median handshake halves over its
+    sessions that have them (``irtt_resp_ms``, ``irtt_orig_ms``) and whether they put the capture
+    point at the server (``at_server``, AT_SERVER_IRTT_RATIO)."""
     groups = int(server.max()) + 1 if server.size else 0
     by_server = pd.Categorical.from_codes(server, categories=pd.RangeIndex(groups))  # grouped by code: no hashing
     resp, orig = (pd.Series(sessions[half].to_numpy(np.float64), copy=False).groupby(by_server, observed=False)
@@ -451,7 +454,8 @@ def _capture_at_server(sessions: pd.DataFrame, server: np.ndarray) -> pd.DataFra
 def _server_rtt(sessions: pd.DataFrame, samples: Iterator[pd.DataFrame] | None,
                 server: np.ndarray) -> tuple[pd.DataFrame, str]:
     """RTT median and 95th percentile per server (``server``: each session's server number,
-    0..n-1), over the path's side of the capture point. Captured away from the server (at the
+    0..n-1, or -1 for a server not shown: only the shown ones' samples are kept), over the
+    path's side of the capture point. Captured away from the server (at the
     clients, or midway) that is the capture point to the server and back: the RTT samples of
     the clients' data (``Analysis.rtt_sample_batches`` timing the originator's segments to the
     server's ACKs). Captured at the server (``_capture_at_server``) those samples are the server's
@@ -473,7 +477,8 @@ def _server_rtt(sessions: pd.DataFrame, samples: Iterator[pd.DataFrame] | None,
         counts, median, p95 = quantiles.counts, quantiles.quantile(0.5) / 1e6, quantiles.quantile(0.95) / 1e6
         source = "packets"
     else:
-        mean = pd.Series(np.where(at_server[server], sessions["resp_rtt_mean_ms"].to_numpy(np.float64),
+        there = np.where(server >= 0, at_server[server], False)
+        mean = pd.Series(np.where(there, sessions["resp_rtt_mean_ms"].to_numpy(np.float64),
                                   sessions["orig_rtt_mean_ms"].to_numpy(np.float64)))
         by_server = mean.groupby(server)  # NaN means are left out
         counts = by_server.count().reindex(range(groups), fill_value=0).to_numpy()
@@ -483,13 +488,13 @@ def _server_rtt(sessions: pd.DataFrame, samples: Iterator[pd.DataFrame] | None,
 
 
 def _servers_timed(ids: np.ndarray, server: np.ndarray, at_server: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """By session id (-1: none, a session filtered out), the server whose figures an RTT sample
-    counts for: of the originator's data (towards the server), and of the responder's data
-    (towards the clients), where ``at_server`` (per server number) says the capture was taken at
-    the server; the other side's samples count for no server."""
+    """By session id (-1: none, a session filtered out or of a server not shown), the server whose
+    figures an RTT sample counts for: of the originator's data (towards the server), and of the
+    responder's data (towards the clients), where ``at_server`` (per server number) says the
+    capture was taken at the server; the other side's samples count for no server."""
     size = int(ids.max()) + 1 if ids.size else 0
     of_orig_data, of_resp_data = np.full(size, -1, np.int64), np.full(size, -1, np.int64)
-    there = at_server[server]
+    there = np.where(server >= 0, at_server[server], False)
     of_orig_data[ids] = np.where(there, -1, server)
     of_resp_data[ids] = np.where(there, server, -1)
     return of_orig_data, of_resp_data
