@@ -82,6 +82,21 @@ def address_codes(column: pd.Series, dtype: type | None = np.int64) -> tuple[np.
     return codes.astype(np.int64), np.asarray(uniques, dtype=object)
 
 
+def _among(ids: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
+    """Mask of ``ids`` found in ``sorted_ids`` (ascending, distinct): a range check when those are
+    0..n-1 (every session of an analysis), else looked up a chunk at a time (``np.isin`` sorts
+    copies of both)."""
+    n = sorted_ids.size
+    if n and sorted_ids[0] == 0 and sorted_ids[-1] == n - 1:
+        return (ids >= 0) & (ids < n)
+    known = np.empty(ids.size, np.bool_)
+    for at in range(0, ids.size, ROWS_CHUNK):
+        some = ids[at:at + ROWS_CHUNK]
+        where = np.minimum(np.searchsorted(sorted_ids, some), max(n - 1, 0))
+        known[at:at + ROWS_CHUNK] = (sorted_ids[where] == some) if n else False
+    return known
+
+
 class Inputs:
     """Sessions (and packets, or None) plus cached derived views; see the module docstring."""
 
@@ -92,7 +107,7 @@ class Inputs:
         self.sessions = sessions.reset_index(drop=True)
         if packets is not None and len(packets):
             # a filtered sessions frame: only the packets of its sessions count
-            known = np.isin(packets["session_id"].to_numpy(np.int64), self.sessions["session_id"].to_numpy(np.int64))
+            known = _among(packets["session_id"].to_numpy(), self.sessions["session_id"].to_numpy(np.int64))
             packets = packets if known.all() else packets[known].reset_index(drop=True)
         self.packets = packets if packets is not None and len(packets) else None
         self.path = path  # the capture file, for detectors that read payload bytes back

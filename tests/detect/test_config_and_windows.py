@@ -11,7 +11,7 @@ from helpers import SAMPLE_DIR
 
 import tcpanalyze
 from tcpanalyze.detect import ANOMALY_COLUMNS, DETECTORS, DetectConfig, detect_anomalies
-from tcpanalyze.detect.inputs import one_of
+from tcpanalyze.detect.inputs import ROWS_CHUNK, _among, one_of
 from tcpanalyze.detect.windows import busy_episodes
 from tcpanalyze.engine.streaming import session_records_empty
 from tcpanalyze.errors import UsageError
@@ -159,3 +159,13 @@ def test_a_filtered_or_shuffled_sessions_frame_is_read_correctly():
     frame = detect_anomalies(stealth, result.packets)
     assert list(frame.kind) == ["port_scan"] and frame.target_addr[0] == "198.51.100.31"
     assert frame.details[0]["stealth"] == {"null": 2, "fin": 2, "xmas": 2, "syn_fin": 2}
+
+
+@pytest.mark.parametrize("contiguous", [True, False])
+@pytest.mark.parametrize("n", [0, 1, 7, 5000])
+def test_packets_of_known_sessions_match_numpy_isin(n, contiguous):
+    # Inputs keeps the packets of the sessions it was given (a filtered frame: not all of them)
+    rng = np.random.default_rng(n)
+    sessions = np.arange(n) if contiguous else np.sort(rng.choice(3 * n + 1, n, replace=False))
+    ids = rng.integers(-2, 3 * n + 3, 3 * ROWS_CHUNK + 5)
+    np.testing.assert_array_equal(_among(ids, sessions), np.isin(ids, sessions))
