@@ -155,7 +155,7 @@ class _Source:
     def __init__(self, analysis, want_anomalies: bool) -> None:
         self.analysis = analysis
         self.anomalies = anomalies_of(analysis) if want_anomalies else None
-        self.sessions = analysis.sessions[list(require_columns(analysis.sessions, CHECK_COLUMNS, "check"))]
+        self.sessions = require_columns(analysis.sessions, CHECK_COLUMNS, "check")
 
     def view(self, rule: Rule) -> ScopedView:
         accounting = getattr(self.analysis, "accounting", None)

@@ -185,7 +185,7 @@ REPORT_COLUMNS = tuple(dict.fromkeys((*DETECTOR_COLUMNS, "irtt_ms", "irtt_resp_m
 def build_report(analysis: "Analysis", *, selection: str | None = None) -> Report:
     """Compute the report of an analysed capture (``tcpanalyze.analyze``'s result); ``selection``
     says how its sessions were narrowed down, if they were (e.g. ``"--port 443"``)."""
-    sessions = analysis.sessions[list(require_columns(analysis.sessions, REPORT_COLUMNS, "the report"))]
+    sessions = require_columns(analysis.sessions, REPORT_COLUMNS, "the report")
     findings = flag_sessions(sessions)
     anomalies = analysis.anomalies
     told = _Told(sessions, analysis.detection.members)
