@@ -303,9 +303,9 @@ def coded(name: str, values, categories: tuple[str, ...] | None) -> pd.Categoric
     codes, uniques = pd.factorize(values)  # -1 for a missing value
     found = np.asarray(uniques, dtype=object).tolist()
     categories = sorted(found) if categories is None else categories
-    position = {name: i for i, name in enumerate(categories)}
-    unknown = [name for name in found if name not in position]
+    position = {category: i for i, category in enumerate(categories)}
+    unknown = [value for value in found if value not in position]
     if unknown:  # a value the table above lacks would silently become <NA>
         raise ValueError(f"{name}: no category for {unknown[0]!r}")
-    lookup = np.array([*(position[name] for name in found), -1], np.int64)
+    lookup = np.array([*(position[value] for value in found), -1], np.int64)
     return pd.Categorical.from_codes(lookup[codes], categories=list(categories))
