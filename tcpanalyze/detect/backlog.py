@@ -24,6 +24,7 @@ import numpy as np
 from .frame import Finding
 from .inputs import SYN, Inputs, one_of
 from .text import endpoint, n, secs
+from .windows import grouped_time_keys, key_spacing
 
 
 @dataclass
@@ -51,18 +52,10 @@ def _answered_nearby(inp: Inputs, rows: np.ndarray, window_s: float) -> np.ndarr
     """Whether each row's listener answered another session's SYN within ``window_s`` of its start."""
     answered = one_of(inp.sessions["handshake"], ("complete", "syn_synack"))
     # one sorted key over (listener, start), listeners spaced further apart than any window
-    low = inp.start.min()
-    stride = (inp.start.max() - low) + 2 * window_s + 1.0
-
-    def key(sessions: np.ndarray) -> np.ndarray:
-        out = inp.start[sessions]
-        out -= low
-        out += inp.listener[sessions] * stride
-        return out
-
-    keys = key(answered)
+    low, stride = key_spacing(inp.start, window_s)
+    keys = grouped_time_keys(inp.start[answered], inp.listener[answered], low, stride)
     keys.sort()
-    at = key(rows)
+    at = grouped_time_keys(inp.start[rows], inp.listener[rows], low, stride)
     around = np.searchsorted(keys, at + window_s, side="right") - np.searchsorted(keys, at - window_s, side="left")
     return around - answered[rows] > 0  # a session's own answer does not count
 

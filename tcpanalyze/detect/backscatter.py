@@ -40,7 +40,7 @@ def unsolicited_replies(inp: Inputs) -> tuple[np.ndarray, np.ndarray]:
     s = inp.sessions
     # either way the receiver sent only RSTs, if anything: the other counts are read for those sessions alone
     rows = np.flatnonzero(inp.no_payload & (s["orig_pkts"].to_numpy() == s["orig_rst_pkts"].to_numpy()))
-    o_pkts, r_pkts, r_rst, r_synack = (_at(inp, column, rows) for column in (
+    o_pkts, r_pkts, r_rst, r_synack = (inp.counts_at(column, rows) for column in (
         "orig_pkts", "resp_pkts", "resp_rst_pkts", "resp_synack_pkts"))
     # a SYN-ACK first makes its sender the responder; a bare RST's sender is either side (port heuristic)
     by_resp = (r_pkts > 0) & (r_pkts == r_synack + r_rst)
@@ -51,11 +51,6 @@ def unsolicited_replies(inp: Inputs) -> tuple[np.ndarray, np.ndarray]:
         alone = ~_talked_otherwise(inp, rows)
         rows, by_resp = rows[alone], by_resp[alone]
     return rows, by_resp
-
-
-def _at(inp: Inputs, column: str, rows: np.ndarray) -> np.ndarray:
-    """A session count column at ``rows``, as int64."""
-    return inp.sessions[column].to_numpy()[rows].astype(np.int64)
 
 
 def _talked_otherwise(inp: Inputs, rows: np.ndarray) -> np.ndarray:
@@ -77,10 +72,10 @@ def detect_backscatter(inp: Inputs, cfg: BackscatterConfig) -> list[Finding]:
     o, r, names = inp.hosts(rows)
     receiver = np.where(by_resp, o, r)
     reflector = np.where(by_resp, r, o)
-    o_rst, r_rst = _at(inp, "orig_rst_pkts", rows), _at(inp, "resp_rst_pkts", rows)
-    synacks = np.where(by_resp, _at(inp, "resp_synack_pkts", rows), 0)
+    o_rst, r_rst = inp.counts_at("orig_rst_pkts", rows), inp.counts_at("resp_rst_pkts", rows)
+    synacks = np.where(by_resp, inp.counts_at("resp_synack_pkts", rows), 0)
     rsts, answered = np.where(by_resp, r_rst, o_rst), np.where(by_resp, o_rst, r_rst)
-    ports = np.where(by_resp, _at(inp, "resp_port", rows), _at(inp, "orig_port", rows))
+    ports = np.where(by_resp, inp.counts_at("resp_port", rows), inp.counts_at("orig_port", rows))
     findings = []
     for ep in busy_episodes(inp.start[rows], receiver, cfg.window_s, cfg.min_replies):
         at, members = ep.rows, rows[ep.rows]

@@ -37,7 +37,7 @@ def _synack_signs(inp: Inputs, half_open: np.ndarray) -> dict:
     A SYN cookie (Linux, when its SYN queue is full) keeps no state, so it is never retransmitted;
     an ordinary half-open connection gets its SYN-ACK retransmitted after 1 s, 3 s, ...
     """
-    synacks = inp.sessions["resp_synack_pkts"].to_numpy()[half_open].astype(np.int64)
+    synacks = inp.counts_at("resp_synack_pkts", half_open)
     sent = int(synacks.sum())
     answered = int((synacks > 0).sum())
     return {"synacks_sent": sent, "synack_retransmissions": sent - answered,

@@ -198,6 +198,10 @@ class Inputs:
         instead: ``to_numpy`` on a categorical of Arrow strings makes a string per row."""
         return self.sessions[column].iloc[rows].to_numpy()
 
+    def counts_at(self, column: str, rows: np.ndarray) -> np.ndarray:
+        """A numeric column's values at ``rows`` as int64 (the column read as stored, only those rows widened)."""
+        return self.sessions[column].to_numpy()[rows].astype(np.int64)
+
     def rows_of(self, session_ids: np.ndarray) -> np.ndarray:
         """Row positions of these session ids."""
         return np.searchsorted(self.session_ids, session_ids)

@@ -22,6 +22,20 @@ class Episode:
     peak: int  # most events in any one window of the episode
 
 
+def key_spacing(times: np.ndarray, window_s: float) -> tuple[float, float]:
+    """Origin and group stride of ``grouped_time_keys`` over these times: groups further apart
+    than any time span and window."""
+    low = times.min()
+    return low, (times.max() - low) + 2 * window_s + 1.0
+
+
+def grouped_time_keys(times: np.ndarray, groups: np.ndarray, low: float, stride: float) -> np.ndarray:
+    """One float key per event, ordered by group, then time: ``(time - low) + group * stride``."""
+    key = times - low
+    key += groups * stride
+    return key
+
+
 def busy_episodes(times: np.ndarray, groups: np.ndarray, window_s: float, threshold: int) -> list[Episode]:
     """Episodes where a group has at least ``threshold`` events within ``window_s`` seconds.
 
@@ -33,8 +47,7 @@ def busy_episodes(times: np.ndarray, groups: np.ndarray, window_s: float, thresh
         return []
     # The sort key's origin and group spacing come from all events (the same float keys whichever
     # events are kept); only the events of groups with ``threshold`` of them are sorted.
-    low = times.min()
-    stride = (times.max() - low) + 2 * window_s + 1.0
+    low, stride = key_spacing(times, window_s)
     kept = _in_big_groups(groups, threshold)
     if kept is None:
         return _episodes(times, groups, window_s, threshold, low, stride)
@@ -61,13 +74,11 @@ def _in_big_groups(groups: np.ndarray, threshold: int) -> np.ndarray | None:
 
 def _episodes(times: np.ndarray, groups: np.ndarray, window_s: float, threshold: int, low: float,
               stride: float) -> list[Episode]:
-    """``busy_episodes`` over these events, keyed ``group * stride + (time - low)``."""
+    """``busy_episodes`` over these events (``grouped_time_keys``)."""
     n = times.size
     order = np.lexsort((times, groups))
     g = groups[order].astype(np.int64, copy=False)
-    # One sorted key across groups: each group's times shifted past the previous group's.
-    key = times[order] - low
-    key += g * stride
+    key = grouped_time_keys(times[order], g, low, stride)  # sorted: each group's times past the previous group's
     ends = np.searchsorted(key, key + window_s, side="right")  # first event past each window
     counts = ends - np.arange(n)
     busy = np.flatnonzero(counts >= threshold)
