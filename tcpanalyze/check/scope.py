@@ -7,7 +7,7 @@ a session id (int).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property
 
 import numpy as np
@@ -15,7 +15,7 @@ import pandas as pd
 
 from .. import malloc
 from ..errors import UsageError
-from ..quantiles import GroupQuantiles
+from ..quantiles import GroupQuantiles, groups_by_id
 
 CAPTURE = "capture"
 
@@ -134,18 +134,20 @@ class ScopedView:
 
     def rtt_quantiles(self) -> GroupQuantiles:
         """The RTT samples (ns) of the view's sessions by scope code (host scope: a session's
-        samples count for both its endpoints), read a batch at a time; not kept (tens of MB on a
-        big capture)."""
+        samples count for both its endpoints), exact, read a batch at a time, as often as the
+        quantiles need: the samples are not kept (hundreds of MB on a big capture)."""
         if self._rtt is None:
             raise UsageError("this metric needs the RTT samples (tcpanalyze.analyze keeps them unless it is given"
                              " a bare sessions frame)")
         tables = _scope_of_session(self.per_row(self.sessions["session_id"].to_numpy(np.int64)), self.codes)
-        quantiles = GroupQuantiles(len(self.keys))
-        for batch in self._rtt():
-            session, ns = batch["session_id"].to_numpy(np.int64), batch["ack_rtt_ns"].to_numpy(np.int64)
-            for scope_of in tables:
-                quantiles.add_by_id(scope_of, session, ns)
-        return quantiles
+
+        def read() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            for batch in self._rtt():
+                session, ns = batch["session_id"].to_numpy(np.int64), batch["ack_rtt_ns"].to_numpy(np.int64)
+                for scope_of in tables:
+                    yield groups_by_id(scope_of, session), ns
+
+        return GroupQuantiles(read, len(self.keys))
 
     @cached_property
     def anomalies(self) -> pd.DataFrame:

@@ -16,7 +16,7 @@ import json
 import math
 import os
 from dataclasses import dataclass
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,7 +29,7 @@ from ..detect.inputs import address_codes, require_columns
 from ..frames import endpoint
 from ..version import __version__
 from ..engine.session import FAILED_HANDSHAKES
-from ..quantiles import GroupQuantiles
+from ..quantiles import GroupQuantiles, groups_by_id
 from .diagnose import KINDS, SEVERITIES, describe, flag_sessions
 
 if TYPE_CHECKING:
@@ -43,6 +43,8 @@ PROBLEMS_PER_KIND = 5
 # `tcpanalyze anomalies` lists them all. Capture-wide kinds (floods, scans) rarely reach it.
 ANOMALIES_PER_KIND = 5
 SERVERS_SHOWN = 20
+# The RTT samples, a frame at a time, anew on each call (``Analysis.rtt_sample_batches``).
+RttBatches = Callable[[], Iterable[pd.DataFrame]]
 ATTENTION_SHOWN = 20
 # An anomaly lists at most this many of its sessions (a SYN flood has millions).
 SESSION_IDS_SHOWN = 20
@@ -190,7 +192,7 @@ def build_report(analysis: "Analysis", *, selection: str | None = None) -> Repor
     anomalies = analysis.anomalies
     told = _Told(sessions, analysis.detection.members)
     problems, totals = _problems(sessions, findings, anomalies, told)
-    samples = analysis.rtt_sample_batches() if analysis.has_rtt_samples else None
+    samples = analysis.rtt_sample_batches if analysis.has_rtt_samples else None
     servers, servers_total, rtt_source = _servers(sessions, samples)
     attention, attention_total, attention_left_out = _attention(sessions, findings, told)
     return Report(
@@ -384,9 +386,10 @@ def _anomaly_problem(a) -> Problem:
 
 # -- servers ------------------------------------------------------------------------------
 
-def _servers(sessions: pd.DataFrame, samples: Iterator[pd.DataFrame] | None) -> tuple[list[Server], int, str]:
+def _servers(sessions: pd.DataFrame, samples: RttBatches | None) -> tuple[list[Server], int, str]:
     """The busiest responder address:ports (most sessions, then most bytes), how many there are
-    in all, and where their RTTs come from (``samples``: the RTT samples, a batch at a time)."""
+    in all, and where their RTTs come from (``samples``: the RTT samples, read a batch at a time,
+    as often as needed: ``Analysis.rtt_sample_batches``)."""
     if sessions.empty:
         return [], 0, "packets" if samples is not None else "sessions"
     addr_codes, addr_names = address_codes(sessions["resp_addr"])  # codes: no text per session
@@ -451,10 +454,10 @@ def _capture_at_server(sessions: pd.DataFrame, server: np.ndarray) -> pd.DataFra
     return pd.DataFrame({"irtt_resp_ms": resp, "irtt_orig_ms": orig, "at_server": at_server})
 
 
-def _server_rtt(sessions: pd.DataFrame, samples: Iterator[pd.DataFrame] | None,
+def _server_rtt(sessions: pd.DataFrame, samples: RttBatches | None,
                 server: np.ndarray) -> tuple[pd.DataFrame, str]:
     """RTT median and 95th percentile per server (``server``: each session's server number,
-    0..n-1, or -1 for a server not shown: only the shown ones' samples are kept), over the
+    0..n-1, or -1 for a server not shown: only the shown ones' samples count), over the
     path's side of the capture point. Captured away from the server (at the
     clients, or midway) that is the capture point to the server and back: the RTT samples of
     the clients' data (``Analysis.rtt_sample_batches`` timing the originator's segments to the
@@ -466,14 +469,17 @@ def _server_rtt(sessions: pd.DataFrame, samples: Iterator[pd.DataFrame] | None,
     place = _capture_at_server(sessions, server)
     at_server = place["at_server"].to_numpy(np.bool_)
     if samples is not None:
-        quantiles = GroupQuantiles(groups)
         towards = _servers_timed(sessions["session_id"].to_numpy(np.int64), server, at_server)
         malloc.trim()  # the heap freed so far, back to the system: the batches (Arrow's pool) would not reuse it
-        for batch in samples:
-            session, ns = batch["session_id"].to_numpy(np.int64), batch["ack_rtt_ns"].to_numpy(np.int64)
-            from_resp = batch["data_direction"].cat.codes.to_numpy() == 1
-            for side, mine in enumerate((~from_resp, from_resp)):
-                quantiles.add_by_id(towards[side], session, ns, where=mine)
+
+        def read() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            for batch in samples():
+                session, ns = batch["session_id"].to_numpy(np.int64), batch["ack_rtt_ns"].to_numpy(np.int64)
+                from_resp = batch["data_direction"].cat.codes.to_numpy() == 1
+                for side, mine in enumerate((~from_resp, from_resp)):
+                    yield groups_by_id(towards[side], session, where=mine), ns
+
+        quantiles = GroupQuantiles(read, groups)
         counts, median, p95 = quantiles.counts, quantiles.quantile(0.5) / 1e6, quantiles.quantile(0.95) / 1e6
         source = "packets"
     else:
