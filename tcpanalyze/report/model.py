@@ -408,7 +408,9 @@ def _servers(sessions: pd.DataFrame, samples: RttBatches | None) -> tuple[list[S
     table = table.sort_values(["sessions", "bytes"], ascending=False, kind="stable").head(SERVERS_SHOWN)
     shown = np.full(groups, -1, np.int64)  # by server number: its place among those shown, -1 for the others
     shown[table.index] = np.arange(len(table))
-    rtt, source = _server_rtt(sessions, samples, shown[server])
+    rows = np.flatnonzero(shown[server] >= 0)  # the sessions of the servers shown: the RTT figures read theirs only
+    of_shown = pd.DataFrame({c: sessions[c].to_numpy()[rows] for c in _SERVER_RTT_COLUMNS}, copy=False)
+    rtt, source = _server_rtt(of_shown, samples, shown[server][rows])
     table = table.join(rtt.set_axis(table.index))
     servers = [Server(
         server=endpoint(addr_names[row.addr], row.port), addr=str(addr_names[row.addr]), port=int(row.port),
@@ -452,6 +454,10 @@ def _capture_at_server(sessions: pd.DataFrame, server: np.ndarray) -> pd.DataFra
     with np.errstate(invalid="ignore"):
         at_server = resp <= AT_SERVER_IRTT_RATIO * orig  # False where either half is unknown
     return pd.DataFrame({"irtt_resp_ms": resp, "irtt_orig_ms": orig, "at_server": at_server})
+
+
+# What ``_server_rtt`` reads of a session.
+_SERVER_RTT_COLUMNS = ("session_id", "irtt_resp_ms", "irtt_orig_ms", "orig_rtt_mean_ms", "resp_rtt_mean_ms")
 
 
 def _server_rtt(sessions: pd.DataFrame, samples: RttBatches | None,
