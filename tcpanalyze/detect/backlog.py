@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .frame import Finding
-from .inputs import SYN, Inputs, one_of
+from .inputs import SYN, Inputs, distinct, one_of
 from .text import endpoint, n, secs
 from .windows import grouped_time_keys, key_spacing
 
@@ -50,12 +50,14 @@ def _signals(inp: Inputs) -> dict[str, np.ndarray]:
 
 def _answered_nearby(inp: Inputs, rows: np.ndarray, window_s: float) -> np.ndarray:
     """Whether each row's listener answered another session's SYN within ``window_s`` of its start."""
-    answered = one_of(inp.sessions["handshake"], ("complete", "syn_synack"))
+    listeners = inp.listeners(rows)
+    # the answered sessions of these listeners: no other can be near a row
+    answered = one_of(inp.sessions["handshake"], ("complete", "syn_synack")) & inp.to_listeners(distinct(listeners))
     # one sorted key over (listener, start), listeners spaced further apart than any window
     low, stride = key_spacing(inp.start, window_s)
-    keys = grouped_time_keys(inp.start[answered], inp.listener[answered], low, stride)
+    keys = grouped_time_keys(inp.start[answered], inp.listeners(answered), low, stride)
     keys.sort()
-    at = grouped_time_keys(inp.start[rows], inp.listener[rows], low, stride)
+    at = grouped_time_keys(inp.start[rows], listeners, low, stride)
     around = np.searchsorted(keys, at + window_s, side="right") - np.searchsorted(keys, at - window_s, side="left")
     return around - answered[rows] > 0  # a session's own answer does not count
 
@@ -67,14 +69,14 @@ def detect_backlog_overflow(inp: Inputs, cfg: BacklogOverflowConfig) -> list[Fin
     signals["syn_retried"] = np.zeros(inp.n, bool)
     signals["syn_retried"][retried[keep]] = True
     any_sign = signals["synack_after_ack"] | signals["data_unacked"] | signals["syn_retried"]
-    attempted = inp.listener[inp.attempt]
+    overflowing = [(listener, members) for listener, members in _by_listener(inp, np.flatnonzero(any_sign))
+                   if members.size >= cfg.min_sessions]
+    # the attempts to those listeners alone, counted per listener
+    attempted = inp.listeners(inp.attempt & inp.to_listeners(np.array([code for code, _ in overflowing], np.int64)))
     attempted.sort()
     evidence_of = _evidence(inp, any_sign)
     findings = []
-    for members in _by_listener(inp, np.flatnonzero(any_sign)):
-        if members.size < cfg.min_sessions:
-            continue
-        listener = int(inp.listener[members[0]])
+    for listener, members in overflowing:
         addr, port = inp.listener_name(listener)
         attempts = int(np.searchsorted(attempted, listener, "right") - np.searchsorted(attempted, listener, "left"))
         counts = {k: int(v[members].sum()) for k, v in signals.items()}
@@ -93,10 +95,15 @@ def detect_backlog_overflow(inp: Inputs, cfg: BacklogOverflowConfig) -> list[Fin
     return findings
 
 
-def _by_listener(inp: Inputs, rows: np.ndarray) -> list[np.ndarray]:
-    """``rows`` (ascending) grouped by listener, listeners in ascending order, rows ascending in each."""
-    rows = rows[np.argsort(inp.listener[rows], kind="stable")]
-    return np.split(rows, np.flatnonzero(np.diff(inp.listener[rows])) + 1) if rows.size else []
+def _by_listener(inp: Inputs, rows: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """``rows`` (ascending) grouped by listener: (listener, its rows ascending), listeners in ascending order."""
+    if not rows.size:
+        return []
+    listeners = inp.listeners(rows)
+    order = np.argsort(listeners, kind="stable")
+    rows, listeners = rows[order], listeners[order]
+    starts = np.flatnonzero(np.diff(listeners)) + 1
+    return list(zip(listeners[np.r_[0, starts]].tolist(), np.split(rows, starts)))
 
 
 def _evidence(inp: Inputs, affected: np.ndarray):
@@ -105,7 +112,7 @@ def _evidence(inp: Inputs, affected: np.ndarray):
     if inp.packets is None:
         return lambda listener, members: inp.first_frames(members)
     handshake = np.flatnonzero(affected[inp.packet_rows] & ((inp.flags & SYN) != 0))  # file order
-    keys = inp.listener[inp.packet_rows[handshake]]
+    keys = inp.listeners(inp.packet_rows[handshake])
     order = np.argsort(keys, kind="stable")
     keys, frames = keys[order], inp.frames[handshake[order]]
     return lambda listener, members: frames[np.searchsorted(keys, listener, "left"):

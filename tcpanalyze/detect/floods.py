@@ -46,7 +46,7 @@ def _synack_signs(inp: Inputs, half_open: np.ndarray) -> dict:
 
 def detect_syn_flood(inp: Inputs, cfg: SynFloodConfig) -> list[Finding]:
     threshold = max(int(np.ceil(cfg.min_rate_per_s * cfg.window_s)), 1)
-    episodes = busy_episodes(inp.start[inp.attempt], inp.listener[inp.attempt], cfg.window_s, threshold)
+    episodes = busy_episodes(inp.start[inp.attempt], inp.listeners(inp.attempt), cfg.window_s, threshold)
     rows = np.flatnonzero(inp.attempt)  # the attempts' rows, once the episodes' working arrays are gone
     findings = []
     for ep in episodes:

@@ -24,19 +24,20 @@ class HandshakeFailuresConfig:
 def detect_handshake_failures(inp: Inputs, cfg: HandshakeFailuresConfig) -> list[Finding]:
     failed = np.flatnonzero(one_of(inp.sessions["handshake"], ("refused", "unanswered")))
     findings = []
-    for ep in busy_episodes(inp.start[failed], inp.listener[failed], cfg.window_s, cfg.min_failures):
+    for ep in busy_episodes(inp.start[failed], inp.listeners(failed), cfg.window_s, cfg.min_failures):
         members = failed[ep.rows]
         addr, port = inp.listener_name(ep.group)
         refused = int((inp.text_at("handshake", members) == "refused").sum())
         unanswered = members.size - refused
         start, end = float(inp.start[members].min()), float(inp.end[members].max())
         sources = inp.orig_names(members)
-        window = (inp.listener == ep.group) & inp.attempt & (inp.start >= start) & (inp.start <= end)
+        during = np.flatnonzero(inp.attempt & (inp.start >= start) & (inp.start <= end))
+        attempts = int((inp.listeners(during) == ep.group).sum())
         findings.append(Finding(
             "handshake_failures", "warning", start, end, addr, port,
             f"{endpoint(addr, port)} refused {n(refused)} and left {n(unanswered)} unanswered of "
-            f"{n(window.sum())} connection attempts from {count_of(len(set(sources)), 'source')} in {secs(end - start)}",
+            f"{n(attempts)} connection attempts from {count_of(len(set(sources)), 'source')} in {secs(end - start)}",
             sources, inp.session_ids[members], inp.first_frames(members),
             {"failures": int(members.size), "refused": refused, "unanswered": int(unanswered),
-             "attempts": int(window.sum()), "peak_in_window": ep.peak}))
+             "attempts": attempts, "peak_in_window": ep.peak}))
     return findings

@@ -40,7 +40,7 @@ def detect_idle_exhaustion(inp: Inputs, cfg: IdleExhaustionConfig) -> list[Findi
     duration = duration[rows]
     bytes_total = (s["orig_bytes"].to_numpy()[rows] + s["resp_bytes"].to_numpy()[rows]).astype(np.float64)
     idle = np.flatnonzero(bytes_total / np.maximum(duration, 1e-9) <= cfg.max_bytes_per_s)  # positions in rows
-    listeners = inp.listener[rows[idle]]
+    listeners = inp.listeners(rows[idle])
     findings = []
     for listener in distinct(listeners):
         at = idle[listeners == listener]

@@ -86,12 +86,16 @@ def address_codes(column: pd.Series, dtype: type | None = np.int64) -> tuple[np.
     return codes.astype(np.int64), np.asarray(uniques, dtype=object)
 
 
+def _from_zero(sorted_ids: np.ndarray) -> bool:
+    """Whether ``sorted_ids`` (ascending, distinct) are 0..n-1, as every session of an analysis."""
+    return bool(sorted_ids.size and sorted_ids[0] == 0 and sorted_ids[-1] == sorted_ids.size - 1)
+
+
 def _among(ids: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
     """Mask of ``ids`` found in ``sorted_ids`` (ascending, distinct): a range check when those are
-    0..n-1 (every session of an analysis), else looked up a chunk at a time (``np.isin`` sorts
-    copies of both)."""
+    ``_from_zero``, else looked up a chunk at a time (``np.isin`` sorts copies of both)."""
     n = sorted_ids.size
-    if n and sorted_ids[0] == 0 and sorted_ids[-1] == n - 1:
+    if _from_zero(sorted_ids):
         return (ids >= 0) & (ids < n)
     known = np.empty(ids.size, np.bool_)
     for at in range(0, ids.size, ROWS_CHUNK):
@@ -172,12 +176,20 @@ class Inputs:
     def resp_port(self) -> np.ndarray:
         return self.sessions["resp_port"].to_numpy()
 
-    @cached_property
-    def listener(self) -> np.ndarray:
-        """One code per (responder address, port): the service a session was opened to."""
-        listener = np.multiply(self.resp[0], 65536, dtype=np.int64)
-        listener += self.resp_port
+    def listeners(self, rows: np.ndarray | slice) -> np.ndarray:
+        """One code per (responder address, port) of ``rows``: the service each session was opened to.
+        Not cached: detectors read them for some rows, not an int64 per session held to the end."""
+        listener = np.multiply(self.resp[0][rows], 65536, dtype=np.int64)
+        listener += self.resp_port[rows]
         return listener
+
+    def to_listeners(self, listeners: np.ndarray) -> np.ndarray:
+        """Mask of the sessions opened to one of ``listeners`` (ascending, distinct codes), a chunk of
+        sessions at a time."""
+        mask = np.empty(self.n, bool)
+        for at in range(0, self.n, ROWS_CHUNK):
+            mask[at:at + ROWS_CHUNK] = _among(self.listeners(slice(at, at + ROWS_CHUNK)), listeners)
+        return mask
 
     def listener_name(self, code: int) -> tuple[str, int]:
         return str(self.resp[1][code // 65536]), int(code % 65536)
@@ -212,8 +224,12 @@ class Inputs:
     # -- packets ------------------------------------------------------------------------
     @cached_property
     def packet_rows(self) -> np.ndarray:
-        """Row position in ``sessions`` of every packet (packets frame required); int32 below 2**31 sessions."""
-        ids = self.packets["session_id"].to_numpy(np.int64)
+        """Row position in ``sessions`` of every packet (packets frame required): when the session ids
+        are the rows (``_from_zero``), the packets' ids as stored (uint32 in the evidence), else int32
+        below 2**31 sessions."""
+        ids = self.packets["session_id"].to_numpy()
+        if _from_zero(self.session_ids):
+            return ids
         rows = np.empty(ids.size, np.int32 if self.n < 2**31 else np.int64)
         for at in range(0, ids.size, ROWS_CHUNK):  # searchsorted's int64 positions, a chunk at a time
             rows[at:at + ROWS_CHUNK] = self.rows_of(ids[at:at + ROWS_CHUNK])
@@ -242,7 +258,8 @@ class Inputs:
 
     @cached_property
     def frames(self) -> np.ndarray:
-        return self.packets["frame"].to_numpy(np.int64)
+        """Each packet's frame number, as stored (uint32 in the evidence while they fit: no widened copy)."""
+        return self.packets["frame"].to_numpy()
 
     def packets_of(self, rows: np.ndarray) -> Callable[[int], np.ndarray]:
         """A function giving the indices of one session's packets in file order, for any of ``rows``
@@ -250,19 +267,23 @@ class Inputs:
         m = self.packet_rows.size
         wanted = np.zeros(self.n, bool)
         wanted[rows] = True
-        picked = np.flatnonzero(wanted[self.packet_rows])
         # one sorted key per packet, row * m + index: each session's packets together, in file order
-        keys = np.multiply(self.packet_rows[picked], m, dtype=np.int64)
-        keys += picked
+        keys = np.flatnonzero(wanted[self.packet_rows])
+        for at in range(0, keys.size, ROWS_CHUNK):  # the rows added a chunk at a time: no temporary per packet
+            part = keys[at:at + ROWS_CHUNK]
+            part += np.multiply(self.packet_rows[part], m, dtype=np.int64)
         keys.sort()
         return lambda row: keys[np.searchsorted(keys, int(row) * m):np.searchsorted(keys, (int(row) + 1) * m)] % m
 
+    def endpoint_columns(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(originator address, its port, responder address, its port) of each row, as arrays."""
+        return (self.orig_names(rows), self.sessions["orig_port"].to_numpy()[rows],
+                self.resp_names(rows), self.resp_port[rows])
+
     def endpoints(self, rows: np.ndarray) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
         """(originator, responder) as (address, port) pairs for each row."""
-        s = self.sessions
-        orig = list(zip(self.orig_names(rows).tolist(), s["orig_port"].to_numpy()[rows].tolist()))
-        resp = list(zip(self.resp_names(rows).tolist(), self.resp_port[rows].tolist()))
-        return orig, resp
+        o_addr, o_port, r_addr, r_port = (column.tolist() for column in self.endpoint_columns(rows))
+        return list(zip(o_addr, o_port)), list(zip(r_addr, r_port))
 
     @cached_property
     def orig_syns(self) -> np.ndarray:

@@ -40,6 +40,9 @@ class RstStormConfig:
     window_s: float = 1.0
 
 
+TEARDOWN_CHUNK = 4096  # rst_teardown's rows read as Python values at once
+
+
 def _first_rsts(inp: Inputs) -> pd.DataFrame:
     """Per session with a RST packet: row, frame, time, and whether the originator sent it."""
     is_rst = (inp.flags & RST) != 0
@@ -78,27 +81,31 @@ def detect_rst_teardown(inp: Inputs, cfg: RstTeardownConfig) -> Iterator[Finding
         rsts = rsts[np.isin(rsts["row"], rows)]
         at = np.searchsorted(rows, rsts["row"].to_numpy())  # rows ascending, each of these among them
         by_orig[at], rst_ts[at], rst_frame[at] = rsts["by_orig"], rsts["ts"], rsts["frame"]
-    columns = (by_orig, orig_bytes[rows], resp_bytes[rows], in_flight, rst_frame, rst_ts,
-               inp.start[rows], inp.end[rows], inp.session_ids[rows])  # read once as Python values, not per finding
-    return _teardowns(*inp.endpoints(rows), *(c.tolist() for c in columns))
+    return _teardowns((*inp.endpoint_columns(rows), by_orig, orig_bytes[rows], resp_bytes[rows], in_flight,
+                       rst_frame, rst_ts, inp.start[rows], inp.end[rows], inp.session_ids[rows]))
 
 
-def _teardowns(*columns: list) -> Iterator[Finding]:
-    """rst_teardown's findings from its columns (``detect_rst_teardown``), one per row."""
-    for o, r, by_o, ob, rb, unacked, frame, ts, start, end, sid in zip(*columns):
-        who, peer = (o, r) if by_o else (r, o)
-        mid = unacked > 0
-        if mid:
-            state = f"; {count_of(unacked, 'byte')} sent were not yet acknowledged (reset mid-transfer)"
-        else:
-            state = "; no data was in flight"
-        details = {"reset_by": "orig" if by_o else "resp", "orig_bytes": ob, "resp_bytes": rb, "rst_frame": frame,
-                   "mid_transfer": mid, "unacked_bytes": unacked, "duration_s": end - start}
-        yield Finding(
-            "rst_teardown", "warning" if mid else "info", start, ts, r[0], r[1],
-            f"{endpoint(*who)} reset its session with {endpoint(*peer)} after {n(ob)} bytes from the "
-            f"originator and {n(rb)} from the responder{state}",
-            [o[0]], [sid], [frame], details)
+def _teardowns(columns: tuple[np.ndarray, ...]) -> Iterator[Finding]:
+    """rst_teardown's findings from its columns (``detect_rst_teardown``), one per row. The columns
+    wait as arrays and are read as Python values a chunk at a time: not per finding (slow), nor
+    all at once (on a big capture, tens of MB of Python objects held until the findings are made)."""
+    for at in range(0, columns[0].size, TEARDOWN_CHUNK):
+        chunk = zip(*(column[at:at + TEARDOWN_CHUNK].tolist() for column in columns))
+        for o_addr, o_port, r_addr, r_port, by_o, ob, rb, unacked, frame, ts, start, end, sid in chunk:
+            o, r = (o_addr, o_port), (r_addr, r_port)
+            who, peer = (o, r) if by_o else (r, o)
+            mid = unacked > 0
+            if mid:
+                state = f"; {count_of(unacked, 'byte')} sent were not yet acknowledged (reset mid-transfer)"
+            else:
+                state = "; no data was in flight"
+            details = {"reset_by": "orig" if by_o else "resp", "orig_bytes": ob, "resp_bytes": rb,
+                       "rst_frame": frame, "mid_transfer": mid, "unacked_bytes": unacked, "duration_s": end - start}
+            yield Finding(
+                "rst_teardown", "warning" if mid else "info", start, ts, r[0], r[1],
+                f"{endpoint(*who)} reset its session with {endpoint(*peer)} after {n(ob)} bytes from the "
+                f"originator and {n(rb)} from the responder{state}",
+                [o[0]], [sid], [frame], details)
 
 
 def detect_rst_storm(inp: Inputs, cfg: RstStormConfig) -> list[Finding]:

@@ -2,7 +2,7 @@
 
 The detectors (``tcpanalyze.detect``) read packets only of some sessions, and take the rest
 from the session records and from what the engine computes per packet (``rst_in_window``,
-``copy_gap_ns``) and per session (``rst_unacked_bytes``, SYN counts...). What they read:
+``resend``) and per session (``rst_unacked_bytes``, SYN counts...). What they read:
 
 - *marker* packets: SYN, FIN, RST, any retransmission (``retransmissions``), and data whose payload was captured
   (overlap conflicts compare payloads); a retransmission or a capture's copy is one of them;
@@ -34,12 +34,16 @@ from ..spill import ColumnSpill
 from .flags import RESEND_LOST_BEFORE_CAPTURE, RESEND_RETRANSMISSION
 from .rtt_samples import DIRECTIONS, RttSamples
 
-# The kept columns: the decoded fields detectors read, then the engine's per-packet results.
-PACKET_FIELDS = ("frame", "ts_ns", "tcp_flags", "seq_raw", "win_raw", "payload_len", "payload_caplen", "ip_version",
-                 "rec_off", "payload_off")
-RESULT_FIELDS = ("analysis_flags", "window", "rst_in_window", "copy_gap_ns", "resend")
-# 15 flag bits; at most 65535 << 14; -1, 0 or 1; RESEND_* codes
-RESULT_DTYPES = {"analysis_flags": np.uint16, "window": np.int32, "rst_in_window": np.int8, "resend": np.int8}
+# The kept columns: the decoded fields detectors read (reassembly's too: overlap conflicts), then
+# the engine's per-packet results they read. Nothing more: millions of rows on a big capture.
+PACKET_FIELDS = ("frame", "ts_ns", "tcp_flags", "seq_raw", "win_raw", "payload_len", "payload_caplen", "rec_off",
+                 "payload_off")
+RESULT_FIELDS = ("analysis_flags", "rst_in_window", "resend")
+# 15 flag bits; -1, 0 or 1; RESEND_* codes
+RESULT_DTYPES = {"analysis_flags": np.uint16, "rst_in_window": np.int8, "resend": np.int8}
+# Session ids and frame numbers are buffered as uint32 while they fit (``_compact``); the frame keeps
+# the frame numbers that way but widens the session ids to int64, as a multi-worker analysis renumbers them.
+IDS = ("session_id", "frame")
 # Trim the buffered rows when they pass twice what survived the last trim (and at least this many).
 MIN_TRIM_ROWS = 1 << 18
 # What a session needs kept (by session id), and a session not emitted yet, which keeps everything.
@@ -77,7 +81,8 @@ def retransmissions(resend: np.ndarray) -> np.ndarray:
 @dataclass
 class EvidenceFrames:
     """What ``Evidence`` kept: ``packets`` (the columns above plus session_id and direction, in
-    file order) and ``rtt`` (every RTT sample, read a batch at a time: ``RttSamples``)."""
+    file order; frame numbers as uint32 while they fit) and ``rtt`` (every RTT sample, read a batch
+    at a time: ``RttSamples``)."""
 
     packets: pd.DataFrame
     rtt: RttSamples
@@ -107,8 +112,9 @@ class Evidence:
         all the same length (the engine picks them: see the module docstring)."""
         if not session_id.size:
             return
-        self._chunks.append({"session_id": _compact(session_id), "direction": direction, **fields,
-                             **{k: v.astype(RESULT_DTYPES.get(k, np.int64), copy=False) for k, v in results.items()}})
+        chunk = {"session_id": session_id, "direction": direction, **fields,
+                 **{k: v.astype(RESULT_DTYPES.get(k, np.int64), copy=False) for k, v in results.items()}}
+        self._chunks.append({**chunk, **{name: _compact(chunk[name]) for name in IDS}})
         self._rows += session_id.size
 
     def settle(self, records: "pd.DataFrame | dict") -> None:
@@ -169,12 +175,12 @@ class Evidence:
         return frames
 
 
-def _compact(session_id: np.ndarray) -> np.ndarray:
-    """Session ids as uint32 while they fit (half the memory of the buffered rows' ids)."""
-    return session_id.astype(np.uint32) if session_id.size and session_id.max() < 2**32 else session_id
+def _compact(ids: np.ndarray) -> np.ndarray:
+    """Ids (session ids, frame numbers) as uint32 while they fit: half the memory of the kept rows' ids."""
+    return ids.astype(np.uint32) if ids.size and ids.max() < 2**32 else ids
 
 
 def _empty() -> dict[str, np.ndarray]:
     names = ("session_id", "direction", *PACKET_FIELDS, *RESULT_FIELDS)
-    dtypes = {"direction": np.uint8, **RESULT_DTYPES}
+    dtypes = {"direction": np.uint8, **dict.fromkeys(IDS, np.uint32), **RESULT_DTYPES}
     return {k: np.empty(0, dtypes.get(k, np.int64)) for k in names}

@@ -11,7 +11,7 @@ from helpers import SAMPLE_DIR
 
 import tcpanalyze
 from tcpanalyze.detect import ANOMALY_COLUMNS, DETECTORS, DetectConfig, detect_anomalies
-from tcpanalyze.detect.inputs import ROWS_CHUNK, _among, one_of
+from tcpanalyze.detect.inputs import ROWS_CHUNK, Inputs, _among, one_of
 from tcpanalyze.detect.windows import busy_episodes
 from tcpanalyze.engine.streaming import session_records_empty
 from tcpanalyze.errors import UsageError
@@ -169,3 +169,13 @@ def test_packets_of_known_sessions_match_numpy_isin(n, contiguous):
     sessions = np.arange(n) if contiguous else np.sort(rng.choice(3 * n + 1, n, replace=False))
     ids = rng.integers(-2, 3 * n + 3, 3 * ROWS_CHUNK + 5)
     np.testing.assert_array_equal(_among(ids, sessions), np.isin(ids, sessions))
+
+
+@pytest.mark.parametrize("every_session", [True, False])
+def test_packet_rows_are_the_rows_of_the_packets_sessions(every_session):
+    # the evidence's ids as stored when the session ids are the rows, looked up in a filtered frame
+    result = tcpanalyze.analyze(str(SAMPLE_DIR / "anomaly-rst-storm.pcap"), packets=False)
+    sessions = result.sessions if every_session else result.sessions.iloc[1:]
+    inp = Inputs(sessions, result.detector_packets)
+    assert inp.packets is not None and len(inp.packets) > 0
+    np.testing.assert_array_equal(inp.session_ids[inp.packet_rows], inp.packets["session_id"])
