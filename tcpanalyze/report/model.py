@@ -394,7 +394,8 @@ def _servers(sessions: pd.DataFrame, samples: RttBatches | None) -> tuple[list[S
         return [], 0, "packets" if samples is not None else "sessions"
     addr_codes, addr_names = address_codes(sessions["resp_addr"])  # codes: no text per session
     # numbered in order of first appearance: the stable sort below keeps it among ties
-    server, keys = pd.factorize(addr_codes << 16 | sessions["resp_port"].to_numpy(np.int64))
+    server, keys = pd.factorize(addr_codes << 16 | sessions["resp_port"].to_numpy(np.int64),
+                                size_hint=1 << 16)  # a hash table grown to the servers, not sized to the sessions
     groups = keys.size
     failed = sessions["handshake"].isin(FAILED_HANDSHAKES).to_numpy()
     table = pd.DataFrame({
