@@ -268,9 +268,10 @@ SESSION_MISSING = ("orig_highest_ack", "resp_highest_ack", "orig_first_flags")
 SESSION_TIMES = {"start_time": "start", "end_time": "end"}
 
 
-def public_sessions(frame: pd.DataFrame) -> pd.DataFrame:
+def public_sessions(frame: pd.DataFrame, *, times: bool = True) -> pd.DataFrame:
     """The sessions frame as users get it: codes as categoricals, -1 as ``<NA>``, a datetime
-    column after ``start`` and ``end``; columns it does not hold are left out. Idempotent.
+    column after ``start`` and ``end`` (unless ``times=False``: a caller that would drop them
+    again); columns it does not hold are left out. Idempotent.
 
     >>> public_sessions(records)[["start", "start_time", "conn_state"]].dtypes
     """
@@ -281,11 +282,11 @@ def public_sessions(frame: pd.DataFrame) -> pd.DataFrame:
     for name in SESSION_MISSING:
         if name in frame and not isinstance(frame[name].dtype, pd.api.extensions.ExtensionDtype):
             changed[name] = missing_below_zero(frame[name].to_numpy())
-    times = {name: source for name, source in SESSION_TIMES.items() if source in frame and name not in frame}
-    if not changed and not times:
+    inserted = {name: source for name, source in SESSION_TIMES.items() if times and source in frame and name not in frame}
+    if not changed and not inserted:
         return frame
     frame = frame.assign(**changed)  # a new frame: the caller's stays as it was
-    for name, source in times.items():
+    for name, source in inserted.items():
         frame.insert(frame.columns.get_loc(source) + 1, name, seconds_to_utc(frame[source].to_numpy(np.float64)))
     return frame
 

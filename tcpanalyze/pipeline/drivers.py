@@ -77,7 +77,8 @@ def analyze(path: CaptureSpec, *, packets: bool = True, options: EngineOptions |
         result = analyze_part(path, 0, 1, progress=progress, **settings)
     else:
         result = analyze_parts(path, parts, client=client, progress=progress, **settings)
-    sessions = public_sessions(result.sessions)  # codes as categoricals, <NA> for none, datetimes
+    # codes as categoricals, <NA> for none, datetimes (not made only to be dropped: a selection copies the frame)
+    sessions = public_sessions(result.sessions, times=wanted is None or any(t in wanted for t in SESSION_TIMES))
     sessions = sessions if wanted is None or list(sessions.columns) == wanted else sessions[wanted]
     analysis = Analysis(sessions, result.packets, result.accounting, path, options, result.evidence)
     del result  # the records as the engine made them: the public frame replaces them
