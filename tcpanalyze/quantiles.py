@@ -2,15 +2,17 @@
 number of groups, not the number of values.
 
 The values are read in batches, and read again as often as needed: ``read`` gives every batch
-anew on each call (the RTT samples' temporary file). The first pass counts each group's values
+anew on each call (the RTT samples' temporary file). The first read counts each group's values
 and finds its smallest and biggest; while they all fit in COLLECT_BUDGET it also keeps them,
 and then every quantile comes from them. Past that, a quantile needs two order statistics per
 group (linear interpolation between them, as numpy and pandas do) and each group keeps a window
-of values known to hold both: each further pass either collects the values inside the windows
-(the smallest windows first, up to COLLECT_BUDGET values in all) or counts them in BUCKETS
-buckets per group and keeps the buckets that hold the two ranks, a window BUCKETS times
-narrower. A window of one value tells its ranks without collecting anything. The RTT samples of
-a 50M-packet capture (18.6M samples, 148k servers) take four passes.
+of values known to hold both: each further read either collects the values inside the smallest
+windows (up to COLLECT_BUDGET values in all), or counts the values of up to NARROWED_PER_PASS
+groups in BUCKETS buckets each, with each bucket's smallest and biggest value, and the bucket
+holding the ranks becomes the window (at least BUCKETS times narrower). Two neighbouring ranks
+in two buckets are the last value of one and the first of the next, and a bucket of one value is
+that value: neither needs collecting. The 95th percentile of 148k servers from the 18.6M RTT
+samples of a 50M-packet capture takes five reads.
 
 >>> q = GroupQuantiles(lambda: [(np.array([0, 0, 1]), np.array([1000, 3000, 5000]))], 2)
 >>> q.quantile(0.5), q.counts, q.maxima
