@@ -15,6 +15,7 @@ import pandas as pd
 
 from .. import malloc
 from ..errors import UsageError
+from ..frames import endpoint
 from ..quantiles import GroupQuantiles, groups_by_id
 
 CAPTURE = "capture"
@@ -42,8 +43,7 @@ def _server_pairs(addr: pd.Series, port: pd.Series) -> tuple[np.ndarray, np.ndar
     row = np.empty(distinct.size, np.int64)
     row[pair] = np.arange(pair.size)  # a row of each pair (any: they share address and port)
     names = [str(name) for name in names]
-    texts = [np.nan if a < 0 or p < 0 else f"[{names[a]}]:{p}" if ":" in names[a] else f"{names[a]}:{p}"
-             for a, p in zip(addr_codes[row].tolist(), ports[row].tolist())]
+    texts = [np.nan if a < 0 or p < 0 else endpoint(names[a], p) for a, p in zip(addr_codes[row].tolist(), ports[row].tolist())]
     return pair, np.asarray(texts, dtype=object)
 
 
